@@ -42,8 +42,10 @@ enum dlb_mpi_int_constants {
     DLB_SIZEOF_MPI_AINT = sizeof(MPI_Aint),
 #if defined(OPEN_MPI)
     DLB_MPI_IS_OPEN_MPI = 1,
+    DLB_OMPI_MAJOR_VERSION = OMPI_MAJOR_VERSION,
 #else
     DLB_MPI_IS_OPEN_MPI = 0,
+    DLB_OMPI_MAJOR_VERSION = 0,
 #endif
 #if defined(MPICH)
     DLB_MPI_IS_MPICH = 1

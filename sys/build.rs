@@ -10,12 +10,19 @@
 use std::{env, path::PathBuf};
 
 fn main() {
-    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let wrapper = manifest.join("..").join("wrapper.h");
     let shim = manifest.join("src").join("shim.c");
     println!("cargo:rerun-if-changed={}", wrapper.display());
     println!("cargo:rerun-if-changed={}", shim.display());
-    for var in ["MPICC", "MPI_PKG_CONFIG", "CRAY_MPICH_DIR", "PKG_CONFIG_PATH", "PATH"] {
+    for var in [
+        "MPICC",
+        "MPI_PKG_CONFIG",
+        "CRAY_MPICH_DIR",
+        "PKG_CONFIG_PATH",
+        "PATH",
+    ] {
         println!("cargo:rerun-if-env-changed={var}");
     }
 
@@ -62,6 +69,9 @@ fn main() {
         .constified_enum_module("dlb_mpi_int_constants")
         .generate()
         .expect("dlb-sys: bindgen failed on wrapper.h");
-    let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("dlb_wrapper.rs");
-    bindings.write_to_file(&out).expect("dlb-sys: cannot write bindings");
+    let out =
+        PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("dlb_wrapper.rs");
+    bindings
+        .write_to_file(&out)
+        .expect("dlb-sys: cannot write bindings");
 }

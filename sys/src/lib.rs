@@ -33,7 +33,10 @@ const _: () = assert!(
     core::mem::size_of::<mpi_sys::MPI_Aint>() == DLB_SIZEOF_MPI_AINT as usize,
     "MPI_Aint differs between mpi-sys and dlb-sys"
 );
-const _: () = assert!(DLB_MPI_VERSION >= 3, "dlb needs an MPI-3 library (MPI_VERSION >= 3)");
+const _: () = assert!(
+    DLB_MPI_VERSION >= 3,
+    "dlb needs an MPI-3 library (MPI_VERSION >= 3)"
+);
 
 #[cfg(test)]
 mod tests {
@@ -45,7 +48,11 @@ mod tests {
         assert_ne!(DLB_MPI_WIN_UNIFIED, DLB_MPI_WIN_SEPARATE);
         assert_eq!(DLB_MPI_SUCCESS, 0);
         assert!(DLB_MPI_MAX_ERROR_STRING > 0);
-        assert_eq!(DLB_MPI_IS_OPEN_MPI + DLB_MPI_IS_MPICH, 1, "exactly one known MPI");
+        assert_eq!(
+            DLB_MPI_IS_OPEN_MPI + DLB_MPI_IS_MPICH,
+            1,
+            "exactly one known MPI"
+        );
     }
 
     #[test]

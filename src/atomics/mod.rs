@@ -1,0 +1,170 @@
+//! The seam between the steal protocol and the memory it runs on: one trait
+//! of atomic operations on `(rank, slot)`, and the word layout every
+//! implementation shares.
+//!
+//! Implementations:
+//! - [`MpiAtomics`]: `MPI_Compare_and_swap` / `MPI_Fetch_and_op` + flush on
+//!   any window flavor, inside one `MPI_Win_lock_all(MPI_MODE_NOCHECK)` epoch;
+//! - [`ShmAtomics`]: CPU atomics on an `MPI_Win_allocate_shared` window;
+//! - [`LocalAtomics`]: plain process memory, for tests and model checking.
+//!
+//! MPI-3 makes concurrent accumulates atomic only among themselves, and by
+//! default (`accumulate_ops=same_op_no_op`) only when they use one operation.
+//! So each slot has exactly one operation, fixed by [`Slot::op`]: the range
+//! word sees only compare-and-swap, the counters only fetch-and-add, and
+//! [`Atomics::load`] reads with that same operation (a compare-and-swap whose
+//! new value equals its compare value, or an add of zero). A path never mixes
+//! CPU and MPI atomics on one word: a window belongs to one path.
+
+#[cfg(test)]
+mod local;
+mod mpi;
+mod shm;
+
+#[cfg(test)]
+pub(crate) use local::LocalAtomics;
+pub(crate) use mpi::MpiAtomics;
+pub(crate) use shm::ShmAtomics;
+
+use crate::error::Result;
+use atomic::Atomic;
+use static_assertions::{assert_eq_align, assert_eq_size, const_assert, const_assert_eq};
+
+/// Bytes in a cache line on the machines dlb targets (x86-64, aarch64 with
+/// 64-byte lines; a larger line only costs some false sharing).
+pub(crate) const CACHE_LINE: usize = 64;
+/// `u64` words in one cache line.
+const WORDS_PER_LINE: usize = CACHE_LINE / std::mem::size_of::<u64>();
+/// Words per rank: one cache line per slot, so the owner's claims on its
+/// range do not contend with counter updates on the same line.
+pub(crate) const WORDS_PER_RANK: usize = Slot::COUNT * WORDS_PER_LINE;
+
+const_assert_eq!(WORDS_PER_RANK * std::mem::size_of::<u64>(), 3 * CACHE_LINE);
+// Shared-memory words are accessed as `Atomic<u64>` in place of `u64`.
+assert_eq_size!(Atomic<u64>, u64);
+assert_eq_align!(Atomic<u64>, u64);
+const_assert!(Atomic::<u64>::is_lock_free());
+
+/// The words of a rank's block, each on its own cache line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Slot {
+    /// The rank's remaining range, packed as a `RangeWord`. CAS only.
+    Range,
+    /// How many runs have been declared finished to this rank. Add only.
+    Finished,
+    /// Jobs completed over all runs (used on rank 0 only). Add only.
+    Done,
+}
+
+/// The one atomic operation a slot is accessed with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Op {
+    CompareAndSwap,
+    FetchAdd,
+}
+
+impl Slot {
+    const COUNT: usize = 3;
+
+    /// Index of the slot's word within the rank's block.
+    pub(crate) const fn index(self) -> usize {
+        (self as usize) * WORDS_PER_LINE
+    }
+
+    /// The operation every access to this slot uses.
+    pub(crate) const fn op(self) -> Op {
+        match self {
+            Slot::Range => Op::CompareAndSwap,
+            Slot::Finished | Slot::Done => Op::FetchAdd,
+        }
+    }
+}
+
+/// Atomic operations on the words of all ranks.
+///
+/// Every operation is complete (visible at the target, and its result
+/// final) when it returns, and all operations on one word are linearizable.
+pub(crate) trait Atomics {
+    /// This rank.
+    fn rank(&self) -> usize;
+    /// The number of ranks.
+    fn size(&self) -> usize;
+    /// If `target`'s `slot` holds `expected`, stores `new`; returns the value
+    /// it held before either way.
+    fn compare_and_swap(&self, target: usize, slot: Slot, expected: u64, new: u64) -> Result<u64>;
+    /// Adds `delta` (wrapping) to `target`'s `slot`; returns the previous value.
+    fn fetch_add(&self, target: usize, slot: Slot, delta: u64) -> Result<u64>;
+    /// Reads `target`'s `slot` with the slot's own operation.
+    fn load(&self, target: usize, slot: Slot) -> Result<u64> {
+        match slot.op() {
+            Op::CompareAndSwap => self.compare_and_swap(target, slot, 0, 0),
+            Op::FetchAdd => self.fetch_add(target, slot, 0),
+        }
+    }
+}
+
+/// Which path a `Dlb` runs on, chosen at init.
+#[derive(Debug)]
+pub(crate) enum WindowAtomics {
+    Mpi(MpiAtomics),
+    Shm(ShmAtomics),
+}
+
+impl Atomics for WindowAtomics {
+    fn rank(&self) -> usize {
+        match self {
+            WindowAtomics::Mpi(a) => a.rank(),
+            WindowAtomics::Shm(a) => a.rank(),
+        }
+    }
+    fn size(&self) -> usize {
+        match self {
+            WindowAtomics::Mpi(a) => a.size(),
+            WindowAtomics::Shm(a) => a.size(),
+        }
+    }
+    #[inline]
+    fn compare_and_swap(&self, target: usize, slot: Slot, expected: u64, new: u64) -> Result<u64> {
+        match self {
+            WindowAtomics::Mpi(a) => a.compare_and_swap(target, slot, expected, new),
+            WindowAtomics::Shm(a) => a.compare_and_swap(target, slot, expected, new),
+        }
+    }
+    #[inline]
+    fn fetch_add(&self, target: usize, slot: Slot, delta: u64) -> Result<u64> {
+        match self {
+            WindowAtomics::Mpi(a) => a.fetch_add(target, slot, delta),
+            WindowAtomics::Shm(a) => a.fetch_add(target, slot, delta),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_sit_on_distinct_cache_lines() {
+        let idx = [
+            Slot::Range.index(),
+            Slot::Finished.index(),
+            Slot::Done.index(),
+        ];
+        for (i, a) in idx.iter().enumerate() {
+            assert!(*a < WORDS_PER_RANK);
+            for b in &idx[i + 1..] {
+                assert!(a.abs_diff(*b) * 8 >= CACHE_LINE);
+            }
+        }
+    }
+
+    #[test]
+    fn load_uses_the_slot_operation() {
+        let a = LocalAtomics::group(2).remove(0);
+        a.compare_and_swap(1, Slot::Range, 0, 77).unwrap();
+        assert_eq!(a.load(1, Slot::Range).unwrap(), 77);
+        a.fetch_add(0, Slot::Done, 5).unwrap();
+        assert_eq!(a.load(0, Slot::Done).unwrap(), 5);
+        assert_eq!(a.load(1, Slot::Done).unwrap(), 0);
+    }
+}

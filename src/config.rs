@@ -1,0 +1,168 @@
+//! The choices made at init: variant, atomics path and window flavor, from
+//! the builder, then the environment (`DLB_VARIANT`, `DLB_ATOMICS`,
+//! `DLB_WINDOW`), then defaults.
+
+use crate::error::{Error, Result};
+use crate::mpi::WindowFlavor;
+
+/// Which DLB variant runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Variant {
+    /// Work stealing over RMA atomics (DLB_VARIANT = 1). The default.
+    Rma,
+    /// No communication: each rank hands out its own block and answers "no
+    /// more" when it is done, without waiting for the others (DLB_VARIANT =
+    /// 0). For debugging and as a baseline.
+    Static,
+}
+
+/// Which atomics the RMA variant uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AtomicsPath {
+    /// `MPI_Compare_and_swap` / `MPI_Fetch_and_op` on an RMA window: any set
+    /// of ranks, any machine. Default when the ranks span several nodes.
+    Mpi,
+    /// CPU atomics on an `MPI_Win_allocate_shared` window: one node only,
+    /// truly passive whatever the MPI. Default when all ranks share a node.
+    Shm,
+}
+
+impl Variant {
+    /// The name used by `DLB_VARIANT`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Rma => "rma",
+            Variant::Static => "static",
+        }
+    }
+}
+
+impl AtomicsPath {
+    /// The name used by `DLB_ATOMICS`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AtomicsPath::Mpi => "mpi",
+            AtomicsPath::Shm => "shm",
+        }
+    }
+}
+
+/// Reads `var`; `auto` and unset mean `None`; anything else must be one of
+/// `options`' names.
+fn from_env<T: Copy>(var: &str, options: &[T], name: fn(T) -> &'static str) -> Result<Option<T>> {
+    let Ok(value) = std::env::var(var) else {
+        return Ok(None);
+    };
+    let value = value.trim().to_ascii_lowercase();
+    if value.is_empty() || value == "auto" {
+        return Ok(None);
+    }
+    options
+        .iter()
+        .copied()
+        .find(|o| name(*o) == value)
+        .map(Some)
+        .ok_or_else(|| {
+            let names: Vec<&str> = options.iter().map(|o| name(*o)).collect();
+            Error::invalid_argument(format!(
+                "{var}={value} is not one of auto, {}",
+                names.join(", ")
+            ))
+        })
+}
+
+pub(crate) fn variant_from_env() -> Result<Option<Variant>> {
+    from_env(
+        "DLB_VARIANT",
+        &[Variant::Rma, Variant::Static],
+        Variant::name,
+    )
+}
+
+pub(crate) fn atomics_from_env() -> Result<Option<AtomicsPath>> {
+    from_env(
+        "DLB_ATOMICS",
+        &[AtomicsPath::Mpi, AtomicsPath::Shm],
+        AtomicsPath::name,
+    )
+}
+
+pub(crate) fn window_from_env() -> Result<Option<WindowFlavor>> {
+    from_env(
+        "DLB_WINDOW",
+        &[
+            WindowFlavor::Allocate,
+            WindowFlavor::Shared,
+            WindowFlavor::Create,
+        ],
+        WindowFlavor::name,
+    )
+}
+
+/// The window flavors to try, in order, for `path`.
+///
+/// CPU atomics need a shared window. For MPI atomics the default is
+/// `MPI_Win_allocate`, except with Open MPI 4 on one node: there its default
+/// component for allocated windows (osc/rdma over btl/vader) crashes on
+/// 8-byte compare-and-swap (open-mpi/ompi#7967), while shared windows use
+/// osc/sm, which works; if the shared window cannot be made (for example
+/// with `OMPI_MCA_osc=ucx` or `pt2pt`, which have no shared flavor), dlb
+/// falls back to `MPI_Win_allocate` with the component the user chose.
+pub(crate) fn flavors(
+    path: AtomicsPath,
+    asked: Option<WindowFlavor>,
+    one_node: bool,
+) -> Result<Vec<WindowFlavor>> {
+    match (path, asked) {
+        (AtomicsPath::Shm, None | Some(WindowFlavor::Shared)) => Ok(vec![WindowFlavor::Shared]),
+        (AtomicsPath::Shm, Some(other)) => Err(Error::invalid_argument(format!(
+            "shared-memory atomics need a shared window, not '{}'",
+            other.name()
+        ))),
+        (AtomicsPath::Mpi, Some(flavor)) => Ok(vec![flavor]),
+        (AtomicsPath::Mpi, None) if one_node && open_mpi_major() == 4 => {
+            Ok(vec![WindowFlavor::Shared, WindowFlavor::Allocate])
+        }
+        (AtomicsPath::Mpi, None) => Ok(vec![WindowFlavor::Allocate]),
+    }
+}
+
+/// Open MPI's major version at build time, 0 for other MPIs.
+fn open_mpi_major() -> i32 {
+    dlb_sys::DLB_OMPI_MAJOR_VERSION
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shm_needs_a_shared_window() {
+        assert_eq!(
+            flavors(AtomicsPath::Shm, None, true).unwrap(),
+            [WindowFlavor::Shared]
+        );
+        assert!(flavors(AtomicsPath::Shm, Some(WindowFlavor::Allocate), true).is_err());
+        assert_eq!(
+            flavors(AtomicsPath::Mpi, Some(WindowFlavor::Create), false).unwrap(),
+            [WindowFlavor::Create]
+        );
+        assert_eq!(
+            flavors(AtomicsPath::Mpi, None, false).unwrap(),
+            [WindowFlavor::Allocate]
+        );
+    }
+
+    #[test]
+    fn bad_environment_values_are_named() {
+        // Only this test touches DLB_WINDOW in the unit-test process.
+        std::env::set_var("DLB_WINDOW", "Shared");
+        assert_eq!(window_from_env().unwrap(), Some(WindowFlavor::Shared));
+        std::env::set_var("DLB_WINDOW", "auto");
+        assert_eq!(window_from_env().unwrap(), None);
+        std::env::set_var("DLB_WINDOW", "dynamic");
+        let err = window_from_env().unwrap_err();
+        assert!(err.message().contains("DLB_WINDOW=dynamic"), "{err}");
+        std::env::remove_var("DLB_WINDOW");
+    }
+}

@@ -1,0 +1,224 @@
+//! One rank's side of a run above the protocol: converts units to
+//! positions, keeps the private pending range, clips every chunk to
+//! `maxjobs` and to the mapping's segment, counts completions, and runs the
+//! static variant (no protocol at all).
+//!
+//! A chunk handed out by one `next` call is complete when `next` is called
+//! again; only then is it counted toward termination.
+
+use crate::atomics::Atomics;
+use crate::error::{Error, Result};
+use crate::mapping::split::{block, UnitPlan};
+use crate::mapping::Layout;
+use crate::protocol::{Counters, Protocol, MAX_UNITS};
+use std::ops::Range;
+
+/// Hands out positions for one rank.
+#[derive(Debug)]
+pub(crate) struct Dispenser<A: Atomics> {
+    /// `None` for the static variant.
+    protocol: Option<Protocol<A>>,
+    rank: u64,
+    size: u64,
+    /// Units per half-word at most (tests lower it to reach the unit path).
+    max_units: u64,
+    plan: UnitPlan,
+    /// Positions this rank holds privately (claimed units not yet handed
+    /// out, the unit remainder, or the static block).
+    pending: Range<u64>,
+    /// Positions handed out by the last call.
+    handed: u64,
+    /// A run was set up and has not yet answered "no more" here.
+    open: bool,
+}
+
+impl<A: Atomics> Dispenser<A> {
+    pub(crate) fn new(
+        protocol: Option<Protocol<A>>,
+        rank: usize,
+        size: usize,
+        max_units: u64,
+    ) -> Self {
+        Dispenser {
+            protocol,
+            rank: rank as u64,
+            size: size as u64,
+            max_units: max_units.clamp(1, MAX_UNITS),
+            plan: UnitPlan::new(0, MAX_UNITS),
+            pending: 0..0,
+            handed: 0,
+            open: false,
+        }
+    }
+
+    /// Whether a run is unfinished on this rank.
+    pub(crate) fn is_open(&self) -> bool {
+        self.open
+    }
+
+    pub(crate) fn counters(&self) -> Counters {
+        self.protocol
+            .as_ref()
+            .map(Protocol::counters)
+            .unwrap_or_default()
+    }
+
+    /// Starts a run of `jobs` positions. Call only after the collective that
+    /// separates runs (see the protocol's module doc).
+    pub(crate) fn begin(&mut self, jobs: u64) -> Result<()> {
+        self.handed = 0;
+        match &mut self.protocol {
+            None => self.pending = block(jobs, self.size, self.rank),
+            Some(protocol) => {
+                self.plan = UnitPlan::new(jobs, self.max_units);
+                let last = self.rank + 1 == self.size;
+                self.pending = if last { self.plan.remainder() } else { 0..0 };
+                protocol.begin_run(block(self.plan.units, self.size, self.rank), jobs)?;
+            }
+        }
+        self.open = true;
+        Ok(())
+    }
+
+    /// The next chunk of at most `maxjobs` positions within one segment of
+    /// `mapping`, or `None` when the run is over (and forever after).
+    pub(crate) fn next<M: Layout>(
+        &mut self,
+        mapping: &M,
+        maxjobs: u64,
+    ) -> Result<Option<Range<u64>>> {
+        if maxjobs == 0 {
+            return Err(Error::invalid_argument("maxjobs must be at least 1"));
+        }
+        if !self.open {
+            return Ok(None);
+        }
+        // An error leaves the run open: the next setup reports it everywhere.
+        let next = self.next_in_run(mapping, maxjobs)?;
+        self.open = next.is_some();
+        Ok(next)
+    }
+
+    fn next_in_run<M: Layout>(&mut self, mapping: &M, maxjobs: u64) -> Result<Option<Range<u64>>> {
+        let handed = std::mem::take(&mut self.handed);
+        if self.pending.is_empty() {
+            let Some(protocol) = &mut self.protocol else {
+                return Ok(None); // static: this rank's block is done
+            };
+            protocol.complete(handed);
+            let plan = self.plan;
+            let want = |unit: u64| {
+                let pos = unit * plan.unit;
+                plan.units_for(maxjobs.min(mapping.segment_end(pos) - pos))
+            };
+            let units = match protocol.claim(want)? {
+                Some(units) => units,
+                None => match protocol.find_work(want)? {
+                    Some(units) => units,
+                    None => return Ok(None),
+                },
+            };
+            self.pending = plan.positions(units);
+        } else if let Some(protocol) = &mut self.protocol {
+            protocol.complete(handed);
+        }
+        let start = self.pending.start;
+        let end = self
+            .pending
+            .end
+            .min(start.saturating_add(maxjobs))
+            .min(mapping.segment_end(start));
+        self.pending.start = end;
+        self.handed = end - start;
+        Ok(Some(start..end))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::atomics::LocalAtomics;
+    use crate::mapping::{Colors, Contiguous, RoundRobin};
+    use std::sync::{Arc, Barrier};
+
+    /// `p` threads drain one run of `mapping` through dispensers; returns
+    /// every chunk as positions, per rank.
+    fn drain_all<M: Layout + Clone + Send + 'static>(
+        p: usize,
+        mapping: M,
+        maxjobs: u64,
+        max_units: u64,
+        rma: bool,
+    ) -> Vec<Vec<Range<u64>>> {
+        let barrier = Arc::new(Barrier::new(p));
+        let threads: Vec<_> = LocalAtomics::group(p)
+            .into_iter()
+            .enumerate()
+            .map(|(rank, a)| {
+                let (mapping, barrier) = (mapping.clone(), Arc::clone(&barrier));
+                std::thread::spawn(move || {
+                    let proto = rma.then(|| Protocol::new(a, 9));
+                    let mut d = Dispenser::new(proto, rank, p, max_units);
+                    barrier.wait();
+                    d.begin(mapping.jobs()).unwrap();
+                    let mut got = Vec::new();
+                    while let Some(r) = d.next(&mapping, maxjobs).unwrap() {
+                        assert!(r.end - r.start <= maxjobs && r.start < r.end);
+                        assert!(
+                            r.end <= mapping.segment_end(r.start),
+                            "{r:?} crosses a segment"
+                        );
+                        got.push(r);
+                    }
+                    assert_eq!(
+                        d.next(&mapping, maxjobs).unwrap(),
+                        None,
+                        "no more stays no more"
+                    );
+                    assert!(d.next(&mapping, 0).is_err());
+                    got
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    }
+
+    fn assert_partition(chunks: &[Vec<Range<u64>>], jobs: u64) {
+        let mut seen = vec![0u8; jobs as usize];
+        for r in chunks.iter().flatten() {
+            for pos in r.clone() {
+                seen[pos as usize] += 1;
+            }
+        }
+        assert!(
+            seen.iter().all(|&c| c == 1),
+            "positions not handed out exactly once"
+        );
+    }
+
+    #[test]
+    fn every_mapping_is_drained_exactly_once() {
+        for rma in [true, false] {
+            for p in [1, 2, 3, 5] {
+                for maxjobs in [1, 2, 7, u64::MAX] {
+                    for max_units in [MAX_UNITS, 7, 1] {
+                        let m = Contiguous::new(101);
+                        assert_partition(&drain_all(p, m, maxjobs, max_units, rma), 101);
+                        let c = Colors::new(&[10, 0, 13, 1, 0, 9, 0], u64::MAX).unwrap();
+                        assert_partition(&drain_all(p, c, maxjobs, max_units, rma), 33);
+                        let rr = RoundRobin::new(50, p as u64);
+                        assert_partition(&drain_all(p, rr, maxjobs, max_units, rma), 50);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn static_variant_hands_out_the_own_block() {
+        let chunks = drain_all(3, Contiguous::new(10), 2, MAX_UNITS, false);
+        assert_eq!(chunks[0], vec![0..2, 2..4]);
+        assert_eq!(chunks[1], vec![4..6, 6..7]);
+        assert_eq!(chunks[2], vec![7..9, 9..10]);
+    }
+}

@@ -1,0 +1,140 @@
+//! The private communicator dlb works on: a duplicate of the user's, with
+//! `MPI_ERRORS_RETURN` so that failures come back as values (MPI-4.0 §6.4.2,
+//! §9.3).
+
+use super::environment::{check, is_finalized};
+use crate::error::Result;
+use dlb_sys as ffi;
+use std::ffi::{c_int, c_void};
+
+/// An owned duplicate of a user communicator, freed on drop.
+#[derive(Debug)]
+pub(crate) struct Comm {
+    raw: ffi::MPI_Comm,
+    rank: usize,
+    size: usize,
+}
+
+impl Comm {
+    /// `MPI_Comm_dup` of `user` (§6.4.2), with `MPI_ERRORS_RETURN` set on the
+    /// duplicate only: the user's error handler is left alone.
+    ///
+    /// # Safety
+    /// `user` must be a valid communicator handle of the running MPI (not
+    /// `MPI_COMM_NULL`, not freed), and this is collective over it.
+    pub(crate) unsafe fn duplicate(user: ffi::MPI_Comm) -> Result<Comm> {
+        // SAFETY: MPI_COMM_NULL is an immutable global of the shim.
+        if user == unsafe { ffi::RSMPI_COMM_NULL } {
+            return Err(crate::Error::invalid_argument(
+                "the communicator is MPI_COMM_NULL",
+            ));
+        }
+        let mut raw = user;
+        // SAFETY: the caller guarantees `user` is valid; `raw` is a valid
+        // out-handle.
+        check("MPI_Comm_dup", unsafe { ffi::MPI_Comm_dup(user, &mut raw) })?;
+        let mut comm = Comm {
+            raw,
+            rank: 0,
+            size: 0,
+        };
+        // SAFETY: `comm.raw` is the valid duplicate; ERRORS_RETURN is a
+        // predefined handler.
+        check("MPI_Comm_set_errhandler", unsafe {
+            ffi::MPI_Comm_set_errhandler(comm.raw, ffi::RSMPI_ERRORS_RETURN)
+        })?;
+        let (mut rank, mut size): (c_int, c_int) = (0, 0);
+        // SAFETY: valid communicator and out-pointers.
+        check("MPI_Comm_rank", unsafe {
+            ffi::MPI_Comm_rank(comm.raw, &mut rank)
+        })?;
+        // SAFETY: as above.
+        check("MPI_Comm_size", unsafe {
+            ffi::MPI_Comm_size(comm.raw, &mut size)
+        })?;
+        comm.rank = rank as usize;
+        comm.size = size as usize;
+        Ok(comm)
+    }
+
+    /// The raw handle, for the window module.
+    pub(super) fn raw(&self) -> ffi::MPI_Comm {
+        self.raw
+    }
+
+    /// This process's rank in the communicator.
+    pub(crate) fn rank(&self) -> usize {
+        self.rank
+    }
+
+    /// The number of ranks.
+    pub(crate) fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Element-wise maximum over all ranks, in place (`MPI_Allreduce`, §6.9.6).
+    pub(crate) fn allreduce_max(&self, values: &mut [u64]) -> Result<()> {
+        let send = values.to_vec();
+        // SAFETY: both buffers hold `values.len()` u64s matching
+        // MPI_UINT64_T; the communicator is valid; the call is collective and
+        // every rank passes the same count (callers use fixed-size arrays).
+        check("MPI_Allreduce", unsafe {
+            ffi::MPI_Allreduce(
+                send.as_ptr() as *const c_void,
+                values.as_mut_ptr() as *mut c_void,
+                values.len() as c_int,
+                ffi::RSMPI_UINT64_T,
+                ffi::RSMPI_MAX,
+                self.raw,
+            )
+        })
+    }
+
+    /// Whether all ranks share one node, in the sense of
+    /// `MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)` (§7.4.2). Collective.
+    pub(crate) fn all_on_one_node(&self) -> Result<bool> {
+        let mut node = self.raw;
+        // SAFETY: valid communicator; MPI_INFO_NULL is predefined; `node` is
+        // a valid out-handle.
+        check("MPI_Comm_split_type", unsafe {
+            ffi::MPI_Comm_split_type(
+                self.raw,
+                ffi::DLB_MPI_COMM_TYPE_SHARED,
+                self.rank as c_int,
+                ffi::RSMPI_INFO_NULL,
+                &mut node,
+            )
+        })?;
+        let mut node_size: c_int = 0;
+        // SAFETY: `node` is the communicator just created.
+        let size_rc = unsafe { ffi::MPI_Comm_size(node, &mut node_size) };
+        // SAFETY: `node` was created above and is freed exactly once here.
+        let free_rc = unsafe { ffi::MPI_Comm_free(&mut node) };
+        check("MPI_Comm_size", size_rc)?;
+        check("MPI_Comm_free", free_rc)?;
+        let mut flags = [u64::from(node_size as usize != self.size)];
+        self.allreduce_max(&mut flags)?;
+        Ok(flags[0] == 0)
+    }
+}
+
+impl Drop for Comm {
+    fn drop(&mut self) {
+        // After MPI_Finalize nothing may be freed; the handle is simply gone.
+        if matches!(is_finalized(), Ok(false)) {
+            // SAFETY: `raw` is our own duplicate, freed only here.
+            let rc = unsafe { ffi::MPI_Comm_free(&mut self.raw) };
+            if let Err(e) = check("MPI_Comm_free", rc) {
+                eprintln!("{e}");
+            }
+        }
+    }
+}
+
+impl Comm {
+    /// `MPI_Barrier` (§6.3).
+    pub(crate) fn barrier(&self) -> Result<()> {
+        // SAFETY: valid communicator; collective.
+        check("MPI_Barrier", unsafe { ffi::MPI_Barrier(self.raw) })
+    }
+}

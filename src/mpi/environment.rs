@@ -1,0 +1,174 @@
+//! MPI's environment: initialization state, error strings and the
+//! [`Mpi`] guard for programs that let dlb initialize MPI (MPI-4.0 §11.2).
+
+#[cfg(test)]
+use crate::error::ErrorKind;
+use crate::error::{Error, Result};
+use dlb_sys as ffi;
+use std::ffi::{c_char, c_int, CStr};
+
+/// Turns an MPI return code into a `Result`, with the text of
+/// `MPI_Error_string` (MPI-4.0 §9.4). Every raw call goes through here.
+pub(crate) fn check(call: &'static str, code: c_int) -> Result<()> {
+    if code == ffi::DLB_MPI_SUCCESS {
+        return Ok(());
+    }
+    Err(Error::mpi(call, code, &error_string(code)))
+}
+
+/// The text MPI gives for `code`. MPI-3.1 (Open MPI 4) allows
+/// `MPI_Error_string` only between init and finalize, so outside that window
+/// only the number is known.
+fn error_string(code: c_int) -> String {
+    if !matches!((is_initialized(), is_finalized()), (Ok(true), Ok(false))) {
+        return "(MPI is not active, so it cannot describe the code)".to_owned();
+    }
+    let mut buf = vec![0 as c_char; ffi::DLB_MPI_MAX_ERROR_STRING as usize + 1];
+    let mut len: c_int = 0;
+    // SAFETY: `buf` holds MPI_MAX_ERROR_STRING + 1 chars as the standard
+    // requires; `len` is a valid out-pointer; MPI is initialized and not
+    // finalized (checked above).
+    let rc = unsafe { ffi::MPI_Error_string(code, buf.as_mut_ptr(), &mut len) };
+    if rc == ffi::DLB_MPI_SUCCESS {
+        // SAFETY: MPI wrote a NUL-terminated string of `len` chars into `buf`,
+        // and the extra element guarantees a terminator even at full length.
+        unsafe { CStr::from_ptr(buf.as_ptr()) }
+            .to_string_lossy()
+            .into_owned()
+    } else {
+        "unknown error".to_owned()
+    }
+}
+
+/// Whether `MPI_Init` has been called (MPI-4.0 §11.2.1).
+fn is_initialized() -> Result<bool> {
+    let mut flag: c_int = 0;
+    // SAFETY: MPI_Initialized may be called at any time; `flag` is valid.
+    check("MPI_Initialized", unsafe {
+        ffi::MPI_Initialized(&mut flag)
+    })?;
+    Ok(flag != 0)
+}
+
+/// Whether `MPI_Finalize` has completed (MPI-4.0 §11.2.2).
+pub(crate) fn is_finalized() -> Result<bool> {
+    let mut flag: c_int = 0;
+    // SAFETY: MPI_Finalized may be called at any time; `flag` is valid.
+    check("MPI_Finalized", unsafe { ffi::MPI_Finalized(&mut flag) })?;
+    Ok(flag != 0)
+}
+
+/// Fails with a clear message unless MPI is initialized and not finalized.
+pub(crate) fn ensure_initialized() -> Result<()> {
+    if !is_initialized()? {
+        return Err(Error::invalid_state(
+            "MPI is not initialized: call MPI_Init (or dlb::Mpi::init) before dlb's init",
+        ));
+    }
+    if is_finalized()? {
+        return Err(Error::invalid_state("MPI is already finalized"));
+    }
+    Ok(())
+}
+
+/// The MPI library's version string (`MPI_Get_library_version`, §9.1.1).
+pub(crate) fn library_version() -> Result<String> {
+    let mut buf = vec![0 as c_char; ffi::DLB_MPI_MAX_LIBRARY_VERSION_STRING as usize + 1];
+    let mut len: c_int = 0;
+    // SAFETY: the buffer has MPI_MAX_LIBRARY_VERSION_STRING + 1 chars and
+    // `len` is valid; the call is allowed before MPI_Init.
+    check("MPI_Get_library_version", unsafe {
+        ffi::MPI_Get_library_version(buf.as_mut_ptr(), &mut len)
+    })?;
+    // SAFETY: MPI wrote a NUL-terminated string; the buffer has room for it.
+    Ok(unsafe { CStr::from_ptr(buf.as_ptr()) }
+        .to_string_lossy()
+        .trim()
+        .to_owned())
+}
+
+/// An initialized MPI environment, finalized on drop.
+///
+/// For programs that do not initialize MPI themselves (programs using rsmpi
+/// keep rsmpi's `Universe` instead). dlb needs no threads, so MPI is
+/// initialized with `MPI_THREAD_SINGLE`.
+///
+/// ```no_run
+/// let mpi = dlb::Mpi::init()?;
+/// let mut dlb = dlb::Dlb::init()?;
+/// // ... runs ...
+/// dlb.finalize()?;
+/// drop(mpi); // MPI_Finalize
+/// # Ok::<(), dlb::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Mpi {
+    _private: (),
+}
+
+impl Mpi {
+    /// Calls `MPI_Init_thread(MPI_THREAD_SINGLE)`. Fails if MPI was
+    /// initialized before.
+    pub fn init() -> Result<Mpi> {
+        if is_initialized()? {
+            return Err(Error::invalid_state("MPI is already initialized"));
+        }
+        let mut provided: c_int = 0;
+        // SAFETY: null argc/argv are allowed by MPI-4.0 §11.2.1; MPI is not
+        // yet initialized (checked above) and `provided` is valid.
+        check("MPI_Init_thread", unsafe {
+            ffi::MPI_Init_thread(
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                ffi::DLB_MPI_THREAD_SINGLE,
+                &mut provided,
+            )
+        })?;
+        Ok(Mpi { _private: () })
+    }
+
+    /// The MPI library's version string, as `MPI_Get_library_version` gives it.
+    pub fn library_version(&self) -> Result<String> {
+        library_version()
+    }
+}
+
+impl Drop for Mpi {
+    fn drop(&mut self) {
+        // A second finalize (the program called MPI_Finalize itself) would be
+        // erroneous: check first.
+        if matches!(is_finalized(), Ok(false)) {
+            // SAFETY: MPI is initialized (this guard exists) and not finalized.
+            let rc = unsafe { ffi::MPI_Finalize() };
+            if let Err(e) = check("MPI_Finalize", rc) {
+                eprintln!("{e}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_calls_become_errors_even_without_mpi() {
+        let err = check("MPI_Fake", 1).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Mpi);
+        assert_eq!(err.mpi_code(), Some(1));
+        assert!(
+            err.to_string()
+                .starts_with("dlb: MPI_Fake failed with MPI error 1: "),
+            "{err}"
+        );
+        assert!(err.message().contains("not active"), "{err}");
+        assert!(check("MPI_Fake", 0).is_ok());
+    }
+
+    #[test]
+    fn init_is_required() {
+        let err = ensure_initialized().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidState);
+        assert!(err.message().contains("not initialized"));
+    }
+}

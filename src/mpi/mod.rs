@@ -1,0 +1,17 @@
+//! The safe layer over MPI: the only module (with the future C API) that
+//! contains `unsafe`.
+//!
+//! It owns three things: turning MPI return codes into [`Error`]s (no code is
+//! ever discarded), the private communicator ([`Comm`]), and RMA windows with
+//! their atomics ([`Window`]). Each wrapper names the section of the MPI-4.0
+//! standard it wraps. Every `unsafe` block carries a `// SAFETY:` comment.
+
+mod comm;
+mod environment;
+mod window;
+
+pub(crate) use comm::Comm;
+pub(crate) use environment::ensure_initialized;
+pub use environment::Mpi;
+pub(crate) use window::Window;
+pub use window::WindowFlavor;

@@ -1,0 +1,367 @@
+//! RMA windows of `u64` words (MPI-4.0 chapter 12): creation in three
+//! flavors, one passive-target epoch for MPI atomics, and direct access to
+//! the words of a shared-memory window for CPU atomics.
+//!
+//! The window holds the raw handle of the communicator it was created on but
+//! does not own it: its owner (`Dlb`) declares the window before the
+//! communicator, so the window is freed first.
+
+use super::comm::Comm;
+use super::environment::{check, is_finalized};
+use crate::error::{Error, ErrorKind, Result};
+use atomic::Atomic;
+use dlb_sys as ffi;
+use std::ffi::{c_int, c_void, CString};
+use std::ptr;
+
+/// How the RMA window holding dlb's counters is created.
+///
+/// Chosen with [`Builder::window`](crate::Builder::window) or
+/// `DLB_WINDOW=allocate|shared|create`; by default dlb picks one (see
+/// [`Builder`](crate::Builder)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WindowFlavor {
+    /// `MPI_Win_allocate` (MPI-4.0 §12.2.2): MPI allocates, any set of ranks.
+    Allocate,
+    /// `MPI_Win_allocate_shared` (§12.2.3): one node only; every rank can
+    /// address every other rank's words.
+    Shared,
+    /// `MPI_Alloc_mem` + `MPI_Win_create` (§12.2.1).
+    Create,
+}
+
+impl WindowFlavor {
+    /// The name used by `DLB_WINDOW`.
+    pub fn name(self) -> &'static str {
+        match self {
+            WindowFlavor::Allocate => "allocate",
+            WindowFlavor::Shared => "shared",
+            WindowFlavor::Create => "create",
+        }
+    }
+}
+
+/// A window of `words_per_rank` zero-initialized `u64`s on every rank.
+#[derive(Debug)]
+pub(crate) struct Window {
+    raw: ffi::MPI_Win,
+    flavor: WindowFlavor,
+    words_per_rank: usize,
+    /// Memory from `MPI_Alloc_mem` (Create flavor), freed after the window.
+    alloc_mem: *mut c_void,
+    /// Base of every rank's words (Shared flavor only).
+    shared_bases: Vec<*mut u64>,
+    epoch_open: bool,
+}
+
+const U64_BYTES: usize = std::mem::size_of::<u64>();
+
+/// Window hints. `accumulate_ordering=none`: dlb flushes after every atomic,
+/// so MPI need not order them. `same_size`/`same_disp_unit`: true here and
+/// lets MPI skip exchanging them.
+const INFO_HINTS: [(&str, &str); 3] = [
+    ("accumulate_ordering", "none"),
+    ("same_size", "true"),
+    ("same_disp_unit", "true"),
+];
+
+/// An `MPI_Info` freed on drop (§10).
+struct Info(ffi::MPI_Info);
+
+impl Info {
+    fn hints() -> Result<Info> {
+        // SAFETY: MPI_INFO_NULL is an immutable predefined handle.
+        let mut raw = unsafe { ffi::RSMPI_INFO_NULL };
+        // SAFETY: valid out-handle.
+        check("MPI_Info_create", unsafe { ffi::MPI_Info_create(&mut raw) })?;
+        let info = Info(raw);
+        for (key, value) in INFO_HINTS {
+            let (k, v) = (
+                CString::new(key).expect("no NUL"),
+                CString::new(value).expect("no NUL"),
+            );
+            // SAFETY: valid info handle and NUL-terminated strings that outlive
+            // the call (MPI copies them).
+            check("MPI_Info_set", unsafe {
+                ffi::MPI_Info_set(info.0, k.as_ptr(), v.as_ptr())
+            })?;
+        }
+        Ok(info)
+    }
+}
+
+impl Drop for Info {
+    fn drop(&mut self) {
+        // SAFETY: the handle was created by MPI_Info_create and is freed once.
+        let rc = unsafe { ffi::MPI_Info_free(&mut self.0) };
+        if let Err(e) = check("MPI_Info_free", rc) {
+            eprintln!("{e}");
+        }
+    }
+}
+
+impl Window {
+    /// Creates the window collectively over `comm` and zeroes this rank's
+    /// words. Returns after a barrier, so no rank can access a word before
+    /// its owner zeroed it.
+    pub(crate) fn new(comm: &Comm, flavor: WindowFlavor, words_per_rank: usize) -> Result<Window> {
+        let bytes = (words_per_rank * U64_BYTES) as ffi::MPI_Aint;
+        let info = Info::hints()?;
+        let mut base: *mut c_void = ptr::null_mut();
+        // SAFETY: MPI_WIN_NULL is an immutable predefined handle.
+        let mut raw = unsafe { ffi::RSMPI_WIN_NULL };
+        let mut alloc_mem: *mut c_void = ptr::null_mut();
+        let (call, rc) = match flavor {
+            // SAFETY (all three arms): `comm` is a valid communicator,
+            // `info` a valid info, `base`/`raw` valid out-pointers; sizes are
+            // non-negative and the same on every rank (collective call).
+            WindowFlavor::Allocate => ("MPI_Win_allocate", unsafe {
+                ffi::MPI_Win_allocate(
+                    bytes,
+                    U64_BYTES as c_int,
+                    info.0,
+                    comm.raw(),
+                    &mut base as *mut *mut c_void as *mut c_void,
+                    &mut raw,
+                )
+            }),
+            // SAFETY: as above.
+            WindowFlavor::Shared => ("MPI_Win_allocate_shared", unsafe {
+                ffi::MPI_Win_allocate_shared(
+                    bytes,
+                    U64_BYTES as c_int,
+                    info.0,
+                    comm.raw(),
+                    &mut base as *mut *mut c_void as *mut c_void,
+                    &mut raw,
+                )
+            }),
+            WindowFlavor::Create => {
+                // SAFETY: MPI_Alloc_mem with a valid size, MPI_INFO_NULL and a
+                // valid out-pointer (§9.2).
+                check("MPI_Alloc_mem", unsafe {
+                    ffi::MPI_Alloc_mem(
+                        bytes,
+                        ffi::RSMPI_INFO_NULL,
+                        &mut alloc_mem as *mut *mut c_void as *mut c_void,
+                    )
+                })?;
+                base = alloc_mem;
+                // SAFETY: `base` points to `bytes` bytes that live until the
+                // window is freed (Drop frees the window first).
+                ("MPI_Win_create", unsafe {
+                    ffi::MPI_Win_create(
+                        base,
+                        bytes,
+                        U64_BYTES as c_int,
+                        info.0,
+                        comm.raw(),
+                        &mut raw,
+                    )
+                })
+            }
+        };
+        let mut win = Window {
+            raw,
+            flavor,
+            words_per_rank,
+            alloc_mem,
+            shared_bases: Vec::new(),
+            epoch_open: false,
+        };
+        check(call, rc).map_err(|e| window_error(e, flavor))?;
+        // SAFETY: `win.raw` is the window just created.
+        check("MPI_Win_set_errhandler", unsafe {
+            ffi::MPI_Win_set_errhandler(win.raw, ffi::RSMPI_ERRORS_RETURN)
+        })?;
+        if (base as usize) % U64_BYTES != 0 {
+            return Err(Error::internal(format!(
+                "{call} returned memory not aligned to 8 bytes"
+            )));
+        }
+        // SAFETY: `base` points to this rank's `words_per_rank` u64s, which
+        // no other process touches before the barrier below.
+        unsafe { ptr::write_bytes(base as *mut u64, 0, words_per_rank) };
+        if flavor == WindowFlavor::Shared {
+            win.shared_bases = (0..comm.size())
+                .map(|r| win.shared_query(r))
+                .collect::<Result<_>>()?;
+        }
+        comm.barrier()?;
+        Ok(win)
+    }
+
+    /// `MPI_Win_shared_query` (§12.2.3): the base of `rank`'s words.
+    fn shared_query(&self, rank: usize) -> Result<*mut u64> {
+        let mut size: ffi::MPI_Aint = 0;
+        let mut disp: c_int = 0;
+        let mut base: *mut c_void = ptr::null_mut();
+        // SAFETY: valid shared window; valid out-pointers.
+        check("MPI_Win_shared_query", unsafe {
+            ffi::MPI_Win_shared_query(
+                self.raw,
+                rank as c_int,
+                &mut size,
+                &mut disp,
+                &mut base as *mut *mut c_void as *mut c_void,
+            )
+        })?;
+        if (size as usize) < self.words_per_rank * U64_BYTES || (base as usize) % U64_BYTES != 0 {
+            return Err(Error::internal(format!(
+                "MPI_Win_shared_query gave {size} bytes at {base:p} for rank {rank}"
+            )));
+        }
+        Ok(base as *mut u64)
+    }
+
+    pub(crate) fn flavor(&self) -> WindowFlavor {
+        self.flavor
+    }
+
+    /// `MPI_Win_lock_all(MPI_MODE_NOCHECK)` (§12.5.3): opens the one
+    /// passive-target epoch in which all MPI atomics happen. No round trip:
+    /// with NOCHECK no rank ever takes an exclusive lock.
+    pub(crate) fn lock_all(&mut self) -> Result<()> {
+        // SAFETY: valid window; no epoch is open (`epoch_open` is false).
+        check("MPI_Win_lock_all", unsafe {
+            ffi::MPI_Win_lock_all(ffi::DLB_MPI_MODE_NOCHECK, self.raw)
+        })?;
+        self.epoch_open = true;
+        Ok(())
+    }
+
+    fn check_target(&self, target: usize, index: usize) {
+        debug_assert!(self.epoch_open, "MPI atomics outside the lock_all epoch");
+        debug_assert!(
+            index < self.words_per_rank,
+            "word {index} out of the window"
+        );
+        let _ = target;
+    }
+
+    /// `MPI_Compare_and_swap` on `target`'s word `index`, completed with
+    /// `MPI_Win_flush` (§12.3.4, §12.5.4). Returns the previous value.
+    pub(crate) fn compare_and_swap(
+        &self,
+        target: usize,
+        index: usize,
+        expected: u64,
+        new: u64,
+    ) -> Result<u64> {
+        self.check_target(target, index);
+        let mut old: u64 = 0;
+        // SAFETY: origin, compare and result point to live u64s that stay
+        // valid until the flush below completes the operation; the target
+        // displacement is inside the window (checked in debug builds, fixed
+        // by the callers' layout); an epoch is open.
+        check("MPI_Compare_and_swap", unsafe {
+            ffi::MPI_Compare_and_swap(
+                &new as *const u64 as *const c_void,
+                &expected as *const u64 as *const c_void,
+                &mut old as *mut u64 as *mut c_void,
+                ffi::RSMPI_UINT64_T,
+                target as c_int,
+                index as ffi::MPI_Aint,
+                self.raw,
+            )
+        })?;
+        self.flush(target)?;
+        Ok(old)
+    }
+
+    /// `MPI_Fetch_and_op(MPI_SUM)` on `target`'s word `index`, completed with
+    /// `MPI_Win_flush` (§12.3.4). Returns the previous value.
+    pub(crate) fn fetch_add(&self, target: usize, index: usize, delta: u64) -> Result<u64> {
+        self.check_target(target, index);
+        let mut old: u64 = 0;
+        // SAFETY: as in `compare_and_swap`; MPI_SUM is predefined.
+        check("MPI_Fetch_and_op", unsafe {
+            ffi::MPI_Fetch_and_op(
+                &delta as *const u64 as *const c_void,
+                &mut old as *mut u64 as *mut c_void,
+                ffi::RSMPI_UINT64_T,
+                target as c_int,
+                index as ffi::MPI_Aint,
+                ffi::RSMPI_SUM,
+                self.raw,
+            )
+        })?;
+        self.flush(target)?;
+        Ok(old)
+    }
+
+    /// `MPI_Win_flush` (§12.5.4): completes this rank's operations on `target`.
+    fn flush(&self, target: usize) -> Result<()> {
+        // SAFETY: valid window with an open passive-target epoch.
+        check("MPI_Win_flush", unsafe {
+            ffi::MPI_Win_flush(target as c_int, self.raw)
+        })
+    }
+
+    /// Word `index` of `rank` in a shared-memory window, for CPU atomics.
+    pub(crate) fn shared_word(&self, rank: usize, index: usize) -> &Atomic<u64> {
+        assert!(
+            index < self.words_per_rank,
+            "word {index} out of the window"
+        );
+        let base = self.shared_bases[rank];
+        // SAFETY: `base` is rank's segment of a live shared window (checked
+        // in `shared_query` to hold `words_per_rank` u64s, 8-byte aligned);
+        // `Atomic<u64>` has the size and alignment of u64 (asserted in
+        // `atomics`); the memory lives as long as `self`, and every access
+        // to it goes through atomics, so no `&mut` aliases it.
+        unsafe { &*(base.add(index) as *const Atomic<u64>) }
+    }
+}
+
+/// Names the known causes when a window cannot be created.
+fn window_error(e: Error, flavor: WindowFlavor) -> Error {
+    let hint = match flavor {
+        WindowFlavor::Shared => "shared-memory windows need every rank on one node",
+        _ => {
+            "Open MPI: on Debian, /etc/openmpi/openmpi-mca-params.conf excludes osc/ucx and \
+             osc/pt2pt; set OMPI_MCA_osc=ucx (with OMPI_MCA_pml=ucx) or OMPI_MCA_osc=pt2pt"
+        }
+    };
+    Error::new(
+        ErrorKind::Unsupported,
+        format!(
+            "cannot create the {} window: {} ({hint})",
+            flavor.name(),
+            e.message()
+        ),
+    )
+}
+
+impl Drop for Window {
+    fn drop(&mut self) {
+        // After MPI_Finalize nothing may be freed.
+        // SAFETY: MPI_WIN_NULL is an immutable predefined handle.
+        let null = unsafe { ffi::RSMPI_WIN_NULL };
+        if !matches!(is_finalized(), Ok(false)) {
+            return;
+        }
+        if self.epoch_open {
+            // SAFETY: the epoch opened by `lock_all` is closed exactly once.
+            let rc = unsafe { ffi::MPI_Win_unlock_all(self.raw) };
+            if let Err(e) = check("MPI_Win_unlock_all", rc) {
+                eprintln!("{e}");
+            }
+        }
+        if self.raw != null {
+            // SAFETY: valid window, freed exactly once; collective over the
+            // communicator, as Drop of `Dlb` is on every rank.
+            let rc = unsafe { ffi::MPI_Win_free(&mut self.raw) };
+            if let Err(e) = check("MPI_Win_free", rc) {
+                eprintln!("{e}");
+            }
+        }
+        if !self.alloc_mem.is_null() {
+            // SAFETY: memory from MPI_Alloc_mem, no longer exposed by a window.
+            let rc = unsafe { ffi::MPI_Free_mem(self.alloc_mem) };
+            if let Err(e) = check("MPI_Free_mem", rc) {
+                eprintln!("{e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! What an idle rank does between failed steal attempts: exponential
+//! backoff that spins briefly, then yields, then sleeps up to about a
+//! millisecond, so that oversubscribed ranks give their core to busy ones.
+
+use std::time::Duration;
+
+/// Steps that spin (`2^step * SPIN_UNIT` spin-loop hints).
+const SPIN_STEPS: u32 = 4;
+const SPIN_UNIT: u32 = 32;
+/// Steps after spinning that yield the core to another runnable process.
+const YIELD_STEPS: u32 = 2;
+/// The first sleep; each further step doubles it.
+const FIRST_SLEEP: Duration = Duration::from_micros(8);
+/// The longest sleep.
+pub(crate) const MAX_SLEEP: Duration = Duration::from_micros(1024);
+
+/// Backoff state for one idle period; start a new one when work is found.
+#[derive(Debug, Default)]
+pub(crate) struct Backoff {
+    step: u32,
+}
+
+impl Backoff {
+    pub(crate) fn new() -> Backoff {
+        Backoff { step: 0 }
+    }
+
+    /// Waits a little longer than last time.
+    #[cold]
+    pub(crate) fn snooze(&mut self) {
+        match self.pause() {
+            Pause::Spin(n) => (0..n).for_each(|_| std::hint::spin_loop()),
+            Pause::Yield => std::thread::yield_now(),
+            Pause::Sleep(d) => std::thread::sleep(d),
+        }
+        self.step = self.step.saturating_add(1);
+    }
+
+    /// What the next `snooze` does.
+    fn pause(&self) -> Pause {
+        if self.step < SPIN_STEPS {
+            Pause::Spin(SPIN_UNIT << self.step)
+        } else if self.step < SPIN_STEPS + YIELD_STEPS {
+            Pause::Yield
+        } else {
+            let doublings = (self.step - SPIN_STEPS - YIELD_STEPS).min(16);
+            Pause::Sleep((FIRST_SLEEP * (1u32 << doublings)).min(MAX_SLEEP))
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Pause {
+    Spin(u32),
+    Yield,
+    Sleep(Duration),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spins_then_yields_then_sleeps_up_to_the_cap() {
+        let mut b = Backoff::new();
+        let mut seen = Vec::new();
+        for _ in 0..40 {
+            seen.push(b.pause());
+            b.step += 1;
+        }
+        assert_eq!(seen[0], Pause::Spin(SPIN_UNIT));
+        assert_eq!(seen[SPIN_STEPS as usize], Pause::Yield);
+        let sleeps: Vec<Duration> = seen
+            .iter()
+            .filter_map(|p| {
+                if let Pause::Sleep(d) = p {
+                    Some(*d)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        assert_eq!(sleeps[0], FIRST_SLEEP);
+        assert!(
+            sleeps.windows(2).all(|w| w[1] >= w[0]),
+            "sleeps never shrink"
+        );
+        assert_eq!(*sleeps.last().unwrap(), MAX_SLEEP);
+        assert!(MAX_SLEEP <= Duration::from_millis(1) + Duration::from_micros(100));
+    }
+}

@@ -1,0 +1,180 @@
+//! Many threads, one per "rank", hammering the protocol over in-process
+//! atomics: every unit handed out exactly once, nobody told "no more" while
+//! a job is unfinished, consecutive runs that do not leak into each other.
+
+use super::*;
+use crate::atomics::LocalAtomics;
+use crate::mapping::split::block;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+use std::thread;
+
+/// One rank's loop for one run: what `Dlb::give_more` does, minus mappings.
+/// `busy` makes some ranks slow so that others steal from them.
+fn drain(
+    proto: &mut Protocol<LocalAtomics>,
+    maxjobs: u64,
+    completed: &AtomicU64,
+    total: u64,
+    busy: impl Fn(&Range<u64>),
+) -> Vec<Range<u64>> {
+    let mut got = Vec::new();
+    let mut last = 0;
+    loop {
+        // The chunk handed out last time is complete now.
+        completed.fetch_add(last, Ordering::SeqCst);
+        proto.complete(last);
+        let next = match proto.claim(|_| maxjobs).unwrap() {
+            Some(r) => Some(r),
+            None => proto.find_work(|_| maxjobs).unwrap(),
+        };
+        let Some(r) = next else {
+            assert_eq!(
+                completed.load(Ordering::SeqCst),
+                total,
+                "told 'no more' before every job completed"
+            );
+            return got;
+        };
+        assert!(
+            r.start < r.end && r.end - r.start <= maxjobs,
+            "bad chunk {r:?}"
+        );
+        busy(&r);
+        last = r.end - r.start;
+        got.push(r);
+    }
+}
+
+fn assert_exactly_once(mut all: Vec<Range<u64>>, n: u64) {
+    all.sort_by_key(|r| r.start);
+    let mut next = 0;
+    for r in &all {
+        assert_eq!(r.start, next, "gap or overlap at unit {next}: {r:?}");
+        next = r.end;
+    }
+    assert_eq!(next, n, "units missing at the end");
+}
+
+/// Runs `runs` consecutive runs of `n` units on `p` threads.
+fn hammer(p: usize, n: u64, maxjobs: u64, runs: usize, slow_rank: Option<usize>) {
+    let barrier = Arc::new(Barrier::new(p));
+    // Jobs completed, per run, over all threads.
+    let completed: Arc<Vec<AtomicU64>> = Arc::new((0..runs).map(|_| AtomicU64::new(0)).collect());
+    let handles: Vec<_> = LocalAtomics::group(p)
+        .into_iter()
+        .map(|atomics| {
+            let (barrier, completed) = (Arc::clone(&barrier), Arc::clone(&completed));
+            thread::spawn(move || {
+                let me = atomics.rank();
+                let mut proto = Protocol::new(atomics, 42);
+                let mut per_run = Vec::new();
+                let mut stolen = 0;
+                for run in 0..runs {
+                    barrier.wait(); // setup's collective
+                    proto.begin_run(block(n, p as u64, me as u64), n).unwrap();
+                    let got = drain(&mut proto, maxjobs, &completed[run], n, |_| {
+                        if Some(me) == slow_rank {
+                            thread::sleep(std::time::Duration::from_micros(50));
+                        } else {
+                            thread::yield_now();
+                        }
+                    });
+                    stolen += proto.counters().units_stolen;
+                    per_run.push(got);
+                }
+                (per_run, stolen)
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    for run in 0..runs {
+        let all: Vec<Range<u64>> = results.iter().flat_map(|(r, _)| r[run].clone()).collect();
+        assert_exactly_once(all, n);
+    }
+    if slow_rank.is_some() && n >= 64 * p as u64 {
+        let stolen: u64 = results.iter().map(|(_, s)| s).sum();
+        assert!(stolen > 0, "nobody stole from the slow rank");
+    }
+}
+
+#[test]
+fn exactly_once_under_contention() {
+    for &(p, n, maxjobs) in &[
+        (2, 1000, 1),
+        (4, 10_000, 3),
+        (8, 5_000, 1),
+        (3, 7, 2),
+        (8, 3, 1),
+        (5, 1, 1),
+    ] {
+        hammer(p, n, maxjobs, 3, None);
+    }
+}
+
+#[test]
+fn idle_ranks_steal_from_a_slow_one() {
+    hammer(4, 2_000, 2, 2, Some(0));
+    hammer(8, 1_000, 1, 1, Some(3));
+}
+
+#[test]
+fn empty_runs_and_huge_maxjobs() {
+    hammer(4, 0, 5, 3, None);
+    hammer(3, 100, u64::MAX, 4, None);
+    hammer(1, 50, 7, 2, None);
+}
+
+#[test]
+fn steal_takes_the_back_half_and_reports_empty() {
+    let group = LocalAtomics::group(2);
+    let mut owner = Protocol::new(group[0].clone(), 1);
+    let mut thief = Protocol::new(group[1].clone(), 2);
+    owner.begin_run(0..10, 10).unwrap();
+    thief.begin_run(10..10, 10).unwrap();
+    assert_eq!(thief.steal(0).unwrap(), Steal::Success(5..10));
+    assert_eq!(
+        owner.claim(|_| 3).unwrap(),
+        Some(0..3),
+        "owner retries after the thief moved its end"
+    );
+    assert_eq!(owner.counters().claim_retries, 1);
+    assert_eq!(thief.steal(0).unwrap(), Steal::Success(4..5));
+    assert_eq!(owner.claim(|_| 3).unwrap(), Some(3..4));
+    assert_eq!(owner.claim(|_| 3).unwrap(), None);
+    assert_eq!(thief.steal(0).unwrap(), Steal::Empty);
+}
+
+#[test]
+fn over_completion_is_detected() {
+    let mut solo = Protocol::new(LocalAtomics::group(1).remove(0), 3);
+    solo.begin_run(0..4, 4).unwrap();
+    assert_eq!(solo.claim(|_| 4).unwrap(), Some(0..4));
+    solo.complete(5); // one more than was handed out
+    let err = solo.find_work(|_| 1).unwrap_err();
+    assert_eq!(err.kind(), crate::ErrorKind::Internal);
+    assert!(err.message().contains("handed out twice"), "{err}");
+}
+
+#[test]
+fn victims_are_uniform_and_never_self() {
+    let mut rng = Rng::new(7);
+    for size in 2..9 {
+        for me in 0..size {
+            let mut hits = vec![0u32; size];
+            for _ in 0..4000 {
+                hits[rng.victim(me, size)] += 1;
+            }
+            assert_eq!(hits[me], 0);
+            let expected = 4000 / (size as u32 - 1);
+            for (r, h) in hits.iter().enumerate() {
+                if r != me {
+                    assert!(
+                        h.abs_diff(expected) < expected / 3 + 30,
+                        "size {size} me {me}: {hits:?}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -223,6 +223,19 @@ impl Dlb {
         self.comm.size()
     }
 
+    /// Every rank's `value`, in rank order: a collective on dlb's private
+    /// communicator, for reports (jobs per rank, busy time, ...).
+    ///
+    /// ```no_run
+    /// # fn f(dlb: &dlb::Dlb) -> dlb::Result<()> {
+    /// let jobs_per_rank = dlb.allgather(42)?;
+    /// assert_eq!(jobs_per_rank.len(), dlb.size());
+    /// # Ok(()) }
+    /// ```
+    pub fn allgather(&self, value: u64) -> Result<Vec<u64>> {
+        self.comm.allgather(value)
+    }
+
     /// What the protocol did on this rank in the current or last run
     /// (reset at every setup). All zero for the static variant.
     pub fn statistics(&self) -> Statistics {

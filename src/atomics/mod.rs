@@ -94,6 +94,11 @@ pub(crate) trait Atomics {
     fn compare_and_swap(&self, target: usize, slot: Slot, expected: u64, new: u64) -> Result<u64>;
     /// Adds `delta` (wrapping) to `target`'s `slot`; returns the previous value.
     fn fetch_add(&self, target: usize, slot: Slot, delta: u64) -> Result<u64>;
+    /// Serves other ranks' pending operations on this rank's words, where
+    /// that needs this rank's help (software RMA). A no-op elsewhere.
+    fn progress(&self) -> Result<()> {
+        Ok(())
+    }
     /// Reads `target`'s `slot` with the slot's own operation.
     fn load(&self, target: usize, slot: Slot) -> Result<u64> {
         match slot.op() {
@@ -135,6 +140,12 @@ impl Atomics for WindowAtomics {
         match self {
             WindowAtomics::Mpi(a) => a.fetch_add(target, slot, delta),
             WindowAtomics::Shm(a) => a.fetch_add(target, slot, delta),
+        }
+    }
+    fn progress(&self) -> Result<()> {
+        match self {
+            WindowAtomics::Mpi(a) => a.progress(),
+            WindowAtomics::Shm(a) => a.progress(),
         }
     }
 }

@@ -36,6 +36,9 @@ impl Atomics for MpiAtomics {
         self.win
             .compare_and_swap(target, slot.index(), expected, new)
     }
+    fn progress(&self) -> Result<()> {
+        self.win.progress()
+    }
     #[inline]
     fn fetch_add(&self, target: usize, slot: Slot, delta: u64) -> Result<u64> {
         debug_assert_eq!(slot.op(), Op::FetchAdd, "{slot:?} is not an add slot");

@@ -138,3 +138,24 @@ impl Comm {
         check("MPI_Barrier", unsafe { ffi::MPI_Barrier(self.raw) })
     }
 }
+
+impl Comm {
+    /// Every rank's `value`, in rank order (`MPI_Allgather`, §6.7).
+    pub(crate) fn allgather(&self, value: u64) -> Result<Vec<u64>> {
+        let mut all = vec![0u64; self.size];
+        // SAFETY: one u64 sent, `size` u64s received, matching MPI_UINT64_T;
+        // the buffers live across the blocking call; collective.
+        check("MPI_Allgather", unsafe {
+            ffi::MPI_Allgather(
+                &value as *const u64 as *const c_void,
+                1,
+                ffi::RSMPI_UINT64_T,
+                all.as_mut_ptr() as *mut c_void,
+                1,
+                ffi::RSMPI_UINT64_T,
+                self.raw,
+            )
+        })?;
+        Ok(all)
+    }
+}

@@ -45,6 +45,8 @@ impl WindowFlavor {
 #[derive(Debug)]
 pub(crate) struct Window {
     raw: ffi::MPI_Win,
+    /// The communicator the window was created on (not owned).
+    comm: ffi::MPI_Comm,
     flavor: WindowFlavor,
     words_per_rank: usize,
     /// Memory from `MPI_Alloc_mem` (Create flavor), freed after the window.
@@ -112,19 +114,22 @@ impl Window {
         let mut raw = unsafe { ffi::RSMPI_WIN_NULL };
         let mut alloc_mem: *mut c_void = ptr::null_mut();
         let (call, rc) = match flavor {
-            // SAFETY (all three arms): `comm` is a valid communicator,
-            // `info` a valid info, `base`/`raw` valid out-pointers; sizes are
-            // non-negative and the same on every rank (collective call).
-            WindowFlavor::Allocate => ("MPI_Win_allocate", unsafe {
-                ffi::MPI_Win_allocate(
-                    bytes,
-                    U64_BYTES as c_int,
-                    info.0,
-                    comm.raw(),
-                    &mut base as *mut *mut c_void as *mut c_void,
-                    &mut raw,
-                )
-            }),
+            WindowFlavor::Allocate => (
+                "MPI_Win_allocate",
+                // SAFETY: `comm` is a valid communicator, `info` a valid info,
+                // `base`/`raw` valid out-pointers; sizes are non-negative and the
+                // same on every rank (collective call).
+                unsafe {
+                    ffi::MPI_Win_allocate(
+                        bytes,
+                        U64_BYTES as c_int,
+                        info.0,
+                        comm.raw(),
+                        &mut base as *mut *mut c_void as *mut c_void,
+                        &mut raw,
+                    )
+                },
+            ),
             // SAFETY: as above.
             WindowFlavor::Shared => ("MPI_Win_allocate_shared", unsafe {
                 ffi::MPI_Win_allocate_shared(
@@ -163,6 +168,7 @@ impl Window {
         };
         let mut win = Window {
             raw,
+            comm: comm.raw(),
             flavor,
             words_per_rank,
             alloc_mem,
@@ -295,6 +301,28 @@ impl Window {
         // SAFETY: valid window with an open passive-target epoch.
         check("MPI_Win_flush", unsafe {
             ffi::MPI_Win_flush(target as c_int, self.raw)
+        })
+    }
+
+    /// Lets MPI progress operations that other ranks target at this one.
+    ///
+    /// With software RMA (Open MPI osc/ucx without hardware atomics, for
+    /// one) an operation on a rank's own words does not serve incoming
+    /// operations; `MPI_Iprobe` (§3.8.1) on the window's communicator runs
+    /// the progress engine. dlb sends no messages, so it never matches.
+    pub(crate) fn progress(&self) -> Result<()> {
+        let mut flag: c_int = 0;
+        // SAFETY: the communicator outlives the window (see the module doc);
+        // the wildcard constants are predefined; `flag` is valid and the
+        // status is ignored (MPI_STATUS_IGNORE).
+        check("MPI_Iprobe", unsafe {
+            ffi::MPI_Iprobe(
+                ffi::RSMPI_ANY_SOURCE,
+                ffi::RSMPI_ANY_TAG,
+                self.comm,
+                &mut flag,
+                ffi::RSMPI_STATUS_IGNORE,
+            )
         })
     }
 

@@ -37,8 +37,10 @@
 //!   (with `N > 0`) begun so far.
 //!
 //! A rank that runs out of work reports, then alternates finish checks and
-//! steal attempts on random victims with exponential backoff
-//! ([`idle::Backoff`]) until a steal succeeds or the run is finished.
+//! steal attempts with exponential backoff ([`idle::Backoff`]) until a steal
+//! succeeds or the run is finished. Each attempt picks a random victim, except
+//! that after a lost race ([`Steal::Retry`]) the thief stays with the victim
+//! that has work.
 //!
 //! # Invariants (asserted by the tests and the model checker)
 //!
@@ -66,15 +68,25 @@
 //!
 //! # Why there is no ABA
 //!
-//! A CAS that expects a stale value `[s, e)` could wrongly succeed only if
-//! the word held `[s, e)` again after changing. A nonempty value can never
-//! reappear: after the word changed, some of `[s, e)` was handed out (gone
-//! forever) or moved to another rank's range, and ranges never merge, so no
-//! word can again hold all of `[s, e)` in one piece. Thieves never CAS
-//! against an empty value, and the owner is the only writer of an empty
-//! word. Runs cannot alias each other's words: `setup` is collective
-//! (an all-reduce that no rank leaves before every rank has left the
-//! previous run), and only then does a rank install its new range.
+//! Within a run, a word's value is the whole truth about the units it holds:
+//! whatever the history, if `Range[v]` holds `[s, e)` then exactly those
+//! units are unclaimed there. Every CAS computes its new value from its
+//! expected value alone, so when it succeeds the transition is valid at that
+//! instant, whether the expected value was read just now, read long ago, or
+//! guessed. Thieves use this: on software RMA (Open MPI osc/pt2pt or
+//! osc/ucx without hardware atomics, MPICH over TCP) a busy victim serves
+//! remote operations only inside MPI, once per `give_more`, and claims once
+//! per `give_more` too, so a CAS against the value last returned always
+//! arrives one claim late. A thief therefore also tries the value it
+//! predicts after one more claim of the same size. (Besides, a value
+//! cannot recur: once a word changed, some of its units were handed out or
+//! moved to a range that never merges back.) Thieves never CAS against an
+//! empty value, and the owner is the only writer of an empty word.
+//!
+//! Across runs the same bits would mean other jobs, so runs must not
+//! overlap: `setup` is collective (an all-reduce that no rank leaves before
+//! every rank has left the previous run), and only then does a rank install
+//! its new range.
 //!
 //! # Why every rank terminates, and only when all jobs are done
 //!
@@ -110,8 +122,8 @@ use std::time::{Duration, Instant};
 
 /// The rank that holds the global done counter.
 const DONE_RANK: usize = 0;
-/// CAS attempts a thief makes on one victim, reusing the value each failed
-/// CAS returned, before it reports [`Steal::Retry`].
+/// CAS attempts a thief makes on one victim, alternating the value each
+/// failed CAS returned and a prediction, before it reports [`Steal::Retry`].
 const STEAL_CAS_TRIES: u32 = 4;
 
 /// The outcome of one steal attempt.
@@ -206,6 +218,8 @@ impl<A: Atomics> Protocol<A> {
     /// rank's own range, where `start` is the first unit of the range.
     /// `None` when the range is empty.
     pub(crate) fn claim(&mut self, want: impl Fn(u64) -> u64) -> Result<Option<Range<u64>>> {
+        // Serve thieves and reports waiting on this rank first (software RMA).
+        self.atomics.progress()?;
         while !self.own.is_empty() {
             let (rest, taken) = self.own.take_front(want(self.own.start()).max(1));
             let seen = self.cas(self.atomics.rank(), self.own, rest)?;
@@ -223,19 +237,31 @@ impl<A: Atomics> Protocol<A> {
     /// One steal attempt on `victim`.
     pub(crate) fn steal(&mut self, victim: usize) -> Result<Steal> {
         self.counters.steal_attempts += 1;
-        let mut seen = RangeWord::from_bits(self.atomics.load(victim, Slot::Range)?);
-        for _ in 0..STEAL_CAS_TRIES {
-            if seen.is_empty() {
-                return Ok(Steal::Empty);
-            }
-            let (rest, taken) = seen.take_back_half();
-            let before = self.cas(victim, seen, rest)?;
-            if before == seen {
+        let mut expected = RangeWord::from_bits(self.atomics.load(victim, Slot::Range)?);
+        if expected.is_empty() {
+            return Ok(Steal::Empty);
+        }
+        for attempt in 0..STEAL_CAS_TRIES {
+            let (rest, taken) = expected.take_back_half();
+            let current = self.cas(victim, expected, rest)?;
+            if current == expected {
                 self.counters.steals += 1;
                 self.counters.units_stolen += taken.end - taken.start;
                 return Ok(Steal::Success(taken));
             }
-            seen = before;
+            if current.is_empty() {
+                return Ok(Steal::Empty);
+            }
+            // Lost to the owner or another thief. With software RMA a busy
+            // victim serves one operation per visit to MPI and claims once
+            // per visit too, so a CAS against the value just returned is
+            // always one claim late: every other attempt bets that the
+            // owner claims the same amount again (safe: see the module doc).
+            expected = if attempt % 2 == 0 {
+                current.after_same_claim(expected)
+            } else {
+                current
+            };
         }
         Ok(Steal::Retry)
     }
@@ -263,10 +289,14 @@ impl<A: Atomics> Protocol<A> {
         self.report()?;
         let started = Instant::now();
         let mut backoff = Backoff::new();
+        let mut victim = None;
         let found = loop {
             if self.is_finished()? {
                 break None;
             }
+            // Let thieves probing this (empty) rank see so without waiting
+            // out the backoff sleep (software RMA).
+            self.atomics.progress()?;
             if self.atomics.size() < 2 {
                 // Alone, a rank that ran dry has done everything: its report
                 // finished the run. Getting here means the counts are wrong.
@@ -274,15 +304,20 @@ impl<A: Atomics> Protocol<A> {
                     "a single rank ran dry before the run finished",
                 ));
             }
-            let victim = self.rng.victim(self.atomics.rank(), self.atomics.size());
-            match self.steal(victim)? {
+            // A victim that made us retry has work: stay with it.
+            let target = match victim {
+                Some(v) => v,
+                None => self.rng.victim(self.atomics.rank(), self.atomics.size()),
+            };
+            victim = None;
+            match self.steal(target)? {
                 Steal::Success(loot) => {
                     let take = want(loot.start).clamp(1, loot.end - loot.start);
                     self.install(loot.start + take..loot.end)?;
                     break Some(loot.start..loot.start + take);
                 }
                 Steal::Empty => backoff.snooze(),
-                Steal::Retry => std::hint::spin_loop(),
+                Steal::Retry => victim = Some(target),
             }
         };
         self.counters.idle += started.elapsed();
@@ -351,7 +386,7 @@ impl Rng {
 
     /// A uniformly random rank other than `me` (needs `size >= 2`).
     fn victim(&mut self, me: usize, size: usize) -> usize {
-        let r = ((self.next() >> 32) * (size as u64 - 1) >> 32) as usize;
+        let r = (((self.next() >> 32) * (size as u64 - 1)) >> 32) as usize;
         if r >= me {
             r + 1
         } else {

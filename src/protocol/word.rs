@@ -69,8 +69,40 @@ impl RangeWord {
     }
 }
 
+impl RangeWord {
+    /// A guess at this word after its owner claims again as much as it
+    /// did between `earlier` and `self`; `self` when only the start moved is
+    /// not what happened, or when the guess would be empty.
+    pub(crate) fn after_same_claim(self, earlier: RangeWord) -> RangeWord {
+        if self.end() != earlier.end() || self.start() <= earlier.start() {
+            return self;
+        }
+        let next = self.start() + (self.start() - earlier.start());
+        if next >= self.end() {
+            return self;
+        }
+        RangeWord::new(next..self.end())
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn predicts_one_more_claim_of_the_same_size() {
+        let a = RangeWord::new(10..50);
+        let b = RangeWord::new(13..50);
+        assert_eq!(b.after_same_claim(a), RangeWord::new(16..50));
+        assert_eq!(
+            RangeWord::new(13..40).after_same_claim(a),
+            RangeWord::new(13..40),
+            "a thief moved the end"
+        );
+        assert_eq!(
+            RangeWord::new(48..50).after_same_claim(RangeWord::new(10..50)),
+            RangeWord::new(48..50)
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -1,0 +1,110 @@
+//! Runs a test's body on N ranks: the `#[test]` relaunches its own test
+//! binary under `$DLB_MPIEXEC -n N <exe> <test> --exact` with
+//! `DLB_TEST_CHILD=1`; each rank then runs the body and writes records to
+//! `$DLB_TEST_OUT/rank-<r>.txt`, which the parent reads back and checks.
+//!
+//! `DLB_MPIEXEC` defaults to `mpiexec`; `ci/test` sets it per MPI (for Open
+//! MPI as root: `mpirun --oversubscribe` with the run-as-root variables).
+//! Every launch runs under `timeout`, so a hang fails instead of blocking CI.
+#![allow(dead_code)]
+
+use std::fmt::Display;
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Seconds a launch may take before it counts as hung.
+const LAUNCH_TIMEOUT_S: u32 = 240;
+
+/// Whether this process is a rank launched by [`launch`].
+pub fn is_child() -> bool {
+    std::env::var_os("DLB_TEST_CHILD").is_some()
+}
+
+/// What a launch left behind.
+pub struct Launch {
+    /// Records of each rank, in rank order.
+    pub ranks: Vec<Vec<String>>,
+    pub output: String,
+}
+
+/// Runs `test` (this binary's test of that name) on `ranks` ranks with
+/// `env` added; panics with the ranks' output if the job fails.
+pub fn launch(test: &str, ranks: usize, env: &[(&str, &str)]) -> Launch {
+    let out = std::env::temp_dir().join(format!(
+        "dlb-test-{}-{test}-{ranks}-{}",
+        std::process::id(),
+        nanos()
+    ));
+    fs::create_dir_all(&out).unwrap();
+    let mpiexec = std::env::var("DLB_MPIEXEC").unwrap_or_else(|_| "mpiexec".to_owned());
+    let mut words = mpiexec.split_whitespace();
+    let mut cmd = Command::new("timeout");
+    cmd.args(["-k", "10", &LAUNCH_TIMEOUT_S.to_string()])
+        .arg(words.next().expect("DLB_MPIEXEC is empty"));
+    cmd.args(words).args(["-n", &ranks.to_string()]);
+    cmd.arg(std::env::current_exe().unwrap());
+    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"]);
+    cmd.env("DLB_TEST_CHILD", "1").env("DLB_TEST_OUT", &out);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let result = cmd.output().expect("cannot run timeout/mpiexec");
+    let output = format!(
+        "--- stdout\n{}--- stderr\n{}",
+        String::from_utf8_lossy(&result.stdout),
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let code = result.status.code();
+    assert!(
+        result.status.success(),
+        "{test} on {ranks} ranks with {env:?} failed (exit {code:?}{}):\n{output}",
+        if code == Some(124) { ", timed out" } else { "" }
+    );
+    let ranks: Vec<Vec<String>> = (0..ranks)
+        .map(|r| {
+            let path = out.join(format!("rank-{r}.txt"));
+            let text = fs::read_to_string(&path)
+                .unwrap_or_else(|_| panic!("rank {r} wrote no records:\n{output}"));
+            text.lines().map(str::to_owned).collect()
+        })
+        .collect();
+    let _ = fs::remove_dir_all(&out);
+    Launch { ranks, output }
+}
+
+/// A rank's record file.
+pub struct Recorder {
+    file: BufWriter<File>,
+}
+
+impl Recorder {
+    pub fn new(rank: usize) -> Recorder {
+        let dir =
+            PathBuf::from(std::env::var_os("DLB_TEST_OUT").expect("DLB_TEST_OUT is set by launch"));
+        Recorder {
+            file: BufWriter::new(File::create(dir.join(format!("rank-{rank}.txt"))).unwrap()),
+        }
+    }
+
+    pub fn record(&mut self, fields: &[&dyn Display]) {
+        let line: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+        writeln!(self.file, "{}", line.join(" ")).unwrap();
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.file.flush().unwrap();
+    }
+}
+
+/// Wall-clock nanoseconds: the ranks share one machine, so their clocks agree.
+pub fn nanos() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}

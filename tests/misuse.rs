@@ -1,0 +1,170 @@
+//! Misuse gets a clear error on every rank: never a hang, a panic or a
+//! wrong answer. Each check runs on a real multi-rank job and asserts inside
+//! the ranks; the job fails if any rank's assertion fails.
+
+mod common;
+
+use common::{is_child, launch, Recorder};
+use dlb::{Dlb, ErrorKind, Variant, MAX_JOBS};
+
+/// Drains a plain run and returns how many jobs this rank got.
+fn drain(dlb: &mut Dlb, jobs: u64) -> u64 {
+    let mut run = dlb.setup(jobs).unwrap();
+    let mut got = 0;
+    while let Some(r) = run.give_more(4).unwrap() {
+        got += r.end - r.start;
+    }
+    got
+}
+
+#[test]
+fn misuse_child() {
+    if !is_child() {
+        return;
+    }
+    let _mpi = dlb::Mpi::init().unwrap();
+    let mut dlb = Dlb::init().unwrap();
+    let (me, p) = (dlb.rank(), dlb.size());
+    let mut rec = Recorder::new(me);
+
+    // maxjobs 0: an argument error; the run goes on.
+    let mut run = dlb.setup(10).unwrap();
+    let err = run.give_more(0).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert!(err.to_string().contains("maxjobs"), "{err}");
+    while run.give_more(1).unwrap().is_some() {}
+
+    // Different job counts on different ranks: every rank gets Mismatch,
+    // and the next run works.
+    if p > 1 {
+        let err = dlb.setup(100 + me as u64).map(|_| ()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Mismatch, "{err}");
+    }
+    assert!(drain(&mut dlb, 50 * p as u64) > 0);
+
+    // Different interfaces on different ranks.
+    if p > 1 {
+        let err = if me == 0 {
+            dlb.setup_rr(8).map(|_| ())
+        } else {
+            dlb.setup(8).map(|_| ())
+        }
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Mismatch, "{err}");
+        // Same totals, different colors.
+        let distr: Vec<u64> = if me == 0 { vec![1, 2] } else { vec![2, 1] };
+        let err = dlb.setup_color(&distr).map(|_| ()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Mismatch, "{err}");
+    }
+
+    // Too many jobs on one rank only: that rank learns why, the others that
+    // another rank was wrong; nobody waits forever.
+    let jobs = if me == p - 1 { MAX_JOBS + 1 } else { 10 };
+    let err = dlb.setup(jobs).map(|_| ()).unwrap_err();
+    let expected = if me == p - 1 {
+        ErrorKind::InvalidArgument
+    } else {
+        ErrorKind::Mismatch
+    };
+    assert_eq!(err.kind(), expected, "{err}");
+    let err = dlb.setup_color(&[MAX_JOBS, 1]).map(|_| ()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    assert!(err.to_string().contains("colors"), "{err}");
+    drain(&mut dlb, 7);
+
+    // A run dropped before it answered "no more": the next setup fails on
+    // every rank, and keeps failing; finalize and init recover.
+    drop(dlb.setup(20).unwrap());
+    for _ in 0..2 {
+        let err = dlb.setup(5).map(|_| ()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidState, "{err}");
+        assert!(err.to_string().contains("unfinished"), "{err}");
+    }
+    dlb.finalize().unwrap();
+    let mut dlb = Dlb::init().unwrap();
+    let got = drain(&mut dlb, 30);
+    dlb.finalize().unwrap();
+
+    // Ranks that choose different variants: Mismatch at init, on all ranks.
+    let variant = if me == 0 {
+        Variant::Static
+    } else {
+        Variant::Rma
+    };
+    let result = Dlb::builder().variant(variant).init();
+    if p > 1 {
+        assert_eq!(result.unwrap_err().kind(), ErrorKind::Mismatch);
+    }
+
+    // A bad environment value is named.
+    std::env::set_var("DLB_ATOMICS", "gpu");
+    let err = Dlb::init().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert!(err.to_string().contains("DLB_ATOMICS=gpu"), "{err}");
+    std::env::remove_var("DLB_ATOMICS");
+
+    rec.record(&[&"ok", &got]);
+}
+
+#[test]
+fn misuse_fails_cleanly_on_every_rank() {
+    if is_child() {
+        return;
+    }
+    for ranks in [1, 2, 3] {
+        let launch = launch("misuse_child", ranks, &[]);
+        let total: u64 = launch
+            .ranks
+            .iter()
+            .map(|lines| {
+                let f: Vec<&str> = lines.last().expect("a record").split(' ').collect();
+                assert_eq!(f[0], "ok", "{}", launch.output);
+                f[1].parse::<u64>().unwrap()
+            })
+            .sum();
+        assert_eq!(total, 30, "the run after re-init hands out all 30 jobs");
+    }
+}
+
+#[test]
+fn window_that_cannot_be_created_child() {
+    if !is_child() {
+        return;
+    }
+    let _mpi = dlb::Mpi::init().unwrap();
+    let err = Dlb::init().unwrap_err();
+    let mut rec = Recorder::new(0);
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+    assert!(
+        err.to_string().contains("cannot create the shared window"),
+        "{err}"
+    );
+    rec.record(&[&"ok"]);
+}
+
+#[test]
+fn window_that_cannot_be_created_is_an_error() {
+    if is_child() || dlb::sys::DLB_MPI_IS_OPEN_MPI == 0 {
+        // MPICH creates every flavor on one node; Open MPI's osc/pt2pt
+        // cannot make shared windows, which is how this test forces a failure.
+        return;
+    }
+    let env = [
+        ("OMPI_MCA_osc", "pt2pt"),
+        ("DLB_ATOMICS", "mpi"),
+        ("DLB_WINDOW", "shared"),
+    ];
+    let launch = launch("window_that_cannot_be_created_child", 1, &env);
+    assert_eq!(launch.ranks[0], ["ok"]);
+}
+
+#[test]
+fn init_without_mpi_is_an_error() {
+    if is_child() {
+        return;
+    }
+    // This process never initializes MPI.
+    let err = Dlb::init().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidState);
+    assert!(err.to_string().contains("MPI is not initialized"), "{err}");
+}

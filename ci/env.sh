@@ -10,7 +10,7 @@ export OMPI_MCA_mpi_yield_when_idle=1 OMPI_MCA_rmaps_base_oversubscribe=1
 use_mpi() {
     case "$1" in
     openmpi)
-        unset MPICC
+        export MPICC=mpicc.openmpi
         export CARGO_TARGET_DIR="$PWD/target/openmpi"
         export DLB_MPIEXEC="mpirun.openmpi --oversubscribe"
         ;;

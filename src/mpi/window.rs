@@ -113,26 +113,21 @@ impl Window {
         // SAFETY: MPI_WIN_NULL is an immutable predefined handle.
         let mut raw = unsafe { ffi::RSMPI_WIN_NULL };
         let mut alloc_mem: *mut c_void = ptr::null_mut();
-        let (call, rc) = match flavor {
-            WindowFlavor::Allocate => (
-                "MPI_Win_allocate",
-                // SAFETY: `comm` is a valid communicator, `info` a valid info,
-                // `base`/`raw` valid out-pointers; sizes are non-negative and the
-                // same on every rank (collective call).
-                unsafe {
-                    ffi::MPI_Win_allocate(
-                        bytes,
-                        U64_BYTES as c_int,
-                        info.0,
-                        comm.raw(),
-                        &mut base as *mut *mut c_void as *mut c_void,
-                        &mut raw,
-                    )
-                },
-            ),
-            // SAFETY: as above.
-            WindowFlavor::Shared => ("MPI_Win_allocate_shared", unsafe {
-                ffi::MPI_Win_allocate_shared(
+        // MPI_Win_allocate and MPI_Win_allocate_shared take the same arguments.
+        type Allocator = unsafe extern "C" fn(
+            ffi::MPI_Aint,
+            c_int,
+            ffi::MPI_Info,
+            ffi::MPI_Comm,
+            *mut c_void,
+            *mut ffi::MPI_Win,
+        ) -> c_int;
+        let mut allocate = |call: &'static str, allocator: Allocator| {
+            // SAFETY: `comm` is a valid communicator, `info` a valid info,
+            // `base`/`raw` valid out-pointers; sizes are non-negative and the
+            // same on every rank (collective call).
+            let rc = unsafe {
+                allocator(
                     bytes,
                     U64_BYTES as c_int,
                     info.0,
@@ -140,7 +135,14 @@ impl Window {
                     &mut base as *mut *mut c_void as *mut c_void,
                     &mut raw,
                 )
-            }),
+            };
+            (call, rc)
+        };
+        let (call, rc) = match flavor {
+            WindowFlavor::Allocate => allocate("MPI_Win_allocate", ffi::MPI_Win_allocate),
+            WindowFlavor::Shared => {
+                allocate("MPI_Win_allocate_shared", ffi::MPI_Win_allocate_shared)
+            }
             WindowFlavor::Create => {
                 // SAFETY: MPI_Alloc_mem with a valid size, MPI_INFO_NULL and a
                 // valid out-pointer (§9.2).

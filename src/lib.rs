@@ -47,6 +47,7 @@ mod dispenser;
 mod dlb;
 mod error;
 mod mapping;
+mod model_check;
 mod mpi;
 mod protocol;
 

@@ -19,6 +19,7 @@
 #[cfg(test)]
 mod local;
 mod mpi;
+pub(crate) mod primitive;
 mod shm;
 
 #[cfg(test)]
@@ -98,6 +99,16 @@ pub(crate) trait Atomics {
     /// that needs this rank's help (software RMA). A no-op elsewhere.
     fn progress(&self) -> Result<()> {
         Ok(())
+    }
+    /// How many writes to any word this atomics object has seen, where it
+    /// counts them (model-checking builds of [`LocalAtomics`]); 0 elsewhere.
+    fn writes(&self) -> u64 {
+        0
+    }
+    /// Blocks until [`Atomics::writes`] differs from `seen`, where writes
+    /// are counted; returns at once elsewhere.
+    fn wait_for_write(&self, seen: u64) {
+        let _ = seen;
     }
     /// Reads `target`'s `slot` with the slot's own operation.
     fn load(&self, target: usize, slot: Slot) -> Result<u64> {

@@ -2,6 +2,8 @@
 //! backoff that spins briefly, then yields, then sleeps up to about a
 //! millisecond, so that oversubscribed ranks give their core to busy ones.
 
+use crate::atomics::primitive::{thread, MODEL_CHECKING};
+use crate::atomics::Atomics;
 use std::time::Duration;
 
 /// Steps that spin (`2^step * SPIN_UNIT` spin-loop hints).
@@ -28,9 +30,15 @@ impl Backoff {
     /// Waits a little longer than last time.
     #[cold]
     pub(crate) fn snooze(&mut self) {
+        if MODEL_CHECKING {
+            // No clock and no parallelism under a model checker: let it
+            // schedule another task.
+            thread::yield_now();
+            return;
+        }
         match self.pause() {
             Pause::Spin(n) => (0..n).for_each(|_| std::hint::spin_loop()),
-            Pause::Yield => std::thread::yield_now(),
+            Pause::Yield => thread::yield_now(),
             Pause::Sleep(d) => std::thread::sleep(d),
         }
         self.step = self.step.saturating_add(1);
@@ -45,6 +53,52 @@ impl Backoff {
         } else {
             let doublings = (self.step - SPIN_STEPS - YIELD_STEPS).min(16);
             Pause::Sleep((FIRST_SLEEP * (1u32 << doublings)).min(MAX_SLEEP))
+        }
+    }
+}
+
+/// Under a model checker, an idle rank that found every other rank empty,
+/// with no word written since it began looking, waits for the next write
+/// instead of spinning: until a word changes, every read it could make
+/// returns what it already saw, so the wait cuts only stuttering steps (which
+/// would otherwise make loom's schedules unbounded). If all ranks waited with
+/// the run unfinished, the checker reports the deadlock.
+#[derive(Debug)]
+pub(crate) struct Sweep {
+    /// `Atomics::writes` when the current sweep began.
+    epoch: u64,
+    /// `writes` read at the start of the latest attempt.
+    at_attempt: u64,
+    empty: Vec<bool>,
+}
+
+impl Sweep {
+    pub(crate) fn new(size: usize) -> Sweep {
+        Sweep {
+            epoch: u64::MAX,
+            at_attempt: 0,
+            empty: vec![false; size],
+        }
+    }
+
+    /// Call before each attempt's reads.
+    pub(crate) fn begin_attempt(&mut self, atomics: &impl Atomics) {
+        self.at_attempt = atomics.writes();
+        if self.at_attempt != self.epoch {
+            self.epoch = self.at_attempt;
+            self.empty.iter_mut().for_each(|e| *e = false);
+        }
+    }
+
+    /// Call when `victim` had nothing; waits once every other rank was found
+    /// empty within one write epoch.
+    pub(crate) fn found_empty(&mut self, atomics: &impl Atomics, victim: usize) {
+        self.empty[victim] = true;
+        let me = atomics.rank();
+        if self.empty.iter().enumerate().all(|(r, e)| *e || r == me) {
+            atomics.wait_for_write(self.at_attempt);
+        } else {
+            thread::yield_now();
         }
     }
 }

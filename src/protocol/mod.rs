@@ -42,7 +42,16 @@
 //! that after a lost race ([`Steal::Retry`]) the thief stays with the victim
 //! that has work.
 //!
-//! # Invariants (asserted by the tests and the model checker)
+//! # Invariants
+//!
+//! The model checkers (`src/model_check.rs`: loom over every interleaving of
+//! 2 and 3 ranks, shuttle over random schedules of 4 to 8) run this code and
+//! assert three properties that follow from the invariants below:
+//! **exactly once**, every job is handed out to exactly one rank;
+//! **no early end**, no rank is told "no more" while a job is unfinished;
+//! **termination**, every rank is told "no more" within a bounded number of
+//! steps once all jobs are done. They also run two deliberately broken
+//! variants (`Bug`, test builds only) and must find the violation each one causes.
 //!
 //! 1. *Partition.* At every instant, the unclaimed units of a run are the
 //!    disjoint union of the nonempty `Range` words, the units a thief holds
@@ -114,11 +123,23 @@ mod word;
 
 pub(crate) use word::{RangeWord, MAX_UNITS};
 
+use crate::atomics::primitive::MODEL_CHECKING;
 use crate::atomics::{Atomics, Slot};
 use crate::error::{Error, Result};
-use idle::Backoff;
+use idle::{Backoff, Sweep};
 use std::ops::Range;
 use std::time::{Duration, Instant};
+
+#[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
+use Bug as BugName;
+/// Outside the model-checking tests no bug exists; the names only keep the
+/// `has_bug` calls compiling.
+#[cfg(not(all(test, any(dlb_loom, dlb_shuttle))))]
+#[derive(Clone, Copy)]
+enum BugName {
+    StealIgnoresCas,
+    FinishOneEarly,
+}
 
 /// The rank that holds the global done counter.
 const DONE_RANK: usize = 0;
@@ -136,6 +157,17 @@ pub(crate) enum Steal {
     Success(Range<u64>),
     /// The victim's word kept changing under the thief; try again.
     Retry,
+}
+
+/// Deliberate bugs, switched on only by the model checkers' tests
+/// (`src/model_check.rs`), which must find the violations they cause.
+#[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Bug {
+    /// A thief keeps its loot even when its CAS failed: jobs handed out twice.
+    StealIgnoresCas,
+    /// The finisher fires one job early: "no more" while a job is unfinished.
+    FinishOneEarly,
 }
 
 /// Counters of protocol events in the current run.
@@ -166,6 +198,8 @@ pub(crate) struct Protocol<A: Atomics> {
     finished: bool,
     rng: Rng,
     counters: Counters,
+    #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
+    bug: Option<Bug>,
 }
 
 impl<A: Atomics> Protocol<A> {
@@ -182,6 +216,29 @@ impl<A: Atomics> Protocol<A> {
             finished: true,
             rng,
             counters: Counters::default(),
+            #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
+            bug: None,
+        }
+    }
+
+    /// Switches on a deliberate bug (model-checking tests only).
+    #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
+    pub(crate) fn with_bug(mut self, bug: Option<Bug>) -> Self {
+        self.bug = bug;
+        self
+    }
+
+    /// Whether the deliberate `bug` is on: always false outside the
+    /// model-checking tests.
+    #[allow(unused_variables)]
+    fn has_bug(&self, bug: BugName) -> bool {
+        #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
+        {
+            self.bug == Some(bug)
+        }
+        #[cfg(not(all(test, any(dlb_loom, dlb_shuttle))))]
+        {
+            false
         }
     }
 
@@ -244,7 +301,7 @@ impl<A: Atomics> Protocol<A> {
         for attempt in 0..STEAL_CAS_TRIES {
             let (rest, taken) = expected.take_back_half();
             let current = self.cas(victim, expected, rest)?;
-            if current == expected {
+            if current == expected || self.has_bug(BugName::StealIgnoresCas) {
                 self.counters.steals += 1;
                 self.counters.units_stolen += taken.end - taken.start;
                 return Ok(Steal::Success(taken));
@@ -290,7 +347,9 @@ impl<A: Atomics> Protocol<A> {
         let started = Instant::now();
         let mut backoff = Backoff::new();
         let mut victim = None;
+        let mut sweep = Sweep::new(self.atomics.size());
         let found = loop {
+            sweep.begin_attempt(&self.atomics);
             if self.is_finished()? {
                 break None;
             }
@@ -316,6 +375,7 @@ impl<A: Atomics> Protocol<A> {
                     self.install(loot.start + take..loot.end)?;
                     break Some(loot.start..loot.start + take);
                 }
+                Steal::Empty if MODEL_CHECKING => sweep.found_empty(&self.atomics, target),
                 Steal::Empty => backoff.snooze(),
                 Steal::Retry => victim = Some(target),
             }
@@ -340,7 +400,8 @@ impl<A: Atomics> Protocol<A> {
                 self.total
             )));
         }
-        if done == self.total {
+        let early = self.has_bug(BugName::FinishOneEarly) && done + 1 == self.total;
+        if done == self.total || early {
             for rank in 0..self.atomics.size() {
                 self.atomics.fetch_add(rank, Slot::Finished, 1)?;
             }

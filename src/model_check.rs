@@ -1,0 +1,290 @@
+//! Model checking of the steal protocol, run by `ci/model-check`.
+//!
+//! The real code (the dispenser on top of the protocol, over in-process
+//! atomics from [`crate::atomics::primitive`]) runs with one model thread
+//! per rank:
+//!
+//! - under loom (`--cfg dlb_loom`), every interleaving of 2 and 3 ranks with
+//!   up to 6 jobs, `maxjobs` 1 and 2, for the plain, color and round-robin
+//!   mappings (within loom's preemption bound, `LOOM_MAX_PREEMPTIONS`);
+//! - under shuttle (`--cfg dlb_shuttle`), random and PCT schedules of 4 to 8
+//!   ranks with thousands of jobs.
+//!
+//! Each model asserts the invariants stated in the protocol's module doc:
+//! every job is handed out exactly once; no rank is told "no more" while a
+//! job is unfinished; every rank is told "no more" (a rank that loops
+//! forever exceeds loom's branch bound or shuttle's step bound, and fails).
+//! The tests named `finds_*` switch on a deliberate bug and assert that the
+//! checker reports a violation, so a checker that cannot fail would fail them.
+#![cfg(all(test, any(dlb_loom, dlb_shuttle)))]
+
+use crate::atomics::primitive::{thread, Arc, AtomicU64, Ordering::SeqCst};
+use crate::atomics::LocalAtomics;
+use crate::dispenser::Dispenser;
+use crate::mapping::{Colors, Contiguous, Layout, RoundRobin};
+use crate::protocol::{Bug, Protocol, MAX_UNITS};
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64 as StdAtomicU64, Ordering::Relaxed};
+
+/// Successful steals over all schedules a test explored (plain std atomic:
+/// the checkers do not see it). A checker whose schedules never steal would
+/// check little, so every test asserts that this grew.
+static STEALS: StdAtomicU64 = StdAtomicU64::new(0);
+
+/// Runs `explore` and asserts that its schedules stole at least once.
+fn assert_steals(explore: impl FnOnce()) {
+    let before = STEALS.load(Relaxed);
+    explore();
+    assert!(
+        STEALS.load(Relaxed) > before,
+        "no schedule contained a steal"
+    );
+}
+
+/// One run of `mapping` on `p` model threads; panics on any violation.
+fn run_model<M>(p: usize, mapping: M, maxjobs: u64, bug: Option<Bug>)
+where
+    M: Layout + Clone + Send + 'static,
+{
+    let jobs = mapping.jobs();
+    // Jobs completed so far, over all ranks: one shared word, so that the
+    // termination check sees the truth at the moment "no more" is answered.
+    let completed = Arc::new(AtomicU64::new(0));
+    let threads: Vec<_> = LocalAtomics::group(p)
+        .into_iter()
+        .enumerate()
+        .map(|(rank, atomics)| {
+            let (mapping, completed) = (mapping.clone(), Arc::clone(&completed));
+            thread::spawn(move || {
+                let protocol = Protocol::new(atomics, 0x5eed + rank as u64).with_bug(bug);
+                let mut dispenser = Dispenser::new(Some(protocol), rank, p, MAX_UNITS);
+                dispenser.begin(jobs).unwrap();
+                let mut got: Vec<Range<u64>> = Vec::new();
+                let mut last = 0;
+                loop {
+                    completed.fetch_add(last, SeqCst); // the previous chunk is done
+                    match dispenser.next(&mapping, maxjobs).unwrap() {
+                        Some(chunk) => {
+                            last = chunk.end - chunk.start;
+                            assert!(
+                                last >= 1 && last <= maxjobs,
+                                "chunk {chunk:?} for maxjobs {maxjobs}"
+                            );
+                            assert!(
+                                chunk.end <= mapping.segment_end(chunk.start),
+                                "{chunk:?} crosses a segment"
+                            );
+                            got.push(chunk);
+                        }
+                        None => {
+                            assert_eq!(
+                                completed.load(SeqCst),
+                                jobs,
+                                "'no more' while a job is unfinished"
+                            );
+                            STEALS.fetch_add(dispenser.counters().steals, Relaxed);
+                            return got;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut count = vec![0u32; jobs as usize];
+    for t in threads {
+        for chunk in t.join().unwrap() {
+            for pos in chunk {
+                count[pos as usize] += 1;
+            }
+        }
+    }
+    for (pos, c) in count.iter().enumerate() {
+        assert_eq!(*c, 1, "job {pos} handed out {c} times");
+    }
+}
+
+/// The mappings a model can run.
+#[derive(Clone, Copy, Debug)]
+enum Model {
+    Plain,
+    Color,
+    Rr(u64),
+}
+
+impl Model {
+    /// Runs `jobs` jobs under this mapping. Colors split the jobs as
+    /// `[a, 0, b]` with an empty color in the middle.
+    fn run(self, p: usize, jobs: u64, maxjobs: u64, bug: Option<Bug>) {
+        match self {
+            Model::Plain => run_model(p, Contiguous::new(jobs), maxjobs, bug),
+            Model::Color => {
+                let a = jobs / 2;
+                run_model(
+                    p,
+                    Colors::new(&[a, 0, jobs - a], u64::MAX).unwrap(),
+                    maxjobs,
+                    bug,
+                )
+            }
+            Model::Rr(ranks) => run_model(p, RoundRobin::new(jobs, ranks), maxjobs, bug),
+        }
+    }
+}
+
+#[cfg(dlb_loom)]
+mod loom_models {
+    use super::*;
+
+    /// Runs `f` under loom with the preemption bound from
+    /// `LOOM_MAX_PREEMPTIONS` (default 2, as ci/model-check sets it), and
+    /// says how long it took.
+    /// The three mappings, named, for `p` ranks.
+    fn mappings(p: usize) -> [(&'static str, Model); 3] {
+        [
+            ("plain", Model::Plain),
+            ("color", Model::Color),
+            ("rr", Model::Rr(p as u64)),
+        ]
+    }
+
+    fn check(f: impl Fn() + Sync + Send + 'static) {
+        let mut builder = loom::model::Builder::new();
+        if builder.preemption_bound.is_none() {
+            builder.preemption_bound = Some(2);
+        }
+        let started = std::time::Instant::now();
+        builder.check(f);
+        eprintln!("    {:.2?}", started.elapsed());
+    }
+
+    #[test]
+    fn two_ranks_every_interleaving() {
+        for (name, model) in mappings(2) {
+            for jobs in 0..=6 {
+                for maxjobs in [1, 2] {
+                    eprintln!("loom: 2 ranks, {name}, {jobs} jobs, maxjobs {maxjobs}");
+                    let explore = move || check(move || model.run(2, jobs, maxjobs, None));
+                    // Two ranks can steal as soon as one has two units.
+                    if jobs >= 2 {
+                        assert_steals(explore);
+                    } else {
+                        explore();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Three ranks cost about 30 s per case on 2 cores: the plain mapping
+    /// gets every size, color and round robin (which only change where
+    /// chunks are clipped) two sizes each.
+    #[test]
+    fn three_ranks_every_interleaving() {
+        for (name, model) in mappings(3) {
+            let cases: &[(u64, u64)] = match name {
+                "plain" => &[
+                    (0, 1),
+                    (1, 1),
+                    (2, 1),
+                    (2, 2),
+                    (4, 1),
+                    (4, 2),
+                    (6, 1),
+                    (6, 2),
+                ],
+                _ => &[(4, 1), (5, 2)],
+            };
+            for &(jobs, maxjobs) in cases {
+                eprintln!("loom: 3 ranks, {name}, {jobs} jobs, maxjobs {maxjobs}");
+                let explore = move || check(move || model.run(3, jobs, maxjobs, None));
+                if jobs >= 2 {
+                    assert_steals(explore);
+                } else {
+                    explore();
+                }
+            }
+        }
+    }
+
+    fn finds(bug: Bug) {
+        let found =
+            std::panic::catch_unwind(|| check(move || Model::Plain.run(2, 4, 1, Some(bug))));
+        assert!(
+            found.is_err(),
+            "loom found no violation in the protocol with {bug:?}"
+        );
+    }
+
+    #[test]
+    fn finds_a_steal_that_ignores_its_cas() {
+        finds(Bug::StealIgnoresCas);
+    }
+
+    #[test]
+    fn finds_a_finisher_that_fires_early() {
+        finds(Bug::FinishOneEarly);
+    }
+}
+
+#[cfg(dlb_shuttle)]
+mod shuttle_models {
+    use super::*;
+
+    /// Schedules per configuration; `DLB_SHUTTLE_ITERATIONS` overrides.
+    fn iterations(default: usize) -> usize {
+        std::env::var("DLB_SHUTTLE_ITERATIONS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    }
+
+    /// (ranks, mapping, jobs, maxjobs): 4 to 8 ranks, thousands of jobs.
+    const CONFIGS: [(usize, Model, u64, u64); 6] = [
+        (4, Model::Plain, 2000, 8),
+        (8, Model::Plain, 1000, 4),
+        (5, Model::Color, 3000, 16),
+        (6, Model::Rr(6), 1200, 5),
+        (7, Model::Plain, 4000, 32),
+        (8, Model::Color, 1500, 7),
+    ];
+
+    #[test]
+    fn random_schedules_of_many_ranks() {
+        let n = iterations(12_500);
+        for (p, model, jobs, maxjobs) in CONFIGS {
+            eprintln!("shuttle random: {p} ranks, {model:?}, {jobs} jobs, maxjobs {maxjobs}, {n} schedules");
+            assert_steals(|| shuttle::check_random(move || model.run(p, jobs, maxjobs, None), n));
+        }
+    }
+
+    #[test]
+    fn pct_schedules_of_many_ranks() {
+        let n = iterations(12_500) / 3;
+        for (p, model, jobs, maxjobs) in CONFIGS {
+            eprintln!(
+                "shuttle pct: {p} ranks, {model:?}, {jobs} jobs, maxjobs {maxjobs}, {n} schedules"
+            );
+            assert_steals(|| shuttle::check_pct(move || model.run(p, jobs, maxjobs, None), n, 3));
+        }
+    }
+
+    fn finds(bug: Bug) {
+        let found = std::panic::catch_unwind(|| {
+            shuttle::check_random(move || Model::Plain.run(4, 200, 2, Some(bug)), 2_000)
+        });
+        assert!(
+            found.is_err(),
+            "shuttle found no violation in the protocol with {bug:?}"
+        );
+    }
+
+    #[test]
+    fn finds_a_steal_that_ignores_its_cas() {
+        finds(Bug::StealIgnoresCas);
+    }
+
+    #[test]
+    fn finds_a_finisher_that_fires_early() {
+        finds(Bug::FinishOneEarly);
+    }
+}

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::mapping::split::{block, UnitPlan};
 use crate::mapping::Layout;
 use crate::protocol::{Counters, Protocol, MAX_UNITS};
+use crate::stats::{Statistics, Timeline};
 use std::ops::Range;
 
 /// Hands out positions for one rank.
@@ -30,6 +31,7 @@ pub(crate) struct Dispenser<A: Atomics> {
     handed: u64,
     /// A run was set up and has not yet answered "no more" here.
     open: bool,
+    timeline: Timeline,
 }
 
 impl<A: Atomics> Dispenser<A> {
@@ -48,6 +50,7 @@ impl<A: Atomics> Dispenser<A> {
             pending: 0..0,
             handed: 0,
             open: false,
+            timeline: Timeline::new(),
         }
     }
 
@@ -56,11 +59,27 @@ impl<A: Atomics> Dispenser<A> {
         self.open
     }
 
+    /// Protocol counters of this run (zero for the static variant).
     pub(crate) fn counters(&self) -> Counters {
         self.protocol
             .as_ref()
             .map(Protocol::counters)
             .unwrap_or_default()
+    }
+
+    /// This rank's figures for the current or last run.
+    pub(crate) fn statistics(&self) -> Statistics {
+        let c = self.counters();
+        Statistics {
+            longest_wait: c.longest_idle,
+            total_wait: c.idle,
+            steal_attempts: c.steal_attempts,
+            steals: c.steals,
+            units_stolen: c.units_stolen,
+            claim_retries: c.claim_retries,
+            reports: c.reports,
+            ..self.timeline.stats
+        }
     }
 
     /// Starts a run of `jobs` positions. Call only after the collective that
@@ -77,6 +96,7 @@ impl<A: Atomics> Dispenser<A> {
             }
         }
         self.open = true;
+        self.timeline = Timeline::new();
         Ok(())
     }
 
@@ -94,7 +114,10 @@ impl<A: Atomics> Dispenser<A> {
             return Ok(None);
         }
         // An error leaves the run open: the next setup reports it everywhere.
+        let entered = self.timeline.enter();
         let next = self.next_in_run(mapping, maxjobs)?;
+        self.timeline
+            .leave(entered, next.as_ref().map_or(0, |r| r.end - r.start));
         self.open = next.is_some();
         Ok(next)
     }

@@ -8,27 +8,10 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::mapping::{Colors, Contiguous, Layout, RoundRobin, Strided};
 use crate::mpi::{self, Comm, Window, WindowFlavor};
 use crate::protocol::{Protocol, MAX_UNITS};
+use crate::stats::{Gathered, Statistics};
 use dlb_sys as ffi;
 use std::ops::Range;
-
-/// Per-rank protocol counters of one run, from [`Dlb::statistics`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Statistics {
-    /// Steal attempts (each a read of a victim's range, maybe a CAS).
-    pub steal_attempts: u64,
-    /// Successful steals.
-    pub steals: u64,
-    /// Units taken by successful steals (one unit is one job unless a run
-    /// has more than 2^32 - 1 jobs).
-    pub units_stolen: u64,
-    /// Claims from the own range that lost a race with a thief and retried.
-    pub claim_retries: u64,
-    /// Additions to the global done counter.
-    pub reports: u64,
-    /// Time spent looking for work after the own range ran dry.
-    pub idle: std::time::Duration,
-}
+use std::time::Duration;
 
 /// The largest job count: DLB's `idlb_kind` is a signed 8-byte integer.
 pub const MAX_JOBS: u64 = i64::MAX as u64;
@@ -233,21 +216,57 @@ impl Dlb {
     /// # Ok(()) }
     /// ```
     pub fn allgather(&self, value: u64) -> Result<Vec<u64>> {
-        self.comm.allgather(value)
+        self.comm.allgather(&[value])
     }
 
-    /// What the protocol did on this rank in the current or last run
-    /// (reset at every setup). All zero for the static variant.
+    /// This rank's figures for the current or last run (reset at every
+    /// setup). Protocol counters are zero for the static variant.
     pub fn statistics(&self) -> Statistics {
-        let c = self.dispenser.counters();
-        Statistics {
-            steal_attempts: c.steal_attempts,
-            steals: c.steals,
-            units_stolen: c.units_stolen,
-            claim_retries: c.claim_retries,
-            reports: c.reports,
-            idle: c.idle,
+        self.dispenser.statistics()
+    }
+
+    /// Prints DLB's statistics of the last run on rank 0, as DLB's
+    /// `dlb_print_statistics` does: 0 nothing (and no communication); 1 time
+    /// in `give_more`, the final call separately; 2 also waits for new work,
+    /// jobs per rank, dlb's steal counters and the termination latency (time
+    /// from the last job done anywhere to each rank being told "no more",
+    /// from wall clocks, so only approximate across nodes); 3 also the last
+    /// two work slices; 4 also longest and shortest slice, average load per
+    /// job and the time from setup to termination. Each figure is shown as
+    /// min, max and sum over ranks. Collective for `level > 0`: every rank
+    /// must pass the same level.
+    ///
+    /// ```no_run
+    /// # fn f(dlb: &dlb::Dlb) -> dlb::Result<()> {
+    /// dlb.print_statistics(2)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn print_statistics(&self, level: u32) -> Result<()> {
+        if let Some(report) = self.statistics_report(level)? {
+            print!("{report}");
         }
+        Ok(())
+    }
+
+    /// What `print_statistics` prints, on rank 0; `None` on other ranks and
+    /// for level 0. Collective for `level > 0`.
+    pub fn statistics_report(&self, level: u32) -> Result<Option<String>> {
+        if level == 0 {
+            return Ok(None);
+        }
+        let mine = pack_statistics(&self.statistics());
+        let all = self.comm.allgather(&mine)?;
+        if self.rank() != 0 {
+            return Ok(None);
+        }
+        let per_rank = all.chunks(mine.len()).map(unpack_statistics).collect();
+        let header = format!(
+            "variant {}, atomics {}, {} ranks",
+            self.variant.name(),
+            self.path.map_or("none", |p| p.name()),
+            self.size()
+        );
+        Ok(Some(Gathered { per_rank }.report(level, &header)))
     }
 
     /// The variant in use.
@@ -384,6 +403,59 @@ impl Run<'_, RoundRobin> {
     }
 }
 
+/// Statistics as nanoseconds and counts, `u64::MAX` for "none", for one
+/// all-gather; [`unpack_statistics`] is the inverse.
+fn pack_statistics(s: &Statistics) -> [u64; 19] {
+    let dur = |d: Duration| d.as_nanos() as u64;
+    let opt = |d: Option<Duration>| d.map_or(u64::MAX, dur);
+    [
+        s.jobs,
+        s.calls,
+        dur(s.time_in_give_more),
+        dur(s.final_call),
+        dur(s.longest_wait),
+        dur(s.total_wait),
+        opt(s.last_slices[0]),
+        opt(s.last_slices[1]),
+        opt(s.longest_slice),
+        opt(s.shortest_slice),
+        dur(s.busy),
+        opt(s.setup_to_end),
+        s.steal_attempts,
+        s.steals,
+        s.units_stolen,
+        s.claim_retries,
+        s.reports,
+        s.last_done_ns.unwrap_or(u64::MAX),
+        s.told_ns.unwrap_or(u64::MAX),
+    ]
+}
+
+fn unpack_statistics(v: &[u64]) -> Statistics {
+    let some = |x: u64| (x != u64::MAX).then_some(x);
+    let opt = |x: u64| some(x).map(Duration::from_nanos);
+    Statistics {
+        jobs: v[0],
+        calls: v[1],
+        time_in_give_more: Duration::from_nanos(v[2]),
+        final_call: Duration::from_nanos(v[3]),
+        longest_wait: Duration::from_nanos(v[4]),
+        total_wait: Duration::from_nanos(v[5]),
+        last_slices: [opt(v[6]), opt(v[7])],
+        longest_slice: opt(v[8]),
+        shortest_slice: opt(v[9]),
+        busy: Duration::from_nanos(v[10]),
+        setup_to_end: opt(v[11]),
+        steal_attempts: v[12],
+        steals: v[13],
+        units_stolen: v[14],
+        claim_retries: v[15],
+        reports: v[16],
+        last_done_ns: some(v[17]),
+        told_ns: some(v[18]),
+    }
+}
+
 /// Fails unless every rank passed the same `values` (one all-reduce of the
 /// values and their complements).
 fn agree<const N: usize>(comm: &Comm, values: [u64; N]) -> Result<()> {
@@ -438,4 +510,26 @@ fn open_atomics(
         }
     }
     Err(last_error.expect("at least one flavor is tried"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statistics_survive_the_all_gather_packing() {
+        let s = Statistics {
+            jobs: 7,
+            calls: 9,
+            time_in_give_more: Duration::from_micros(12),
+            last_slices: [Some(Duration::from_nanos(5)), None],
+            shortest_slice: Some(Duration::ZERO),
+            steals: 3,
+            told_ns: Some(123),
+            ..Statistics::default()
+        };
+        assert_eq!(unpack_statistics(&pack_statistics(&s)), s);
+        let none = Statistics::default();
+        assert_eq!(unpack_statistics(&pack_statistics(&none)), none);
+    }
 }

@@ -50,12 +50,14 @@ mod mapping;
 mod model_check;
 mod mpi;
 mod protocol;
+mod stats;
 
 pub use crate::config::{AtomicsPath, Variant};
-pub use crate::dlb::{Builder, Dlb, Run, Statistics, MAX_JOBS};
+pub use crate::dlb::{Builder, Dlb, Run, MAX_JOBS};
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::mapping::{Colors, Contiguous, RoundRobin, Strided};
 pub use crate::mpi::{Mpi, WindowFlavor};
+pub use crate::stats::Statistics;
 
 /// Raw MPI bindings (mpi-sys plus what it lacks), for `Builder::init_with`.
 pub use dlb_sys as sys;

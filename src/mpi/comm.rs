@@ -140,18 +140,20 @@ impl Comm {
 }
 
 impl Comm {
-    /// Every rank's `value`, in rank order (`MPI_Allgather`, §6.7).
-    pub(crate) fn allgather(&self, value: u64) -> Result<Vec<u64>> {
-        let mut all = vec![0u64; self.size];
-        // SAFETY: one u64 sent, `size` u64s received, matching MPI_UINT64_T;
-        // the buffers live across the blocking call; collective.
+    /// Every rank's `values`, concatenated in rank order (`MPI_Allgather`,
+    /// §6.7). Every rank must pass the same number of values.
+    pub(crate) fn allgather(&self, values: &[u64]) -> Result<Vec<u64>> {
+        let mut all = vec![0u64; self.size * values.len()];
+        // SAFETY: `values.len()` u64s sent and as many received from each of
+        // `size` ranks into a buffer of that size, matching MPI_UINT64_T; the
+        // buffers live across the blocking call; collective.
         check("MPI_Allgather", unsafe {
             ffi::MPI_Allgather(
-                &value as *const u64 as *const c_void,
-                1,
+                values.as_ptr() as *const c_void,
+                values.len() as c_int,
                 ffi::RSMPI_UINT64_T,
                 all.as_mut_ptr() as *mut c_void,
-                1,
+                values.len() as c_int,
                 ffi::RSMPI_UINT64_T,
                 self.raw,
             )

@@ -179,6 +179,7 @@ pub(crate) struct Counters {
     pub(crate) claim_retries: u64,
     pub(crate) reports: u64,
     pub(crate) idle: Duration,
+    pub(crate) longest_idle: Duration,
 }
 
 /// One rank's side of the protocol.
@@ -380,7 +381,9 @@ impl<A: Atomics> Protocol<A> {
                 Steal::Retry => victim = Some(target),
             }
         };
-        self.counters.idle += started.elapsed();
+        let waited = started.elapsed();
+        self.counters.idle += waited;
+        self.counters.longest_idle = self.counters.longest_idle.max(waited);
         Ok(found)
     }
 

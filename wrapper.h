@@ -20,6 +20,7 @@
 
 extern const MPI_Op DLB_MPI_NO_OP;
 extern const MPI_Op DLB_MPI_REPLACE;
+extern const MPI_Datatype DLB_MPI_CHAR;
 
 enum dlb_mpi_int_constants {
     DLB_MPI_LOCK_SHARED = MPI_LOCK_SHARED,

@@ -127,6 +127,41 @@ pub(crate) fn flavors(
     }
 }
 
+/// Whether Open MPI's `osc` selection `value` (as in `OMPI_MCA_osc`: empty
+/// for all components, `^a,b` to exclude, `a,b` to include) lets it pick
+/// osc/rdma.
+pub(crate) fn osc_allows_rdma(value: &str) -> bool {
+    let value = value.trim();
+    let has_rdma = |list: &str| list.split(',').any(|c| c.trim() == "rdma");
+    match value.strip_prefix('^') {
+        _ if value.is_empty() => true,
+        Some(excluded) => !has_rdma(excluded),
+        None => has_rdma(value),
+    }
+}
+
+/// Why a window of `flavor` for MPI atomics would crash this MPI, if it
+/// would: Open MPI 4's osc/rdma (over btl/vader within a node) segfaults on
+/// 8-byte `MPI_Compare_and_swap` (open-mpi/ompi#7967, #11349). `osc` is the
+/// effective value of Open MPI's `osc` control variable, when readable.
+/// `DLB_ALLOW_OSC_RDMA=1` trusts osc/rdma anyway (an RDMA network whose
+/// atomics work, with no two ranks on one node).
+pub(crate) fn known_crash(flavor: WindowFlavor, osc: Option<&str>) -> Option<String> {
+    let allowed = std::env::var("DLB_ALLOW_OSC_RDMA").is_ok_and(|v| v == "1");
+    let rdma_possible = osc.is_none_or(osc_allows_rdma);
+    if open_mpi_major() != 4 || flavor == WindowFlavor::Shared || allowed || !rdma_possible {
+        return None;
+    }
+    Some(format!(
+        "Open MPI 4 would run MPI atomics on a '{}' window with osc/rdma (osc = '{}'), which crashes \
+         on 8-byte MPI_Compare_and_swap (open-mpi/ompi#7967). Set OMPI_MCA_osc=ucx (with \
+         OMPI_MCA_pml=ucx) or OMPI_MCA_osc=pt2pt, or on one node DLB_WINDOW=shared (osc/sm), or \
+         DLB_ALLOW_OSC_RDMA=1 if your osc/rdma has working atomics",
+        flavor.name(),
+        osc.unwrap_or("unknown")
+    ))
+}
+
 /// Open MPI's major version at build time, 0 for other MPIs.
 fn open_mpi_major() -> i32 {
     dlb_sys::DLB_OMPI_MAJOR_VERSION
@@ -151,6 +186,32 @@ mod tests {
             flavors(AtomicsPath::Mpi, None, false).unwrap(),
             [WindowFlavor::Allocate]
         );
+    }
+
+    #[test]
+    fn osc_selections_that_allow_rdma() {
+        for (value, rdma) in [
+            ("", true),
+            ("^ucx,pt2pt", true),
+            ("^rdma", false),
+            ("^ucx, rdma", false),
+            ("ucx", false),
+            ("pt2pt,sm", false),
+            ("sm,rdma", true),
+        ] {
+            assert_eq!(osc_allows_rdma(value), rdma, "{value:?}");
+        }
+        if open_mpi_major() == 4 {
+            let why = known_crash(WindowFlavor::Allocate, Some("^ucx,pt2pt")).unwrap();
+            assert!(
+                why.contains("OMPI_MCA_osc=ucx") && why.contains("ompi#7967"),
+                "{why}"
+            );
+            assert!(known_crash(WindowFlavor::Shared, Some("")).is_none());
+            assert!(known_crash(WindowFlavor::Create, Some("pt2pt")).is_none());
+        } else {
+            assert!(known_crash(WindowFlavor::Allocate, None).is_none());
+        }
     }
 
     #[test]

@@ -475,6 +475,23 @@ fn agree<const N: usize>(comm: &Comm, values: [u64; N]) -> Result<()> {
     }
 }
 
+/// Refuses a window that would crash this MPI on its first
+/// compare-and-swap (see `config::known_crash`), on every rank if on any:
+/// the window's creation is collective.
+fn refuse_known_crash(comm: &Comm, flavor: WindowFlavor) -> Result<Option<String>> {
+    let osc = if dlb_sys::DLB_OMPI_MAJOR_VERSION == 4 {
+        mpi::cvar_string("osc")?
+    } else {
+        None
+    };
+    let why = config::known_crash(flavor, osc.as_deref());
+    let mut any = [u64::from(why.is_some())];
+    comm.allreduce_max(&mut any)?;
+    Ok((any[0] != 0).then(|| {
+        why.unwrap_or_else(|| "another rank's MPI settings would crash MPI atomics".into())
+    }))
+}
+
 /// Creates the window for the RMA variant and wraps it in its atomics.
 fn open_atomics(
     comm: &Comm,
@@ -495,6 +512,12 @@ fn open_atomics(
     };
     let mut last_error = None;
     for flavor in config::flavors(path, window, one_node)? {
+        if path == AtomicsPath::Mpi {
+            if let Some(why) = refuse_known_crash(comm, flavor)? {
+                last_error = Some(Error::new(ErrorKind::Unsupported, why));
+                continue;
+            }
+        }
         match Window::new(comm, flavor, WORDS_PER_RANK) {
             Ok(win) => {
                 return Ok(match path {

@@ -56,7 +56,7 @@ pub use crate::config::{AtomicsPath, Variant};
 pub use crate::dlb::{Builder, Dlb, Run, MAX_JOBS};
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::mapping::{Colors, Contiguous, RoundRobin, Strided};
-pub use crate::mpi::{Mpi, WindowFlavor};
+pub use crate::mpi::{library_version, Mpi, WindowFlavor};
 pub use crate::stats::Statistics;
 
 /// Raw MPI bindings (mpi-sys plus what it lacks), for `Builder::init_with`.

@@ -168,3 +168,37 @@ fn init_without_mpi_is_an_error() {
     assert_eq!(err.kind(), ErrorKind::InvalidState);
     assert!(err.to_string().contains("MPI is not initialized"), "{err}");
 }
+
+#[test]
+fn known_crash_child() {
+    if !is_child() {
+        return;
+    }
+    let _mpi = dlb::Mpi::init().unwrap();
+    let err = Dlb::init().unwrap_err();
+    let rank: usize = std::env::var("OMPI_COMM_WORLD_RANK").map_or(0, |r| r.parse().unwrap());
+    let mut rec = Recorder::new(rank);
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+    assert!(
+        err.to_string().contains("OMPI_MCA_osc=ucx") && err.to_string().contains("ompi#7967"),
+        "{err}"
+    );
+    rec.record(&[&"ok"]);
+}
+
+#[test]
+fn a_window_that_would_crash_open_mpi_4_is_refused() {
+    if is_child() || dlb::sys::DLB_OMPI_MAJOR_VERSION != 4 {
+        // Only Open MPI 4's osc/rdma crashes on 8-byte compare-and-swap.
+        return;
+    }
+    // Debian's default selection (osc = ^ucx,pt2pt) leaves osc/rdma, which
+    // segfaults on the first MPI_Compare_and_swap of an allocated window.
+    let env = [
+        ("DLB_ATOMICS", "mpi"),
+        ("DLB_WINDOW", "allocate"),
+        ("OMPI_MCA_osc", "^ucx,pt2pt"),
+    ];
+    let launch = launch("known_crash_child", 2, &env);
+    assert_eq!(launch.ranks[0], ["ok"], "{}", launch.output);
+}

@@ -71,8 +71,14 @@ pub(crate) fn ensure_initialized() -> Result<()> {
     Ok(())
 }
 
-/// The MPI library's version string (`MPI_Get_library_version`, §9.1.1).
-pub(crate) fn library_version() -> Result<String> {
+/// The MPI library's version string (`MPI_Get_library_version`, MPI-4.0
+/// §9.1.1); callable before `MPI_Init`.
+///
+/// ```no_run
+/// println!("{}", dlb::library_version()?);
+/// # Ok::<(), dlb::Error>(())
+/// ```
+pub fn library_version() -> Result<String> {
     let mut buf = vec![0 as c_char; ffi::DLB_MPI_MAX_LIBRARY_VERSION_STRING as usize + 1];
     let mut len: c_int = 0;
     // SAFETY: the buffer has MPI_MAX_LIBRARY_VERSION_STRING + 1 chars and

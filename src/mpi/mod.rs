@@ -8,10 +8,13 @@
 
 mod comm;
 mod environment;
+mod tool;
 mod window;
 
 pub(crate) use comm::Comm;
 pub(crate) use environment::ensure_initialized;
+pub use environment::library_version;
 pub use environment::Mpi;
+pub(crate) use tool::cvar_string;
 pub(crate) use window::Window;
 pub use window::WindowFlavor;

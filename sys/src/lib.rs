@@ -5,7 +5,8 @@
 //! bindgen from the top-level `wrapper.h`:
 //!
 //! - [`DLB_MPI_NO_OP`] and [`DLB_MPI_REPLACE`], the operation handles that
-//!   are link-time globals in Open MPI and cast macros in MPICH;
+//!   are link-time globals in Open MPI and cast macros in MPICH, and
+//!   [`DLB_MPI_CHAR`] (for reading string control variables with MPI_T);
 //! - [`dlb_mpi_int_constants`]: lock types, assertion modes, window
 //!   attributes, `MPI_COMM_TYPE_SHARED` and friends, all as `c_int`.
 //!

@@ -4,3 +4,4 @@
 
 const MPI_Op DLB_MPI_NO_OP = MPI_NO_OP;
 const MPI_Op DLB_MPI_REPLACE = MPI_REPLACE;
+const MPI_Datatype DLB_MPI_CHAR = MPI_CHAR;

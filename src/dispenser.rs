@@ -67,6 +67,11 @@ impl<A: Atomics> Dispenser<A> {
             .unwrap_or_default()
     }
 
+    /// The atomics of the RMA variant.
+    pub(crate) fn atomics(&self) -> Option<&A> {
+        self.protocol.as_ref().map(Protocol::atomics)
+    }
+
     /// This rank's figures for the current or last run.
     pub(crate) fn statistics(&self) -> Statistics {
         let c = self.counters();

@@ -1,7 +1,7 @@
 //! [`Dlb`], its [`Builder`], and [`Run`]: the public interface of the
 //! Fortran DLB library, in Rust.
 
-use crate::atomics::{MpiAtomics, ShmAtomics, WindowAtomics, WORDS_PER_RANK};
+use crate::atomics::{Atomics, MpiAtomics, ShmAtomics, Slot, WindowAtomics, WORDS_PER_RANK};
 use crate::config::{self, AtomicsPath, Variant};
 use crate::dispenser::Dispenser;
 use crate::error::{Error, ErrorKind, Result};
@@ -217,6 +217,50 @@ impl Dlb {
     /// ```
     pub fn allgather(&self, value: u64) -> Result<Vec<u64>> {
         self.comm.allgather(&[value])
+    }
+
+    /// Element-wise sum of `values` over all ranks, in place: a collective
+    /// on dlb's private communicator, for checks and reports (`dlbcheck`
+    /// counts how often each job ID ran with it).
+    pub fn allreduce_sum(&self, values: &mut [u64]) -> Result<()> {
+        self.comm.allreduce_sum(values)
+    }
+
+    /// The number of nodes the ranks span (groups that share memory).
+    /// Collective.
+    pub fn node_count(&self) -> Result<usize> {
+        self.comm.node_count()
+    }
+
+    /// Measures whether one-sided atomics progress passively on this
+    /// stack: rank 1 sleeps for `busy` outside MPI while rank 0 times one
+    /// atomic on rank 1's words. Returns that time on every rank: far below
+    /// `busy` means the target's MPI need not run (hardware or shared-memory
+    /// atomics); about `busy` means software RMA, where a thief waits for a
+    /// busy victim to enter MPI. `None` for one rank or the static variant.
+    /// Collective. Call it outside runs (it only reads a counter).
+    pub fn probe_passive_progress(&self, busy: Duration) -> Result<Option<Duration>> {
+        let Some(atomics) = self.dispenser.atomics() else {
+            return Ok(None);
+        };
+        if self.size() < 2 {
+            return Ok(None);
+        }
+        self.comm.barrier()?;
+        let mut took = 0;
+        match self.rank() {
+            0 => {
+                // Let rank 1 fall asleep first.
+                std::thread::sleep(busy / 10);
+                let start = std::time::Instant::now();
+                atomics.load(1, Slot::Finished)?;
+                took = start.elapsed().as_nanos() as u64;
+            }
+            1 => std::thread::sleep(busy),
+            _ => {}
+        }
+        let all = self.comm.allgather(&[took])?;
+        Ok(Some(Duration::from_nanos(all[0])))
     }
 
     /// This rank's figures for the current or last run (reset at every

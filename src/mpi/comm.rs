@@ -7,6 +7,25 @@ use crate::error::Result;
 use dlb_sys as ffi;
 use std::ffi::{c_int, c_void};
 
+/// The reduction operations dlb uses.
+#[derive(Clone, Copy)]
+enum Reduction {
+    Max,
+    Sum,
+}
+
+impl Reduction {
+    fn handle(self) -> ffi::MPI_Op {
+        // SAFETY: reads of immutable predefined handles of the mpi-sys shim.
+        unsafe {
+            match self {
+                Reduction::Max => ffi::RSMPI_MAX,
+                Reduction::Sum => ffi::RSMPI_SUM,
+            }
+        }
+    }
+}
+
 /// An owned duplicate of a user communicator, freed on drop.
 #[derive(Debug)]
 pub(crate) struct Comm {
@@ -74,6 +93,10 @@ impl Comm {
 
     /// Element-wise maximum over all ranks, in place (`MPI_Allreduce`, §6.9.6).
     pub(crate) fn allreduce_max(&self, values: &mut [u64]) -> Result<()> {
+        self.allreduce(values, Reduction::Max)
+    }
+
+    fn allreduce(&self, values: &mut [u64], op: Reduction) -> Result<()> {
         let send = values.to_vec();
         // SAFETY: both buffers hold `values.len()` u64s matching
         // MPI_UINT64_T; the communicator is valid; the call is collective and
@@ -84,10 +107,15 @@ impl Comm {
                 values.as_mut_ptr() as *mut c_void,
                 values.len() as c_int,
                 ffi::RSMPI_UINT64_T,
-                ffi::RSMPI_MAX,
+                op.handle(),
                 self.raw,
             )
         })
+    }
+
+    /// Element-wise sum over all ranks, in place (`MPI_Allreduce`, §6.9.6).
+    pub(crate) fn allreduce_sum(&self, values: &mut [u64]) -> Result<()> {
+        self.allreduce(values, Reduction::Sum)
     }
 
     /// Whether all ranks share one node, in the sense of
@@ -115,6 +143,32 @@ impl Comm {
         let mut flags = [u64::from(node_size as usize != self.size)];
         self.allreduce_max(&mut flags)?;
         Ok(flags[0] == 0)
+    }
+
+    /// The number of nodes the ranks span: ranks whose shared-memory group
+    /// leader they are, counted (`MPI_Comm_split_type`, §7.4.2). Collective.
+    pub(crate) fn node_count(&self) -> Result<usize> {
+        let mut node = self.raw;
+        // SAFETY: as in `all_on_one_node`.
+        check("MPI_Comm_split_type", unsafe {
+            ffi::MPI_Comm_split_type(
+                self.raw,
+                ffi::DLB_MPI_COMM_TYPE_SHARED,
+                self.rank as c_int,
+                ffi::RSMPI_INFO_NULL,
+                &mut node,
+            )
+        })?;
+        let mut node_rank: c_int = 0;
+        // SAFETY: `node` is the communicator just created.
+        let rank_rc = unsafe { ffi::MPI_Comm_rank(node, &mut node_rank) };
+        // SAFETY: `node` was created above and is freed exactly once here.
+        let free_rc = unsafe { ffi::MPI_Comm_free(&mut node) };
+        check("MPI_Comm_rank", rank_rc)?;
+        check("MPI_Comm_free", free_rc)?;
+        let mut leaders = [u64::from(node_rank == 0)];
+        self.allreduce_sum(&mut leaders)?;
+        Ok(leaders[0] as usize)
     }
 }
 

@@ -247,6 +247,10 @@ impl<A: Atomics> Protocol<A> {
         self.counters
     }
 
+    pub(crate) fn atomics(&self) -> &A {
+        &self.atomics
+    }
+
     /// Starts a run of `total` jobs in which this rank first owns `units`.
     ///
     /// Must be called by every rank after a collective operation that no

@@ -39,27 +39,16 @@ pub fn launch(test: &str, ranks: usize, env: &[(&str, &str)]) -> Launch {
         nanos()
     ));
     fs::create_dir_all(&out).unwrap();
-    let mpiexec = std::env::var("DLB_MPIEXEC").unwrap_or_else(|_| "mpiexec".to_owned());
-    let mut words = mpiexec.split_whitespace();
-    let mut cmd = Command::new("timeout");
-    cmd.args(["-k", "10", &LAUNCH_TIMEOUT_S.to_string()])
-        .arg(words.next().expect("DLB_MPIEXEC is empty"));
-    cmd.args(words).args(["-n", &ranks.to_string()]);
-    cmd.arg(std::env::current_exe().unwrap());
-    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"]);
-    cmd.env("DLB_TEST_CHILD", "1").env("DLB_TEST_OUT", &out);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let result = cmd.output().expect("cannot run timeout/mpiexec");
-    let output = format!(
-        "--- stdout\n{}--- stderr\n{}",
-        String::from_utf8_lossy(&result.stdout),
-        String::from_utf8_lossy(&result.stderr)
-    );
-    let code = result.status.code();
+    let exe = std::env::current_exe().unwrap();
+    let out_dir = out.to_string_lossy().into_owned();
+    let mut all_env = vec![("DLB_TEST_CHILD", "1"), ("DLB_TEST_OUT", out_dir.as_str())];
+    all_env.extend_from_slice(env);
+    let args = [test, "--exact", "--nocapture", "--test-threads=1"];
+    let job = mpiexec(ranks, &exe.to_string_lossy(), &args, &all_env);
+    let output = job.text();
+    let code = job.status.code();
     assert!(
-        result.status.success(),
+        job.status.success(),
         "{test} on {ranks} ranks with {env:?} failed (exit {code:?}{}):\n{output}",
         if code == Some(124) { ", timed out" } else { "" }
     );
@@ -73,6 +62,42 @@ pub fn launch(test: &str, ranks: usize, env: &[(&str, &str)]) -> Launch {
         .collect();
     let _ = fs::remove_dir_all(&out);
     Launch { ranks, output }
+}
+
+/// What an `mpiexec` job printed and how it ended.
+pub struct Job {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Job {
+    pub fn text(&self) -> String {
+        format!("--- stdout\n{}--- stderr\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs `program args` on `ranks` ranks under `$DLB_MPIEXEC` (default
+/// `mpiexec`) and `timeout`, with `env` added.
+pub fn mpiexec(ranks: usize, program: &str, args: &[&str], env: &[(&str, &str)]) -> Job {
+    let launcher = std::env::var("DLB_MPIEXEC").unwrap_or_else(|_| "mpiexec".to_owned());
+    let mut words = launcher.split_whitespace();
+    let mut cmd = Command::new("timeout");
+    cmd.args(["-k", "10", &LAUNCH_TIMEOUT_S.to_string()])
+        .arg(words.next().expect("DLB_MPIEXEC is empty"));
+    cmd.args(words)
+        .args(["-n", &ranks.to_string()])
+        .arg(program)
+        .args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let result = cmd.output().expect("cannot run timeout/mpiexec");
+    Job {
+        status: result.status,
+        stdout: String::from_utf8_lossy(&result.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&result.stderr).into_owned(),
+    }
 }
 
 /// A rank's record file.

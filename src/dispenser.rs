@@ -67,6 +67,15 @@ impl<A: Atomics> Dispenser<A> {
             .unwrap_or_default()
     }
 
+    /// The protocol of the RMA variant, outside runs (benchmarks).
+    pub(crate) fn protocol_outside_run(&mut self) -> Option<&mut Protocol<A>> {
+        if self.open {
+            None
+        } else {
+            self.protocol.as_mut()
+        }
+    }
+
     /// The atomics of the RMA variant.
     pub(crate) fn atomics(&self) -> Option<&A> {
         self.protocol.as_ref().map(Protocol::atomics)

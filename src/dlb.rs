@@ -196,6 +196,18 @@ impl Dlb {
         })
     }
 
+    pub(crate) fn comm(&self) -> &Comm {
+        &self.comm
+    }
+
+    pub(crate) fn dispenser(&self) -> &Dispenser<WindowAtomics> {
+        &self.dispenser
+    }
+
+    pub(crate) fn dispenser_mut(&mut self) -> &mut Dispenser<WindowAtomics> {
+        &mut self.dispenser
+    }
+
     /// This rank in dlb's communicator.
     pub fn rank(&self) -> usize {
         self.comm.rank()

@@ -42,6 +42,8 @@
 #![warn(missing_docs)]
 
 mod atomics;
+#[doc(hidden)]
+pub mod bench;
 mod config;
 mod dispenser;
 mod dlb;

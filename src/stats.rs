@@ -60,6 +60,8 @@ pub(crate) struct Timeline {
     setup_end: Instant,
     /// When the last `give_more` that returned a chunk returned.
     last_return: Option<Instant>,
+    /// When this rank last asked for more after a chunk (its last job done).
+    last_done: Option<Instant>,
     pub(crate) stats: Statistics,
 }
 
@@ -68,6 +70,7 @@ impl Timeline {
         Timeline {
             setup_end: Instant::now(),
             last_return: None,
+            last_done: None,
             stats: Statistics::default(),
         }
     }
@@ -82,12 +85,14 @@ impl Timeline {
             s.last_slices = [Some(slice), s.last_slices[0]];
             s.longest_slice = Some(s.longest_slice.map_or(slice, |l| l.max(slice)));
             s.shortest_slice = Some(s.shortest_slice.map_or(slice, |l| l.min(slice)));
-            s.last_done_ns = Some(wall_ns());
+            self.last_done = Some(now);
         }
         now
     }
 
     /// The call that began at `entered` returns `jobs` jobs (0: "no more").
+    /// Reads the clock once; the wall clock only at the final call, where
+    /// both wall-clock figures are derived from it.
     pub(crate) fn leave(&mut self, entered: Instant, jobs: u64) {
         let now = Instant::now();
         let s = &mut self.stats;
@@ -99,7 +104,11 @@ impl Timeline {
         } else {
             s.final_call = now - entered;
             s.setup_to_end = Some(now - self.setup_end);
-            s.told_ns = Some(wall_ns());
+            let told = wall_ns();
+            s.told_ns = Some(told);
+            s.last_done_ns = self
+                .last_done
+                .map(|d| told.saturating_sub((now - d).as_nanos() as u64));
         }
     }
 }

@@ -40,7 +40,10 @@ const WORDS_PER_LINE: usize = CACHE_LINE / std::mem::size_of::<u64>();
 /// range do not contend with counter updates on the same line.
 pub(crate) const WORDS_PER_RANK: usize = Slot::COUNT * WORDS_PER_LINE;
 
-const_assert_eq!(WORDS_PER_RANK * std::mem::size_of::<u64>(), 3 * CACHE_LINE);
+const_assert_eq!(
+    WORDS_PER_RANK * std::mem::size_of::<u64>(),
+    Slot::COUNT * CACHE_LINE
+);
 // Shared-memory words are accessed as `Atomic<u64>` in place of `u64`.
 assert_eq_size!(Atomic<u64>, u64);
 assert_eq_align!(Atomic<u64>, u64);
@@ -55,6 +58,11 @@ pub(crate) enum Slot {
     Finished,
     /// Jobs completed over all runs (used on rank 0 only). Add only.
     Done,
+    /// Scratch word for benchmarks' raw compare-and-swap. CAS only.
+    BenchCas,
+    /// Scratch word for benchmarks' raw fetch-and-add and the global-counter
+    /// baseline. Add only.
+    BenchAdd,
 }
 
 /// The one atomic operation a slot is accessed with.
@@ -65,7 +73,7 @@ pub(crate) enum Op {
 }
 
 impl Slot {
-    const COUNT: usize = 3;
+    const COUNT: usize = 5;
 
     /// Index of the slot's word within the rank's block.
     pub(crate) const fn index(self) -> usize {
@@ -75,8 +83,8 @@ impl Slot {
     /// The operation every access to this slot uses.
     pub(crate) const fn op(self) -> Op {
         match self {
-            Slot::Range => Op::CompareAndSwap,
-            Slot::Finished | Slot::Done => Op::FetchAdd,
+            Slot::Range | Slot::BenchCas => Op::CompareAndSwap,
+            Slot::Finished | Slot::Done | Slot::BenchAdd => Op::FetchAdd,
         }
     }
 }
@@ -168,10 +176,13 @@ mod tests {
     #[test]
     fn slots_sit_on_distinct_cache_lines() {
         let idx = [
-            Slot::Range.index(),
-            Slot::Finished.index(),
-            Slot::Done.index(),
-        ];
+            Slot::Range,
+            Slot::Finished,
+            Slot::Done,
+            Slot::BenchCas,
+            Slot::BenchAdd,
+        ]
+        .map(Slot::index);
         for (i, a) in idx.iter().enumerate() {
             assert!(*a < WORDS_PER_RANK);
             for b in &idx[i + 1..] {

@@ -215,3 +215,45 @@ impl Comm {
         Ok(all)
     }
 }
+
+impl Comm {
+    /// `MPI_Send` of `values` to `dest` with `tag` (§3.2.1). For the
+    /// master-worker baseline of the benchmarks; dlb itself sends nothing.
+    pub(crate) fn send(&self, values: &[u64], dest: usize, tag: i32) -> Result<()> {
+        // SAFETY: the buffer holds `values.len()` u64s matching MPI_UINT64_T
+        // and lives across the blocking call; valid communicator.
+        check("MPI_Send", unsafe {
+            ffi::MPI_Send(
+                values.as_ptr() as *const c_void,
+                values.len() as c_int,
+                ffi::RSMPI_UINT64_T,
+                dest as c_int,
+                tag,
+                self.raw,
+            )
+        })
+    }
+
+    /// `MPI_Recv` from any source with any tag (§3.2.4); returns the source
+    /// and the tag.
+    pub(crate) fn recv_any(&self, values: &mut [u64]) -> Result<(usize, i32)> {
+        // SAFETY: MPI_Status is a plain C struct of integers; all-zero is a
+        // valid value and MPI overwrites it.
+        let mut status: ffi::MPI_Status = unsafe { std::mem::zeroed() };
+        // SAFETY: the buffer holds `values.len()` u64s matching MPI_UINT64_T
+        // and lives across the blocking call; the wildcards are predefined;
+        // `status` is valid.
+        check("MPI_Recv", unsafe {
+            ffi::MPI_Recv(
+                values.as_mut_ptr() as *mut c_void,
+                values.len() as c_int,
+                ffi::RSMPI_UINT64_T,
+                ffi::RSMPI_ANY_SOURCE,
+                ffi::RSMPI_ANY_TAG,
+                self.raw,
+                &mut status,
+            )
+        })?;
+        Ok((status.MPI_SOURCE as usize, status.MPI_TAG))
+    }
+}

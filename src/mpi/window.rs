@@ -54,6 +54,10 @@ pub(crate) struct Window {
     /// Base of every rank's words (Shared flavor only).
     shared_bases: Vec<*mut u64>,
     epoch_open: bool,
+    /// Atomics on this window complete without the target's help, so
+    /// `progress` has nothing to do: Open MPI's shared windows (osc/sm does
+    /// them with CPU atomics).
+    passive: bool,
 }
 
 const U64_BYTES: usize = std::mem::size_of::<u64>();
@@ -176,6 +180,7 @@ impl Window {
             alloc_mem,
             shared_bases: Vec::new(),
             epoch_open: false,
+            passive: flavor == WindowFlavor::Shared && ffi::DLB_MPI_IS_OPEN_MPI == 1,
         };
         check(call, rc).map_err(|e| window_error(e, flavor))?;
         // SAFETY: `win.raw` is the window just created.
@@ -313,6 +318,9 @@ impl Window {
     /// operations; `MPI_Iprobe` (§3.8.1) on the window's communicator runs
     /// the progress engine. dlb sends no messages, so it never matches.
     pub(crate) fn progress(&self) -> Result<()> {
+        if self.passive {
+            return Ok(());
+        }
         let mut flag: c_int = 0;
         // SAFETY: the communicator outlives the window (see the module doc);
         // the wildcard constants are predefined; `flag` is valid and the

@@ -343,6 +343,19 @@ impl<A: Atomics> Protocol<A> {
         Ok(())
     }
 
+    /// Benchmarks, outside runs: makes `units` the own range (which must be
+    /// empty), for thieves to steal from.
+    pub(crate) fn bench_fill(&mut self, units: Range<u64>) -> Result<()> {
+        self.install(units)
+    }
+
+    /// Benchmarks, outside runs: claims whatever is left of the own range,
+    /// so the next run starts from an empty word.
+    pub(crate) fn bench_drain(&mut self) -> Result<()> {
+        while self.claim(|_| u64::MAX)?.is_some() {}
+        Ok(())
+    }
+
     /// Called when this rank has no work left: reports, then hunts until a
     /// steal succeeds (returns the first `want(start)` units of the loot,
     /// the rest installed as the own range) or the run is finished (`None`).

@@ -1,0 +1,102 @@
+//! Shared by the benchmarks: options, percentiles, and the JSON-lines
+//! output in `target/bench/<bench>.jsonl` (one object per figure, written by
+//! rank 0, appended so that one `ci/bench` run collects every rank count).
+#![allow(dead_code)]
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::PathBuf;
+
+/// `--quick` (few iterations) and `--full` (up to 64 ranks) from the
+/// command line; cargo's own `--bench` is ignored.
+pub struct Options {
+    pub quick: bool,
+    pub full: bool,
+}
+
+pub fn options() -> Options {
+    let args: Vec<String> = std::env::args().collect();
+    Options {
+        quick: args.iter().any(|a| a == "--quick"),
+        full: args.iter().any(|a| a == "--full"),
+    }
+}
+
+/// Which MPI this binary was built against.
+pub fn mpi_name() -> &'static str {
+    if dlb::sys::DLB_MPI_IS_OPEN_MPI == 1 {
+        "openmpi"
+    } else {
+        "mpich"
+    }
+}
+
+/// The `q`-quantile (0..=1) of `values`, by nearest rank.
+pub fn percentile(values: &[f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let i = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
+    v[i]
+}
+
+/// A JSON string literal (the benchmarks only write plain ASCII names).
+fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// One figure; `extra` adds fields (numbers unquoted when they parse).
+pub struct Row<'a> {
+    pub bench: &'a str,
+    pub path: &'a str,
+    pub ranks: usize,
+    pub metric: &'a str,
+    pub value: f64,
+    pub unit: &'a str,
+    pub extra: Vec<(&'a str, String)>,
+}
+
+impl Row<'_> {
+    pub fn json(&self) -> String {
+        let mut fields = vec![
+            ("bench", quote(self.bench)),
+            ("mpi", quote(mpi_name())),
+            ("path", quote(self.path)),
+            ("ranks", self.ranks.to_string()),
+            ("metric", quote(self.metric)),
+            ("value", format!("{:.6}", self.value)),
+            ("unit", quote(self.unit)),
+        ];
+        for (k, v) in &self.extra {
+            let value = if v.parse::<f64>().is_ok() {
+                v.clone()
+            } else {
+                quote(v)
+            };
+            fields.push((k, value));
+        }
+        let body: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("{}:{v}", quote(k)))
+            .collect();
+        format!("{{{}}}", body.join(","))
+    }
+}
+
+/// Appends `rows` to `target/bench/<bench>.jsonl`.
+pub fn write(bench: &str, rows: &[Row]) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("bench");
+    fs::create_dir_all(&dir).expect("cannot create target/bench");
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("{bench}.jsonl")))
+        .expect("cannot open the bench output");
+    for row in rows {
+        writeln!(file, "{}", row.json()).expect("cannot write the bench output");
+    }
+}

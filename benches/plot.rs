@@ -1,0 +1,204 @@
+//! Turns `target/bench/*.jsonl` into SVG plots beside them (no MPI):
+//! `balance-<mpi>.svg`, makespan / lower bound against ranks per strategy
+//! (worst workload: the figure a user should plan for); `latency-<mpi>-<path>.svg`,
+//! p50 and p99 of every latency figure on a log scale.
+//!
+//! Run by `ci/bench` after the MPI benchmarks.
+
+use plotters::prelude::*;
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// One JSON object of our flat rows: field -> raw value (strings unquoted).
+type Obj = BTreeMap<String, String>;
+
+/// Parses the flat objects the benchmarks write (no nesting, no commas or
+/// colons inside values).
+fn parse_line(line: &str) -> Obj {
+    let body = line.trim().trim_start_matches('{').trim_end_matches('}');
+    body.split(',')
+        .filter_map(|field| {
+            let (k, v) = field.split_once(':')?;
+            Some((
+                k.trim().trim_matches('"').to_owned(),
+                v.trim().trim_matches('"').to_owned(),
+            ))
+        })
+        .collect()
+}
+
+fn read(dir: &Path, bench: &str) -> Vec<Obj> {
+    fs::read_to_string(dir.join(format!("{bench}.jsonl")))
+        .map(|t| {
+            t.lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(parse_line)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn num(o: &Obj, k: &str) -> f64 {
+    o.get(k).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
+}
+
+type Plot = Result<(), Box<dyn std::error::Error>>;
+
+fn balance(dir: &Path, rows: &[Obj], mpi: &str) -> Plot {
+    // strategy -> ranks -> worst ratio over workloads
+    let mut worst: BTreeMap<&str, BTreeMap<u32, f64>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r["mpi"] == mpi) {
+        let e = worst
+            .entry(r["strategy"].as_str())
+            .or_default()
+            .entry(num(r, "ranks") as u32)
+            .or_insert(0.0);
+        *e = e.max(num(r, "value"));
+    }
+    if worst.is_empty() {
+        return Ok(());
+    }
+    let max_ranks = worst
+        .values()
+        .flat_map(|m| m.keys())
+        .copied()
+        .max()
+        .unwrap_or(2);
+    let top = worst
+        .values()
+        .flat_map(|m| m.values())
+        .cloned()
+        .fold(1.1, f64::max)
+        * 1.1;
+    let file = dir.join(format!("balance-{mpi}.svg"));
+    let root = SVGBackend::new(&file, (800, 500)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!("{mpi}: makespan / lower bound, worst workload"),
+            ("sans-serif", 20),
+        )
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size(55)
+        .build_cartesian_2d((1u32..max_ranks + 1).log_scale(), 0.9f64..top)?;
+    chart
+        .configure_mesh()
+        .x_desc("ranks")
+        .y_desc("makespan / bound")
+        .draw()?;
+    let colors = [RED, BLUE, GREEN, MAGENTA];
+    for (i, (strategy, points)) in worst.iter().enumerate() {
+        let color = colors[i % colors.len()];
+        let pts: Vec<(u32, f64)> = points.iter().map(|(r, v)| (*r, *v)).collect();
+        chart
+            .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
+            .label(*strategy)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+        chart.draw_series(pts.iter().map(|p| Circle::new(*p, 4, color.filled())))?;
+    }
+    chart
+        .draw_series(LineSeries::new(
+            [(1, 1.05), (max_ranks + 1, 1.05)],
+            BLACK.mix(0.4),
+        ))?
+        .label("target 1.05");
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    println!("plot: wrote {}", file.display());
+    Ok(())
+}
+
+fn latency(dir: &Path, rows: &[Obj], mpi: &str, path: &str) -> Plot {
+    let mine: Vec<&Obj> = rows
+        .iter()
+        .filter(|r| r["mpi"] == mpi && r["path"] == path)
+        .collect();
+    if mine.is_empty() {
+        return Ok(());
+    }
+    let mut names: Vec<String> = Vec::new();
+    let mut p50 = Vec::new();
+    let mut p99 = Vec::new();
+    for r in &mine {
+        let metric = &r["metric"];
+        if let Some(name) = metric.strip_suffix("_p50_us") {
+            names.push(name.to_owned());
+            p50.push(num(r, "value"));
+        } else if metric.ends_with("_p99_us") {
+            p99.push(num(r, "value"));
+        }
+    }
+    let lo = p50
+        .iter()
+        .chain(&p99)
+        .cloned()
+        .filter(|v| *v > 0.0)
+        .fold(f64::INFINITY, f64::min)
+        / 2.0;
+    let hi = p50.iter().chain(&p99).cloned().fold(0.0, f64::max) * 2.0;
+    let file = dir.join(format!("latency-{mpi}-{path}.svg"));
+    let root = SVGBackend::new(&file, (900, 500)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let n = names.len();
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!("{mpi}, {path} path: latency on 2 ranks"),
+            ("sans-serif", 20),
+        )
+        .margin(15)
+        .x_label_area_size(60)
+        .y_label_area_size(60)
+        .build_cartesian_2d(
+            -0.5f64..n as f64 - 0.5,
+            (lo.max(1e-3)..hi.max(1.0)).log_scale(),
+        )?;
+    let labels = names.clone();
+    chart
+        .configure_mesh()
+        .x_labels(n)
+        .x_label_formatter(&move |x| labels.get(x.round() as usize).cloned().unwrap_or_default())
+        .y_desc("microseconds")
+        .draw()?;
+    for (series, values, color) in [("p50", &p50, BLUE), ("p99", &p99, RED)] {
+        let pts: Vec<(f64, f64)> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i as f64, v.max(lo)))
+            .collect();
+        chart
+            .draw_series(pts.iter().map(|p| Circle::new(*p, 5, color.filled())))?
+            .label(series)
+            .legend(move |(x, y)| Circle::new((x + 10, y), 5, color.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    println!("plot: wrote {}", file.display());
+    Ok(())
+}
+
+fn main() -> Plot {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("bench");
+    let balance_rows = read(&dir, "balance");
+    let latency_rows = read(&dir, "latency");
+    for mpi in ["openmpi", "mpich"] {
+        balance(&dir, &balance_rows, mpi)?;
+        for path in ["shm", "mpi"] {
+            latency(&dir, &latency_rows, mpi, path)?;
+        }
+    }
+    Ok(())
+}

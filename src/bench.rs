@@ -1,0 +1,209 @@
+//! Hooks for the benchmarks in `benches/`: the raw floor of one atomic,
+//! steal latency, and the baselines users would write instead (one global
+//! atomic counter, master-worker messages), all on the window and atomics
+//! path that `Dlb` itself uses, so ratios compare like with like.
+//!
+//! Hidden from the docs and not a stable API. Every function is collective.
+
+use crate::atomics::{Atomics, Slot};
+use crate::dlb::Dlb;
+use crate::error::{Error, Result};
+use crate::protocol::{Steal, MAX_UNITS};
+use std::ops::Range;
+use std::time::{Duration, Instant};
+
+/// The atomic a raw-latency measurement times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RawOp {
+    /// `MPI_Fetch_and_op(MPI_SUM)` + flush (or a CPU fetch-add).
+    FetchAdd,
+    /// `MPI_Compare_and_swap` + flush (or a CPU compare-and-swap).
+    CompareAndSwap,
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn rma_only(dlb: &Dlb) -> Result<&crate::atomics::WindowAtomics> {
+    dlb.dispenser()
+        .atomics()
+        .ok_or_else(|| Error::invalid_argument("benchmarks of atomics need the rma variant"))
+}
+
+/// Times `iterations` raw atomics from rank 0 on rank 1 (`remote`) or on
+/// itself, after `warmup` untimed ones; the other ranks wait in a barrier
+/// (inside MPI, so software RMA progresses). Microseconds, on rank 0 only.
+pub fn raw_latency(
+    dlb: &Dlb,
+    op: RawOp,
+    remote: bool,
+    warmup: usize,
+    iterations: usize,
+) -> Result<Vec<f64>> {
+    let atomics = rma_only(dlb)?;
+    let target = usize::from(remote && dlb.size() > 1);
+    let mut times = Vec::new();
+    dlb.comm().barrier()?;
+    if dlb.rank() == 0 {
+        times.reserve(iterations);
+        for i in 0..warmup + iterations {
+            let start = Instant::now();
+            match op {
+                RawOp::FetchAdd => atomics.fetch_add(target, Slot::BenchAdd, 1)?,
+                RawOp::CompareAndSwap => atomics.compare_and_swap(target, Slot::BenchCas, 0, 0)?,
+            };
+            if i >= warmup {
+                times.push(micros(start.elapsed()));
+            }
+        }
+    }
+    dlb.comm().barrier()?;
+    Ok(times)
+}
+
+/// Times successful steals by rank 1 from rank 0, which holds a full range
+/// (2^32 - 1 units, refilled every 24 steals). With `victim_busy`, rank 0
+/// sleeps that long outside MPI while rank 1 makes one steal per refill:
+/// the steal from a busy victim. Microseconds, on rank 1 only.
+pub fn steal_latency(
+    dlb: &mut Dlb,
+    iterations: usize,
+    victim_busy: Option<Duration>,
+) -> Result<Vec<f64>> {
+    const STEALS_PER_FILL: usize = 24;
+    const WARMUP_FILLS: usize = 2;
+    if dlb.size() < 2 {
+        return Ok(Vec::new());
+    }
+    rma_only(dlb)?;
+    let me = dlb.rank();
+    let per_fill = if victim_busy.is_some() {
+        1
+    } else {
+        STEALS_PER_FILL
+    };
+    let fills = WARMUP_FILLS + iterations.div_ceil(per_fill);
+    let mut times = Vec::new();
+    for fill in 0..fills {
+        dlb.comm().barrier()?;
+        if me == 0 {
+            protocol(dlb)?.bench_fill(0..MAX_UNITS)?;
+        }
+        dlb.comm().barrier()?;
+        match me {
+            0 => {
+                if let Some(busy) = victim_busy {
+                    std::thread::sleep(busy);
+                }
+            }
+            1 => {
+                for _ in 0..per_fill {
+                    let start = Instant::now();
+                    let outcome = protocol(dlb)?.steal(0)?;
+                    let took = micros(start.elapsed());
+                    match outcome {
+                        Steal::Success(_) if fill >= WARMUP_FILLS && times.len() < iterations => {
+                            times.push(took)
+                        }
+                        Steal::Success(_) => {}
+                        Steal::Empty | Steal::Retry => {
+                            return Err(Error::internal("a full victim could not be robbed"))
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        dlb.comm().barrier()?;
+        if me == 0 {
+            protocol(dlb)?.bench_drain()?;
+        }
+    }
+    dlb.comm().barrier()?;
+    Ok(times)
+}
+
+fn protocol(
+    dlb: &mut Dlb,
+) -> Result<&mut crate::protocol::Protocol<crate::atomics::WindowAtomics>> {
+    dlb.dispenser_mut().protocol_outside_run().ok_or_else(|| {
+        Error::invalid_state("benchmarks of the protocol need the rma variant and no open run")
+    })
+}
+
+/// The contention baseline: every rank fetch-and-adds `maxjobs` on one word
+/// of rank 0 for its next chunk of `jobs` jobs, and runs `work` on it.
+pub fn global_counter(
+    dlb: &Dlb,
+    jobs: u64,
+    maxjobs: u64,
+    mut work: impl FnMut(Range<u64>),
+) -> Result<()> {
+    let atomics = rma_only(dlb)?;
+    // Everyone reads the base before anyone adds, and finishes adding
+    // before the next run reads its base.
+    dlb.comm().barrier()?;
+    let base = atomics.load(0, Slot::BenchAdd)?;
+    dlb.comm().barrier()?;
+    loop {
+        let next = atomics
+            .fetch_add(0, Slot::BenchAdd, maxjobs)?
+            .wrapping_sub(base);
+        if next >= jobs {
+            break;
+        }
+        work(next..(next + maxjobs).min(jobs));
+    }
+    dlb.comm().barrier()
+}
+
+const WORK_TAG: i32 = 1;
+const STOP_TAG: i32 = 2;
+
+/// The master-worker program of the seed example: rank 0 sends one job ID
+/// per message to whichever worker reported back, and does no work itself
+/// (alone, it does all the work).
+pub fn master_worker(dlb: &Dlb, jobs: u64, mut work: impl FnMut(u64)) -> Result<()> {
+    let comm = dlb.comm();
+    let workers = dlb.size() - 1;
+    if workers == 0 {
+        (0..jobs).for_each(work);
+        return Ok(());
+    }
+    if dlb.rank() == 0 {
+        let mut next = 0;
+        let mut busy = 0;
+        for w in 1..=workers {
+            if next < jobs {
+                comm.send(&[next], w, WORK_TAG)?;
+                next += 1;
+                busy += 1;
+            }
+        }
+        let mut done = [0u64];
+        while busy > 0 {
+            let (worker, _) = comm.recv_any(&mut done)?;
+            if next < jobs {
+                comm.send(&[next], worker, WORK_TAG)?;
+                next += 1;
+            } else {
+                busy -= 1;
+            }
+        }
+        for w in 1..=workers {
+            comm.send(&[0], w, STOP_TAG)?;
+        }
+    } else {
+        let mut id = [0u64];
+        loop {
+            let (_, tag) = comm.recv_any(&mut id)?;
+            if tag == STOP_TAG {
+                break;
+            }
+            work(id[0]);
+            comm.send(&id, 0, WORK_TAG)?;
+        }
+    }
+    Ok(())
+}

@@ -118,6 +118,18 @@ pub(crate) trait Atomics {
     fn wait_for_write(&self, seen: u64) {
         let _ = seen;
     }
+    /// Sleeps up to `timeout` on this rank's `slot`, which held `seen`;
+    /// where the memory allows it, returns early when another rank changes
+    /// the word and calls [`Atomics::wake`]. A plain sleep by default.
+    fn wait(&self, slot: Slot, seen: u64, timeout: std::time::Duration) {
+        let _ = (slot, seen);
+        std::thread::sleep(timeout);
+    }
+    /// Wakes `target` if it waits on `slot` (after this rank changed it).
+    fn wake(&self, target: usize, slot: Slot) -> Result<()> {
+        let _ = (target, slot);
+        Ok(())
+    }
     /// Reads `target`'s `slot` with the slot's own operation.
     fn load(&self, target: usize, slot: Slot) -> Result<u64> {
         match slot.op() {
@@ -165,6 +177,18 @@ impl Atomics for WindowAtomics {
         match self {
             WindowAtomics::Mpi(a) => a.progress(),
             WindowAtomics::Shm(a) => a.progress(),
+        }
+    }
+    fn wait(&self, slot: Slot, seen: u64, timeout: std::time::Duration) {
+        match self {
+            WindowAtomics::Mpi(a) => a.wait(slot, seen, timeout),
+            WindowAtomics::Shm(a) => a.wait(slot, seen, timeout),
+        }
+    }
+    fn wake(&self, target: usize, slot: Slot) -> Result<()> {
+        match self {
+            WindowAtomics::Mpi(a) => a.wake(target, slot),
+            WindowAtomics::Shm(a) => a.wake(target, slot),
         }
     }
 }

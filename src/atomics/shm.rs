@@ -37,6 +37,14 @@ impl Atomics for ShmAtomics {
         Ok(w.compare_exchange(expected, new, SeqCst, SeqCst)
             .unwrap_or_else(|old| old))
     }
+    fn wait(&self, slot: Slot, seen: u64, timeout: std::time::Duration) {
+        self.win
+            .wait_on_shared(self.rank, slot.index(), seen, timeout);
+    }
+    fn wake(&self, target: usize, slot: Slot) -> Result<()> {
+        self.win.wake_shared(target, slot.index());
+        Ok(())
+    }
     #[inline]
     fn fetch_add(&self, target: usize, slot: Slot, delta: u64) -> Result<u64> {
         Ok(self

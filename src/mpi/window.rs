@@ -336,6 +336,62 @@ impl Window {
         })
     }
 
+    /// Sleeps up to `timeout`, or until another process wakes this word
+    /// after changing it: a futex on the word's low 32 bits (Linux; a plain
+    /// sleep elsewhere). The caller saw `seen` in the word; if the word no
+    /// longer holds it, returns at once. Shared windows only.
+    pub(crate) fn wait_on_shared(
+        &self,
+        rank: usize,
+        index: usize,
+        seen: u64,
+        timeout: std::time::Duration,
+    ) {
+        #[cfg(target_os = "linux")]
+        {
+            let word = low_half(self.shared_word(rank, index));
+            let ts = libc::timespec {
+                tv_sec: timeout.as_secs() as libc::time_t,
+                tv_nsec: timeout.subsec_nanos() as libc::c_long,
+            };
+            // SAFETY: `word` points to 4 aligned bytes inside a live shared
+            // mapping (the low half of an aligned u64); FUTEX_WAIT only reads
+            // it and sleeps while it equals `seen`'s low half, at most `ts`
+            // (a valid timespec on the stack). Not FUTEX_PRIVATE: the word is
+            // shared between processes. The result (woken, timeout, EAGAIN,
+            // EINTR) needs no handling: the caller re-reads the word anyway.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_futex,
+                    word,
+                    libc::FUTEX_WAIT,
+                    seen as u32,
+                    &ts as *const libc::timespec,
+                );
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = (rank, index, seen);
+            std::thread::sleep(timeout);
+        }
+    }
+
+    /// Wakes every process waiting in [`Window::wait_on_shared`] on this word.
+    pub(crate) fn wake_shared(&self, rank: usize, index: usize) {
+        #[cfg(target_os = "linux")]
+        {
+            let word = low_half(self.shared_word(rank, index));
+            // SAFETY: as in `wait_on_shared`; FUTEX_WAKE neither reads nor
+            // writes the word, it only wakes waiters queued on its address.
+            unsafe {
+                libc::syscall(libc::SYS_futex, word, libc::FUTEX_WAKE, i32::MAX);
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = (rank, index);
+    }
+
     /// Word `index` of `rank` in a shared-memory window, for CPU atomics.
     pub(crate) fn shared_word(&self, rank: usize, index: usize) -> &Atomic<u64> {
         assert!(
@@ -349,6 +405,19 @@ impl Window {
         // `atomics`); the memory lives as long as `self`, and every access
         // to it goes through atomics, so no `&mut` aliases it.
         unsafe { &*(base.add(index) as *const Atomic<u64>) }
+    }
+}
+
+/// The address of the 32 bits holding the low half of `word`: a futex
+/// works on 32-bit words, and a counter that grows by one always changes
+/// its low half.
+#[cfg(target_os = "linux")]
+fn low_half(word: &Atomic<u64>) -> *const u32 {
+    let base = word as *const Atomic<u64> as *const u32;
+    if cfg!(target_endian = "little") {
+        base
+    } else {
+        base.wrapping_add(1)
     }
 }
 

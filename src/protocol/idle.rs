@@ -27,9 +27,10 @@ impl Backoff {
         Backoff { step: 0 }
     }
 
-    /// Waits a little longer than last time.
+    /// Waits a little longer than last time; the sleeps go through `sleep`,
+    /// which may return early when woken (see `Atomics::wait`).
     #[cold]
-    pub(crate) fn snooze(&mut self) {
+    pub(crate) fn snooze_with(&mut self, sleep: impl FnOnce(Duration)) {
         if MODEL_CHECKING {
             // No clock and no parallelism under a model checker: let it
             // schedule another task.
@@ -39,7 +40,7 @@ impl Backoff {
         match self.pause() {
             Pause::Spin(n) => (0..n).for_each(|_| std::hint::spin_loop()),
             Pause::Yield => thread::yield_now(),
-            Pause::Sleep(d) => std::thread::sleep(d),
+            Pause::Sleep(d) => sleep(d),
         }
         self.step = self.step.saturating_add(1);
     }

@@ -37,7 +37,9 @@
 //!   (with `N > 0`) begun so far.
 //!
 //! A rank that runs out of work reports, then alternates finish checks and
-//! steal attempts with exponential backoff ([`idle::Backoff`]) until a steal
+//! steal attempts with exponential backoff ([`idle::Backoff`]); its sleeps
+//! wait on its own `Finished` word, so on shared memory the finisher wakes
+//! it at once (a futex; elsewhere a plain sleep), until a steal
 //! succeeds or the run is finished. Each attempt picks a random victim, except
 //! that after a lost race ([`Steal::Retry`]) the thief stays with the victim
 //! that has work.
@@ -196,6 +198,8 @@ pub(crate) struct Protocol<A: Atomics> {
     unreported: u64,
     /// Runs with `N > 0` begun so far: `Finished[me]` reaches it at the end.
     finish_target: u64,
+    /// The last value read from `Finished[me]`, to sleep on.
+    finished_seen: u64,
     finished: bool,
     rng: Rng,
     counters: Counters,
@@ -214,6 +218,7 @@ impl<A: Atomics> Protocol<A> {
             total: 0,
             unreported: 0,
             finish_target: 0,
+            finished_seen: 0,
             finished: true,
             rng,
             counters: Counters::default(),
@@ -394,7 +399,11 @@ impl<A: Atomics> Protocol<A> {
                     break Some(loot.start..loot.start + take);
                 }
                 Steal::Empty if MODEL_CHECKING => sweep.found_empty(&self.atomics, target),
-                Steal::Empty => backoff.snooze(),
+                Steal::Empty => {
+                    // Sleep on our Finished word: the finisher wakes us.
+                    let (atomics, seen) = (&self.atomics, self.finished_seen);
+                    backoff.snooze_with(|d| atomics.wait(Slot::Finished, seen, d));
+                }
                 Steal::Retry => victim = Some(target),
             }
         };
@@ -424,6 +433,7 @@ impl<A: Atomics> Protocol<A> {
         if done == self.total || early {
             for rank in 0..self.atomics.size() {
                 self.atomics.fetch_add(rank, Slot::Finished, 1)?;
+                self.atomics.wake(rank, Slot::Finished)?;
             }
             self.finished = true;
         }
@@ -434,6 +444,7 @@ impl<A: Atomics> Protocol<A> {
     pub(crate) fn is_finished(&mut self) -> Result<bool> {
         if !self.finished {
             let seen = self.atomics.load(self.atomics.rank(), Slot::Finished)?;
+            self.finished_seen = seen;
             self.finished = seen >= self.finish_target;
         }
         Ok(self.finished)

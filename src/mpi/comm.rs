@@ -118,9 +118,10 @@ impl Comm {
         self.allreduce(values, Reduction::Sum)
     }
 
-    /// Whether all ranks share one node, in the sense of
-    /// `MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)` (§7.4.2). Collective.
-    pub(crate) fn all_on_one_node(&self) -> Result<bool> {
+    /// This rank's rank and the size of its node group, the ranks that
+    /// share memory with it (`MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)`,
+    /// §7.4.2). Collective.
+    fn node_position(&self) -> Result<(usize, usize)> {
         let mut node = self.raw;
         // SAFETY: valid communicator; MPI_INFO_NULL is predefined; `node` is
         // a valid out-handle.
@@ -133,39 +134,31 @@ impl Comm {
                 &mut node,
             )
         })?;
-        let mut node_size: c_int = 0;
+        let (mut node_rank, mut node_size): (c_int, c_int) = (0, 0);
         // SAFETY: `node` is the communicator just created.
+        let rank_rc = unsafe { ffi::MPI_Comm_rank(node, &mut node_rank) };
+        // SAFETY: as above.
         let size_rc = unsafe { ffi::MPI_Comm_size(node, &mut node_size) };
         // SAFETY: `node` was created above and is freed exactly once here.
         let free_rc = unsafe { ffi::MPI_Comm_free(&mut node) };
+        check("MPI_Comm_rank", rank_rc)?;
         check("MPI_Comm_size", size_rc)?;
         check("MPI_Comm_free", free_rc)?;
-        let mut flags = [u64::from(node_size as usize != self.size)];
+        Ok((node_rank as usize, node_size as usize))
+    }
+
+    /// Whether all ranks share one node. Collective.
+    pub(crate) fn all_on_one_node(&self) -> Result<bool> {
+        let (_, node_size) = self.node_position()?;
+        let mut flags = [u64::from(node_size != self.size)];
         self.allreduce_max(&mut flags)?;
         Ok(flags[0] == 0)
     }
 
-    /// The number of nodes the ranks span: ranks whose shared-memory group
-    /// leader they are, counted (`MPI_Comm_split_type`, §7.4.2). Collective.
+    /// The number of nodes the ranks span: the leaders (rank 0) of the
+    /// node groups, counted. Collective.
     pub(crate) fn node_count(&self) -> Result<usize> {
-        let mut node = self.raw;
-        // SAFETY: as in `all_on_one_node`.
-        check("MPI_Comm_split_type", unsafe {
-            ffi::MPI_Comm_split_type(
-                self.raw,
-                ffi::DLB_MPI_COMM_TYPE_SHARED,
-                self.rank as c_int,
-                ffi::RSMPI_INFO_NULL,
-                &mut node,
-            )
-        })?;
-        let mut node_rank: c_int = 0;
-        // SAFETY: `node` is the communicator just created.
-        let rank_rc = unsafe { ffi::MPI_Comm_rank(node, &mut node_rank) };
-        // SAFETY: `node` was created above and is freed exactly once here.
-        let free_rc = unsafe { ffi::MPI_Comm_free(&mut node) };
-        check("MPI_Comm_rank", rank_rc)?;
-        check("MPI_Comm_free", free_rc)?;
+        let (node_rank, _) = self.node_position()?;
         let mut leaders = [u64::from(node_rank == 0)];
         self.allreduce_sum(&mut leaders)?;
         Ok(leaders[0] as usize)

@@ -10,12 +10,12 @@ export OMPI_MCA_mpi_yield_when_idle=1 OMPI_MCA_rmaps_base_oversubscribe=1
 use_mpi() {
     case "$1" in
     openmpi)
-        export MPICC=mpicc.openmpi
+        export MPICC=mpicc.openmpi MPIFC=mpif90.openmpi
         export CARGO_TARGET_DIR="$PWD/target/openmpi"
         export DLB_MPIEXEC="mpirun.openmpi --oversubscribe"
         ;;
     mpich)
-        export MPICC=mpicc.mpich
+        export MPICC=mpicc.mpich MPIFC=mpif90.mpich
         export CARGO_TARGET_DIR="$PWD/target/mpich"
         export DLB_MPIEXEC="mpiexec.mpich"
         ;;

@@ -344,14 +344,34 @@ impl Dlb {
     /// owns DLB's block `q*k + min(r, k)..` (`q = jobs / p`, `r = jobs % p`).
     /// Collective: every rank must pass the same `jobs`.
     pub fn setup(&mut self, jobs: u64) -> Result<Run<'_, Contiguous>> {
-        let valid = (jobs <= MAX_JOBS).then(|| Contiguous::new(jobs));
-        self.begin(valid, || format!("setup({jobs}): at most {MAX_JOBS} jobs"))
+        let mapping = self.start_plain(jobs)?;
+        Ok(Run { dlb: self, mapping })
     }
 
     /// Starts a run over colors: color `i` has `distr[i]` jobs with IDs
     /// `0..distr[i]`; chunks never mix colors, and empty colors are never
     /// returned. Collective: every rank must pass the same `distr`.
     pub fn setup_color(&mut self, distr: &[u64]) -> Result<Run<'_, Colors>> {
+        let mapping = self.start_color(distr)?;
+        Ok(Run { dlb: self, mapping })
+    }
+
+    /// Starts a round-robin run: rank `r` of `p` first owns IDs `r, r+p, ...`;
+    /// chunks (also stolen ones) are strided by `p`. Collective.
+    pub fn setup_rr(&mut self, jobs: u64) -> Result<Run<'_, RoundRobin>> {
+        let mapping = self.start_rr(jobs)?;
+        Ok(Run { dlb: self, mapping })
+    }
+
+    /// `setup` without the borrow, for the C API: the caller keeps the
+    /// mapping and passes it to [`Dlb::next_chunk`].
+    pub(crate) fn start_plain(&mut self, jobs: u64) -> Result<Contiguous> {
+        let valid = (jobs <= MAX_JOBS).then(|| Contiguous::new(jobs));
+        self.begin(valid, || format!("setup({jobs}): at most {MAX_JOBS} jobs"))
+    }
+
+    /// `setup_color` without the borrow (see [`Dlb::start_plain`]).
+    pub(crate) fn start_color(&mut self, distr: &[u64]) -> Result<Colors> {
         let valid = Colors::new(distr, MAX_JOBS);
         self.begin(valid, || {
             format!(
@@ -361,9 +381,8 @@ impl Dlb {
         })
     }
 
-    /// Starts a round-robin run: rank `r` of `p` first owns IDs `r, r+p, ...`;
-    /// chunks (also stolen ones) are strided by `p`. Collective.
-    pub fn setup_rr(&mut self, jobs: u64) -> Result<Run<'_, RoundRobin>> {
+    /// `setup_rr` without the borrow (see [`Dlb::start_plain`]).
+    pub(crate) fn start_rr(&mut self, jobs: u64) -> Result<RoundRobin> {
         let ranks = self.size() as u64;
         let valid = (jobs <= MAX_JOBS).then(|| RoundRobin::new(jobs, ranks));
         self.begin(valid, || {
@@ -371,15 +390,20 @@ impl Dlb {
         })
     }
 
+    /// The next chunk of the run started with `mapping`, as positions.
+    pub(crate) fn next_chunk<M: Layout>(
+        &mut self,
+        mapping: &M,
+        maxjobs: u64,
+    ) -> Result<Option<Range<u64>>> {
+        self.dispenser.next(mapping, maxjobs)
+    }
+
     /// The collective part of every setup: agree on the arguments, check
     /// that no rank is inside an unfinished run, and start the run. Every
     /// rank takes part even when its own arguments are invalid, so all ranks
     /// fail together instead of some waiting forever.
-    fn begin<M: Layout>(
-        &mut self,
-        mapping: Option<M>,
-        invalid: impl Fn() -> String,
-    ) -> Result<Run<'_, M>> {
+    fn begin<M: Layout>(&mut self, mapping: Option<M>, invalid: impl Fn() -> String) -> Result<M> {
         let fingerprint = mapping.as_ref().map_or([0; 3], Layout::fingerprint);
         let mut flags = [
             u64::from(mapping.is_none()),
@@ -408,7 +432,7 @@ impl Dlb {
             )
         })?;
         self.dispenser.begin(mapping.jobs())?;
-        Ok(Run { dlb: self, mapping })
+        Ok(mapping)
     }
 
     /// Frees the window and the private communicator. Collective. Dropping a
@@ -424,7 +448,7 @@ impl<M> Run<'_, M> {
     where
         M: Layout,
     {
-        self.dlb.dispenser.next(&self.mapping, maxjobs)
+        self.dlb.next_chunk(&self.mapping, maxjobs)
     }
 
     /// The `Dlb` this run belongs to (rank, size, ...).

@@ -44,6 +44,8 @@
 mod atomics;
 #[doc(hidden)]
 pub mod bench;
+#[doc(hidden)]
+pub mod capi;
 mod config;
 mod dispenser;
 mod dlb;

@@ -1,0 +1,77 @@
+//! Build script of dlb: for C and Fortran users, writes the pkg-config file
+//! `dlb.pc` beside the libraries (target/<profile>/); and checks that
+//! `include/dlb.h` matches the Rust definitions of the C API, by generating
+//! Rust declarations from it that `src/capi/header_check.rs` compares.
+
+use std::{env, fs, path::PathBuf};
+
+fn main() {
+    let manifest =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let header = manifest.join("include").join("dlb.h");
+    println!("cargo:rerun-if-changed={}", header.display());
+    for var in [
+        "MPICC",
+        "MPI_PKG_CONFIG",
+        "CRAY_MPICH_DIR",
+        "PKG_CONFIG_PATH",
+        "PATH",
+    ] {
+        println!("cargo:rerun-if-env-changed={var}");
+    }
+    let mpi = build_probe_mpi::probe().unwrap_or_else(|errs| {
+        panic!(
+            "dlb: no MPI library found: {}",
+            errs.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    });
+    let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+
+    // bindgen over the header: Rust declarations of the C API's functions.
+    let mut bindgen = bindgen::builder()
+        .header(header.to_string_lossy())
+        .allowlist_function("dlb_.*");
+    for dir in &mpi.include_paths {
+        bindgen = bindgen.clang_arg(format!("-I{}", dir.display()));
+    }
+    bindgen
+        .blocklist_type("MPI_.*|ompi_.*")
+        .generate()
+        .expect("dlb: bindgen failed on include/dlb.h")
+        .write_to_file(out.join("dlb_h.rs"))
+        .expect("dlb: cannot write the header bindings");
+
+    // dlb.pc beside libdlb.a: OUT_DIR is target/<profile>/build/dlb-*/out.
+    let libdir = out
+        .ancestors()
+        .nth(3)
+        .expect("OUT_DIR is inside the target directory")
+        .to_path_buf();
+    let mut cflags = format!("-I{}", manifest.join("include").display());
+    for dir in &mpi.include_paths {
+        cflags.push_str(&format!(" -I{}", dir.display()));
+    }
+    let mut libs = format!("{}", libdir.join("libdlb.a").display());
+    for dir in &mpi.lib_paths {
+        libs.push_str(&format!(" -L{}", dir.display()));
+    }
+    for lib in &mpi.libs {
+        libs.push_str(&format!(" -l{lib}"));
+    }
+    // What a Rust static library needs from the system on Linux
+    // (`rustc --print native-static-libs`).
+    libs.push_str(" -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc");
+    let pc = format!(
+        "# Written by dlb's build.rs for the MPI it was built against.\n\
+         Name: dlb\n\
+         Description: dynamic load balancing for MPI with one-sided atomics\n\
+         Version: {}\n\
+         Cflags: {cflags}\n\
+         Libs: {libs}\n",
+        env::var("CARGO_PKG_VERSION").unwrap_or_default()
+    );
+    fs::write(libdir.join("dlb.pc"), pc).expect("dlb: cannot write dlb.pc");
+}

@@ -4,6 +4,7 @@
 #include <dlb.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void check(int rc, const char *call) {
     if (rc < 0) {
@@ -44,6 +45,12 @@ int main(int argc, char **argv) {
     rc = dlb_give_more_color(1, &color, jobs); /* the last run was round robin */
     if (rc != DLB_ERR_INVALID_STATE) {
         fprintf(stderr, "mixing interfaces gave %d\n", rc);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+
+    rc = dlb_setup(-5); /* collective: every rank gets the error */
+    if (rc != DLB_ERR_INVALID_ARGUMENT || !strstr(dlb_strerror(rc), "must not be negative")) {
+        fprintf(stderr, "dlb_setup(-5) gave %d: %s\n", rc, dlb_strerror(rc));
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
 

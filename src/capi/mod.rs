@@ -164,29 +164,31 @@ fn explain_negative(result: Result<c_int>, negative: bool, what: &str) -> Result
     })
 }
 
+/// Starts a run with `start`, remembering its interface; when the input
+/// was `invalid` (negative), says so instead of "too many jobs".
+fn setup_run(invalid: bool, what: &str, start: impl FnOnce(&mut Dlb) -> Result<CRun>) -> c_int {
+    guard(|| {
+        let started = with_state(|st| {
+            st.run = Some(start(&mut st.dlb)?);
+            Ok(0)
+        });
+        explain_negative(started, invalid, what)
+    })
+}
+
 /// `int dlb_setup(dlb_int njobs)`: collective.
 #[no_mangle]
 pub extern "C" fn dlb_setup(njobs: DlbInt) -> c_int {
-    guard(|| {
-        let started = with_state(|st| {
-            let mapping = st.dlb.start_plain(count(njobs))?;
-            st.run = Some(CRun::Plain(mapping));
-            Ok(0)
-        });
-        explain_negative(started, njobs < 0, "dlb_setup: njobs")
+    setup_run(njobs < 0, "dlb_setup: njobs", |dlb| {
+        Ok(CRun::Plain(dlb.start_plain(count(njobs))?))
     })
 }
 
 /// `int dlb_setup_rr(dlb_int njobs)`: collective.
 #[no_mangle]
 pub extern "C" fn dlb_setup_rr(njobs: DlbInt) -> c_int {
-    guard(|| {
-        let started = with_state(|st| {
-            let mapping = st.dlb.start_rr(count(njobs))?;
-            st.run = Some(CRun::Rr(mapping));
-            Ok(0)
-        });
-        explain_negative(started, njobs < 0, "dlb_setup_rr: njobs")
+    setup_run(njobs < 0, "dlb_setup_rr: njobs", |dlb| {
+        Ok(CRun::Rr(dlb.start_rr(count(njobs))?))
     })
 }
 
@@ -197,29 +199,21 @@ pub extern "C" fn dlb_setup_rr(njobs: DlbInt) -> c_int {
 /// `ncolors == 0`).
 #[no_mangle]
 pub unsafe extern "C" fn dlb_setup_color(distr: *const DlbInt, ncolors: DlbInt) -> c_int {
-    guard(|| {
-        let counts: Option<Vec<u64>> = match (distr.is_null(), ncolors) {
-            (_, 0) => Some(Vec::new()),
-            (false, n) if n > 0 => {
-                // SAFETY: the caller guarantees `ncolors` readable values.
-                let slice = unsafe { std::slice::from_raw_parts(distr, n as usize) };
-                slice.iter().map(|&c| u64::try_from(c).ok()).collect()
-            }
-            _ => None,
-        };
-        let bad = counts.is_none();
-        // Invalid input still joins the collective, as an overflowing total.
-        let counts = counts.unwrap_or_else(|| vec![u64::MAX, u64::MAX]);
-        let started = with_state(|st| {
-            let mapping = st.dlb.start_color(&counts)?;
-            st.run = Some(CRun::Color(mapping));
-            Ok(0)
-        });
-        explain_negative(
-            started,
-            bad,
-            "dlb_setup_color: distr (null, or a negative count or ncolors)",
-        )
+    let counts: Option<Vec<u64>> = match (distr.is_null(), ncolors) {
+        (_, 0) => Some(Vec::new()),
+        (false, n) if n > 0 => {
+            // SAFETY: the caller guarantees `ncolors` readable values.
+            let slice = unsafe { std::slice::from_raw_parts(distr, n as usize) };
+            slice.iter().map(|&c| u64::try_from(c).ok()).collect()
+        }
+        _ => None,
+    };
+    let invalid = counts.is_none();
+    // Invalid input still joins the collective, as an overflowing total.
+    let counts = counts.unwrap_or_else(|| vec![u64::MAX, u64::MAX]);
+    let what = "dlb_setup_color: distr (null, or a negative count or ncolors)";
+    setup_run(invalid, what, |dlb| {
+        Ok(CRun::Color(dlb.start_color(&counts)?))
     })
 }
 

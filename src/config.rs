@@ -149,7 +149,7 @@ pub(crate) fn osc_allows_rdma(value: &str) -> bool {
 pub(crate) fn known_crash(flavor: WindowFlavor, osc: Option<&str>) -> Option<String> {
     let allowed = std::env::var("DLB_ALLOW_OSC_RDMA").is_ok_and(|v| v == "1");
     let rdma_possible = osc.is_none_or(osc_allows_rdma);
-    if open_mpi_major() != 4 || flavor == WindowFlavor::Shared || allowed || !rdma_possible {
+    if !may_crash(flavor) || allowed || !rdma_possible {
         return None;
     }
     Some(format!(
@@ -160,6 +160,13 @@ pub(crate) fn known_crash(flavor: WindowFlavor, osc: Option<&str>) -> Option<Str
         flavor.name(),
         osc.unwrap_or("unknown")
     ))
+}
+
+/// Whether MPI atomics on a window of `flavor` can meet the osc/rdma crash
+/// at all: only with Open MPI 4 and a window that is not shared. The same
+/// on every rank (the flavor is agreed, the version fixed at build time).
+pub(crate) fn may_crash(flavor: WindowFlavor) -> bool {
+    open_mpi_major() == 4 && flavor != WindowFlavor::Shared
 }
 
 /// Open MPI's major version at build time, 0 for other MPIs.

@@ -559,11 +559,11 @@ fn agree<const N: usize>(comm: &Comm, values: [u64; N]) -> Result<()> {
 /// compare-and-swap (see `config::known_crash`), on every rank if on any:
 /// the window's creation is collective.
 fn refuse_known_crash(comm: &Comm, flavor: WindowFlavor) -> Result<Option<String>> {
-    let osc = if dlb_sys::DLB_OMPI_MAJOR_VERSION == 4 {
-        mpi::cvar_string("osc")?
-    } else {
-        None
-    };
+    // Agreed on every rank, so no rank skips the collective alone.
+    if !config::may_crash(flavor) {
+        return Ok(None);
+    }
+    let osc = mpi::cvar_string("osc")?;
     let why = config::known_crash(flavor, osc.as_deref());
     let mut any = [u64::from(why.is_some())];
     comm.allreduce_max(&mut any)?;

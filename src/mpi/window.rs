@@ -243,13 +243,12 @@ impl Window {
         Ok(())
     }
 
-    fn check_target(&self, target: usize, index: usize) {
+    fn check_index(&self, index: usize) {
         debug_assert!(self.epoch_open, "MPI atomics outside the lock_all epoch");
         debug_assert!(
             index < self.words_per_rank,
             "word {index} out of the window"
         );
-        let _ = target;
     }
 
     /// `MPI_Compare_and_swap` on `target`'s word `index`, completed with
@@ -261,7 +260,7 @@ impl Window {
         expected: u64,
         new: u64,
     ) -> Result<u64> {
-        self.check_target(target, index);
+        self.check_index(index);
         let mut old: u64 = 0;
         // SAFETY: origin, compare and result point to live u64s that stay
         // valid until the flush below completes the operation; the target
@@ -285,7 +284,7 @@ impl Window {
     /// `MPI_Fetch_and_op(MPI_SUM)` on `target`'s word `index`, completed with
     /// `MPI_Win_flush` (§12.3.4). Returns the previous value.
     pub(crate) fn fetch_add(&self, target: usize, index: usize, delta: u64) -> Result<u64> {
-        self.check_target(target, index);
+        self.check_index(index);
         let mut old: u64 = 0;
         // SAFETY: as in `compare_and_swap`; MPI_SUM is predefined.
         check("MPI_Fetch_and_op", unsafe {

@@ -132,17 +132,6 @@ use idle::{Backoff, Sweep};
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
-#[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
-use Bug as BugName;
-/// Outside the model-checking tests no bug exists; the names only keep the
-/// `has_bug` calls compiling.
-#[cfg(not(all(test, any(dlb_loom, dlb_shuttle))))]
-#[derive(Clone, Copy)]
-enum BugName {
-    StealIgnoresCas,
-    FinishOneEarly,
-}
-
 /// The rank that holds the global done counter.
 const DONE_RANK: usize = 0;
 /// CAS attempts a thief makes on one victim, alternating the value each
@@ -162,8 +151,8 @@ pub(crate) enum Steal {
 }
 
 /// Deliberate bugs, switched on only by the model checkers' tests
-/// (`src/model_check.rs`), which must find the violations they cause.
-#[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
+/// (`src/model_check.rs`), which must find the violations they cause; in
+/// every other build `has_bug` is constant false.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Bug {
     /// A thief keeps its loot even when its CAS failed: jobs handed out twice.
@@ -237,7 +226,7 @@ impl<A: Atomics> Protocol<A> {
     /// Whether the deliberate `bug` is on: always false outside the
     /// model-checking tests.
     #[allow(unused_variables)]
-    fn has_bug(&self, bug: BugName) -> bool {
+    fn has_bug(&self, bug: Bug) -> bool {
         #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
         {
             self.bug == Some(bug)
@@ -311,7 +300,7 @@ impl<A: Atomics> Protocol<A> {
         for attempt in 0..STEAL_CAS_TRIES {
             let (rest, taken) = expected.take_back_half();
             let current = self.cas(victim, expected, rest)?;
-            if current == expected || self.has_bug(BugName::StealIgnoresCas) {
+            if current == expected || self.has_bug(Bug::StealIgnoresCas) {
                 self.counters.steals += 1;
                 self.counters.units_stolen += taken.end - taken.start;
                 return Ok(Steal::Success(taken));
@@ -429,7 +418,7 @@ impl<A: Atomics> Protocol<A> {
                 self.total
             )));
         }
-        let early = self.has_bug(BugName::FinishOneEarly) && done + 1 == self.total;
+        let early = self.has_bug(Bug::FinishOneEarly) && done + 1 == self.total;
         if done == self.total || early {
             for rank in 0..self.atomics.size() {
                 self.atomics.fetch_add(rank, Slot::Finished, 1)?;

@@ -291,7 +291,7 @@ fn check_run(
     if slow && p > 1 && variant == Variant::Rma && !unit_mode && !software_rma {
         assert!(
             stolen_from_rank0 > 0,
-            "{id}: rank 0 was slow, yet nobody stole from it"
+            "{id} on {p} ranks: rank 0 was slow, yet nobody stole from it"
         );
     }
     let expected: Vec<(u64, u64)> = match spec {

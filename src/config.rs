@@ -25,6 +25,11 @@ pub enum AtomicsPath {
     /// CPU atomics on an `MPI_Win_allocate_shared` window: one node only,
     /// truly passive whatever the MPI. Default when all ranks share a node.
     Shm,
+    /// Node-aware: CPU atomics on a shared window of each node for the
+    /// words only node-mates touch, MPI atomics on a window over all ranks
+    /// for the words touched across nodes. Default when the ranks span
+    /// several nodes.
+    Hybrid,
 }
 
 impl Variant {
@@ -43,6 +48,7 @@ impl AtomicsPath {
         match self {
             AtomicsPath::Mpi => "mpi",
             AtomicsPath::Shm => "shm",
+            AtomicsPath::Hybrid => "hybrid",
         }
     }
 }
@@ -82,9 +88,23 @@ pub(crate) fn variant_from_env() -> Result<Option<Variant>> {
 pub(crate) fn atomics_from_env() -> Result<Option<AtomicsPath>> {
     from_env(
         "DLB_ATOMICS",
-        &[AtomicsPath::Mpi, AtomicsPath::Shm],
+        &[AtomicsPath::Mpi, AtomicsPath::Shm, AtomicsPath::Hybrid],
         AtomicsPath::name,
     )
+}
+
+/// `DLB_RANKS_PER_NODE=k`: a testing aid that simulates nodes of `k`
+/// consecutive ranks within one (see `Builder::ranks_per_node`).
+pub(crate) fn ranks_per_node_from_env() -> Result<Option<usize>> {
+    let Ok(value) = std::env::var("DLB_RANKS_PER_NODE") else {
+        return Ok(None);
+    };
+    match value.trim().parse::<usize>() {
+        Ok(k) if k >= 1 => Ok(Some(k)),
+        _ => Err(Error::invalid_argument(format!(
+            "DLB_RANKS_PER_NODE={value} is not a positive number of ranks"
+        ))),
+    }
 }
 
 pub(crate) fn window_from_env() -> Result<Option<WindowFlavor>> {
@@ -99,7 +119,8 @@ pub(crate) fn window_from_env() -> Result<Option<WindowFlavor>> {
     )
 }
 
-/// The window flavors to try, in order, for `path`.
+/// The window flavors to try, in order, for `path` (for the hybrid path,
+/// of its window over all ranks).
 ///
 /// CPU atomics need a shared window. For MPI atomics the default is
 /// `MPI_Win_allocate`, except with Open MPI 4 on one node: there its default
@@ -119,11 +140,12 @@ pub(crate) fn flavors(
             "shared-memory atomics need a shared window, not '{}'",
             other.name()
         ))),
-        (AtomicsPath::Mpi, Some(flavor)) => Ok(vec![flavor]),
-        (AtomicsPath::Mpi, None) if one_node && open_mpi_major() == 4 => {
+        // Hybrid: these are the flavors of its window over all ranks.
+        (AtomicsPath::Mpi | AtomicsPath::Hybrid, Some(flavor)) => Ok(vec![flavor]),
+        (AtomicsPath::Mpi | AtomicsPath::Hybrid, None) if one_node && open_mpi_major() == 4 => {
             Ok(vec![WindowFlavor::Shared, WindowFlavor::Allocate])
         }
-        (AtomicsPath::Mpi, None) => Ok(vec![WindowFlavor::Allocate]),
+        (AtomicsPath::Mpi | AtomicsPath::Hybrid, None) => Ok(vec![WindowFlavor::Allocate]),
     }
 }
 

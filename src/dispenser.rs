@@ -76,6 +76,11 @@ impl<A: Atomics> Dispenser<A> {
         }
     }
 
+    /// The protocol of the RMA variant.
+    pub(crate) fn protocol_mut(&mut self) -> Option<&mut Protocol<A>> {
+        self.protocol.as_mut()
+    }
+
     /// The atomics of the RMA variant.
     pub(crate) fn atomics(&self) -> Option<&A> {
         self.protocol.as_ref().map(Protocol::atomics)

@@ -1,13 +1,15 @@
 //! [`Dlb`], its [`Builder`], and [`Run`]: the public interface of the
 //! Fortran DLB library, in Rust.
 
-use crate::atomics::{Atomics, MpiAtomics, ShmAtomics, Slot, WindowAtomics, WORDS_PER_RANK};
+use crate::atomics::{
+    Atomics, HybridAtomics, MpiAtomics, ShmAtomics, Slot, WindowAtomics, WORDS_PER_RANK,
+};
 use crate::config::{self, AtomicsPath, Variant};
 use crate::dispenser::Dispenser;
 use crate::error::{Error, ErrorKind, Result};
 use crate::mapping::{Colors, Contiguous, Layout, RoundRobin, Strided};
 use crate::mpi::{self, Comm, Window, WindowFlavor};
-use crate::protocol::{Protocol, MAX_UNITS};
+use crate::protocol::{Protocol, Topology, MAX_UNITS};
 use crate::stats::{Gathered, Statistics};
 use dlb_sys as ffi;
 use std::ops::Range;
@@ -22,8 +24,8 @@ pub const MAX_JOBS: u64 = i64::MAX as u64;
 /// | option | environment | default |
 /// |---|---|---|
 /// | [`variant`](Builder::variant) | `DLB_VARIANT=rma\|static` | `rma` |
-/// | [`atomics`](Builder::atomics) | `DLB_ATOMICS=mpi\|shm` | `shm` when all ranks share a node, else `mpi` |
-/// | [`window`](Builder::window) | `DLB_WINDOW=allocate\|shared\|create` | `shared` for `shm`; `allocate` for `mpi` (Open MPI 4 on one node: `shared`, then `allocate`) |
+/// | [`atomics`](Builder::atomics) | `DLB_ATOMICS=mpi\|shm\|hybrid` | `shm` when all ranks share a node, else `hybrid` |
+/// | [`window`](Builder::window) | `DLB_WINDOW=allocate\|shared\|create` | `shared` for `shm`; `allocate` for `mpi` and for `hybrid`'s window over all ranks (Open MPI 4 on one node: `shared`, then `allocate`) |
 ///
 /// ```no_run
 /// use dlb::{AtomicsPath, Dlb, Variant};
@@ -38,6 +40,7 @@ pub struct Builder {
     window: Option<WindowFlavor>,
     seed: u64,
     max_units: Option<u64>,
+    ranks_per_node: Option<usize>,
 }
 
 impl Builder {
@@ -70,6 +73,15 @@ impl Builder {
     #[doc(hidden)]
     pub fn max_units_per_word(mut self, max_units: u64) -> Builder {
         self.max_units = Some(max_units);
+        self
+    }
+
+    /// Testing aid: treats blocks of `k` consecutive ranks as nodes (they
+    /// must share a real node), so that the node-aware protocol can be
+    /// exercised on one machine. Also `DLB_RANKS_PER_NODE=k`.
+    #[doc(hidden)]
+    pub fn ranks_per_node(mut self, k: usize) -> Builder {
+        self.ranks_per_node = Some(k);
         self
     }
 
@@ -117,7 +129,17 @@ pub struct Dlb {
     variant: Variant,
     path: Option<AtomicsPath>,
     flavor: Option<WindowFlavor>,
+    /// Whether `quiesce` ran (it runs once, at finalize or drop).
+    quiesced: bool,
     comm: Comm,
+}
+
+impl Drop for Dlb {
+    fn drop(&mut self) {
+        if let Err(e) = self.quiesce() {
+            eprintln!("{e}");
+        }
+    }
 }
 
 /// One run: from `setup` until `give_more` answers `None`. Borrows the
@@ -162,12 +184,17 @@ impl Dlb {
             Some(w) => Some(w),
             None => config::window_from_env()?,
         };
+        let ranks_per_node = match builder.ranks_per_node {
+            Some(k) => Some(k),
+            None => config::ranks_per_node_from_env()?,
+        };
         agree(
             &comm,
             [
                 variant as u64,
                 asked_path.map_or(9, |p| p as u64),
                 asked_window.map_or(9, |w| w as u64),
+                ranks_per_node.map_or(0, |k| k as u64),
             ],
         )?;
         let (rank, size) = (comm.rank(), comm.size());
@@ -175,10 +202,11 @@ impl Dlb {
         let (protocol, path, flavor) = match variant {
             Variant::Static => (None, None, None),
             Variant::Rma => {
-                let atomics = open_atomics(&comm, asked_path, asked_window)?;
+                let atomics = open_atomics(&comm, asked_path, asked_window, ranks_per_node)?;
                 let (path, flavor) = match &atomics {
                     WindowAtomics::Mpi(a) => (AtomicsPath::Mpi, a.flavor()),
                     WindowAtomics::Shm(_) => (AtomicsPath::Shm, WindowFlavor::Shared),
+                    WindowAtomics::Hybrid(a) => (AtomicsPath::Hybrid, a.cross_flavor()),
                 };
                 (
                     Some(Protocol::new(atomics, builder.seed)),
@@ -192,6 +220,7 @@ impl Dlb {
             variant,
             path,
             flavor,
+            quiesced: false,
             comm,
         })
     }
@@ -265,7 +294,9 @@ impl Dlb {
                 // Let rank 1 fall asleep first.
                 std::thread::sleep(busy / 10);
                 let start = std::time::Instant::now();
-                atomics.load(1, Slot::Finished)?;
+                // A cross-node word, whose atomics are MPI's on the
+                // mpi and hybrid paths.
+                atomics.load(1, Slot::Told)?;
                 took = start.elapsed().as_nanos() as u64;
             }
             1 => std::thread::sleep(busy),
@@ -437,9 +468,28 @@ impl Dlb {
 
     /// Frees the window and the private communicator. Collective. Dropping a
     /// `Dlb` does the same but can only print errors.
-    pub fn finalize(self) -> Result<()> {
+    pub fn finalize(mut self) -> Result<()> {
+        self.quiesce()?;
         drop(self);
         Ok(())
+    }
+
+    /// Completes this rank's operations still in flight (takes started
+    /// before the last run ended), then waits until every rank did, serving
+    /// theirs meanwhile: only then may the window be freed. Once.
+    fn quiesce(&mut self) -> Result<()> {
+        if self.quiesced || mpi::ensure_initialized().is_err() {
+            return Ok(());
+        }
+        self.quiesced = true;
+        let Some(protocol) = self.dispenser.protocol_mut() else {
+            return Ok(());
+        };
+        while protocol.takes_in_flight() {
+            protocol.poll_in_flight()?;
+            std::thread::sleep(Duration::from_micros(20));
+        }
+        self.comm.barrier_serving(|| protocol.atomics().progress())
     }
 }
 
@@ -572,27 +622,61 @@ fn refuse_known_crash(comm: &Comm, flavor: WindowFlavor) -> Result<Option<String
     }))
 }
 
-/// Creates the window for the RMA variant and wraps it in its atomics.
+/// Creates the windows for the RMA variant and wraps them in their atomics.
 fn open_atomics(
     comm: &Comm,
     asked: Option<AtomicsPath>,
     window: Option<WindowFlavor>,
+    ranks_per_node: Option<usize>,
 ) -> Result<WindowAtomics> {
-    let one_node = comm.all_on_one_node()?;
-    let path = match asked {
+    let (node_map, node_comm) = comm.node_map(ranks_per_node)?;
+    let topology = Topology::new(comm.rank(), node_map);
+    let one_node = !topology.multi_node();
+    let mut path = match asked {
         Some(AtomicsPath::Shm) if !one_node => {
             return Err(Error::new(
                 ErrorKind::Unsupported,
-                "DLB_ATOMICS=shm needs all ranks on one node; these ranks span several",
+                "DLB_ATOMICS=shm needs all ranks on one node; these ranks span several \
+                 (DLB_ATOMICS=hybrid uses shared memory within each node)",
             ))
         }
         Some(path) => path,
         None if one_node => AtomicsPath::Shm,
-        None => AtomicsPath::Mpi,
+        None => AtomicsPath::Hybrid,
+    };
+    let node = match path {
+        AtomicsPath::Hybrid => {
+            match Window::new(&node_comm, WindowFlavor::Shared, WORDS_PER_RANK) {
+                Ok(win) => Some(ShmAtomics::new(win, topology.clone())),
+                // Chosen by default: the same two-level protocol on MPI atomics
+                // alone (Open MPI with OMPI_MCA_osc=pt2pt or ucx has no shared
+                // windows; OMPI_MCA_osc=sm,pt2pt keeps them).
+                Err(_) if asked.is_none() => {
+                    path = AtomicsPath::Mpi;
+                    None
+                }
+                Err(e) => {
+                    return Err(Error::new(
+                        ErrorKind::Unsupported,
+                        format!(
+                            "DLB_ATOMICS=hybrid needs a shared window on each node: {} (Open MPI: \
+                         include osc/sm, e.g. OMPI_MCA_osc=sm,pt2pt or sm,ucx)",
+                            e.message()
+                        ),
+                    ))
+                }
+            }
+        }
+        _ => None,
+    };
+    // Whether all ranks share one real node (simulated nodes may).
+    let real_one_node = match ranks_per_node {
+        Some(_) => comm.node_count()? == 1,
+        None => one_node,
     };
     let mut last_error = None;
-    for flavor in config::flavors(path, window, one_node)? {
-        if path == AtomicsPath::Mpi {
+    for flavor in config::flavors(path, window, real_one_node)? {
+        if path != AtomicsPath::Shm {
             if let Some(why) = refuse_known_crash(comm, flavor)? {
                 last_error = Some(Error::new(ErrorKind::Unsupported, why));
                 continue;
@@ -601,12 +685,13 @@ fn open_atomics(
         match Window::new(comm, flavor, WORDS_PER_RANK) {
             Ok(win) => {
                 return Ok(match path {
-                    AtomicsPath::Shm => {
-                        WindowAtomics::Shm(ShmAtomics::new(win, comm.rank(), comm.size()))
-                    }
-                    AtomicsPath::Mpi => {
-                        WindowAtomics::Mpi(MpiAtomics::new(win, comm.rank(), comm.size())?)
-                    }
+                    AtomicsPath::Shm => WindowAtomics::Shm(ShmAtomics::new(win, topology)),
+                    AtomicsPath::Mpi => WindowAtomics::Mpi(MpiAtomics::new(win, topology)?),
+                    AtomicsPath::Hybrid => WindowAtomics::Hybrid(Box::new(HybridAtomics::new(
+                        node.expect("made above for the hybrid path"),
+                        MpiAtomics::new(win, topology)?,
+                        node_comm,
+                    ))),
                 })
             }
             Err(e) => last_error = Some(e),

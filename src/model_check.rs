@@ -31,6 +31,20 @@ use std::sync::atomic::{AtomicU64 as StdAtomicU64, Ordering::Relaxed};
 /// check little, so every test asserts that this grew.
 static STEALS: StdAtomicU64 = StdAtomicU64::new(0);
 
+/// Takes from another node that brought units, over all schedules.
+static REMOTE_STEALS: StdAtomicU64 = StdAtomicU64::new(0);
+
+/// Runs `explore` and asserts that its schedules took units from another
+/// node at least once.
+fn assert_remote_steals(explore: impl FnOnce()) {
+    let before = REMOTE_STEALS.load(Relaxed);
+    explore();
+    assert!(
+        REMOTE_STEALS.load(Relaxed) > before,
+        "no schedule contained a take across nodes that brought units"
+    );
+}
+
 /// Runs `explore` and asserts that its schedules stole at least once.
 fn assert_steals(explore: impl FnOnce()) {
     let before = STEALS.load(Relaxed);
@@ -41,8 +55,9 @@ fn assert_steals(explore: impl FnOnce()) {
     );
 }
 
-/// One run of `mapping` on `p` model threads; panics on any violation.
-fn run_model<M>(p: usize, mapping: M, maxjobs: u64, bug: Option<Bug>)
+/// One run of `mapping` on `p` model threads in nodes of `per_node`;
+/// panics on any violation.
+fn run_model<M>(p: usize, per_node: usize, mapping: M, maxjobs: u64, bug: Option<Bug>)
 where
     M: Layout + Clone + Send + 'static,
 {
@@ -50,7 +65,7 @@ where
     // Jobs completed so far, over all ranks: one shared word, so that the
     // termination check sees the truth at the moment "no more" is answered.
     let completed = Arc::new(AtomicU64::new(0));
-    let threads: Vec<_> = LocalAtomics::group(p)
+    let threads: Vec<_> = LocalAtomics::nodes(p, per_node)
         .into_iter()
         .enumerate()
         .map(|(rank, atomics)| {
@@ -82,7 +97,9 @@ where
                                 jobs,
                                 "'no more' while a job is unfinished"
                             );
-                            STEALS.fetch_add(dispenser.counters().steals, Relaxed);
+                            let c = dispenser.counters();
+                            STEALS.fetch_add(c.steals, Relaxed);
+                            REMOTE_STEALS.fetch_add(c.remote_steals, Relaxed);
                             return got;
                         }
                     }
@@ -112,21 +129,27 @@ enum Model {
 }
 
 impl Model {
-    /// Runs `jobs` jobs under this mapping. Colors split the jobs as
-    /// `[a, 0, b]` with an empty color in the middle.
+    /// Runs `jobs` jobs under this mapping on one node. Colors split the
+    /// jobs as `[a, 0, b]` with an empty color in the middle.
     fn run(self, p: usize, jobs: u64, maxjobs: u64, bug: Option<Bug>) {
+        self.run_on(p, p, jobs, maxjobs, bug)
+    }
+
+    /// Runs `jobs` jobs on `p` ranks in nodes of `per_node`.
+    fn run_on(self, p: usize, per_node: usize, jobs: u64, maxjobs: u64, bug: Option<Bug>) {
         match self {
-            Model::Plain => run_model(p, Contiguous::new(jobs), maxjobs, bug),
+            Model::Plain => run_model(p, per_node, Contiguous::new(jobs), maxjobs, bug),
             Model::Color => {
                 let a = jobs / 2;
                 run_model(
                     p,
+                    per_node,
                     Colors::new(&[a, 0, jobs - a], u64::MAX).unwrap(),
                     maxjobs,
                     bug,
                 )
             }
-            Model::Rr(ranks) => run_model(p, RoundRobin::new(jobs, ranks), maxjobs, bug),
+            Model::Rr(ranks) => run_model(p, per_node, RoundRobin::new(jobs, ranks), maxjobs, bug),
         }
     }
 }
@@ -206,6 +229,58 @@ mod loom_models {
         }
     }
 
+    /// Two nodes of two ranks: the cross-node half of the protocol (offers,
+    /// takes, remote reports, the leaders' relay) under every interleaving
+    /// within the bound, with cross-node operations served only when their
+    /// target calls `progress`.
+    #[test]
+    fn two_nodes_of_two_every_interleaving() {
+        for &(jobs, maxjobs) in &[(0, 1), (1, 1), (2, 1), (4, 1), (5, 2)] {
+            eprintln!("loom: 2 nodes x 2 ranks, plain, {jobs} jobs, maxjobs {maxjobs}");
+            let explore = move || check(move || Model::Plain.run_on(4, 2, jobs, maxjobs, None));
+            if jobs >= 4 {
+                assert_remote_steals(explore);
+            } else {
+                explore();
+            }
+        }
+    }
+
+    /// Two nodes of one rank each: every unit that moves crosses nodes.
+    #[test]
+    fn two_nodes_of_one_every_interleaving() {
+        for (name, model) in mappings(2) {
+            for &(jobs, maxjobs) in &[(1, 1), (3, 1), (4, 2), (6, 1)] {
+                eprintln!("loom: 2 nodes x 1 rank, {name}, {jobs} jobs, maxjobs {maxjobs}");
+                let explore = move || check(move || model.run_on(2, 1, jobs, maxjobs, None));
+                if jobs >= 3 {
+                    assert_remote_steals(explore);
+                } else {
+                    explore();
+                }
+            }
+        }
+    }
+
+    fn finds_across_nodes(bug: Bug) {
+        let found =
+            std::panic::catch_unwind(|| check(move || Model::Plain.run_on(2, 1, 4, 1, Some(bug))));
+        assert!(
+            found.is_err(),
+            "loom found no violation in the two-node protocol with {bug:?}"
+        );
+    }
+
+    #[test]
+    fn finds_a_deposit_that_keeps_its_units() {
+        finds_across_nodes(Bug::DepositKeepsUnits);
+    }
+
+    #[test]
+    fn finds_a_finisher_that_tells_only_its_node() {
+        finds_across_nodes(Bug::FinishTellsOwnNodeOnly);
+    }
+
     fn finds(bug: Bug) {
         let found =
             std::panic::catch_unwind(|| check(move || Model::Plain.run(2, 4, 1, Some(bug))));
@@ -255,6 +330,61 @@ mod shuttle_models {
             eprintln!("shuttle random: {p} ranks, {model:?}, {jobs} jobs, maxjobs {maxjobs}, {n} schedules");
             assert_steals(|| shuttle::check_random(move || model.run(p, jobs, maxjobs, None), n));
         }
+    }
+
+    /// (ranks, ranks per node, mapping, jobs, maxjobs) across nodes.
+    const NODE_CONFIGS: [(usize, usize, Model, u64, u64); 5] = [
+        (4, 2, Model::Plain, 1000, 4),
+        (6, 2, Model::Color, 1200, 3),
+        (6, 3, Model::Rr(6), 900, 2),
+        (8, 4, Model::Plain, 2000, 8),
+        (5, 1, Model::Plain, 600, 2),
+    ];
+
+    #[test]
+    fn random_schedules_across_nodes() {
+        let n = iterations(12_500) / 2;
+        // Some configurations balance within their nodes: takes that bring
+        // units must occur over all of them.
+        assert_remote_steals(|| {
+            for (p, per_node, model, jobs, maxjobs) in NODE_CONFIGS {
+                eprintln!("shuttle random: {p} ranks in nodes of {per_node}, {model:?}, {jobs} jobs, maxjobs {maxjobs}, {n} schedules");
+                assert_steals(|| {
+                    shuttle::check_random(move || model.run_on(p, per_node, jobs, maxjobs, None), n)
+                });
+            }
+        });
+    }
+
+    #[test]
+    fn pct_schedules_across_nodes() {
+        let n = iterations(12_500) / 6;
+        for (p, per_node, model, jobs, maxjobs) in NODE_CONFIGS {
+            eprintln!("shuttle pct: {p} ranks in nodes of {per_node}, {model:?}, {jobs} jobs, maxjobs {maxjobs}, {n} schedules");
+            assert_steals(|| {
+                shuttle::check_pct(move || model.run_on(p, per_node, jobs, maxjobs, None), n, 3)
+            });
+        }
+    }
+
+    fn finds_across_nodes(bug: Bug) {
+        let found = std::panic::catch_unwind(|| {
+            shuttle::check_random(move || Model::Plain.run_on(4, 2, 200, 2, Some(bug)), 2_000)
+        });
+        assert!(
+            found.is_err(),
+            "shuttle found no violation in the two-node protocol with {bug:?}"
+        );
+    }
+
+    #[test]
+    fn finds_a_deposit_that_keeps_its_units() {
+        finds_across_nodes(Bug::DepositKeepsUnits);
+    }
+
+    #[test]
+    fn finds_a_finisher_that_tells_only_its_node() {
+        finds_across_nodes(Bug::FinishTellsOwnNodeOnly);
     }
 
     #[test]

@@ -192,12 +192,11 @@ fn run_scenario(max_units: Option<u64>) {
 /// The parent side: checks every run of every cycle.
 fn check_scenario(p: usize, records: &[Vec<String>], variant: Variant, unit_mode: bool) {
     // The first record is `config <variant> <atomics> <window>`.
-    let mpi_path = records[0][0].split(' ').nth(2) == Some("mpi");
     let plan = plan(p as u64);
     for cycle in 0..CYCLES {
         for (k, spec) in plan.iter().enumerate() {
             let id = format!("{cycle}.{k}");
-            check_run(p, &id, spec, records, variant, unit_mode, mpi_path);
+            check_run(p, &id, spec, records, variant, unit_mode);
         }
     }
 }
@@ -209,7 +208,6 @@ fn check_run(
     records: &[Vec<String>],
     variant: Variant,
     unit_mode: bool,
-    mpi_path: bool,
 ) {
     // (color, job) -> times handed out; per rank: chunks in order.
     let mut count: HashMap<(u64, u64), u32> = HashMap::new();
@@ -281,14 +279,7 @@ fn check_run(
             | Spec::Rr { slow: true, .. }
     );
     // Coarse units are never split, so a slow rank may keep its one unit.
-    // Known limitation: where MPI atomics are emulated in software (Open
-    // MPI osc/ucx without RDMA hardware, MPICH's active-message atomics),
-    // more than 4 ranks on 2 cores may steal nothing within the slow rank's
-    // block time (see the README). ci/test sets the variable for those
-    // stacks only; exactly-once and termination are checked regardless.
-    let software_rma =
-        p > 4 && mpi_path && std::env::var("DLB_TEST_SOFTWARE_RMA").is_ok_and(|v| v == "1");
-    if slow && p > 1 && variant == Variant::Rma && !unit_mode && !software_rma {
+    if slow && p > 1 && variant == Variant::Rma && !unit_mode {
         assert!(
             stolen_from_rank0 > 0,
             "{id} on {p} ranks: rank 0 was slow, yet nobody stole from it"
@@ -382,6 +373,27 @@ fn rma_on_mpi_atomics() {
     }
 }
 
+/// The node-aware path on one machine: blocks of ranks act as nodes
+/// (`DLB_RANKS_PER_NODE`), with shared memory within each and MPI atomics
+/// between them.
+#[test]
+fn rma_node_aware_on_simulated_nodes() {
+    if is_child() {
+        return;
+    }
+    for (ranks, per_node) in [(2, 1), (3, 1), (4, 2), (5, 2), (8, 4), (8, 2)] {
+        let per_node = per_node.to_string();
+        scenario(
+            ranks,
+            &[
+                ("DLB_ATOMICS", "hybrid"),
+                ("DLB_RANKS_PER_NODE", per_node.as_str()),
+            ],
+            Variant::Rma,
+        );
+    }
+}
+
 #[test]
 fn static_variant() {
     if is_child() {
@@ -400,10 +412,16 @@ fn coarse_units_of_huge_runs() {
     // Units of several jobs and a private remainder, reached with small runs
     // by capping the units a word may count.
     for (ranks, max_units) in [(3, "7"), (4, "1"), (2, "64")] {
-        for path in ["shm", "mpi"] {
+        for path in ["shm", "mpi", "hybrid"] {
+            // The hybrid path in simulated nodes of 2 (shm needs one node).
+            let per_node = if path == "hybrid" { "2" } else { "1000" };
             scenario(
                 ranks,
-                &[("DLB_ATOMICS", path), ("DLB_TEST_MAX_UNITS", max_units)],
+                &[
+                    ("DLB_ATOMICS", path),
+                    ("DLB_TEST_MAX_UNITS", max_units),
+                    ("DLB_RANKS_PER_NODE", per_node),
+                ],
                 Variant::Rma,
             );
         }

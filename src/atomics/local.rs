@@ -1,37 +1,72 @@
 //! In-process atomics: every "rank" is a thread (or a model-checker task)
 //! sharing one array of words laid out like a window. Built on
 //! [`super::primitive`], so loom and shuttle can run the real protocol.
+//!
+//! Node-level words, and any word of a node-mate, behave like shared memory:
+//! every operation takes effect at once. Cross-node words of other nodes
+//! behave like software RMA, the worst case of MPI: an operation started on
+//! another node's word is queued at its rank
+//! and takes effect only when it calls [`Atomics::progress`] (in `give_more`
+//! or while idle), never while it "computes", and never after it left.
 
 use super::primitive::{Arc, AtomicU64, Condvar, Mutex, Ordering::SeqCst, MODEL_CHECKING};
-use super::{Atomics, Slot, WORDS_PER_RANK};
+use super::{Atomics, Level, Pending, Slot, Update, WORDS_PER_RANK};
 use crate::error::Result;
+use crate::protocol::Topology;
+use std::collections::VecDeque;
+
+/// The result cell of a queued operation.
+#[derive(Clone, Debug)]
+pub(crate) struct Ticket(Arc<Mutex<Option<u64>>>);
+
+impl Ticket {
+    pub(crate) fn result(&self) -> Option<u64> {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// An operation waiting at its target.
+#[derive(Debug)]
+struct Queued {
+    word: usize,
+    update: Update,
+    ticket: Ticket,
+}
 
 /// One rank's view of a shared in-process word array.
 #[derive(Clone, Debug)]
 pub(crate) struct LocalAtomics {
     words: Arc<Vec<AtomicU64>>,
+    /// Operations queued at each rank, served by its `progress`.
+    queues: Arc<Vec<Mutex<VecDeque<Queued>>>>,
     /// Writes so far and a condition to wait for the next one; kept only
     /// under a model checker (see `Atomics::wait_for_write`).
     writes: Arc<(Mutex<u64>, Condvar)>,
-    rank: usize,
-    size: usize,
+    topology: Topology,
 }
 
 impl LocalAtomics {
-    /// `size` views of one zeroed array, one per rank.
+    /// `size` views of one zeroed array, one per rank, all on one node.
     pub(crate) fn group(size: usize) -> Vec<LocalAtomics> {
+        LocalAtomics::nodes(size, size)
+    }
+
+    /// `size` views of one zeroed array, in nodes of `per_node`
+    /// consecutive ranks.
+    pub(crate) fn nodes(size: usize, per_node: usize) -> Vec<LocalAtomics> {
         let words = Arc::new(
             (0..size * WORDS_PER_RANK)
                 .map(|_| AtomicU64::new(0))
                 .collect::<Vec<_>>(),
         );
+        let queues = Arc::new((0..size).map(|_| Mutex::new(VecDeque::new())).collect());
         let writes = Arc::new((Mutex::new(0), Condvar::new()));
         (0..size)
             .map(|rank| LocalAtomics {
                 words: Arc::clone(&words),
+                queues: Arc::clone(&queues),
                 writes: Arc::clone(&writes),
-                rank,
-                size,
+                topology: Topology::blocks(rank, size, per_node),
             })
             .collect()
     }
@@ -48,14 +83,25 @@ impl LocalAtomics {
     fn word(&self, target: usize, slot: Slot) -> &AtomicU64 {
         &self.words[target * WORDS_PER_RANK + slot.index()]
     }
+
+    fn apply(&self, word: &AtomicU64, update: Update) -> u64 {
+        match update {
+            Update::Add(d) => word.fetch_add(d, SeqCst),
+            Update::Swap(v) => word.swap(v, SeqCst),
+            Update::Read => word.load(SeqCst),
+        }
+    }
 }
 
 impl Atomics for LocalAtomics {
     fn rank(&self) -> usize {
-        self.rank
+        self.topology.rank()
     }
     fn size(&self) -> usize {
-        self.size
+        self.topology.size()
+    }
+    fn topology(&self) -> &Topology {
+        &self.topology
     }
     fn compare_and_swap(&self, target: usize, slot: Slot, expected: u64, new: u64) -> Result<u64> {
         let w = self.word(target, slot);
@@ -73,6 +119,42 @@ impl Atomics for LocalAtomics {
             self.wrote();
         }
         Ok(old)
+    }
+    fn swap(&self, target: usize, slot: Slot, new: u64) -> Result<u64> {
+        let old = self.word(target, slot).swap(new, SeqCst);
+        if old != new {
+            self.wrote();
+        }
+        Ok(old)
+    }
+    fn read(&self, target: usize, slot: Slot) -> Result<u64> {
+        Ok(self.word(target, slot).load(SeqCst))
+    }
+    fn start(&self, target: usize, slot: Slot, update: Update) -> Result<Pending> {
+        if slot.level() == Level::Node || self.topology.is_mate(target) {
+            let old = self.apply(self.word(target, slot), update);
+            self.wrote();
+            return Ok(Pending::ready(old));
+        }
+        let ticket = Ticket(Arc::new(Mutex::new(None)));
+        self.queues[target].lock().unwrap().push_back(Queued {
+            word: target * WORDS_PER_RANK + slot.index(),
+            update,
+            ticket: ticket.clone(),
+        });
+        self.wrote();
+        Ok(Pending::local(ticket))
+    }
+    fn progress(&self) -> Result<()> {
+        loop {
+            let next = self.queues[self.rank()].lock().unwrap().pop_front();
+            let Some(op) = next else {
+                return Ok(());
+            };
+            let old = self.apply(&self.words[op.word], op.update);
+            *op.ticket.0.lock().unwrap() = Some(old);
+            self.wrote();
+        }
     }
     fn writes(&self) -> u64 {
         if !MODEL_CHECKING {

@@ -4,30 +4,42 @@
 //!
 //! Implementations:
 //! - [`MpiAtomics`]: `MPI_Compare_and_swap` / `MPI_Fetch_and_op` + flush on
-//!   any window flavor, inside one `MPI_Win_lock_all(MPI_MODE_NOCHECK)` epoch;
+//!   any window flavor, inside one `MPI_Win_lock_all(MPI_MODE_NOCHECK)` epoch,
+//!   and request-based `MPI_Rget_accumulate` for [`Atomics::start`];
 //! - [`ShmAtomics`]: CPU atomics on an `MPI_Win_allocate_shared` window;
-//! - [`LocalAtomics`]: plain process memory, for tests and model checking.
+//! - [`HybridAtomics`]: the node-level words ([`Level::Node`]) in a shared
+//!   window of the node with CPU atomics, the cross-node words
+//!   ([`Level::Cross`]) in an MPI window over all ranks with MPI atomics;
+//! - [`LocalAtomics`]: plain process memory, for tests and model checking,
+//!   with software RMA's delays on cross-node words.
 //!
 //! MPI-3 makes concurrent accumulates atomic only among themselves, and by
 //! default (`accumulate_ops=same_op_no_op`) only when they use one operation.
 //! So each slot has exactly one operation, fixed by [`Slot::op`]: the range
-//! word sees only compare-and-swap, the counters only fetch-and-add, and
-//! [`Atomics::load`] reads with that same operation (a compare-and-swap whose
-//! new value equals its compare value, or an add of zero). A path never mixes
-//! CPU and MPI atomics on one word: a window belongs to one path.
+//! word sees only compare-and-swap, the counters only fetch-and-add, the
+//! offer only swap, and [`Atomics::load`] reads with that same operation (a
+//! compare-and-swap whose new value equals its compare value) or with
+//! `MPI_NO_OP`. A word never sees both CPU and MPI atomics: a window belongs
+//! to one kind, and [`HybridAtomics`] places each slot in one window by its
+//! level.
 
+mod hybrid;
 #[cfg(test)]
 mod local;
 mod mpi;
+mod pending;
 pub(crate) mod primitive;
 mod shm;
 
+pub(crate) use hybrid::HybridAtomics;
 #[cfg(test)]
 pub(crate) use local::LocalAtomics;
 pub(crate) use mpi::MpiAtomics;
+pub(crate) use pending::Pending;
 pub(crate) use shm::ShmAtomics;
 
 use crate::error::Result;
+use crate::protocol::Topology;
 use atomic::Atomic;
 use static_assertions::{assert_eq_align, assert_eq_size, const_assert, const_assert_eq};
 
@@ -56,6 +68,12 @@ pub(crate) enum Slot {
     Range,
     /// How many runs have been declared finished to this rank. Add only.
     Finished,
+    /// Units this rank offers to ranks on other nodes, or a hunger mark
+    /// (see the protocol). Swap only.
+    Offer,
+    /// Runs declared finished to this node by a rank on another node (used
+    /// on node leaders only). Add only.
+    Told,
     /// Jobs completed over all runs (used on rank 0 only). Add only.
     Done,
     /// Scratch word for benchmarks' raw compare-and-swap. CAS only.
@@ -70,10 +88,34 @@ pub(crate) enum Slot {
 pub(crate) enum Op {
     CompareAndSwap,
     FetchAdd,
+    Swap,
+}
+
+/// Who accesses a slot: only node-mates, or ranks on any node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Level {
+    /// Read and written by the ranks of one node only (and by any rank
+    /// when all share a node).
+    Node,
+    /// Accessed across nodes. Blocking operations on these words target
+    /// only the caller's own words; other ranks' are reached with
+    /// [`Atomics::start`], so no rank ever waits on another node.
+    Cross,
+}
+
+/// An update started with [`Atomics::start`], applied atomically.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Update {
+    /// Fetch-and-add (add slots).
+    Add(u64),
+    /// Swap in a value (swap slots).
+    Swap(u64),
+    /// Read (`MPI_NO_OP`), any slot but CAS slots.
+    Read,
 }
 
 impl Slot {
-    const COUNT: usize = 5;
+    const COUNT: usize = 7;
 
     /// Index of the slot's word within the rank's block.
     pub(crate) const fn index(self) -> usize {
@@ -84,25 +126,43 @@ impl Slot {
     pub(crate) const fn op(self) -> Op {
         match self {
             Slot::Range | Slot::BenchCas => Op::CompareAndSwap,
-            Slot::Finished | Slot::Done | Slot::BenchAdd => Op::FetchAdd,
+            Slot::Finished | Slot::Told | Slot::Done | Slot::BenchAdd => Op::FetchAdd,
+            Slot::Offer => Op::Swap,
+        }
+    }
+
+    /// Which ranks access this slot.
+    pub(crate) const fn level(self) -> Level {
+        match self {
+            Slot::Range | Slot::Finished => Level::Node,
+            Slot::Offer | Slot::Told | Slot::Done | Slot::BenchCas | Slot::BenchAdd => Level::Cross,
         }
     }
 }
 
 /// Atomic operations on the words of all ranks.
 ///
-/// Every operation is complete (visible at the target, and its result
-/// final) when it returns, and all operations on one word are linearizable.
+/// Every blocking operation is complete (visible at the target, and its
+/// result final) when it returns, and all operations on one word are
+/// linearizable; a started one takes effect atomically at some instant
+/// before [`Pending::poll`] first returns its result.
 pub(crate) trait Atomics {
     /// This rank.
     fn rank(&self) -> usize;
     /// The number of ranks.
     fn size(&self) -> usize;
+    /// Which ranks share a node.
+    fn topology(&self) -> &Topology;
     /// If `target`'s `slot` holds `expected`, stores `new`; returns the value
     /// it held before either way.
     fn compare_and_swap(&self, target: usize, slot: Slot, expected: u64, new: u64) -> Result<u64>;
     /// Adds `delta` (wrapping) to `target`'s `slot`; returns the previous value.
     fn fetch_add(&self, target: usize, slot: Slot, delta: u64) -> Result<u64>;
+    /// Stores `new` in `target`'s `slot`; returns the previous value.
+    fn swap(&self, target: usize, slot: Slot, new: u64) -> Result<u64>;
+    /// Starts `update` on `target`'s `slot` without waiting for it: the
+    /// caller polls the result, and never blocks on a busy target.
+    fn start(&self, target: usize, slot: Slot, update: Update) -> Result<Pending>;
     /// Serves other ranks' pending operations on this rank's words, where
     /// that needs this rank's help (software RMA). A no-op elsewhere.
     fn progress(&self) -> Result<()> {
@@ -130,13 +190,18 @@ pub(crate) trait Atomics {
         let _ = (target, slot);
         Ok(())
     }
-    /// Reads `target`'s `slot` with the slot's own operation.
+    /// Reads `target`'s `slot` with the slot's own operation (a
+    /// compare-and-swap that changes nothing, an add of zero, or, for swap
+    /// slots, a read).
     fn load(&self, target: usize, slot: Slot) -> Result<u64> {
         match slot.op() {
             Op::CompareAndSwap => self.compare_and_swap(target, slot, 0, 0),
             Op::FetchAdd => self.fetch_add(target, slot, 0),
+            Op::Swap => self.read(target, slot),
         }
     }
+    /// An atomic read (`MPI_NO_OP`) of a swap slot.
+    fn read(&self, target: usize, slot: Slot) -> Result<u64>;
 }
 
 /// Which path a `Dlb` runs on, chosen at init.
@@ -144,52 +209,55 @@ pub(crate) trait Atomics {
 pub(crate) enum WindowAtomics {
     Mpi(MpiAtomics),
     Shm(ShmAtomics),
+    Hybrid(Box<HybridAtomics>),
+}
+
+/// Forwards a call to the path in use.
+macro_rules! each_path {
+    ($self:ident, $a:ident => $call:expr) => {
+        match $self {
+            WindowAtomics::Mpi($a) => $call,
+            WindowAtomics::Shm($a) => $call,
+            WindowAtomics::Hybrid($a) => $call,
+        }
+    };
 }
 
 impl Atomics for WindowAtomics {
     fn rank(&self) -> usize {
-        match self {
-            WindowAtomics::Mpi(a) => a.rank(),
-            WindowAtomics::Shm(a) => a.rank(),
-        }
+        each_path!(self, a => a.rank())
     }
     fn size(&self) -> usize {
-        match self {
-            WindowAtomics::Mpi(a) => a.size(),
-            WindowAtomics::Shm(a) => a.size(),
-        }
+        each_path!(self, a => a.size())
+    }
+    fn topology(&self) -> &Topology {
+        each_path!(self, a => a.topology())
     }
     #[inline]
     fn compare_and_swap(&self, target: usize, slot: Slot, expected: u64, new: u64) -> Result<u64> {
-        match self {
-            WindowAtomics::Mpi(a) => a.compare_and_swap(target, slot, expected, new),
-            WindowAtomics::Shm(a) => a.compare_and_swap(target, slot, expected, new),
-        }
+        each_path!(self, a => a.compare_and_swap(target, slot, expected, new))
     }
     #[inline]
     fn fetch_add(&self, target: usize, slot: Slot, delta: u64) -> Result<u64> {
-        match self {
-            WindowAtomics::Mpi(a) => a.fetch_add(target, slot, delta),
-            WindowAtomics::Shm(a) => a.fetch_add(target, slot, delta),
-        }
+        each_path!(self, a => a.fetch_add(target, slot, delta))
+    }
+    fn swap(&self, target: usize, slot: Slot, new: u64) -> Result<u64> {
+        each_path!(self, a => a.swap(target, slot, new))
+    }
+    fn read(&self, target: usize, slot: Slot) -> Result<u64> {
+        each_path!(self, a => a.read(target, slot))
+    }
+    fn start(&self, target: usize, slot: Slot, update: Update) -> Result<Pending> {
+        each_path!(self, a => a.start(target, slot, update))
     }
     fn progress(&self) -> Result<()> {
-        match self {
-            WindowAtomics::Mpi(a) => a.progress(),
-            WindowAtomics::Shm(a) => a.progress(),
-        }
+        each_path!(self, a => a.progress())
     }
     fn wait(&self, slot: Slot, seen: u64, timeout: std::time::Duration) {
-        match self {
-            WindowAtomics::Mpi(a) => a.wait(slot, seen, timeout),
-            WindowAtomics::Shm(a) => a.wait(slot, seen, timeout),
-        }
+        each_path!(self, a => a.wait(slot, seen, timeout))
     }
     fn wake(&self, target: usize, slot: Slot) -> Result<()> {
-        match self {
-            WindowAtomics::Mpi(a) => a.wake(target, slot),
-            WindowAtomics::Shm(a) => a.wake(target, slot),
-        }
+        each_path!(self, a => a.wake(target, slot))
     }
 }
 
@@ -202,6 +270,8 @@ mod tests {
         let idx = [
             Slot::Range,
             Slot::Finished,
+            Slot::Offer,
+            Slot::Told,
             Slot::Done,
             Slot::BenchCas,
             Slot::BenchAdd,

@@ -1,34 +1,62 @@
-//! MPI atomics on a window of any flavor: each operation is one
+//! MPI atomics on a window of any flavor: each blocking operation is one
 //! `MPI_Compare_and_swap` or `MPI_Fetch_and_op` followed by `MPI_Win_flush`,
-//! all inside the single `MPI_Win_lock_all(MPI_MODE_NOCHECK)` epoch opened
-//! here and closed when the window is freed.
+//! each started one an `MPI_Rget_accumulate` completed by `MPI_Test`, all
+//! inside the single `MPI_Win_lock_all(MPI_MODE_NOCHECK)` epoch opened here
+//! and closed when the window is freed.
 
-use super::{Atomics, Op, Slot};
+use super::{Atomics, Op, Pending, Slot, Update};
 use crate::error::Result;
-use crate::mpi::Window;
+use crate::mpi::{RmaOp, Window};
+use crate::protocol::Topology;
 
 /// Atomics through MPI-3 RMA.
 #[derive(Debug)]
 pub(crate) struct MpiAtomics {
     win: Window,
-    rank: usize,
-    size: usize,
+    topology: Topology,
 }
 
 impl MpiAtomics {
-    /// Opens the passive-target epoch on `win`.
-    pub(crate) fn new(mut win: Window, rank: usize, size: usize) -> Result<MpiAtomics> {
+    /// Opens the passive-target epoch on `win`, a window over the ranks of
+    /// `topology`.
+    pub(crate) fn new(mut win: Window, topology: Topology) -> Result<MpiAtomics> {
         win.lock_all()?;
-        Ok(MpiAtomics { win, rank, size })
+        Ok(MpiAtomics { win, topology })
+    }
+
+    /// The flavor of the underlying window.
+    pub(crate) fn flavor(&self) -> crate::mpi::WindowFlavor {
+        self.win.flavor()
+    }
+}
+
+/// The MPI operation and operand of `update` on `slot`.
+fn rma_op(slot: Slot, update: Update) -> (RmaOp, u64) {
+    match update {
+        Update::Add(d) => {
+            debug_assert_eq!(slot.op(), Op::FetchAdd, "{slot:?} is not an add slot");
+            (RmaOp::Sum, d)
+        }
+        Update::Swap(v) => {
+            debug_assert_eq!(slot.op(), Op::Swap, "{slot:?} is not a swap slot");
+            (RmaOp::Replace, v)
+        }
+        Update::Read => {
+            debug_assert_ne!(slot.op(), Op::CompareAndSwap, "CAS slots are read by CAS");
+            (RmaOp::NoOp, 0)
+        }
     }
 }
 
 impl Atomics for MpiAtomics {
     fn rank(&self) -> usize {
-        self.rank
+        self.topology.rank()
     }
     fn size(&self) -> usize {
-        self.size
+        self.topology.size()
+    }
+    fn topology(&self) -> &Topology {
+        &self.topology
     }
     #[inline]
     fn compare_and_swap(&self, target: usize, slot: Slot, expected: u64, new: u64) -> Result<u64> {
@@ -41,14 +69,33 @@ impl Atomics for MpiAtomics {
     }
     #[inline]
     fn fetch_add(&self, target: usize, slot: Slot, delta: u64) -> Result<u64> {
-        debug_assert_eq!(slot.op(), Op::FetchAdd, "{slot:?} is not an add slot");
-        self.win.fetch_add(target, slot.index(), delta)
+        let (op, value) = rma_op(slot, Update::Add(delta));
+        self.win.fetch_op(target, slot.index(), value, op)
     }
-}
-
-impl MpiAtomics {
-    /// The flavor of the underlying window.
-    pub(crate) fn flavor(&self) -> crate::mpi::WindowFlavor {
-        self.win.flavor()
+    fn swap(&self, target: usize, slot: Slot, new: u64) -> Result<u64> {
+        let (op, value) = rma_op(slot, Update::Swap(new));
+        self.win.fetch_op(target, slot.index(), value, op)
+    }
+    fn read(&self, target: usize, slot: Slot) -> Result<u64> {
+        let (op, value) = rma_op(slot, Update::Read);
+        self.win.fetch_op(target, slot.index(), value, op)
+    }
+    fn start(&self, target: usize, slot: Slot, update: Update) -> Result<Pending> {
+        let (op, value) = rma_op(slot, update);
+        if target == self.rank() {
+            // An operation on oneself completes locally: no need to wait.
+            return Ok(Pending::ready(self.win.fetch_op(
+                target,
+                slot.index(),
+                value,
+                op,
+            )?));
+        }
+        Ok(Pending::mpi(self.win.start_fetch_op(
+            target,
+            slot.index(),
+            value,
+            op,
+        )?))
     }
 }

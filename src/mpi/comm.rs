@@ -147,12 +147,87 @@ impl Comm {
         Ok((node_rank as usize, node_size as usize))
     }
 
-    /// Whether all ranks share one node. Collective.
-    pub(crate) fn all_on_one_node(&self) -> Result<bool> {
-        let (_, node_size) = self.node_position()?;
-        let mut flags = [u64::from(node_size != self.size)];
-        self.allreduce_max(&mut flags)?;
-        Ok(flags[0] == 0)
+    /// The ranks that share memory with this one, as a communicator of
+    /// their own (`MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)`, §7.4.2),
+    /// ordered by rank in `self`. Collective.
+    pub(crate) fn split_node(&self) -> Result<Comm> {
+        let mut node = self.raw;
+        // SAFETY: valid communicator; MPI_INFO_NULL is predefined; `node` is
+        // a valid out-handle.
+        check("MPI_Comm_split_type", unsafe {
+            ffi::MPI_Comm_split_type(
+                self.raw,
+                ffi::DLB_MPI_COMM_TYPE_SHARED,
+                self.rank as c_int,
+                ffi::RSMPI_INFO_NULL,
+                &mut node,
+            )
+        })?;
+        Comm::adopt(node)
+    }
+
+    /// Takes ownership of a communicator MPI just created: sets
+    /// `MPI_ERRORS_RETURN` and reads rank and size; freed on drop, also on
+    /// the error paths here.
+    fn adopt(raw: ffi::MPI_Comm) -> Result<Comm> {
+        let mut comm = Comm {
+            raw,
+            rank: 0,
+            size: 0,
+        };
+        // SAFETY: `comm.raw` is a valid communicator; ERRORS_RETURN is a
+        // predefined handler.
+        check("MPI_Comm_set_errhandler", unsafe {
+            ffi::MPI_Comm_set_errhandler(comm.raw, ffi::RSMPI_ERRORS_RETURN)
+        })?;
+        let (mut rank, mut size): (c_int, c_int) = (0, 0);
+        // SAFETY: valid communicator and out-pointers.
+        check("MPI_Comm_rank", unsafe {
+            ffi::MPI_Comm_rank(comm.raw, &mut rank)
+        })?;
+        // SAFETY: as above.
+        check("MPI_Comm_size", unsafe {
+            ffi::MPI_Comm_size(comm.raw, &mut size)
+        })?;
+        comm.rank = rank as usize;
+        comm.size = size as usize;
+        Ok(comm)
+    }
+
+    /// `MPI_Comm_split` (§6.4.2) by `color`, ordered by rank in `self`.
+    /// Collective.
+    pub(crate) fn split(&self, color: usize) -> Result<Comm> {
+        let mut raw = self.raw;
+        // SAFETY: valid communicator; `raw` is a valid out-handle; color and
+        // key are non-negative ints.
+        check("MPI_Comm_split", unsafe {
+            ffi::MPI_Comm_split(self.raw, color as c_int, self.rank as c_int, &mut raw)
+        })?;
+        Comm::adopt(raw)
+    }
+
+    /// The node of every rank: node `i` is the `i`-th group of ranks that
+    /// share memory, numbered in the order of their lowest rank, and this
+    /// rank's node as a communicator. With `ranks_per_node`, nodes are
+    /// blocks of that many consecutive ranks instead (a testing aid: it
+    /// simulates nodes within one). Collective.
+    pub(crate) fn node_map(&self, ranks_per_node: Option<usize>) -> Result<(Vec<usize>, Comm)> {
+        let node = match ranks_per_node {
+            Some(k) => self.split(self.rank / k.max(1))?,
+            None => self.split_node()?,
+        };
+        // The lowest rank of my node names it: gather my node's ranks.
+        let mates = node.allgather(&[self.rank as u64])?;
+        let lowest = mates.iter().copied().min().unwrap_or(self.rank as u64);
+        let lowest_of_each = self.allgather(&[lowest])?;
+        let mut leaders: Vec<u64> = lowest_of_each.clone();
+        leaders.sort_unstable();
+        leaders.dedup();
+        let map = lowest_of_each
+            .iter()
+            .map(|l| leaders.binary_search(l).expect("a leader of its own node"))
+            .collect();
+        Ok((map, node))
     }
 
     /// The number of nodes the ranks span: the leaders (rank 0) of the
@@ -179,6 +254,32 @@ impl Drop for Comm {
 }
 
 impl Comm {
+    /// A barrier that keeps calling `serve` while it waits (`MPI_Ibarrier`,
+    /// §6.12.1, and `MPI_Test`): on software RMA other ranks' operations on
+    /// this rank's window complete only while it calls MPI. Collective.
+    pub(crate) fn barrier_serving(&self, mut serve: impl FnMut() -> Result<()>) -> Result<()> {
+        // SAFETY: MPI_REQUEST_NULL is an immutable predefined handle.
+        let mut request = unsafe { ffi::RSMPI_REQUEST_NULL };
+        // SAFETY: valid communicator and out-handle; collective.
+        check("MPI_Ibarrier", unsafe {
+            ffi::MPI_Ibarrier(self.raw, &mut request)
+        })?;
+        loop {
+            let mut flag: c_int = 0;
+            // SAFETY: `request` is the active request of the barrier above
+            // (MPI sets it to MPI_REQUEST_NULL when it completes, after which
+            // the loop ends); `flag` is valid; the status is ignored.
+            check("MPI_Test", unsafe {
+                ffi::MPI_Test(&mut request, &mut flag, ffi::RSMPI_STATUS_IGNORE)
+            })?;
+            if flag != 0 {
+                return Ok(());
+            }
+            serve()?;
+            std::thread::sleep(std::time::Duration::from_micros(20));
+        }
+    }
+
     /// `MPI_Barrier` (§6.3).
     pub(crate) fn barrier(&self) -> Result<()> {
         // SAFETY: valid communicator; collective.

@@ -16,5 +16,5 @@ pub(crate) use environment::ensure_initialized;
 pub use environment::library_version;
 pub use environment::Mpi;
 pub(crate) use tool::cvar_string;
-pub(crate) use window::Window;
 pub use window::WindowFlavor;
+pub(crate) use window::{RmaOp, RmaRequest, Window};

@@ -58,7 +58,22 @@ pub(crate) struct Window {
     /// `progress` has nothing to do: Open MPI's shared windows (osc/sm does
     /// them with CPU atomics).
     passive: bool,
+    /// A receive that never matches, posted with the epoch when the window
+    /// is not passive: testing it drives MPI's progress engine on every
+    /// stack (see `progress`).
+    hook: Option<ProgressHook>,
 }
+
+/// A posted `MPI_Irecv` that no message matches, and its (unused) buffer.
+#[derive(Debug)]
+struct ProgressHook {
+    request: std::cell::Cell<ffi::MPI_Request>,
+    _buffer: Box<u64>,
+}
+
+/// The tag of the progress hook: dlb sends no messages on its private
+/// communicator, and MPI guarantees tags up to 32767.
+const HOOK_TAG: c_int = 32_767;
 
 const U64_BYTES: usize = std::mem::size_of::<u64>();
 
@@ -181,6 +196,7 @@ impl Window {
             shared_bases: Vec::new(),
             epoch_open: false,
             passive: flavor == WindowFlavor::Shared && ffi::DLB_MPI_IS_OPEN_MPI == 1,
+            hook: None,
         };
         check(call, rc).map_err(|e| window_error(e, flavor))?;
         // SAFETY: `win.raw` is the window just created.
@@ -240,6 +256,9 @@ impl Window {
             ffi::MPI_Win_lock_all(ffi::DLB_MPI_MODE_NOCHECK, self.raw)
         })?;
         self.epoch_open = true;
+        if !self.passive {
+            self.post_hook()?;
+        }
         Ok(())
     }
 
@@ -281,25 +300,74 @@ impl Window {
         Ok(old)
     }
 
-    /// `MPI_Fetch_and_op(MPI_SUM)` on `target`'s word `index`, completed with
-    /// `MPI_Win_flush` (§12.3.4). Returns the previous value.
-    pub(crate) fn fetch_add(&self, target: usize, index: usize, delta: u64) -> Result<u64> {
+    /// `MPI_Fetch_and_op` with `op` on `target`'s word `index`, completed
+    /// with `MPI_Win_flush` (§12.3.4). Returns the previous value.
+    pub(crate) fn fetch_op(
+        &self,
+        target: usize,
+        index: usize,
+        value: u64,
+        op: RmaOp,
+    ) -> Result<u64> {
         self.check_index(index);
         let mut old: u64 = 0;
-        // SAFETY: as in `compare_and_swap`; MPI_SUM is predefined.
+        // SAFETY: as in `compare_and_swap`; the op handle is predefined.
         check("MPI_Fetch_and_op", unsafe {
             ffi::MPI_Fetch_and_op(
-                &delta as *const u64 as *const c_void,
+                &value as *const u64 as *const c_void,
                 &mut old as *mut u64 as *mut c_void,
                 ffi::RSMPI_UINT64_T,
                 target as c_int,
                 index as ffi::MPI_Aint,
-                ffi::RSMPI_SUM,
+                op.handle(),
                 self.raw,
             )
         })?;
         self.flush(target)?;
         Ok(old)
+    }
+
+    /// Starts `MPI_Rget_accumulate` with `op` on `target`'s word `index`
+    /// (§12.3.5, §12.3.4): an atomic fetch-and-op that completes later,
+    /// when [`RmaRequest::test`] says so, so the caller never blocks on a
+    /// target that is busy outside MPI.
+    pub(crate) fn start_fetch_op(
+        &self,
+        target: usize,
+        index: usize,
+        value: u64,
+        op: RmaOp,
+    ) -> Result<RmaRequest> {
+        self.check_index(index);
+        let mut req = RmaRequest {
+            // SAFETY: MPI_REQUEST_NULL is an immutable predefined handle.
+            raw: unsafe { ffi::RSMPI_REQUEST_NULL },
+            buffers: Box::new([value, 0]),
+        };
+        let origin = &req.buffers[0] as *const u64 as *const c_void;
+        let result = &mut req.buffers[1] as *mut u64 as *mut c_void;
+        // SAFETY: origin and result point into a heap block owned by the
+        // request, which is never moved or freed while the request is active
+        // (its Drop leaks the block if MPI still owns it); one MPI_UINT64_T
+        // each; the displacement is inside the window; an epoch is open.
+        check("MPI_Rget_accumulate", unsafe {
+            ffi::MPI_Rget_accumulate(
+                origin,
+                1,
+                ffi::RSMPI_UINT64_T,
+                result,
+                1,
+                ffi::RSMPI_UINT64_T,
+                target as c_int,
+                index as ffi::MPI_Aint,
+                1,
+                ffi::RSMPI_UINT64_T,
+                op.handle(),
+                self.raw,
+                &mut req.raw,
+            )
+        })?;
+        Ok(req)
     }
 
     /// `MPI_Win_flush` (§12.5.4): completes this rank's operations on `target`.
@@ -312,27 +380,57 @@ impl Window {
 
     /// Lets MPI progress operations that other ranks target at this one.
     ///
-    /// With software RMA (Open MPI osc/ucx without hardware atomics, for
-    /// one) an operation on a rank's own words does not serve incoming
-    /// operations; `MPI_Iprobe` (§3.8.1) on the window's communicator runs
-    /// the progress engine. dlb sends no messages, so it never matches.
+    /// With software RMA (Open MPI osc/pt2pt and osc/ucx without hardware
+    /// atomics, MPICH over TCP) incoming atomics are served only while the
+    /// target is inside MPI. Measured across simulated nodes, `MPI_Test` on a
+    /// posted receive served them on every stack, where `MPI_Iprobe`, a
+    /// flush or an operation on oneself did not on Open MPI osc/ucx; so
+    /// dlb tests a receive that no message matches (§3.7.3).
     pub(crate) fn progress(&self) -> Result<()> {
-        if self.passive {
+        let Some(hook) = &self.hook else {
             return Ok(());
-        }
+        };
+        let mut request = hook.request.get();
         let mut flag: c_int = 0;
-        // SAFETY: the communicator outlives the window (see the module doc);
-        // the wildcard constants are predefined; `flag` is valid and the
-        // status is ignored (MPI_STATUS_IGNORE).
-        check("MPI_Iprobe", unsafe {
-            ffi::MPI_Iprobe(
+        // SAFETY: `request` is the active receive posted in `lock_all`,
+        // whose buffer lives in `hook`; `flag` is valid; the status is
+        // ignored. No message matches it, so it stays active.
+        let rc = unsafe { ffi::MPI_Test(&mut request, &mut flag, ffi::RSMPI_STATUS_IGNORE) };
+        hook.request.set(request);
+        check("MPI_Test", rc)?;
+        if flag != 0 {
+            return Err(Error::internal(
+                "a message matched dlb's progress receive: something sent on dlb's communicator",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Posts the progress hook (see `progress`).
+    fn post_hook(&mut self) -> Result<()> {
+        let mut buffer = Box::new(0u64);
+        // SAFETY: MPI_REQUEST_NULL is an immutable predefined handle.
+        let mut request = unsafe { ffi::RSMPI_REQUEST_NULL };
+        // SAFETY: the buffer is a heap u64 kept alive in the hook until the
+        // receive is cancelled and completed in Drop; count 0 never writes
+        // it; the communicator outlives the window; the source wildcard is
+        // predefined; `request` is a valid out-handle.
+        check("MPI_Irecv", unsafe {
+            ffi::MPI_Irecv(
+                &mut *buffer as *mut u64 as *mut c_void,
+                0,
+                ffi::RSMPI_UINT64_T,
                 ffi::RSMPI_ANY_SOURCE,
-                ffi::RSMPI_ANY_TAG,
+                HOOK_TAG,
                 self.comm,
-                &mut flag,
-                ffi::RSMPI_STATUS_IGNORE,
+                &mut request,
             )
-        })
+        })?;
+        self.hook = Some(ProgressHook {
+            request: std::cell::Cell::new(request),
+            _buffer: buffer,
+        });
+        Ok(())
     }
 
     /// Sleeps up to `timeout`, or until another process wakes this word
@@ -407,6 +505,76 @@ impl Window {
     }
 }
 
+/// The operation of an atomic fetch-and-op on a window word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RmaOp {
+    /// `MPI_SUM`: fetch-and-add.
+    Sum,
+    /// `MPI_REPLACE`: atomic swap.
+    Replace,
+    /// `MPI_NO_OP`: atomic read.
+    NoOp,
+}
+
+impl RmaOp {
+    fn handle(self) -> ffi::MPI_Op {
+        // SAFETY: reads of immutable predefined handles (mpi-sys's shim and
+        // dlb-sys's, initialized at load time).
+        unsafe {
+            match self {
+                RmaOp::Sum => ffi::RSMPI_SUM,
+                RmaOp::Replace => ffi::DLB_MPI_REPLACE,
+                RmaOp::NoOp => ffi::DLB_MPI_NO_OP,
+            }
+        }
+    }
+}
+
+/// A request-based atomic (`MPI_Rget_accumulate`) in flight, with the
+/// buffers MPI reads and writes until it completes.
+#[derive(Debug)]
+pub(crate) struct RmaRequest {
+    raw: ffi::MPI_Request,
+    /// The origin value and the result.
+    buffers: Box<[u64; 2]>,
+}
+
+impl RmaRequest {
+    /// `MPI_Test` (§3.7.3): the value the target word held before the
+    /// operation, once it has completed at the target; `None` until then.
+    /// Completing also lets MPI progress, so a rank that tests serves
+    /// operations targeted at it where that needs its help.
+    pub(crate) fn test(&mut self) -> Result<Option<u64>> {
+        // SAFETY: MPI_REQUEST_NULL is an immutable predefined handle.
+        let null = unsafe { ffi::RSMPI_REQUEST_NULL };
+        if self.raw == null {
+            return Ok(Some(self.buffers[1]));
+        }
+        let mut flag: c_int = 0;
+        // SAFETY: `raw` is an active request created by MPI_Rget_accumulate;
+        // `flag` is valid; the status is ignored. On completion MPI sets
+        // `raw` to MPI_REQUEST_NULL and the result buffer holds the value.
+        check("MPI_Test", unsafe {
+            ffi::MPI_Test(&mut self.raw, &mut flag, ffi::RSMPI_STATUS_IGNORE)
+        })?;
+        Ok((flag != 0).then(|| self.buffers[1]))
+    }
+}
+
+impl Drop for RmaRequest {
+    fn drop(&mut self) {
+        // SAFETY: MPI_REQUEST_NULL is an immutable predefined handle.
+        let null = unsafe { ffi::RSMPI_REQUEST_NULL };
+        if self.raw != null {
+            // MPI may still write the result: the buffers must outlive the
+            // operation, so they are leaked (16 bytes). dlb completes every
+            // request before it drops it; this is the path of an error.
+            let buffers = std::mem::replace(&mut self.buffers, Box::new([0; 2]));
+            Box::leak(buffers);
+        }
+    }
+}
+
 /// The address of the 32 bits holding the low half of `word`: a futex
 /// works on 32-bit words, and a counter that grows by one always changes
 /// its low half.
@@ -446,6 +614,22 @@ impl Drop for Window {
         let null = unsafe { ffi::RSMPI_WIN_NULL };
         if !matches!(is_finalized(), Ok(false)) {
             return;
+        }
+        if let Some(hook) = self.hook.take() {
+            let mut request = hook.request.get();
+            // SAFETY: the hook's receive is active (nothing matched it);
+            // cancelling and then waiting completes it (§3.8.4), after which
+            // its buffer may be freed with the hook.
+            let rc = unsafe { ffi::MPI_Cancel(&mut request) };
+            if let Err(e) = check("MPI_Cancel", rc) {
+                eprintln!("{e}");
+            } else {
+                // SAFETY: as above; the status is ignored.
+                let rc = unsafe { ffi::MPI_Wait(&mut request, ffi::RSMPI_STATUS_IGNORE) };
+                if let Err(e) = check("MPI_Wait", rc) {
+                    eprintln!("{e}");
+                }
+            }
         }
         if self.epoch_open {
             // SAFETY: the epoch opened by `lock_all` is closed exactly once.

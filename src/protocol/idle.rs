@@ -1,6 +1,7 @@
 //! What an idle rank does between failed steal attempts: exponential
 //! backoff that spins briefly, then yields, then sleeps up to about a
-//! millisecond, so that oversubscribed ranks give their core to busy ones.
+//! millisecond (128 µs across nodes, where idle ranks serve others' MPI
+//! operations), so that oversubscribed ranks give their core to busy ones.
 
 use crate::atomics::primitive::{thread, MODEL_CHECKING};
 use crate::atomics::Atomics;
@@ -13,18 +14,24 @@ const SPIN_UNIT: u32 = 32;
 const YIELD_STEPS: u32 = 2;
 /// The first sleep; each further step doubles it.
 const FIRST_SLEEP: Duration = Duration::from_micros(8);
-/// The longest sleep.
+/// The longest sleep on one node.
 pub(crate) const MAX_SLEEP: Duration = Duration::from_micros(1024);
+/// The longest sleep when the ranks span nodes: idle ranks serve the
+/// reports, takes and notices of others on software RMA, and termination
+/// across nodes passes through two of them.
+pub(crate) const MAX_SLEEP_ACROSS_NODES: Duration = Duration::from_micros(128);
 
 /// Backoff state for one idle period; start a new one when work is found.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Backoff {
     step: u32,
+    cap: Duration,
 }
 
 impl Backoff {
-    pub(crate) fn new() -> Backoff {
-        Backoff { step: 0 }
+    /// Sleeps grow up to `cap`.
+    pub(crate) fn new(cap: Duration) -> Backoff {
+        Backoff { step: 0, cap }
     }
 
     /// Waits a little longer than last time; the sleeps go through `sleep`,
@@ -53,32 +60,41 @@ impl Backoff {
             Pause::Yield
         } else {
             let doublings = (self.step - SPIN_STEPS - YIELD_STEPS).min(16);
-            Pause::Sleep((FIRST_SLEEP * (1u32 << doublings)).min(MAX_SLEEP))
+            Pause::Sleep((FIRST_SLEEP * (1u32 << doublings)).min(self.cap))
         }
     }
 }
 
-/// Under a model checker, an idle rank that found every other rank empty,
-/// with no word written since it began looking, waits for the next write
-/// instead of spinning: until a word changes, every read it could make
-/// returns what it already saw, so the wait cuts only stuttering steps (which
-/// would otherwise make loom's schedules unbounded). If all ranks waited with
-/// the run unfinished, the checker reports the deadlock.
+/// Which node-mates an idle rank found empty, and, under a model checker,
+/// the wait that replaces backoff: an idle rank that found every node-mate
+/// empty, with no word written (and no operation queued or served) since it
+/// began looking, waits for the next write instead of spinning: until
+/// something changes, every read it could make returns what it already saw,
+/// so the wait cuts only stuttering steps (which would otherwise make loom's
+/// schedules unbounded). If all ranks waited with the run unfinished, the
+/// checker reports the deadlock.
 #[derive(Debug)]
 pub(crate) struct Sweep {
     /// `Atomics::writes` when the current sweep began.
     epoch: u64,
     /// `writes` read at the start of the latest attempt.
     at_attempt: u64,
-    empty: Vec<bool>,
+    /// The node-mates other than this rank, and whether each was found
+    /// empty in this sweep.
+    mates: Vec<(usize, bool)>,
 }
 
 impl Sweep {
-    pub(crate) fn new(size: usize) -> Sweep {
+    /// A sweep over `mates` (this rank's node, `me` included and skipped).
+    pub(crate) fn new(mates: &[usize], me: usize) -> Sweep {
         Sweep {
             epoch: u64::MAX,
             at_attempt: 0,
-            empty: vec![false; size],
+            mates: mates
+                .iter()
+                .filter(|&&r| r != me)
+                .map(|&r| (r, false))
+                .collect(),
         }
     }
 
@@ -87,16 +103,39 @@ impl Sweep {
         self.at_attempt = atomics.writes();
         if self.at_attempt != self.epoch {
             self.epoch = self.at_attempt;
-            self.empty.iter_mut().for_each(|e| *e = false);
+            self.found_work();
         }
     }
 
-    /// Call when `victim` had nothing; waits once every other rank was found
-    /// empty within one write epoch.
-    pub(crate) fn found_empty(&mut self, atomics: &impl Atomics, victim: usize) {
-        self.empty[victim] = true;
-        let me = atomics.rank();
-        if self.empty.iter().enumerate().all(|(r, e)| *e || r == me) {
+    /// `victim` had nothing.
+    pub(crate) fn found_empty(&mut self, victim: usize) {
+        if let Some(m) = self.mates.iter_mut().find(|(r, _)| *r == victim) {
+            m.1 = true;
+        }
+    }
+
+    /// Some node-mate had work: start the sweep over.
+    pub(crate) fn found_work(&mut self) {
+        self.mates.iter_mut().for_each(|m| m.1 = false);
+    }
+
+    /// Whether every node-mate was found empty in this sweep (true without
+    /// node-mates).
+    pub(crate) fn node_dry(&self) -> bool {
+        self.mates.iter().all(|m| m.1)
+    }
+
+    /// Under a model checker, when this rank has nothing to do but wait for
+    /// others (the finisher waiting on its notices): waits for the next
+    /// write since the attempt began.
+    pub(crate) fn wait(&self, atomics: &impl Atomics) {
+        atomics.wait_for_write(self.at_attempt);
+    }
+
+    /// Under a model checker, after an attempt that found nothing: waits
+    /// for the next write once the node is dry, else yields.
+    pub(crate) fn nothing_found(&mut self, atomics: &impl Atomics) {
+        if self.node_dry() {
             atomics.wait_for_write(self.at_attempt);
         } else {
             thread::yield_now();
@@ -117,7 +156,7 @@ mod tests {
 
     #[test]
     fn spins_then_yields_then_sleeps_up_to_the_cap() {
-        let mut b = Backoff::new();
+        let mut b = Backoff::new(MAX_SLEEP);
         let mut seen = Vec::new();
         for _ in 0..40 {
             seen.push(b.pause());

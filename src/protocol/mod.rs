@@ -1,103 +1,160 @@
 //! The steal protocol: how job units move between ranks, exactly once, with
 //! nothing but single-word atomics on `(rank, slot)` (see [`crate::atomics`]).
+//! It knows which ranks share a node ([`Topology`]) and works on two levels:
+//! within a node on words that every node-mate reaches with passive atomics
+//! (CPU atomics on shared memory), across nodes on words reached with MPI
+//! atomics, which on software RMA complete only when the target rank enters
+//! MPI. No operation of one rank ever waits on a rank of another node.
 //!
 //! # State
 //!
-//! Every rank `r` owns three words, each on its own cache line:
+//! Node-level words (one node's ranks only; [`crate::atomics::Level::Node`]),
+//! each on its own cache line:
 //!
 //! - `Range[r]`: a [`RangeWord`] `[start, end)` of units that `r` may still
 //!   hand out. Accessed only by compare-and-swap (CAS).
 //! - `Finished[r]`: how many runs have been declared finished to `r`.
-//!   Accessed only by fetch-and-add.
+//!   Accessed only by fetch-and-add; idle ranks sleep on it (a futex).
+//!
+//! Cross-node words ([`crate::atomics::Level::Cross`]):
+//!
+//! - `Offer[r]`: units `r` offers to other nodes, or `EMPTY`, or `HUNGRY`
+//!   (some rank on another node asked). Accessed only by swap and read.
+//! - `Told[l]` (node leaders, the lowest rank of each node): runs declared
+//!   finished to `l`'s node by a rank on another node. Fetch-and-add only.
 //! - `Done[0]` (rank 0 only): jobs reported completed, summed over all runs,
-//!   wrapping. Accessed only by fetch-and-add.
+//!   wrapping. Fetch-and-add only.
 //!
 //! Each rank also keeps private state: `own`, the last value it saw in its
-//! own `Range` word; `unreported`, jobs it completed but has not added to
-//! `Done`; and the private pending range of the layer above
-//! (`crate::dispenser`), which this module never sees.
+//! own `Range` word; `stash`, units it received and has not installed yet;
+//! `unreported`, jobs it completed but has not added to `Done`; operations it
+//! started and has not seen complete (takes, reports, notices); and the
+//! private pending range of the layer above (`crate::dispenser`), which this
+//! module never sees.
+//!
+//! Only a rank itself makes blocking operations on its own cross-node words;
+//! it reaches other ranks' cross-node words only by *started* operations
+//! (`MPI_Rget_accumulate`), which it polls and never waits for, except the
+//! finisher waiting on node leaders that are idle by construction (below).
 //!
 //! # Operations
 //!
 //! - **Claim** (owner, from the front): CAS `Range[me]` from `own = [s, e)`
 //!   to `[s + k, e)`. On failure the CAS returned the current value (a thief
 //!   moved `e`): retry with it. One operation when uncontended.
-//! - **Steal** (thief, from the back): read `Range[v]` of a random victim
-//!   `v`; if it is `[s, e)` with `s < e`, CAS it to `[s, m)` where
-//!   `m = e - ceil((e - s) / 2)`. Success gives the thief `[m, e)`. An empty
-//!   read is [`Steal::Empty`]; a lost CAS is [`Steal::Retry`].
-//! - **Install** (owner, only while its own word is empty): CAS
-//!   `Range[me]` from `own` (empty) to the stolen remainder.
-//! - **Report** (a rank that ran out of work): fetch-and-add its
+//! - **Steal** (thief, from the back, node-mates only): read `Range[v]` of a
+//!   random node-mate `v`; if it is `[s, e)` with `s < e`, CAS it to
+//!   `[s, m)` where `m = e - ceil((e - s) / 2)`. Success gives the thief
+//!   `[m, e)`. An empty read is [`Steal::Empty`]; a lost CAS is
+//!   [`Steal::Retry`].
+//! - **Install** (owner, only while its own word is empty): CAS `Range[me]`
+//!   from `own` (empty) to units from a steal, a take or the stash.
+//! - **Take** (a rank whose node ran dry): start a swap of `HUNGRY` into
+//!   `Offer[v]` of ranks `v` on other nodes, up to [`REMOTE_TAKES`] at once.
+//!   What each swap returns is the taker's: units go to its stash.
+//! - **Deposit** (owner, in `give_more`, after a claim): if `Offer[me]`
+//!   reads `HUNGRY`, move the back half of the own range out with a CAS of
+//!   `Range[me]`, then swap it into `Offer[me]`.
+//! - **Reclaim** (owner, when its own range ran dry): swap `EMPTY` into
+//!   `Offer[me]`; units found there go to its stash.
+//! - **Report** (a rank that ran out of work): start an add of its
 //!   `unreported` count to `Done[0]`. The report that brings this run's count
-//!   to the run's job total `N` makes its rank the *finisher*, which adds 1 to
-//!   `Finished[r]` of every rank `r`.
-//! - **Finish check** (idle ranks, between steal attempts): read
-//!   `Finished[me]`; the run is over when it reaches the number of runs
-//!   (with `N > 0`) begun so far.
+//!   to the run's job total `N` makes its rank the *finisher*.
+//! - **Finish** (the finisher): add 1 to `Finished[r]` of every node-mate
+//!   (and wake it), and start an add of 1 to `Told[l]` of every other node's
+//!   leader `l`. It answers "no more" once those adds completed.
+//! - **Relay** (a leader, while idle): when `Told[me]` grew, add 1 to
+//!   `Finished[r]` of every node-mate (and wake it).
+//! - **Finish check** (idle ranks): read `Finished[me]`; the run is over
+//!   when it reaches the number of runs (with `N > 0`) begun so far.
 //!
-//! A rank that runs out of work reports, then alternates finish checks and
-//! steal attempts with exponential backoff ([`idle::Backoff`]); its sleeps
-//! wait on its own `Finished` word, so on shared memory the finisher wakes
-//! it at once (a futex; elsewhere a plain sleep), until a steal
-//! succeeds or the run is finished. Each attempt picks a random victim, except
-//! that after a lost race ([`Steal::Retry`]) the thief stays with the victim
-//! that has work.
+//! A rank that runs out of work reports, reclaims its offer, then loops:
+//! poll its started operations (serving others' on software RMA), install
+//! the stash, check for the end, try to steal from a random node-mate, and,
+//! once every node-mate was found empty (or it has none), keep takes in
+//! flight to random ranks on other nodes; then back off ([`idle::Backoff`]:
+//! spin, yield, sleep on `Finished[me]`, at most 1 ms on one node and 128 µs
+//! across nodes, where idle ranks serve others' operations). After a lost
+//! race ([`Steal::Retry`]) the thief stays with the node-mate that has work.
+//!
+//! On one node there are no cross-node operations: no offers, no takes, no
+//! leaders to tell, and `Done[0]` is a node-level word in all but name.
 //!
 //! # Invariants
 //!
-//! The model checkers (`src/model_check.rs`: loom over every interleaving of
-//! 2 and 3 ranks, shuttle over random schedules of 4 to 8) run this code and
+//! The model checkers (`src/model_check.rs`: loom on 2 ranks on one node, 3
+//! on one node and 2 nodes of 2, within a preemption bound; shuttle on random
+//! schedules of 4 to 8 ranks on one and on several nodes) run this code and
 //! assert three properties that follow from the invariants below:
 //! **exactly once**, every job is handed out to exactly one rank;
 //! **no early end**, no rank is told "no more" while a job is unfinished;
 //! **termination**, every rank is told "no more" within a bounded number of
-//! steps once all jobs are done. They also run two deliberately broken
-//! variants (`Bug`, test builds only) and must find the violation each one causes.
+//! steps once all jobs are done, even though a rank that left never serves
+//! another operation. Cross-node operations there are queued at the target
+//! and take effect only when it calls `progress`: software RMA at its worst.
+//! They also run deliberately broken variants (`Bug`, test builds only) and
+//! must find the violation each one causes.
 //!
 //! 1. *Partition.* At every instant, the unclaimed units of a run are the
-//!    disjoint union of the nonempty `Range` words, the units a thief holds
-//!    between a successful steal and its install, and the ranks' private
-//!    pending ranges. Each unit is in exactly one of them, or handed out.
+//!    disjoint union of the nonempty `Range` words, the units in `Offer`
+//!    words, the units a rank holds privately between taking them out of a
+//!    word and putting them into another (a successful steal or deposit CAS
+//!    before its install or swap; a stash; the result of a completed take
+//!    not yet polled), and the ranks' pending ranges. Each unit is in exactly
+//!    one of them, or handed out.
 //! 2. *Monotone words.* Between installs, a `Range` word only shrinks: the
-//!    owner raises `start`, thieves lower `end`. Only the owner writes an
-//!    empty word, and only to install.
+//!    owner raises `start` (claim) or lowers `end` (deposit), thieves lower
+//!    `end`. Only the owner writes a range into an empty `Range` word, and
+//!    only to install. Only the owner writes units into `Offer[me]`, and
+//!    only when it last saw `EMPTY` or `HUNGRY` there.
 //! 3. *Counting.* `Done - base <= N`, where `base` is the counter's value at
 //!    the start of the run; it equals `N` exactly when every job of the run
 //!    was completed and reported.
 //!
 //! # Why every job is handed out exactly once
 //!
-//! Units leave a word only through a successful CAS, which is atomic on the
-//! whole word: the units between the old and the new value are given to the
-//! one rank whose CAS succeeded, and no other CAS can succeed against the
-//! old value afterwards. Claims take from the front and steals from the back
-//! of the value they replaced, so what is taken and what remains partition
-//! that value (invariant 1). Installs only write words that are empty, and
-//! the installed units come from a successful steal, so they were in no word
-//! at that moment.
+//! Units leave a `Range` word only through a successful CAS, which is atomic
+//! on the whole word: the units between the old and the new value are given
+//! to the one rank whose CAS succeeded, and no other CAS can succeed against
+//! the old value afterwards. Claims take from the front and steals and
+//! deposits from the back of the value they replaced, so what is taken and
+//! what remains partition that value (invariant 1). Installs only write
+//! words that are empty, with units that were in no word at that moment.
+//! An `Offer` word changes only by swaps, each atomic: the units a swap
+//! removes go to the one rank that made it, and the value it leaves is
+//! `HUNGRY`, `EMPTY`, or units its owner had taken out of its range word
+//! and put nowhere else; since only the owner deposits, and only over a
+//! word without units (it checks what its swap returned), a deposit never
+//! destroys units.
 //!
 //! # Why there is no ABA
 //!
-//! Within a run, a word's value is the whole truth about the units it holds:
-//! whatever the history, if `Range[v]` holds `[s, e)` then exactly those
-//! units are unclaimed there. Every CAS computes its new value from its
+//! Within a run, a `Range` word's value is the whole truth about the units
+//! it holds: whatever the history, if `Range[v]` holds `[s, e)` then exactly
+//! those units are unclaimed there. Every CAS computes its new value from its
 //! expected value alone, so when it succeeds the transition is valid at that
 //! instant, whether the expected value was read just now, read long ago, or
-//! guessed. Thieves use this: on software RMA (Open MPI osc/pt2pt or
-//! osc/ucx without hardware atomics, MPICH over TCP) a busy victim serves
-//! remote operations only inside MPI, once per `give_more`, and claims once
-//! per `give_more` too, so a CAS against the value last returned always
-//! arrives one claim late. A thief therefore also tries the value it
-//! predicts after one more claim of the same size. (Besides, a value
-//! cannot recur: once a word changed, some of its units were handed out or
-//! moved to a range that never merges back.) Thieves never CAS against an
-//! empty value, and the owner is the only writer of an empty word.
+//! guessed. Thieves use this: on software RMA (the `mpi` path: Open MPI
+//! osc/pt2pt or osc/ucx without hardware atomics, MPICH over TCP) a busy
+//! victim serves remote operations only inside MPI, once per `give_more`,
+//! and claims once per `give_more` too, so a CAS against the value last
+//! returned always arrives one claim late. A thief therefore also tries the
+//! value it predicts after one more claim of the same size. (Besides, a
+//! value cannot recur: once a word changed, some of its units were handed
+//! out or moved to a range that never merges back.) Thieves never CAS
+//! against an empty value, and the owner is the only writer of an empty
+//! word. `Offer` words take no CAS: a swap's effect does not depend on what
+//! its maker believed the word held, so no stale belief can make it wrong.
 //!
 //! Across runs the same bits would mean other jobs, so runs must not
 //! overlap: `setup` is collective (an all-reduce that no rank leaves before
 //! every rank has left the previous run), and only then does a rank install
-//! its new range.
+//! its new range. Reports and notices of a run complete before that run
+//! ends (below); only takes may still be in flight when a rank leaves a
+//! run. A take that completes later took effect during a later run, so
+//! whatever units it carries belong to the run in which the taker polls it,
+//! and that is where it installs them; a late `HUNGRY` only makes an owner
+//! deposit units that it or another rank takes later.
 //!
 //! # Why every rank terminates, and only when all jobs are done
 //!
@@ -109,24 +166,37 @@
 //! mistaken for the end.
 //!
 //! *Liveness:* while some job is unfinished, some rank holds it and is
-//! working. When all jobs are completed, every rank has run dry and reported
-//! everything (a rank reports before idling), so the last report reaches `N`
-//! and its rank adds 1 to every `Finished` word. Each idle rank checks its own
-//! `Finished` word at least once per backoff period (at most about a
-//! millisecond), so every rank answers "no more". Because every report adds
-//! at least one job, exactly one report reaches `N`, and each `Finished` word
-//! grows by exactly one per run.
+//! working, and calls `give_more` again when it is done. When all jobs are
+//! completed, every rank has run dry and started a report of everything it
+//! completed (a rank reports before idling), and polls it while idle; rank 0
+//! is idle too and serves the reports, so they complete, the last one reaches
+//! `N`, and its rank is the finisher. Because every report adds at least one
+//! job, exactly one report reaches `N`. The finisher's node hears through
+//! `Finished` at once. Every other node hears through its leader, and the
+//! leader is still idle and serving when the finisher's add to `Told`
+//! arrives: its node-mates can hear only through it, so none of them left,
+//! and neither did it. So the finisher's wait ends, and each `Finished` word
+//! grows by exactly one per run. Idle ranks check `Finished[me]` at least
+//! once per backoff period, and a rank that answered "no more" and computes
+//! for a long time is never the target of an operation anybody waits for:
+//! reports and notices of the run are complete by then, and nobody waits for
+//! takes.
 //!
 //! The `Done` word is touched once per idle period per rank (not once per
-//! chunk), `Finished` words once per run: the hot words stay cold.
+//! chunk), `Told` words once per run per node, `Offer` words only while some
+//! node is dry: the hot words stay cold.
 
+mod cross;
+mod finish;
 mod idle;
+mod topology;
 mod word;
 
+pub(crate) use topology::Topology;
 pub(crate) use word::{RangeWord, MAX_UNITS};
 
 use crate::atomics::primitive::MODEL_CHECKING;
-use crate::atomics::{Atomics, Slot};
+use crate::atomics::{Atomics, Pending, Slot};
 use crate::error::{Error, Result};
 use idle::{Backoff, Sweep};
 use std::ops::Range;
@@ -137,6 +207,9 @@ const DONE_RANK: usize = 0;
 /// CAS attempts a thief makes on one victim, alternating the value each
 /// failed CAS returned and a prediction, before it reports [`Steal::Retry`].
 const STEAL_CAS_TRIES: u32 = 4;
+/// Takes a rank keeps in flight to ranks on other nodes, so that it never
+/// waits behind one busy rank.
+pub(crate) const REMOTE_TAKES: usize = 3;
 
 /// The outcome of one steal attempt.
 #[must_use]
@@ -159,18 +232,36 @@ pub(crate) enum Bug {
     StealIgnoresCas,
     /// The finisher fires one job early: "no more" while a job is unfinished.
     FinishOneEarly,
+    /// An owner deposits units for other nodes without taking them out of
+    /// its range: jobs handed out twice, across nodes.
+    DepositKeepsUnits,
+    /// The finisher tells only its own node: the other nodes never end.
+    FinishTellsOwnNodeOnly,
 }
 
 /// Counters of protocol events in the current run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Counters {
+    /// Steal attempts on node-mates plus takes started on other nodes.
     pub(crate) steal_attempts: u64,
+    /// Successful steals plus takes that brought units.
     pub(crate) steals: u64,
     pub(crate) units_stolen: u64,
+    /// Takes from other nodes that brought units (also in `steals`).
+    pub(crate) remote_steals: u64,
+    /// Deposits made for other nodes.
+    pub(crate) deposits: u64,
     pub(crate) claim_retries: u64,
     pub(crate) reports: u64,
     pub(crate) idle: Duration,
     pub(crate) longest_idle: Duration,
+}
+
+/// A take in flight: the swap of `HUNGRY` into a remote rank's offer.
+#[derive(Debug)]
+struct Take {
+    victim: usize,
+    pending: Pending,
 }
 
 /// One rank's side of the protocol.
@@ -179,6 +270,21 @@ pub(crate) struct Protocol<A: Atomics> {
     atomics: A,
     /// Last value seen in this rank's own `Range` word.
     own: RangeWord,
+    /// Units received (takes, reclaims) and not yet installed.
+    stash: Vec<Range<u64>>,
+    /// Takes in flight.
+    takes: Vec<Take>,
+    /// Reports in flight: the count added, and the operation.
+    reports: Vec<(u64, Pending)>,
+    /// The finisher's adds to other nodes' `Told` words, in flight.
+    notices: Vec<Pending>,
+    /// `Told[me]` increments already relayed to the node (leaders).
+    told_relayed: u64,
+    /// When `give_more` next reads `Offer[me]` for hunger.
+    next_offer_check: Option<Instant>,
+    /// Under a model checker: `Atomics::writes` when takes last came back
+    /// empty-handed (see `hunt_remote`).
+    takes_failed_at: Option<u64>,
     /// `Done` at the start of the current run (wrapping).
     done_base: u64,
     /// Jobs in the current run.
@@ -203,6 +309,13 @@ impl<A: Atomics> Protocol<A> {
         Protocol {
             atomics,
             own: RangeWord::default(),
+            stash: Vec::new(),
+            takes: Vec::new(),
+            reports: Vec::new(),
+            notices: Vec::new(),
+            told_relayed: 0,
+            next_offer_check: None,
+            takes_failed_at: None,
             done_base: 0,
             total: 0,
             unreported: 0,
@@ -245,15 +358,32 @@ impl<A: Atomics> Protocol<A> {
         &self.atomics
     }
 
+    fn me(&self) -> usize {
+        self.atomics.rank()
+    }
+
+    fn multi_node(&self) -> bool {
+        self.atomics.topology().multi_node()
+    }
+
     /// Starts a run of `total` jobs in which this rank first owns `units`.
     ///
     /// Must be called by every rank after a collective operation that no
     /// rank leaves before all ranks finished the previous run.
     pub(crate) fn begin_run(&mut self, units: Range<u64>, total: u64) -> Result<()> {
-        if !self.finished || !self.own.is_empty() || self.unreported != 0 {
+        if !self.finished
+            || !self.own.is_empty()
+            || self.unreported != 0
+            || !self.stash.is_empty()
+            || !self.reports.is_empty()
+            || !self.notices.is_empty()
+        {
             return Err(Error::internal(
                 "a run began before the previous one finished",
             ));
+        }
+        if self.multi_node() {
+            self.clear_offer()?;
         }
         self.done_base = self.done_base.wrapping_add(self.total);
         self.total = total;
@@ -272,15 +402,22 @@ impl<A: Atomics> Protocol<A> {
 
     /// Claims `want(start)` units (at least one) from the front of this
     /// rank's own range, where `start` is the first unit of the range.
-    /// `None` when the range is empty.
+    /// `None` when the range is empty. Across nodes, also serves hunger:
+    /// see the module doc.
     pub(crate) fn claim(&mut self, want: impl Fn(u64) -> u64) -> Result<Option<Range<u64>>> {
         // Serve thieves and reports waiting on this rank first (software RMA).
         self.atomics.progress()?;
+        if self.multi_node() {
+            self.poll()?;
+        }
         while !self.own.is_empty() {
             let (rest, taken) = self.own.take_front(want(self.own.start()).max(1));
-            let seen = self.cas(self.atomics.rank(), self.own, rest)?;
+            let seen = self.cas(self.me(), self.own, rest)?;
             if seen == self.own {
                 self.own = rest;
+                if self.multi_node() {
+                    self.serve_offer()?;
+                }
                 return Ok(Some(taken));
             }
             // A thief lowered our end: retry against what the CAS returned.
@@ -290,7 +427,7 @@ impl<A: Atomics> Protocol<A> {
         Ok(None)
     }
 
-    /// One steal attempt on `victim`.
+    /// One steal attempt on node-mate `victim`.
     pub(crate) fn steal(&mut self, victim: usize) -> Result<Steal> {
         self.counters.steal_attempts += 1;
         let mut expected = RangeWord::from_bits(self.atomics.load(victim, Slot::Range)?);
@@ -325,7 +462,7 @@ impl<A: Atomics> Protocol<A> {
     /// Makes `units` this rank's own range. The own word must be empty.
     fn install(&mut self, units: Range<u64>) -> Result<()> {
         let new = RangeWord::new(units);
-        let seen = self.cas(self.atomics.rank(), self.own, new)?;
+        let seen = self.cas(self.me(), self.own, new)?;
         if seen != self.own {
             return Err(Error::internal(format!(
                 "own range word changed while empty: expected {:#x}, found {:#x}",
@@ -335,6 +472,14 @@ impl<A: Atomics> Protocol<A> {
         }
         self.own = new;
         Ok(())
+    }
+
+    /// The first `want(start)` units of `loot` for the caller; the rest
+    /// becomes the own range (which must be empty).
+    fn keep(&mut self, loot: Range<u64>, want: &impl Fn(u64) -> u64) -> Result<Range<u64>> {
+        let take = want(loot.start).clamp(1, loot.end - loot.start);
+        self.install(loot.start + take..loot.end)?;
+        Ok(loot.start..loot.start + take)
     }
 
     /// Benchmarks, outside runs: makes `units` the own range (which must be
@@ -350,24 +495,42 @@ impl<A: Atomics> Protocol<A> {
         Ok(())
     }
 
-    /// Called when this rank has no work left: reports, then hunts until a
-    /// steal succeeds (returns the first `want(start)` units of the loot,
-    /// the rest installed as the own range) or the run is finished (`None`).
+    /// Called when this rank has no work left: reports, then hunts until it
+    /// gets units (returns the first `want(start)` of them, the rest
+    /// installed as the own range) or the run is finished (`None`).
     pub(crate) fn find_work(&mut self, want: impl Fn(u64) -> u64) -> Result<Option<Range<u64>>> {
         debug_assert!(self.own.is_empty());
         self.report()?;
+        if self.multi_node() {
+            self.reclaim_offer()?;
+        }
         let started = Instant::now();
-        let mut backoff = Backoff::new();
+        let mut backoff = Backoff::new(if self.multi_node() {
+            idle::MAX_SLEEP_ACROSS_NODES
+        } else {
+            idle::MAX_SLEEP
+        });
         let mut victim = None;
-        let mut sweep = Sweep::new(self.atomics.size());
+        let mut sweep = Sweep::new(self.atomics.topology().mates(), self.me());
         let found = loop {
             sweep.begin_attempt(&self.atomics);
-            if self.is_finished()? {
-                break None;
-            }
-            // Let thieves probing this (empty) rank see so without waiting
-            // out the backoff sleep (software RMA).
             self.atomics.progress()?;
+            self.poll()?;
+            if let Some(loot) = self.stash.pop() {
+                break Some(self.keep(loot, &want)?);
+            }
+            if self.is_finished()? {
+                if self.notices.is_empty() {
+                    break None;
+                }
+                // The finisher waits until every other node's leader heard.
+                if MODEL_CHECKING {
+                    sweep.wait(&self.atomics);
+                } else {
+                    backoff.snooze_with(std::thread::sleep);
+                }
+                continue;
+            }
             if self.atomics.size() < 2 {
                 // Alone, a rank that ran dry has done everything: its report
                 // finished the run. Getting here means the counts are wrong.
@@ -375,25 +538,31 @@ impl<A: Atomics> Protocol<A> {
                     "a single rank ran dry before the run finished",
                 ));
             }
-            // A victim that made us retry has work: stay with it.
-            let target = match victim {
-                Some(v) => v,
-                None => self.rng.victim(self.atomics.rank(), self.atomics.size()),
-            };
-            victim = None;
-            match self.steal(target)? {
-                Steal::Success(loot) => {
-                    let take = want(loot.start).clamp(1, loot.end - loot.start);
-                    self.install(loot.start + take..loot.end)?;
-                    break Some(loot.start..loot.start + take);
+            if self.atomics.topology().mates().len() > 1 {
+                // A node-mate that made us retry has work: stay with it.
+                let target = match victim.take() {
+                    Some(v) => v,
+                    None => self.rng.pick(self.atomics.topology().mates(), self.me()),
+                };
+                match self.steal(target)? {
+                    Steal::Success(loot) => break Some(self.keep(loot, &want)?),
+                    Steal::Empty => sweep.found_empty(target),
+                    Steal::Retry => {
+                        sweep.found_work();
+                        victim = Some(target);
+                        continue;
+                    }
                 }
-                Steal::Empty if MODEL_CHECKING => sweep.found_empty(&self.atomics, target),
-                Steal::Empty => {
-                    // Sleep on our Finished word: the finisher wakes us.
-                    let (atomics, seen) = (&self.atomics, self.finished_seen);
-                    backoff.snooze_with(|d| atomics.wait(Slot::Finished, seen, d));
-                }
-                Steal::Retry => victim = Some(target),
+            }
+            if self.multi_node() && sweep.node_dry() {
+                self.hunt_remote()?;
+            }
+            if MODEL_CHECKING {
+                sweep.nothing_found(&self.atomics);
+            } else {
+                // Sleep on our Finished word: the finisher wakes us.
+                let (atomics, seen) = (&self.atomics, self.finished_seen);
+                backoff.snooze_with(|d| atomics.wait(Slot::Finished, seen, d));
             }
         };
         let waited = started.elapsed();
@@ -402,41 +571,14 @@ impl<A: Atomics> Protocol<A> {
         Ok(found)
     }
 
-    /// Adds the unreported jobs to `Done`; the report that completes the run
-    /// tells every rank.
-    fn report(&mut self) -> Result<()> {
-        if self.unreported == 0 || self.finished {
-            return Ok(());
-        }
-        let mine = std::mem::take(&mut self.unreported);
-        let before = self.atomics.fetch_add(DONE_RANK, Slot::Done, mine)?;
-        self.counters.reports += 1;
-        let done = before.wrapping_add(mine).wrapping_sub(self.done_base);
-        if done > self.total {
-            return Err(Error::internal(format!(
-                "{done} jobs reported done in a run of {}: a job was handed out twice",
-                self.total
-            )));
-        }
-        let early = self.has_bug(Bug::FinishOneEarly) && done + 1 == self.total;
-        if done == self.total || early {
-            for rank in 0..self.atomics.size() {
-                self.atomics.fetch_add(rank, Slot::Finished, 1)?;
-                self.atomics.wake(rank, Slot::Finished)?;
-            }
-            self.finished = true;
-        }
-        Ok(())
-    }
-
-    /// Whether this run is over, reading `Finished[me]` if not known yet.
-    pub(crate) fn is_finished(&mut self) -> Result<bool> {
-        if !self.finished {
-            let seen = self.atomics.load(self.atomics.rank(), Slot::Finished)?;
-            self.finished_seen = seen;
-            self.finished = seen >= self.finish_target;
-        }
-        Ok(self.finished)
+    /// Polls every started operation: takes (units go to the stash),
+    /// reports (the last one finishes the run), the finisher's notices, and
+    /// on a leader the `Told` word.
+    fn poll(&mut self) -> Result<()> {
+        self.poll_takes()?;
+        self.poll_reports()?;
+        self.poll_notices()?;
+        self.relay()
     }
 
     fn cas(&self, target: usize, expected: RangeWord, new: RangeWord) -> Result<RangeWord> {
@@ -465,14 +607,37 @@ impl Rng {
         x.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
+    /// A uniformly random index below `n` (`n >= 1`).
+    fn below(&mut self, n: usize) -> usize {
+        (((self.next() >> 32) * n as u64) >> 32) as usize
+    }
+
     /// A uniformly random rank other than `me` (needs `size >= 2`).
+    #[cfg(test)]
     fn victim(&mut self, me: usize, size: usize) -> usize {
-        let r = (((self.next() >> 32) * (size as u64 - 1)) >> 32) as usize;
+        let r = self.below(size - 1);
         if r >= me {
             r + 1
         } else {
             r
         }
+    }
+
+    /// A uniformly random element of `ranks` other than `me`, which must
+    /// hold another rank.
+    fn pick(&mut self, ranks: &[usize], me: usize) -> usize {
+        let others = ranks.len() - usize::from(ranks.contains(&me));
+        let mut i = self.below(others);
+        for &r in ranks {
+            if r == me {
+                continue;
+            }
+            if i == 0 {
+                return r;
+            }
+            i -= 1;
+        }
+        unreachable!("`ranks` holds another rank")
     }
 }
 

@@ -56,12 +56,31 @@ fn assert_exactly_once(mut all: Vec<Range<u64>>, n: u64) {
     assert_eq!(next, n, "units missing at the end");
 }
 
-/// Runs `runs` consecutive runs of `n` units on `p` threads.
+/// Runs `runs` consecutive runs of `n` units on `p` threads, all on one node.
 fn hammer(p: usize, n: u64, maxjobs: u64, runs: usize, slow_rank: Option<usize>) {
+    let slow = move |r: usize| Some(r) == slow_rank;
+    let stolen = hammer_nodes(p, p, n, maxjobs, runs, slow);
+    if slow_rank.is_some() && n >= 64 * p as u64 {
+        assert!(stolen.0 > 0, "nobody stole from the slow rank");
+    }
+}
+
+/// Runs `runs` consecutive runs of `n` units on `p` threads in nodes of
+/// `per_node`, where ranks for which `slow` holds sleep 50 µs per chunk
+/// (serving others' cross-node operations only in `give_more`); returns the
+/// units stolen and the takes from other nodes that brought units.
+fn hammer_nodes(
+    p: usize,
+    per_node: usize,
+    n: u64,
+    maxjobs: u64,
+    runs: usize,
+    slow: impl Fn(usize) -> bool + Send + Sync + Copy + 'static,
+) -> (u64, u64) {
     let barrier = Arc::new(Barrier::new(p));
     // Jobs completed, per run, over all threads.
     let completed: Arc<Vec<AtomicU64>> = Arc::new((0..runs).map(|_| AtomicU64::new(0)).collect());
-    let handles: Vec<_> = LocalAtomics::group(p)
+    let handles: Vec<_> = LocalAtomics::nodes(p, per_node)
         .into_iter()
         .map(|atomics| {
             let (barrier, completed) = (Arc::clone(&barrier), Arc::clone(&completed));
@@ -69,21 +88,22 @@ fn hammer(p: usize, n: u64, maxjobs: u64, runs: usize, slow_rank: Option<usize>)
                 let me = atomics.rank();
                 let mut proto = Protocol::new(atomics, 42);
                 let mut per_run = Vec::new();
-                let mut stolen = 0;
+                let (mut stolen, mut remote) = (0, 0);
                 for run in 0..runs {
                     barrier.wait(); // setup's collective
                     proto.begin_run(block(n, p as u64, me as u64), n).unwrap();
                     let got = drain(&mut proto, maxjobs, &completed[run], n, |_| {
-                        if Some(me) == slow_rank {
+                        if slow(me) {
                             thread::sleep(std::time::Duration::from_micros(50));
                         } else {
                             thread::yield_now();
                         }
                     });
                     stolen += proto.counters().units_stolen;
+                    remote += proto.counters().remote_steals;
                     per_run.push(got);
                 }
-                (per_run, stolen)
+                (per_run, (stolen, remote))
             })
         })
         .collect();
@@ -92,10 +112,36 @@ fn hammer(p: usize, n: u64, maxjobs: u64, runs: usize, slow_rank: Option<usize>)
         let all: Vec<Range<u64>> = results.iter().flat_map(|(r, _)| r[run].clone()).collect();
         assert_exactly_once(all, n);
     }
-    if slow_rank.is_some() && n >= 64 * p as u64 {
-        let stolen: u64 = results.iter().map(|(_, s)| s).sum();
-        assert!(stolen > 0, "nobody stole from the slow rank");
+    results
+        .iter()
+        .fold((0, 0), |(s, r), (_, (s1, r1))| (s + s1, r + r1))
+}
+
+#[test]
+fn exactly_once_across_nodes() {
+    for &(p, per_node, n, maxjobs) in &[
+        (4, 2, 2000, 2),
+        (6, 2, 3000, 3),
+        (8, 4, 5000, 1),
+        (3, 1, 100, 1),
+        (5, 2, 7, 2),
+        (4, 2, 0, 1),
+        (6, 3, 1, 1),
+    ] {
+        hammer_nodes(p, per_node, n, maxjobs, 3, |_| false);
     }
+}
+
+#[test]
+fn a_dry_node_takes_from_a_slow_node() {
+    // Node 0 (ranks 0 and 1) is slow; node 1 runs dry and must take.
+    let (_, remote) = hammer_nodes(4, 2, 2000, 2, 2, |r| r < 2);
+    assert!(remote > 0, "no take from the slow node brought units");
+    let (_, remote) = hammer_nodes(6, 3, 3000, 1, 1, |r| r == 0);
+    assert!(
+        remote > 0,
+        "no take from the slow rank's node brought units"
+    );
 }
 
 #[test]

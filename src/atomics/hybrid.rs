@@ -1,0 +1,83 @@
+//! The node-aware path: node-level words ([`Level::Node`]) live in a shared
+//! window of the node and take CPU atomics, truly passive; cross-node words
+//! ([`Level::Cross`]) live in an MPI window over all ranks and take MPI
+//! atomics. No word is in both, so no word ever sees both kinds of atomics.
+
+use super::{Atomics, Level, MpiAtomics, Pending, ShmAtomics, Slot, Update};
+use crate::error::Result;
+use crate::mpi::Comm;
+use crate::protocol::Topology;
+
+/// CPU atomics within the node, MPI atomics across nodes.
+#[derive(Debug)]
+pub(crate) struct HybridAtomics {
+    // The windows are declared before the node communicator: they are
+    // freed first.
+    node: ShmAtomics,
+    cross: MpiAtomics,
+    /// The communicator `node`'s window was created on.
+    _node_comm: Comm,
+}
+
+impl HybridAtomics {
+    /// `node` over this rank's node-mates (created on `node_comm`), `cross`
+    /// over all ranks; both with the same topology.
+    pub(crate) fn new(node: ShmAtomics, cross: MpiAtomics, node_comm: Comm) -> HybridAtomics {
+        debug_assert_eq!(node.topology(), cross.topology());
+        HybridAtomics {
+            node,
+            cross,
+            _node_comm: node_comm,
+        }
+    }
+
+    /// The flavor of the cross-node window.
+    pub(crate) fn cross_flavor(&self) -> crate::mpi::WindowFlavor {
+        self.cross.flavor()
+    }
+
+    fn of(&self, slot: Slot) -> &dyn Atomics {
+        match slot.level() {
+            Level::Node => &self.node,
+            Level::Cross => &self.cross,
+        }
+    }
+}
+
+impl Atomics for HybridAtomics {
+    fn rank(&self) -> usize {
+        self.cross.rank()
+    }
+    fn size(&self) -> usize {
+        self.cross.size()
+    }
+    fn topology(&self) -> &Topology {
+        self.cross.topology()
+    }
+    #[inline]
+    fn compare_and_swap(&self, target: usize, slot: Slot, expected: u64, new: u64) -> Result<u64> {
+        self.of(slot).compare_and_swap(target, slot, expected, new)
+    }
+    #[inline]
+    fn fetch_add(&self, target: usize, slot: Slot, delta: u64) -> Result<u64> {
+        self.of(slot).fetch_add(target, slot, delta)
+    }
+    fn swap(&self, target: usize, slot: Slot, new: u64) -> Result<u64> {
+        self.of(slot).swap(target, slot, new)
+    }
+    fn read(&self, target: usize, slot: Slot) -> Result<u64> {
+        self.of(slot).read(target, slot)
+    }
+    fn start(&self, target: usize, slot: Slot, update: Update) -> Result<Pending> {
+        self.of(slot).start(target, slot, update)
+    }
+    fn progress(&self) -> Result<()> {
+        self.cross.progress()
+    }
+    fn wait(&self, slot: Slot, seen: u64, timeout: std::time::Duration) {
+        self.of(slot).wait(slot, seen, timeout)
+    }
+    fn wake(&self, target: usize, slot: Slot) -> Result<()> {
+        self.of(slot).wake(target, slot)
+    }
+}

@@ -1,0 +1,174 @@
+//! The cross-node half of the protocol (see the module doc of
+//! [`super`]): offers, the hunger mark, takes and the stash.
+
+use super::{Bug, Protocol, RangeWord, Take, REMOTE_TAKES};
+use crate::atomics::primitive::MODEL_CHECKING;
+use crate::atomics::{Atomics, Slot, Update};
+use crate::error::{Error, Result};
+use std::ops::Range;
+use std::time::{Duration, Instant};
+
+/// `Offer` holds no units and nobody asked.
+const EMPTY: u64 = 0;
+/// `Offer` holds no units and a rank on another node asked for some. As a
+/// range word it reads as empty (`start == end`), and no range word that
+/// holds units has these bits.
+const HUNGRY: u64 = u64::MAX;
+/// How often `give_more` reads `Offer[me]` for hunger: a read is a (local)
+/// MPI operation, cheap but not free next to a CPU claim.
+const OFFER_CHECK_PERIOD: Duration = Duration::from_micros(20);
+
+/// The units an `Offer` value holds, if any.
+fn units(value: u64) -> Option<Range<u64>> {
+    let word = RangeWord::from_bits(value);
+    (value != EMPTY && value != HUNGRY && !word.is_empty()).then(|| word.start()..word.end())
+}
+
+impl<A: Atomics> Protocol<A> {
+    /// At the start of a run: the offer of the previous run held no units
+    /// (they were all handed out); forget its hunger mark.
+    pub(super) fn clear_offer(&mut self) -> Result<()> {
+        let old = self.atomics.swap(self.me(), Slot::Offer, EMPTY)?;
+        if let Some(left) = units(old) {
+            return Err(Error::internal(format!(
+                "units {left:?} were still offered at the start of a run"
+            )));
+        }
+        Ok(())
+    }
+
+    /// In `give_more`, after a claim: if a rank on another node marked our
+    /// offer hungry, move the back half of our range into it.
+    pub(super) fn serve_offer(&mut self) -> Result<()> {
+        if !MODEL_CHECKING {
+            let now = Instant::now();
+            if self.next_offer_check.is_some_and(|next| now < next) {
+                return Ok(());
+            }
+            self.next_offer_check = Some(now + OFFER_CHECK_PERIOD);
+        }
+        let me = self.me();
+        if self.own.is_empty() || self.atomics.read(me, Slot::Offer)? != HUNGRY {
+            return Ok(());
+        }
+        let offered = loop {
+            if self.own.is_empty() {
+                return Ok(());
+            }
+            let (rest, back) = self.own.take_back_half();
+            if self.has_bug(Bug::DepositKeepsUnits) {
+                break back;
+            }
+            let seen = self.cas(me, self.own, rest)?;
+            if seen == self.own {
+                self.own = rest;
+                break back;
+            }
+            self.own = seen; // a node-mate stole: retry with what is left
+        };
+        let old = self
+            .atomics
+            .swap(me, Slot::Offer, RangeWord::new(offered).bits())?;
+        if let Some(lost) = units(old) {
+            return Err(Error::internal(format!(
+                "deposit over units {lost:?} still offered"
+            )));
+        }
+        self.counters.deposits += 1;
+        Ok(())
+    }
+
+    /// When our range ran dry: units still on offer are ours again.
+    pub(super) fn reclaim_offer(&mut self) -> Result<()> {
+        let old = self.atomics.swap(self.me(), Slot::Offer, EMPTY)?;
+        if let Some(back) = units(old) {
+            self.stash.push(back);
+        }
+        Ok(())
+    }
+
+    /// Keeps [`REMOTE_TAKES`] takes in flight to random ranks on other
+    /// nodes, each on a rank that has none of ours in flight.
+    ///
+    /// Under a model checker, takes that came back empty-handed are not
+    /// started again until some word or queue changed: until then a new take
+    /// could only swap `HUNGRY` over `HUNGRY` and come back empty-handed
+    /// again, a stuttering step that would make schedules unbounded.
+    pub(super) fn hunt_remote(&mut self) -> Result<()> {
+        if MODEL_CHECKING && self.takes_failed_at == Some(self.atomics.writes()) {
+            return Ok(());
+        }
+        let remote = self.atomics.topology().remote().len();
+        while self.takes.len() < REMOTE_TAKES.min(remote) {
+            let victim = loop {
+                let i = self.rng.below(remote);
+                let v = self.atomics.topology().remote()[i];
+                if self.takes.iter().all(|t| t.victim != v) {
+                    break v;
+                }
+            };
+            let pending = self
+                .atomics
+                .start(victim, Slot::Offer, Update::Swap(HUNGRY))?;
+            self.counters.steal_attempts += 1;
+            self.takes.push(Take { victim, pending });
+        }
+        Ok(())
+    }
+
+    /// Completed takes: their units go to the stash.
+    pub(super) fn poll_takes(&mut self) -> Result<()> {
+        let mut i = 0;
+        while i < self.takes.len() {
+            match self.takes[i].pending.poll()? {
+                None => i += 1,
+                Some(old) => {
+                    self.takes.swap_remove(i);
+                    if let Some(loot) = units(old) {
+                        self.counters.steals += 1;
+                        self.counters.remote_steals += 1;
+                        self.counters.units_stolen += loot.end - loot.start;
+                        self.stash.push(loot);
+                    } else if MODEL_CHECKING {
+                        self.takes_failed_at = Some(self.atomics.writes());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether takes are in flight (they must complete before the window
+    /// is freed).
+    pub(crate) fn takes_in_flight(&self) -> bool {
+        !self.takes.is_empty()
+    }
+
+    /// Polls the takes in flight once, serving others' operations too.
+    pub(crate) fn poll_in_flight(&mut self) -> Result<()> {
+        self.atomics.progress()?;
+        self.poll_takes()?;
+        // Units that arrive after the last run ended cannot exist: every
+        // unit of a run was handed out before it ended.
+        if let Some(late) = self.stash.first() {
+            return Err(Error::internal(format!(
+                "units {late:?} arrived after the run ended"
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offer_values_hold_units_only_when_nonempty() {
+        assert_eq!(units(EMPTY), None);
+        assert_eq!(units(HUNGRY), None);
+        assert_eq!(units(RangeWord::new(0..3).bits()), Some(0..3));
+        assert_eq!(units(RangeWord::new(5..5).bits()), None);
+        assert!(RangeWord::from_bits(HUNGRY).is_empty());
+    }
+}

@@ -31,18 +31,19 @@
 //! after the job. The same for master-worker (P - 1 jobs, the holder's the
 //! only one that sleeps; "no more" is `master_worker` returning) and the
 //! global counter (P jobs; the holder's first job sleeps, the others'
-//! first job 1 ms so that the holder gets one; samples where it got none
+//! first job 5 ms so that the holder gets one; samples where it got none
 //! are dropped). `CLOCK_MONOTONIC` is comparable across
 //! network namespaces of one kernel (simulated nodes), not across machines:
 //! the measurement is skipped when the ranks' boot IDs differ.
 //!
 //! Output: a table on rank 0 and JSON lines appended to
 //! `target/bench/multinode.jsonl` (`stack` from `DLB_BENCH_STACK`, default
-//! `local`).
+//! `local`), then the line `multinode: done` (for launchers that stop jobs
+//! hanging in `MPI_Finalize`, e.g. `DLB_MULTINODE_DONE_LINE`).
 //!
-//! Run: `mpiexec -n 8 target/.../multinode [--quick] [--reps R] [--runs T]`
+//! Run: `mpiexec -n 8 target/.../multinode [--quick] [--reps R] [--runs T] [--hold MS]`
 //! (R repetitions, default 3, `--quick` 1; T termination samples, default
-//! 20, `--quick` 5), e.g. via cargo with
+//! 20, `--quick` 5; MS the holder's last job, default 20 ms), e.g. via cargo with
 //! `CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="$DLB_MPIEXEC -n 8" cargo bench --bench multinode -- --quick`.
 
 mod common;
@@ -64,7 +65,6 @@ const WORKLOADS: [(&str, &str); 3] = [
 ];
 /// The strategies whose termination is measured (static has no global end).
 const TERMINATION: [&str; 3] = ["dlb_rma", "master_worker", "global_counter"];
-const HOLD: Duration = Duration::from_millis(20);
 
 /// The value after `--name` on the command line.
 fn arg(name: &str) -> Option<usize> {
@@ -158,7 +158,12 @@ fn layout(dlb: &Dlb) -> dlb::Result<Layout> {
 /// One termination sample (see the module doc): microseconds from the
 /// holder's report to the last rank's "no more", on every rank, or `None`
 /// when the run did not set up that situation.
-fn termination_once(strategy: &str, rma: &mut Dlb, holder: usize) -> dlb::Result<Option<f64>> {
+fn termination_once(
+    strategy: &str,
+    rma: &mut Dlb,
+    holder: usize,
+    hold: Duration,
+) -> dlb::Result<Option<f64>> {
     let me = rma.rank();
     let p = rma.size() as u64;
     let mut report = 0; // the holder's, when its job is done
@@ -172,7 +177,7 @@ fn termination_once(strategy: &str, rma: &mut Dlb, holder: usize) -> dlb::Result
             // rank holds its own job.
             ok = run.dlb().allgather(u64::from(ok))?.iter().all(|&o| o == 1);
             if me == holder {
-                std::thread::sleep(HOLD);
+                std::thread::sleep(hold);
                 report = monotonic_ns();
             }
             while run.give_more(1)?.is_some() {
@@ -184,7 +189,7 @@ fn termination_once(strategy: &str, rma: &mut Dlb, holder: usize) -> dlb::Result
             // The master's first round sends job w - 1 to worker w.
             master_worker(rma, p - 1, |id| {
                 if id + 1 == holder as u64 && me == holder {
-                    std::thread::sleep(HOLD);
+                    std::thread::sleep(hold);
                     report = monotonic_ns();
                 } else if me == holder {
                     ok = false;
@@ -193,15 +198,15 @@ fn termination_once(strategy: &str, rma: &mut Dlb, holder: usize) -> dlb::Result
             monotonic_ns()
         }
         _ => {
-            // The others' first job sleeps 1 ms, so that the holder gets
+            // The others' first job sleeps 5 ms, so that the holder gets
             // one of the P jobs before they are gone.
             let mut first = true;
             global_counter(rma, p, 1, |_| {
                 if me == holder && first {
-                    std::thread::sleep(HOLD);
+                    std::thread::sleep(hold);
                     report = monotonic_ns();
                 } else if first {
-                    std::thread::sleep(Duration::from_millis(1));
+                    std::thread::sleep(Duration::from_millis(5));
                 }
                 first = false;
             })?;
@@ -230,6 +235,7 @@ fn main() -> dlb::Result<()> {
     let o = common::options();
     let reps = arg("--reps").unwrap_or(if o.quick { 1 } else { 3 });
     let term_runs = arg("--runs").unwrap_or(if o.quick { 5 } else { 20 });
+    let hold = Duration::from_millis(arg("--hold").unwrap_or(20) as u64);
     let stack = std::env::var("DLB_BENCH_STACK").unwrap_or_else(|_| "local".into());
     let _mpi = dlb::Mpi::init()?;
     let mut rma = Dlb::builder().variant(Variant::Rma).init()?;
@@ -317,7 +323,7 @@ fn main() -> dlb::Result<()> {
                 at.node_of[holder],
                 at.nodes,
                 at.node_of[0],
-                HOLD.as_millis()
+                hold.as_millis()
             );
             println!(
                 "  {:<16}{:>10}{:>10}{:>9}{:>9}",
@@ -328,7 +334,7 @@ fn main() -> dlb::Result<()> {
             let mut times = Vec::new();
             let mut dropped = 0;
             while times.len() < term_runs && dropped < 2 * term_runs {
-                match termination_once(strategy, &mut rma, holder)? {
+                match termination_once(strategy, &mut rma, holder, hold)? {
                     Some(t) => times.push(t),
                     None => dropped += 1,
                 }
@@ -371,6 +377,7 @@ fn main() -> dlb::Result<()> {
     }
     if me == 0 {
         common::write("multinode", &rows);
+        println!("multinode: done");
     }
     stat.finalize()?;
     rma.finalize()

@@ -358,6 +358,7 @@ fn main() -> dlb::Result<()> {
                     ("samples", times.len().to_string()),
                     ("dropped", dropped.to_string()),
                     ("holder", holder.to_string()),
+                    ("hold_ms", hold.as_millis().to_string()),
                     (
                         "holder_off_node0",
                         (at.node_of[holder] != at.node_of[0]).to_string(),

@@ -12,86 +12,11 @@
 
 mod common;
 
+use common::sleep::{costs, timed_run, STRATEGIES};
 use common::Row;
-use dlb::bench::{global_counter, master_worker};
 use dlb::{Dlb, Variant};
-use std::time::{Duration, Instant};
-
-/// xorshift64*, the same on every rank.
-struct Rng(u64);
-
-impl Rng {
-    fn unit(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
 
 const WORKLOADS: [&str; 5] = ["uniform", "ramp", "pareto", "seed_1_8", "heavy_block"];
-const STRATEGIES: [&str; 4] = ["dlb_rma", "dlb_static", "master_worker", "global_counter"];
-
-/// Nominal job costs in milliseconds (mean at least 1 ms).
-fn costs(workload: &str, jobs: u64, ranks: u64) -> Vec<f64> {
-    let mut rng = Rng(0x2545_f491_4f6c_dd1d ^ jobs);
-    let heavy_end = jobs / ranks + u64::from(jobs % ranks > 0); // rank 0's block
-    (0..jobs)
-        .map(|i| match workload {
-            "uniform" => 0.5 + 2.0 * rng.unit(),
-            "ramp" => 0.25 + 3.0 * i as f64 / jobs as f64,
-            // Pareto, shape 1.5, scale 0.5 ms (mean 1.5 ms), capped at 25 ms.
-            "pareto" => (0.5 / (1.0 - rng.unit()).powf(1.0 / 1.5)).min(25.0),
-            "seed_1_8" => 0.5 * (1.0 + (rng.unit() * 8.0).floor()),
-            _ => {
-                if i < heavy_end {
-                    4.0
-                } else {
-                    1.0
-                }
-            }
-        })
-        .collect()
-}
-
-/// What a rank measured in one strategy run.
-#[derive(Default)]
-struct Measured {
-    total: f64,
-    longest: f64,
-}
-
-fn work(cost_ms: f64, m: &mut Measured) {
-    let start = Instant::now();
-    std::thread::sleep(Duration::from_secs_f64(cost_ms / 1000.0));
-    let took = start.elapsed().as_secs_f64();
-    m.total += took;
-    m.longest = m.longest.max(took);
-}
-
-fn run_strategy(
-    strategy: &str,
-    rma: &mut Dlb,
-    stat: &mut Dlb,
-    cost: &[f64],
-    m: &mut Measured,
-) -> dlb::Result<()> {
-    let jobs = cost.len() as u64;
-    match strategy {
-        "dlb_rma" | "dlb_static" => {
-            let dlb = if strategy == "dlb_rma" { rma } else { stat };
-            let mut run = dlb.setup(jobs)?;
-            while let Some(r) = run.give_more(1)? {
-                r.for_each(|id| work(cost[id as usize], m));
-            }
-        }
-        "master_worker" => master_worker(rma, jobs, |id| work(cost[id as usize], m))?,
-        _ => global_counter(rma, jobs, 1, |r| {
-            r.for_each(|id| work(cost[id as usize], m))
-        })?,
-    }
-    Ok(())
-}
 
 fn main() -> dlb::Result<()> {
     let o = common::options();
@@ -117,22 +42,8 @@ fn main() -> dlb::Result<()> {
             / 1000.0;
         let mut line = format!("  {workload:<12}");
         for strategy in STRATEGIES {
-            let mut m = Measured::default();
-            rma.allgather(0)?; // a barrier
-            let start = Instant::now();
-            run_strategy(strategy, &mut rma, &mut stat, &cost, &mut m)?;
-            let mine = start.elapsed().as_nanos() as u64;
-            let makespan = *rma.allgather(mine)?.iter().max().unwrap() as f64 * 1e-9;
-            let total: f64 =
-                rma.allgather((m.total * 1e9) as u64)?.iter().sum::<u64>() as f64 * 1e-9;
-            let longest = *rma
-                .allgather((m.longest * 1e9) as u64)?
-                .iter()
-                .max()
-                .unwrap() as f64
-                * 1e-9;
-            let bound = (total / ranks as f64).max(longest);
-            let ratio = makespan / bound;
+            let outcome = timed_run(strategy, &mut rma, &mut stat, &cost)?;
+            let (makespan, bound, ratio) = (outcome.makespan, outcome.bound, outcome.ratio());
             line.push_str(&format!("{ratio:>15.3}"));
             rows.push(Row {
                 bench: "balance",

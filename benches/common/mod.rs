@@ -7,6 +7,8 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
 
+pub mod sleep;
+
 /// `--quick` (few iterations) and `--full` (up to 64 ranks) from the
 /// command line; cargo's own `--bench` is ignored.
 pub struct Options {

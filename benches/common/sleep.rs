@@ -1,0 +1,153 @@
+//! Sleeping workloads and the four strategies that run them, shared by
+//! `balance.rs` and `multinode.rs`: a job sleeps its cost outside MPI, and
+//! one strategy run is timed from a barrier to the slowest rank's end.
+
+use dlb::bench::{global_counter, master_worker};
+use dlb::Dlb;
+use std::time::{Duration, Instant};
+
+/// The strategies, in table order: dlb rma, dlb static, master-worker
+/// (rank 0 sends one job per message and does no work), one global atomic
+/// counter on rank 0.
+pub const STRATEGIES: [&str; 4] = ["dlb_rma", "dlb_static", "master_worker", "global_counter"];
+
+/// xorshift64*, the same on every rank.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn unit(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// The size of rank 0's initial block in DLB's split of `jobs` over
+/// `ranks`: `ceil(jobs / ranks)`.
+pub fn first_block(jobs: u64, ranks: u64) -> u64 {
+    jobs / ranks + u64::from(jobs % ranks > 0)
+}
+
+/// Nominal job costs in milliseconds (mean at least 1 ms):
+/// - `uniform`: 0.5 to 2.5 ms, random;
+/// - `ramp`: 0.25 + 3 i / N ms for job i of N;
+/// - `pareto`: Pareto, shape 1.5, scale 0.5 ms (mean 1.5 ms), capped at 25 ms;
+/// - `seed_1_8`: the seed example's 1 to 8 units (random, uniform) of 0.5 ms;
+/// - `heavy_block`: rank 0's initial block (`first_block`) at 4 ms, the rest 1 ms.
+///
+/// The random draws depend only on `jobs`, so every rank computes the same.
+pub fn costs(workload: &str, jobs: u64, ranks: u64) -> Vec<f64> {
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d ^ jobs);
+    let heavy_end = first_block(jobs, ranks);
+    (0..jobs)
+        .map(|i| match workload {
+            "uniform" => 0.5 + 2.0 * rng.unit(),
+            "ramp" => 0.25 + 3.0 * i as f64 / jobs as f64,
+            "pareto" => (0.5 / (1.0 - rng.unit()).powf(1.0 / 1.5)).min(25.0),
+            "seed_1_8" => 0.5 * (1.0 + (rng.unit() * 8.0).floor()),
+            "heavy_block" => {
+                if i < heavy_end {
+                    4.0
+                } else {
+                    1.0
+                }
+            }
+            _ => panic!("unknown workload {workload}"),
+        })
+        .collect()
+}
+
+/// `costs` scaled so that their mean is exactly `mean_ms`.
+pub fn scaled_costs(workload: &str, jobs: u64, ranks: u64, mean_ms: f64) -> Vec<f64> {
+    let cost = costs(workload, jobs, ranks);
+    let factor = mean_ms * jobs as f64 / cost.iter().sum::<f64>();
+    cost.into_iter().map(|c| c * factor).collect()
+}
+
+/// What a rank measured in one strategy run.
+#[derive(Default)]
+pub struct Measured {
+    pub total: f64,
+    pub longest: f64,
+}
+
+/// One job: sleeps `cost_ms` outside MPI and records how long it took.
+pub fn work(cost_ms: f64, m: &mut Measured) {
+    let start = Instant::now();
+    std::thread::sleep(Duration::from_secs_f64(cost_ms / 1000.0));
+    let took = start.elapsed().as_secs_f64();
+    m.total += took;
+    m.longest = m.longest.max(took);
+}
+
+/// Runs every job of `cost` once under `strategy`, `give_more(1)` or one
+/// job per message / per fetch-and-add. `rma` and `stat` are the rma and
+/// static variants (the baselines use `rma`'s window and atomics path).
+pub fn run_strategy(
+    strategy: &str,
+    rma: &mut Dlb,
+    stat: &mut Dlb,
+    cost: &[f64],
+    m: &mut Measured,
+) -> dlb::Result<()> {
+    let jobs = cost.len() as u64;
+    match strategy {
+        "dlb_rma" | "dlb_static" => {
+            let dlb = if strategy == "dlb_rma" { rma } else { stat };
+            let mut run = dlb.setup(jobs)?;
+            while let Some(r) = run.give_more(1)? {
+                r.for_each(|id| work(cost[id as usize], m));
+            }
+        }
+        "master_worker" => master_worker(rma, jobs, |id| work(cost[id as usize], m))?,
+        "global_counter" => global_counter(rma, jobs, 1, |r| {
+            r.for_each(|id| work(cost[id as usize], m))
+        })?,
+        _ => panic!("unknown strategy {strategy}"),
+    }
+    Ok(())
+}
+
+/// One timed strategy run, on every rank.
+pub struct Outcome {
+    /// Seconds from the barrier before the run to the slowest rank's end.
+    pub makespan: f64,
+    /// `max(total measured job time / P, longest measured job)`, seconds.
+    pub bound: f64,
+}
+
+impl Outcome {
+    pub fn ratio(&self) -> f64 {
+        self.makespan / self.bound
+    }
+}
+
+/// Runs `strategy` once after a barrier and gathers its makespan and lower
+/// bound (from the job times measured in this run: sleeps overshoot, and
+/// that is not imbalance). Collective.
+pub fn timed_run(
+    strategy: &str,
+    rma: &mut Dlb,
+    stat: &mut Dlb,
+    cost: &[f64],
+) -> dlb::Result<Outcome> {
+    let ranks = rma.size() as f64;
+    let mut m = Measured::default();
+    rma.allgather(0)?; // a barrier
+    let start = Instant::now();
+    run_strategy(strategy, rma, stat, cost, &mut m)?;
+    let mine = start.elapsed().as_nanos() as u64;
+    let makespan = *rma.allgather(mine)?.iter().max().unwrap() as f64 * 1e-9;
+    let total: f64 = rma.allgather((m.total * 1e9) as u64)?.iter().sum::<u64>() as f64 * 1e-9;
+    let longest = *rma
+        .allgather((m.longest * 1e9) as u64)?
+        .iter()
+        .max()
+        .unwrap() as f64
+        * 1e-9;
+    Ok(Outcome {
+        makespan,
+        bound: (total / ranks).max(longest),
+    })
+}

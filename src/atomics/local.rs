@@ -14,6 +14,14 @@ use super::{Atomics, Level, Pending, Slot, Update, WORDS_PER_RANK};
 use crate::error::Result;
 use crate::protocol::Topology;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64 as StdAtomicU64, Ordering::Relaxed};
+
+/// Whether swapping `new` over `old` moves units: anything but hunger
+/// marks and empty offers (all ones and zero; see the protocol).
+fn moves_units(old: u64, new: u64) -> bool {
+    let mark = |v: u64| v == 0 || v == u64::MAX;
+    !(mark(old) && mark(new))
+}
 
 /// The result cell of a queued operation.
 #[derive(Clone, Debug)]
@@ -42,6 +50,8 @@ pub(crate) struct LocalAtomics {
     /// Writes so far and a condition to wait for the next one; kept only
     /// under a model checker (see `Atomics::wait_for_write`).
     writes: Arc<(Mutex<u64>, Condvar)>,
+    /// Writes that moved units or counts (see `Atomics::content_writes`).
+    content: Arc<StdAtomicU64>,
     topology: Topology,
 }
 
@@ -61,11 +71,13 @@ impl LocalAtomics {
         );
         let queues = Arc::new((0..size).map(|_| Mutex::new(VecDeque::new())).collect());
         let writes = Arc::new((Mutex::new(0), Condvar::new()));
+        let content = Arc::new(StdAtomicU64::new(0));
         (0..size)
             .map(|rank| LocalAtomics {
                 words: Arc::clone(&words),
                 queues: Arc::clone(&queues),
                 writes: Arc::clone(&writes),
+                content: Arc::clone(&content),
                 topology: Topology::blocks(rank, size, per_node),
             })
             .collect()
@@ -85,11 +97,18 @@ impl LocalAtomics {
     }
 
     fn apply(&self, word: &AtomicU64, update: Update) -> u64 {
-        match update {
-            Update::Add(d) => word.fetch_add(d, SeqCst),
-            Update::Swap(v) => word.swap(v, SeqCst),
-            Update::Read => word.load(SeqCst),
+        let (old, moved) = match update {
+            Update::Add(d) => (word.fetch_add(d, SeqCst), d != 0),
+            Update::Swap(v) => {
+                let old = word.swap(v, SeqCst);
+                (old, moves_units(old, v))
+            }
+            Update::Read => (word.load(SeqCst), false),
+        };
+        if moved {
+            self.content.fetch_add(1, Relaxed);
         }
+        old
     }
 }
 
@@ -109,6 +128,7 @@ impl Atomics for LocalAtomics {
             .compare_exchange(expected, new, SeqCst, SeqCst)
             .unwrap_or_else(|old| old);
         if old == expected && new != expected {
+            self.content.fetch_add(1, Relaxed);
             self.wrote();
         }
         Ok(old)
@@ -116,12 +136,16 @@ impl Atomics for LocalAtomics {
     fn fetch_add(&self, target: usize, slot: Slot, delta: u64) -> Result<u64> {
         let old = self.word(target, slot).fetch_add(delta, SeqCst);
         if delta != 0 {
+            self.content.fetch_add(1, Relaxed);
             self.wrote();
         }
         Ok(old)
     }
     fn swap(&self, target: usize, slot: Slot, new: u64) -> Result<u64> {
         let old = self.word(target, slot).swap(new, SeqCst);
+        if moves_units(old, new) {
+            self.content.fetch_add(1, Relaxed);
+        }
         if old != new {
             self.wrote();
         }
@@ -161,6 +185,9 @@ impl Atomics for LocalAtomics {
             return 0;
         }
         *self.writes.0.lock().unwrap()
+    }
+    fn content_writes(&self) -> u64 {
+        self.content.load(Relaxed)
     }
     fn wait_for_write(&self, seen: u64) {
         if MODEL_CHECKING {

@@ -173,6 +173,12 @@ pub(crate) trait Atomics {
     fn writes(&self) -> u64 {
         0
     }
+    /// Like [`Atomics::writes`], but counting only writes that move units
+    /// or counts (range CAS, units swapped in or out, non-zero adds), not
+    /// hunger marks or queue traffic; 0 where writes are not counted.
+    fn content_writes(&self) -> u64 {
+        0
+    }
     /// Blocks until [`Atomics::writes`] differs from `seen`, where writes
     /// are counted; returns at once elsewhere.
     fn wait_for_write(&self, seen: u64) {

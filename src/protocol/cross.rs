@@ -91,11 +91,13 @@ impl<A: Atomics> Protocol<A> {
     /// nodes, each on a rank that has none of ours in flight.
     ///
     /// Under a model checker, takes that came back empty-handed are not
-    /// started again until some word or queue changed: until then a new take
-    /// could only swap `HUNGRY` over `HUNGRY` and come back empty-handed
-    /// again, a stuttering step that would make schedules unbounded.
+    /// started again until some rank moved units or counts: until then new
+    /// takes only trade hunger marks between idle ranks, which an unfair
+    /// schedule could repeat forever while starving the busy ones. (This
+    /// restricts the schedules explored, not the protocol: in real time
+    /// the busy ranks run.)
     pub(super) fn hunt_remote(&mut self) -> Result<()> {
-        if MODEL_CHECKING && self.takes_failed_at == Some(self.atomics.writes()) {
+        if MODEL_CHECKING && self.takes_failed_at == Some(self.atomics.content_writes()) {
             return Ok(());
         }
         let remote = self.atomics.topology().remote().len();
@@ -130,7 +132,7 @@ impl<A: Atomics> Protocol<A> {
                         self.counters.units_stolen += loot.end - loot.start;
                         self.stash.push(loot);
                     } else if MODEL_CHECKING {
-                        self.takes_failed_at = Some(self.atomics.writes());
+                        self.takes_failed_at = Some(self.atomics.content_writes());
                     }
                 }
             }

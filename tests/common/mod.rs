@@ -100,9 +100,13 @@ pub fn mpiexec(ranks: usize, program: &str, args: &[&str], env: &[(&str, &str)])
     }
 }
 
-/// A rank's record file.
+/// A rank's record file. When it is closed without a panic, it also writes
+/// `rank-<r>.done`: the rank has finished its work (declared after `Mpi`, a
+/// recorder closes before `MPI_Finalize`). `ci/multinode` uses the markers to
+/// tell MPICH's known hang in `MPI_Finalize` from a job that never finished.
 pub struct Recorder {
     file: BufWriter<File>,
+    done: PathBuf,
 }
 
 impl Recorder {
@@ -111,6 +115,7 @@ impl Recorder {
             PathBuf::from(std::env::var_os("DLB_TEST_OUT").expect("DLB_TEST_OUT is set by launch"));
         Recorder {
             file: BufWriter::new(File::create(dir.join(format!("rank-{rank}.txt"))).unwrap()),
+            done: dir.join(format!("rank-{rank}.done")),
         }
     }
 
@@ -123,6 +128,9 @@ impl Recorder {
 impl Drop for Recorder {
     fn drop(&mut self) {
         self.file.flush().unwrap();
+        if !std::thread::panicking() {
+            File::create(&self.done).unwrap();
+        }
     }
 }
 

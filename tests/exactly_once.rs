@@ -341,7 +341,10 @@ fn scenario(ranks: usize, env: &[(&str, &str)], variant: Variant) {
     let launch = launch("scenario_child", ranks, env);
     let config: Vec<&str> = launch.ranks[0][0].split(' ').collect();
     assert_eq!(config[1], variant.name(), "{}", launch.output);
-    if let Some(path) = env.iter().find(|(k, _)| *k == "DLB_ATOMICS") {
+    if let Some(path) = env
+        .iter()
+        .find(|(k, v)| *k == "DLB_ATOMICS" && *v != "auto")
+    {
         assert_eq!(
             config[2], path.1,
             "the atomics path asked for is the one used"
@@ -401,6 +404,35 @@ fn rma_node_aware_on_simulated_nodes() {
             ],
             Variant::Rma,
         );
+    }
+}
+
+/// The path dlb picks itself: shared memory on one node, the node-aware
+/// path across nodes (`ci/multinode` runs this on simulated nodes).
+#[test]
+fn rma_on_the_default_path() {
+    if is_child() {
+        return;
+    }
+    for ranks in RANKS {
+        scenario(ranks, &[], Variant::Rma);
+    }
+}
+
+/// Coarse units on the paths that work on any set of nodes.
+#[test]
+fn coarse_units_on_any_nodes() {
+    if is_child() {
+        return;
+    }
+    for (ranks, max_units) in [(3, "7"), (4, "1"), (8, "5")] {
+        for path in ["mpi", "auto"] {
+            scenario(
+                ranks,
+                &[("DLB_ATOMICS", path), ("DLB_TEST_MAX_UNITS", max_units)],
+                Variant::Rma,
+            );
+        }
     }
 }
 

@@ -273,6 +273,42 @@ impl Dlb {
         self.comm.node_count()
     }
 
+    /// The node of every rank, in rank order: node `i` is the `i`-th group
+    /// of ranks that share memory, numbered by their lowest rank (or the
+    /// simulated nodes of `DLB_RANKS_PER_NODE`). Collective.
+    ///
+    /// ```no_run
+    /// # fn f(dlb: &dlb::Dlb) -> dlb::Result<()> {
+    /// let nodes = dlb.node_of_ranks()?;
+    /// assert_eq!(nodes.len(), dlb.size());
+    /// # Ok(()) }
+    /// ```
+    pub fn node_of_ranks(&self) -> Result<Vec<usize>> {
+        Ok(self.comm.node_map(config::ranks_per_node_from_env()?)?.0)
+    }
+
+    /// How the RMA variant reaches the words of ranks on the same node and
+    /// on other nodes, in words (`None` for the static variant), e.g.
+    /// "within a node: CPU atomics on a shared window; across nodes: MPI
+    /// atomics on an 'allocate' window (Open MPI osc = 'sm,pt2pt')".
+    pub fn level_description(&self) -> Result<Option<String>> {
+        let (Some(path), Some(flavor)) = (self.path, self.flavor) else {
+            return Ok(None);
+        };
+        let osc = match mpi::cvar_string("osc")? {
+            Some(osc) => format!(" (Open MPI osc = '{osc}')"),
+            None => String::new(),
+        };
+        let mpi_atomics = format!("MPI atomics on a '{}' window{osc}", flavor.name());
+        Ok(Some(match path {
+            AtomicsPath::Shm => "one node: CPU atomics on a shared window".to_owned(),
+            AtomicsPath::Mpi => format!("within a node and across nodes: {mpi_atomics}"),
+            AtomicsPath::Hybrid => format!(
+                "within a node: CPU atomics on a shared window; across nodes: {mpi_atomics}"
+            ),
+        }))
+    }
+
     /// Measures whether one-sided atomics progress passively on this
     /// stack: rank 1 sleeps for `busy` outside MPI while rank 0 times one
     /// atomic on rank 1's words. Returns that time on every rank: far below

@@ -217,6 +217,7 @@ fn check(o: &Options) -> Result<(usize, String), dlb::Error> {
         } else {
             dlb.statistics_report(2)?;
         }
+        print_jobs_per_node(&dlb)?;
         dlb.finalize()?;
     }
     Ok((
@@ -228,9 +229,34 @@ fn check(o: &Options) -> Result<(usize, String), dlb::Error> {
     ))
 }
 
+/// Prints the jobs of the last run per node (rank 0), collectively.
+fn print_jobs_per_node(dlb: &Dlb) -> Result<(), dlb::Error> {
+    let jobs = dlb.allgather(dlb.statistics().jobs)?;
+    let node_of = dlb.node_of_ranks()?;
+    if dlb.rank() == 0 {
+        let nodes = node_of.iter().max().map_or(0, |m| m + 1);
+        let per_node: Vec<String> = (0..nodes)
+            .map(|n| {
+                let sum: u64 = (0..jobs.len())
+                    .filter(|&r| node_of[r] == n)
+                    .map(|r| jobs[r])
+                    .sum();
+                format!("node {n}: {sum}")
+            })
+            .collect();
+        println!(
+            "dlbcheck: {} jobs per node, last run: {}",
+            dlb.variant().name(),
+            per_node.join(", ")
+        );
+    }
+    Ok(())
+}
+
 /// Prints what dlb found out about this stack (rank 0), collectively.
 fn describe(dlb: &Dlb, o: &Options) -> Result<(), dlb::Error> {
     let nodes = dlb.node_count()?;
+    let levels = dlb.level_description()?;
     let probe = dlb.probe_passive_progress(Duration::from_millis(50))?;
     if dlb.rank() != 0 {
         return Ok(());
@@ -247,6 +273,9 @@ fn describe(dlb: &Dlb, o: &Options) -> Result<(), dlb::Error> {
         dlb.atomics_path().map_or("none", |p| p.name()),
         dlb.window_flavor().map_or("none", |w| w.name())
     );
+    if let Some(levels) = levels {
+        println!("dlbcheck: {levels}");
+    }
     match probe {
         None => println!("dlbcheck: passive progress: not measured (one rank or static variant)"),
         Some(t) if t < Duration::from_millis(10) => {

@@ -68,6 +68,9 @@ pub(crate) enum Slot {
     Range,
     /// How many runs have been declared finished to this rank. Add only.
     Finished,
+    /// Jobs completed on this node and not yet added to `Done` (used on
+    /// node leaders only, across nodes). CAS only.
+    Unsent,
     /// Units this rank offers to ranks on other nodes, or a hunger mark
     /// (see the protocol). Swap only.
     Offer,
@@ -115,7 +118,7 @@ pub(crate) enum Update {
 }
 
 impl Slot {
-    const COUNT: usize = 7;
+    const COUNT: usize = 8;
 
     /// Index of the slot's word within the rank's block.
     pub(crate) const fn index(self) -> usize {
@@ -125,7 +128,7 @@ impl Slot {
     /// The operation every access to this slot uses.
     pub(crate) const fn op(self) -> Op {
         match self {
-            Slot::Range | Slot::BenchCas => Op::CompareAndSwap,
+            Slot::Range | Slot::Unsent | Slot::BenchCas => Op::CompareAndSwap,
             Slot::Finished | Slot::Told | Slot::Done | Slot::BenchAdd => Op::FetchAdd,
             Slot::Offer => Op::Swap,
         }
@@ -134,7 +137,7 @@ impl Slot {
     /// Which ranks access this slot.
     pub(crate) const fn level(self) -> Level {
         match self {
-            Slot::Range | Slot::Finished => Level::Node,
+            Slot::Range | Slot::Finished | Slot::Unsent => Level::Node,
             Slot::Offer | Slot::Told | Slot::Done | Slot::BenchCas | Slot::BenchAdd => Level::Cross,
         }
     }
@@ -276,6 +279,7 @@ mod tests {
         let idx = [
             Slot::Range,
             Slot::Finished,
+            Slot::Unsent,
             Slot::Offer,
             Slot::Told,
             Slot::Done,

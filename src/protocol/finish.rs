@@ -6,18 +6,66 @@ use crate::atomics::{Atomics, Slot, Update};
 use crate::error::{Error, Result};
 
 impl<A: Atomics> Protocol<A> {
-    /// Starts adding the unreported jobs to `Done`.
+    /// Reports the unreported jobs: on one node, starts adding them to
+    /// `Done`; across nodes, adds them to the node's `Unsent` count in
+    /// shared memory, which `forward` carries to `Done` once the node is dry
+    /// (on some stacks a started operation on a busy rank blocks, so only
+    /// ranks with nothing else to do make it).
     pub(super) fn report(&mut self) -> Result<()> {
         if self.unreported == 0 || self.finished {
             return Ok(());
         }
         let mine = std::mem::take(&mut self.unreported);
+        self.counters.reports += 1;
+        if !self.multi_node() {
+            return self.send(mine);
+        }
+        let leader = self.leader();
+        let mut seen = self.atomics.load(leader, Slot::Unsent)?;
+        loop {
+            let now = self.atomics.compare_and_swap(
+                leader,
+                Slot::Unsent,
+                seen,
+                seen.wrapping_add(mine),
+            )?;
+            if now == seen {
+                return Ok(());
+            }
+            seen = now;
+        }
+    }
+
+    /// Across nodes, on a rank whose node is dry: takes the node's `Unsent`
+    /// count and starts adding it to `Done`.
+    pub(super) fn forward(&mut self) -> Result<()> {
+        let leader = self.leader();
+        let mut seen = self.atomics.load(leader, Slot::Unsent)?;
+        while seen != 0 {
+            let now = self
+                .atomics
+                .compare_and_swap(leader, Slot::Unsent, seen, 0)?;
+            if now == seen {
+                return self.send(seen);
+            }
+            seen = now;
+        }
+        Ok(())
+    }
+
+    /// Starts adding `jobs` to `Done`.
+    fn send(&mut self, jobs: u64) -> Result<()> {
         let pending = self
             .atomics
-            .start(DONE_RANK, Slot::Done, Update::Add(mine))?;
-        self.counters.reports += 1;
-        self.reports.push((mine, pending));
+            .start(DONE_RANK, Slot::Done, Update::Add(jobs))?;
+        self.reports.push((jobs, pending));
         self.poll_reports()
+    }
+
+    /// The leader of this rank's node.
+    fn leader(&self) -> usize {
+        let topology = self.atomics.topology();
+        topology.leaders()[topology.node_of(self.me())]
     }
 
     /// Completed reports; the one that completes the run finishes it.
@@ -45,19 +93,42 @@ impl<A: Atomics> Protocol<A> {
     }
 
     /// The finisher: tells its node at once and starts telling the leader
-    /// of every other node.
+    /// of every other node. Across nodes, the node of `Done`'s rank hears
+    /// from that rank instead (see `watch_done`), one hop sooner.
     fn finish(&mut self) -> Result<()> {
         let topology = self.atomics.topology().clone();
+        let done_node_watches = topology.multi_node();
         if !self.has_bug(Bug::FinishTellsOwnNodeOnly) {
             for &leader in topology.leaders() {
-                if !topology.is_mate(leader) {
+                let watched = done_node_watches && topology.is_mate_of(leader, DONE_RANK);
+                if !topology.is_mate(leader) && !watched {
                     let pending = self.atomics.start(leader, Slot::Told, Update::Add(1))?;
                     self.notices.push(pending);
                 }
             }
         }
-        self.tell_node()?;
-        self.finished = true;
+        if !(done_node_watches && topology.is_mate(DONE_RANK)) || self.me() == DONE_RANK {
+            self.tell_node()?;
+            self.finished = true;
+        }
+        Ok(())
+    }
+
+    /// Across nodes, `Done`'s rank (rank 0, its node's leader) tells its
+    /// node when it sees `Done` reach the run's total: it is idle then, as
+    /// every job is done, and nobody else tells that node.
+    fn watch_done(&mut self) -> Result<()> {
+        if self.me() != DONE_RANK || self.finished || !self.multi_node() {
+            return Ok(());
+        }
+        let done = self
+            .atomics
+            .load(DONE_RANK, Slot::Done)?
+            .wrapping_sub(self.done_base);
+        if done == self.total && self.total > 0 && self.reports.is_empty() {
+            self.tell_node()?;
+            self.finished = true;
+        }
         Ok(())
     }
 
@@ -84,8 +155,10 @@ impl<A: Atomics> Protocol<A> {
         Ok(())
     }
 
-    /// A leader passes a finish told by another node on to its node.
+    /// A leader passes a finish told by another node on to its node; on
+    /// `Done`'s rank, also watches `Done` (see `watch_done`).
     pub(super) fn relay(&mut self) -> Result<()> {
+        self.watch_done()?;
         let topology = self.atomics.topology();
         if !topology.multi_node() || !topology.is_leader() {
             return Ok(());

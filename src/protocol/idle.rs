@@ -20,6 +20,10 @@ pub(crate) const MAX_SLEEP: Duration = Duration::from_micros(1024);
 /// reports, takes and notices of others on software RMA, and termination
 /// across nodes passes through two of them.
 pub(crate) const MAX_SLEEP_ACROSS_NODES: Duration = Duration::from_micros(128);
+/// The longest sleep of a node's leader across nodes: the end of a run
+/// passes through leaders (see the protocol), and on software RMA an
+/// operation needs about two of its target's MPI calls.
+pub(crate) const MAX_SLEEP_OF_LEADERS: Duration = Duration::from_micros(32);
 
 /// Backoff state for one idle period; start a new one when work is found.
 #[derive(Debug)]

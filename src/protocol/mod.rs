@@ -505,10 +505,15 @@ impl<A: Atomics> Protocol<A> {
             self.reclaim_offer()?;
         }
         let started = Instant::now();
-        let mut backoff = Backoff::new(if self.multi_node() {
-            idle::MAX_SLEEP_ACROSS_NODES
-        } else {
+        let topology = self.atomics.topology();
+        let mut backoff = Backoff::new(if !topology.multi_node() {
             idle::MAX_SLEEP
+        } else if topology.is_leader() {
+            // Leaders (rank 0 among them, which holds `Done`) serve the
+            // reports and notices that end a run.
+            idle::MAX_SLEEP_OF_LEADERS
+        } else {
+            idle::MAX_SLEEP_ACROSS_NODES
         });
         let mut victim = None;
         let mut sweep = Sweep::new(self.atomics.topology().mates(), self.me());
@@ -555,6 +560,7 @@ impl<A: Atomics> Protocol<A> {
                 }
             }
             if self.multi_node() && sweep.node_dry() {
+                self.forward()?;
                 self.hunt_remote()?;
             }
             if MODEL_CHECKING {

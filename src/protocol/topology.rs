@@ -64,6 +64,11 @@ impl Topology {
         self.mates.binary_search(&rank).ok()
     }
 
+    /// The node of `rank`.
+    pub(crate) fn node_of(&self, rank: usize) -> usize {
+        self.node_of[rank]
+    }
+
     /// The number of nodes.
     pub(crate) fn nodes(&self) -> usize {
         self.leaders.len()
@@ -92,6 +97,11 @@ impl Topology {
     /// Whether this rank leads its node.
     pub(crate) fn is_leader(&self) -> bool {
         self.leaders[self.node_of[self.rank]] == self.rank
+    }
+
+    /// Whether ranks `a` and `b` share a node.
+    pub(crate) fn is_mate_of(&self, a: usize, b: usize) -> bool {
+        self.node_of[a] == self.node_of[b]
     }
 
     /// Whether `rank` shares this rank's node.

@@ -71,6 +71,9 @@ pub(crate) enum Slot {
     /// Jobs completed on this node and not yet added to `Done` (used on
     /// node leaders only, across nodes). CAS only.
     Unsent,
+    /// The rank hunting on other nodes for this node, plus one, or 0 (used
+    /// on node leaders only). CAS only.
+    Hunter,
     /// Units this rank offers to ranks on other nodes, or a hunger mark
     /// (see the protocol). Swap only.
     Offer,
@@ -118,7 +121,7 @@ pub(crate) enum Update {
 }
 
 impl Slot {
-    const COUNT: usize = 8;
+    const COUNT: usize = 9;
 
     /// Index of the slot's word within the rank's block.
     pub(crate) const fn index(self) -> usize {
@@ -128,7 +131,7 @@ impl Slot {
     /// The operation every access to this slot uses.
     pub(crate) const fn op(self) -> Op {
         match self {
-            Slot::Range | Slot::Unsent | Slot::BenchCas => Op::CompareAndSwap,
+            Slot::Range | Slot::Unsent | Slot::Hunter | Slot::BenchCas => Op::CompareAndSwap,
             Slot::Finished | Slot::Told | Slot::Done | Slot::BenchAdd => Op::FetchAdd,
             Slot::Offer => Op::Swap,
         }
@@ -137,7 +140,7 @@ impl Slot {
     /// Which ranks access this slot.
     pub(crate) const fn level(self) -> Level {
         match self {
-            Slot::Range | Slot::Finished | Slot::Unsent => Level::Node,
+            Slot::Range | Slot::Finished | Slot::Unsent | Slot::Hunter => Level::Node,
             Slot::Offer | Slot::Told | Slot::Done | Slot::BenchCas | Slot::BenchAdd => Level::Cross,
         }
     }
@@ -280,6 +283,7 @@ mod tests {
             Slot::Range,
             Slot::Finished,
             Slot::Unsent,
+            Slot::Hunter,
             Slot::Offer,
             Slot::Told,
             Slot::Done,

@@ -87,6 +87,34 @@ impl<A: Atomics> Protocol<A> {
         Ok(())
     }
 
+    /// Whether this rank may hunt on other nodes for its node: one rank per
+    /// node at a time, and the leader only when alone on its node (on some
+    /// stacks a started operation on a busy rank blocks its maker, and the
+    /// leader must stay free to serve the end of the run).
+    pub(super) fn become_hunter(&mut self) -> Result<bool> {
+        let topology = self.atomics.topology();
+        if topology.is_leader() && topology.mates().len() > 1 {
+            return Ok(false);
+        }
+        let leader = topology.leaders()[topology.node_of(self.me())];
+        let me = self.me() as u64 + 1;
+        Ok(self.atomics.compare_and_swap(leader, Slot::Hunter, 0, me)? == 0)
+    }
+
+    /// Gives up hunting for the node (takes in flight stay ours).
+    pub(super) fn stop_hunting(&mut self) -> Result<()> {
+        let topology = self.atomics.topology();
+        let leader = topology.leaders()[topology.node_of(self.me())];
+        let me = self.me() as u64 + 1;
+        let seen = self.atomics.compare_and_swap(leader, Slot::Hunter, me, 0)?;
+        if seen != me {
+            return Err(Error::internal(format!(
+                "the node's hunter word held {seen}, not this rank's {me}"
+            )));
+        }
+        Ok(())
+    }
+
     /// Keeps [`REMOTE_TAKES`] takes in flight to random ranks on other
     /// nodes, each on a rank that has none of ours in flight.
     ///

@@ -517,6 +517,7 @@ impl<A: Atomics> Protocol<A> {
         });
         let mut victim = None;
         let mut sweep = Sweep::new(self.atomics.topology().mates(), self.me());
+        let mut hunting = false;
         let found = loop {
             sweep.begin_attempt(&self.atomics);
             self.atomics.progress()?;
@@ -561,7 +562,10 @@ impl<A: Atomics> Protocol<A> {
             }
             if self.multi_node() && sweep.node_dry() {
                 self.forward()?;
-                self.hunt_remote()?;
+                if hunting || self.become_hunter()? {
+                    hunting = true;
+                    self.hunt_remote()?;
+                }
             }
             if MODEL_CHECKING {
                 sweep.nothing_found(&self.atomics);
@@ -571,6 +575,9 @@ impl<A: Atomics> Protocol<A> {
                 backoff.snooze_with(|d| atomics.wait(Slot::Finished, seen, d));
             }
         };
+        if hunting {
+            self.stop_hunting()?;
+        }
         let waited = started.elapsed();
         self.counters.idle += waited;
         self.counters.longest_idle = self.counters.longest_idle.max(waited);

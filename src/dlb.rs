@@ -510,8 +510,8 @@ impl Dlb {
         Ok(())
     }
 
-    /// Completes this rank's operations still in flight (takes started
-    /// before the last run ended), then waits until every rank did, serving
+    /// Completes this rank's operations still in flight (takes, notices and
+    /// reports started before the last run ended), then waits until every rank did, serving
     /// theirs meanwhile: only then may the window be freed. Once.
     fn quiesce(&mut self) -> Result<()> {
         if self.quiesced || mpi::ensure_initialized().is_err() {
@@ -521,8 +521,8 @@ impl Dlb {
         let Some(protocol) = self.dispenser.protocol_mut() else {
             return Ok(());
         };
-        while protocol.takes_in_flight() {
-            protocol.poll_in_flight()?;
+        while protocol.ops_in_flight() {
+            protocol.poll_outside_run()?;
             std::thread::sleep(Duration::from_micros(20));
         }
         self.comm.barrier_serving(|| protocol.atomics().progress())

@@ -168,16 +168,18 @@ impl<A: Atomics> Protocol<A> {
         Ok(())
     }
 
-    /// Whether takes are in flight (they must complete before the window
-    /// is freed).
-    pub(crate) fn takes_in_flight(&self) -> bool {
-        !self.takes.is_empty()
+    /// Whether started operations are still in flight (they must complete
+    /// before the window is freed).
+    pub(crate) fn ops_in_flight(&self) -> bool {
+        !self.takes.is_empty() || !self.in_flight.is_empty()
     }
 
-    /// Polls the takes in flight once, serving others' operations too.
-    pub(crate) fn poll_in_flight(&mut self) -> Result<()> {
+    /// Polls the operations in flight once, outside runs, serving others'
+    /// operations too.
+    pub(crate) fn poll_outside_run(&mut self) -> Result<()> {
         self.atomics.progress()?;
         self.poll_takes()?;
+        self.poll_in_flight()?;
         // Units that arrive after the last run ended cannot exist: every
         // unit of a run was handed out before it ended.
         if let Some(late) = self.stash.first() {

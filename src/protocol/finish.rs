@@ -1,5 +1,5 @@
 //! Termination (see the module doc of [`super`]): reports to `Done[0]`,
-//! the finisher's notices, the leaders' relay, and the finish check.
+//! rank 0's watch and notices, the leaders' relay, and the finish check.
 
 use super::{Bug, Protocol, DONE_RANK};
 use crate::atomics::{Atomics, Slot, Update};
@@ -68,7 +68,9 @@ impl<A: Atomics> Protocol<A> {
         topology.leaders()[topology.node_of(self.me())]
     }
 
-    /// Completed reports; the one that completes the run finishes it.
+    /// Completed reports. On one node, the one that completes the run makes
+    /// its rank the finisher. Across nodes, rank 0 watches `Done` instead
+    /// (see `watch_done`), and completions only check the count.
     pub(super) fn poll_reports(&mut self) -> Result<()> {
         let mut i = 0;
         while i < self.reports.len() {
@@ -78,45 +80,32 @@ impl<A: Atomics> Protocol<A> {
             };
             let (mine, _) = self.reports.swap_remove(i);
             let done = before.wrapping_add(mine).wrapping_sub(self.done_base);
-            if done > self.total {
-                return Err(Error::internal(format!(
-                    "{done} jobs reported done in a run of {}: a job was handed out twice",
-                    self.total
-                )));
-            }
+            self.check_count(done)?;
             let early = self.has_bug(Bug::FinishOneEarly) && done + 1 == self.total;
-            if done == self.total || early {
-                self.finish()?;
+            if !self.multi_node() && (done == self.total || early) {
+                self.tell_node()?;
+                self.finished = true;
             }
         }
         Ok(())
     }
 
-    /// The finisher: tells its node at once and starts telling the leader
-    /// of every other node. Across nodes, the node of `Done`'s rank hears
-    /// from that rank instead (see `watch_done`), one hop sooner.
-    fn finish(&mut self) -> Result<()> {
-        let topology = self.atomics.topology().clone();
-        let done_node_watches = topology.multi_node();
-        if !self.has_bug(Bug::FinishTellsOwnNodeOnly) {
-            for &leader in topology.leaders() {
-                let watched = done_node_watches && topology.is_mate_of(leader, DONE_RANK);
-                if !topology.is_mate(leader) && !watched {
-                    let pending = self.atomics.start(leader, Slot::Told, Update::Add(1))?;
-                    self.notices.push(pending);
-                }
-            }
-        }
-        if !(done_node_watches && topology.is_mate(DONE_RANK)) || self.me() == DONE_RANK {
-            self.tell_node()?;
-            self.finished = true;
+    fn check_count(&self, done: u64) -> Result<()> {
+        if done > self.total {
+            return Err(Error::internal(format!(
+                "{done} jobs reported done in a run of {}: a job was handed out twice",
+                self.total
+            )));
         }
         Ok(())
     }
 
-    /// Across nodes, `Done`'s rank (rank 0, its node's leader) tells its
-    /// node when it sees `Done` reach the run's total: it is idle then, as
-    /// every job is done, and nobody else tells that node.
+    /// Across nodes, rank 0 (which holds `Done`, and is idle once every job
+    /// is done) reads `Done` while idle; when it reaches the run's total, it
+    /// tells its own node and starts telling every other node's leader, and
+    /// leaves without waiting: on software RMA a target may apply an
+    /// operation in one MPI call and answer in a later one, so nobody can
+    /// wait for an answer from a rank that may have left.
     fn watch_done(&mut self) -> Result<()> {
         if self.me() != DONE_RANK || self.finished || !self.multi_node() {
             return Ok(());
@@ -125,10 +114,22 @@ impl<A: Atomics> Protocol<A> {
             .atomics
             .load(DONE_RANK, Slot::Done)?
             .wrapping_sub(self.done_base);
-        if done == self.total && self.total > 0 && self.reports.is_empty() {
-            self.tell_node()?;
-            self.finished = true;
+        self.check_count(done)?;
+        let early = self.has_bug(Bug::FinishOneEarly) && done + 1 == self.total;
+        if self.total == 0 || !(done == self.total || early) {
+            return Ok(());
         }
+        let topology = self.atomics.topology().clone();
+        if !self.has_bug(Bug::FinishTellsOwnNodeOnly) {
+            for &leader in topology.leaders() {
+                if !topology.is_mate(leader) {
+                    let pending = self.atomics.start(leader, Slot::Told, Update::Add(1))?;
+                    self.in_flight.push(pending);
+                }
+            }
+        }
+        self.tell_node()?;
+        self.finished = true;
         Ok(())
     }
 
@@ -142,12 +143,13 @@ impl<A: Atomics> Protocol<A> {
         Ok(())
     }
 
-    /// The finisher's notices that completed.
-    pub(super) fn poll_notices(&mut self) -> Result<()> {
+    /// Operations nobody waits for (notices, reports of a finished run)
+    /// that completed.
+    pub(super) fn poll_in_flight(&mut self) -> Result<()> {
         let mut i = 0;
-        while i < self.notices.len() {
-            if self.notices[i].poll()?.is_some() {
-                self.notices.swap_remove(i);
+        while i < self.in_flight.len() {
+            if self.in_flight[i].poll()?.is_some() {
+                self.in_flight.swap_remove(i);
             } else {
                 i += 1;
             }
@@ -172,11 +174,17 @@ impl<A: Atomics> Protocol<A> {
     }
 
     /// Whether this run is over, reading `Finished[me]` if not known yet.
+    /// Reports still in flight when it is are nobody's business any more:
+    /// they complete later, unread.
     pub(crate) fn is_finished(&mut self) -> Result<bool> {
         if !self.finished {
             let seen = self.atomics.load(self.me(), Slot::Finished)?;
             self.finished_seen = seen;
             self.finished = seen >= self.finish_target;
+        }
+        if self.finished {
+            let reports = std::mem::take(&mut self.reports);
+            self.in_flight.extend(reports.into_iter().map(|(_, p)| p));
         }
         Ok(self.finished)
     }

@@ -129,13 +129,6 @@ impl Sweep {
         self.mates.iter().all(|m| m.1)
     }
 
-    /// Under a model checker, when this rank has nothing to do but wait for
-    /// others (the finisher waiting on its notices): waits for the next
-    /// write since the attempt began.
-    pub(crate) fn wait(&self, atomics: &impl Atomics) {
-        atomics.wait_for_write(self.at_attempt);
-    }
-
     /// Under a model checker, after an attempt that found nothing: waits
     /// for the next write once the node is dry, else yields.
     pub(crate) fn nothing_found(&mut self, atomics: &impl Atomics) {

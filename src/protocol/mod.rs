@@ -15,6 +15,10 @@
 //!   hand out. Accessed only by compare-and-swap (CAS).
 //! - `Finished[r]`: how many runs have been declared finished to `r`.
 //!   Accessed only by fetch-and-add; idle ranks sleep on it (a futex).
+//! - `Unsent[l]` (node leaders, across nodes): jobs completed on `l`'s node
+//!   and not yet added to `Done`. CAS only.
+//! - `Hunter[l]` (node leaders, across nodes): the rank that hunts on other
+//!   nodes for the node, plus one, or 0. CAS only.
 //!
 //! Cross-node words ([`crate::atomics::Level::Cross`]):
 //!
@@ -49,20 +53,33 @@
 //!   [`Steal::Retry`].
 //! - **Install** (owner, only while its own word is empty): CAS `Range[me]`
 //!   from `own` (empty) to units from a steal, a take or the stash.
-//! - **Take** (a rank whose node ran dry): start a swap of `HUNGRY` into
-//!   `Offer[v]` of ranks `v` on other nodes, up to [`REMOTE_TAKES`] at once.
-//!   What each swap returns is the taker's: units go to its stash.
+//! - **Take** (the node's hunter, once its node ran dry): start a swap of
+//!   `HUNGRY` into `Offer[v]` of ranks `v` on other nodes, up to
+//!   [`REMOTE_TAKES`] at once. What each swap returns is the taker's: units
+//!   go to its stash. A rank becomes the hunter by a CAS of `Hunter[l]` from
+//!   0 to itself and resigns when it leaves the idle loop; the leader hunts
+//!   only when alone on its node, so that it stays free to serve the end of
+//!   a run on stacks where a started operation blocks its maker until the
+//!   target serves it (Open MPI osc/ucx).
 //! - **Deposit** (owner, in `give_more`, after a claim): if `Offer[me]`
 //!   reads `HUNGRY`, move the back half of the own range out with a CAS of
 //!   `Range[me]`, then swap it into `Offer[me]`.
 //! - **Reclaim** (owner, when its own range ran dry): swap `EMPTY` into
 //!   `Offer[me]`; units found there go to its stash.
-//! - **Report** (a rank that ran out of work): start an add of its
-//!   `unreported` count to `Done[0]`. The report that brings this run's count
-//!   to the run's job total `N` makes its rank the *finisher*.
+//! - **Report** (a rank that ran out of work): on one node, start an add of
+//!   its `unreported` count to `Done[0]`; across nodes, add it to
+//!   `Unsent[l]` of its leader by CAS (shared memory).
+//! - **Forward** (across nodes, a rank whose node is dry): CAS `Unsent[l]`
+//!   from its value `u > 0` to 0 and start an add of `u` to `Done[0]`. The
+//!   add that brings this run's count to the run's job total `N` makes its
+//!   rank the *finisher*.
 //! - **Finish** (the finisher): add 1 to `Finished[r]` of every node-mate
 //!   (and wake it), and start an add of 1 to `Told[l]` of every other node's
-//!   leader `l`. It answers "no more" once those adds completed.
+//!   leader `l`. It answers "no more" once those adds completed. Across
+//!   nodes, rank 0's node is the exception: rank 0, which holds `Done`, is
+//!   idle once every job is done and reads `Done` while idle; when it reaches
+//!   `N` it tells its own node (**Watch**), and nobody else does, not even a
+//!   finisher on that node. That saves the slowest hop.
 //! - **Relay** (a leader, while idle): when `Told[me]` grew, add 1 to
 //!   `Finished[r]` of every node-mate (and wake it).
 //! - **Finish check** (idle ranks): read `Finished[me]`; the run is over
@@ -71,10 +88,11 @@
 //! A rank that runs out of work reports, reclaims its offer, then loops:
 //! poll its started operations (serving others' on software RMA), install
 //! the stash, check for the end, try to steal from a random node-mate, and,
-//! once every node-mate was found empty (or it has none), keep takes in
-//! flight to random ranks on other nodes; then back off ([`idle::Backoff`]:
-//! spin, yield, sleep on `Finished[me]`, at most 1 ms on one node and 128 µs
-//! across nodes, where idle ranks serve others' operations). After a lost
+//! once every node-mate was found empty (or it has none), forward the node's
+//! count and, as the node's hunter, keep takes in flight to random ranks on
+//! other nodes; then back off ([`idle::Backoff`]: spin, yield, sleep on
+//! `Finished[me]`, at most 1 ms on one node and, across nodes, 128 µs, or
+//! 32 µs for leaders, which serve the end of a run). After a lost
 //! race ([`Steal::Retry`]) the thief stays with the node-mate that has work.
 //!
 //! On one node there are no cross-node operations: no offers, no takes, no
@@ -107,9 +125,12 @@
 //!    `end`. Only the owner writes a range into an empty `Range` word, and
 //!    only to install. Only the owner writes units into `Offer[me]`, and
 //!    only when it last saw `EMPTY` or `HUNGRY` there.
-//! 3. *Counting.* `Done - base <= N`, where `base` is the counter's value at
-//!    the start of the run; it equals `N` exactly when every job of the run
-//!    was completed and reported.
+//! 3. *Counting.* Jobs completed = `Done - base` + the `Unsent` words + the
+//!    forwards and reports in flight + the ranks' `unreported` counts, where
+//!    `base` is `Done` at the start of the run (a CAS moves counts between
+//!    `Unsent` and a rank without loss or copy, like units). So
+//!    `Done - base <= N`, with equality exactly when every job of the run was
+//!    completed and its count arrived.
 //!
 //! # Why every job is handed out exactly once
 //!
@@ -170,13 +191,16 @@
 //! completed, every rank has run dry and started a report of everything it
 //! completed (a rank reports before idling), and polls it while idle; rank 0
 //! is idle too and serves the reports, so they complete, the last one reaches
-//! `N`, and its rank is the finisher. Because every report adds at least one
-//! job, exactly one report reaches `N`. The finisher's node hears through
-//! `Finished` at once. Every other node hears through its leader, and the
-//! leader is still idle and serving when the finisher's add to `Told`
-//! arrives: its node-mates can hear only through it, so none of them left,
-//! and neither did it. So the finisher's wait ends, and each `Finished` word
-//! grows by exactly one per run. Idle ranks check `Finished[me]` at least
+//! `N`, and its rank is the finisher. (Across nodes, every node is dry then,
+//! so the last rank that reported, still looping, forwards its node's
+//! `Unsent`, and so does every node.) Because every add to `Done` carries at
+//! least one job, exactly one reaches `N`. The finisher's node hears through
+//! `Finished` at once; rank 0's node hears from rank 0, which is idle and
+//! reads `Done`. Every other node hears through its leader, and the leader
+//! is still idle and serving when the finisher's add to `Told` arrives: its
+//! node-mates can hear only through it, so none of them left, and neither
+//! did it. So the finisher's wait ends, and each `Finished` word grows by
+//! exactly one per run (one teller per node). Idle ranks check `Finished[me]` at least
 //! once per backoff period, and a rank that answered "no more" and computes
 //! for a long time is never the target of an operation anybody waits for:
 //! reports and notices of the run are complete by then, and nobody waits for
@@ -276,8 +300,10 @@ pub(crate) struct Protocol<A: Atomics> {
     takes: Vec<Take>,
     /// Reports in flight: the count added, and the operation.
     reports: Vec<(u64, Pending)>,
-    /// The finisher's adds to other nodes' `Told` words, in flight.
-    notices: Vec<Pending>,
+    /// Started operations nobody waits for: rank 0's adds to other nodes'
+    /// `Told` words, reports of a run already finished. Completed when
+    /// polled, and at the latest before the window is freed.
+    in_flight: Vec<Pending>,
     /// `Told[me]` increments already relayed to the node (leaders).
     told_relayed: u64,
     /// When `give_more` next reads `Offer[me]` for hunger.
@@ -312,7 +338,7 @@ impl<A: Atomics> Protocol<A> {
             stash: Vec::new(),
             takes: Vec::new(),
             reports: Vec::new(),
-            notices: Vec::new(),
+            in_flight: Vec::new(),
             told_relayed: 0,
             next_offer_check: None,
             takes_failed_at: None,
@@ -376,7 +402,6 @@ impl<A: Atomics> Protocol<A> {
             || self.unreported != 0
             || !self.stash.is_empty()
             || !self.reports.is_empty()
-            || !self.notices.is_empty()
         {
             return Err(Error::internal(
                 "a run began before the previous one finished",
@@ -526,16 +551,7 @@ impl<A: Atomics> Protocol<A> {
                 break Some(self.keep(loot, &want)?);
             }
             if self.is_finished()? {
-                if self.notices.is_empty() {
-                    break None;
-                }
-                // The finisher waits until every other node's leader heard.
-                if MODEL_CHECKING {
-                    sweep.wait(&self.atomics);
-                } else {
-                    backoff.snooze_with(std::thread::sleep);
-                }
-                continue;
+                break None;
             }
             if self.atomics.size() < 2 {
                 // Alone, a rank that ran dry has done everything: its report
@@ -590,7 +606,7 @@ impl<A: Atomics> Protocol<A> {
     fn poll(&mut self) -> Result<()> {
         self.poll_takes()?;
         self.poll_reports()?;
-        self.poll_notices()?;
+        self.poll_in_flight()?;
         self.relay()
     }
 

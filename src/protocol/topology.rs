@@ -99,11 +99,6 @@ impl Topology {
         self.leaders[self.node_of[self.rank]] == self.rank
     }
 
-    /// Whether ranks `a` and `b` share a node.
-    pub(crate) fn is_mate_of(&self, a: usize, b: usize) -> bool {
-        self.node_of[a] == self.node_of[b]
-    }
-
     /// Whether `rank` shares this rank's node.
     pub(crate) fn is_mate(&self, rank: usize) -> bool {
         self.node_of[rank] == self.node_of[self.rank]

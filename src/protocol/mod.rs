@@ -38,8 +38,9 @@
 //!
 //! Only a rank itself makes blocking operations on its own cross-node words;
 //! it reaches other ranks' cross-node words only by *started* operations
-//! (`MPI_Rget_accumulate`), which it polls and never waits for, except the
-//! finisher waiting on node leaders that are idle by construction (below).
+//! (`MPI_Rget_accumulate`), which it polls and never waits for. (Open MPI
+//! 4.1's osc/ucx blocks inside `MPI_Rget_accumulate` until the target serves
+//! it; there the rule does not hold, see the README.)
 //!
 //! # Operations
 //!
@@ -70,16 +71,17 @@
 //!   its `unreported` count to `Done[0]`; across nodes, add it to
 //!   `Unsent[l]` of its leader by CAS (shared memory).
 //! - **Forward** (across nodes, a rank whose node is dry): CAS `Unsent[l]`
-//!   from its value `u > 0` to 0 and start an add of `u` to `Done[0]`. The
-//!   add that brings this run's count to the run's job total `N` makes its
-//!   rank the *finisher*.
-//! - **Finish** (the finisher): add 1 to `Finished[r]` of every node-mate
-//!   (and wake it), and start an add of 1 to `Told[l]` of every other node's
-//!   leader `l`. It answers "no more" once those adds completed. Across
-//!   nodes, rank 0's node is the exception: rank 0, which holds `Done`, is
-//!   idle once every job is done and reads `Done` while idle; when it reaches
-//!   `N` it tells its own node (**Watch**), and nobody else does, not even a
-//!   finisher on that node. That saves the slowest hop.
+//!   from its value `u > 0` to 0 and start an add of `u` to `Done[0]`.
+//! - **Finish**, on one node (the *finisher*, whose report brought this
+//!   run's count to the run's job total `N`): add 1 to `Finished[r]` of every
+//!   rank (and wake it).
+//! - **Watch**, across nodes (rank 0, which holds `Done`, while idle): read
+//!   `Done`; when it reaches `N`, add 1 to `Finished[r]` of every node-mate
+//!   (and wake it) and start an add of 1 to `Told[l]` of every other node's
+//!   leader `l`, without waiting for those adds: on software RMA a target
+//!   may apply an operation in one MPI call and answer in a later one, so
+//!   nobody waits for an answer from a rank that may have left. Reports of a
+//!   finished run still in flight complete later, unread.
 //! - **Relay** (a leader, while idle): when `Told[me]` grew, add 1 to
 //!   `Finished[r]` of every node-mate (and wake it).
 //! - **Finish check** (idle ranks): read `Finished[me]`; the run is over
@@ -170,41 +172,41 @@
 //! Across runs the same bits would mean other jobs, so runs must not
 //! overlap: `setup` is collective (an all-reduce that no rank leaves before
 //! every rank has left the previous run), and only then does a rank install
-//! its new range. Reports and notices of a run complete before that run
-//! ends (below); only takes may still be in flight when a rank leaves a
-//! run. A take that completes later took effect during a later run, so
+//! its new range. Reports and notices may still be in flight when a rank
+//! leaves a run; they took effect before the run ended (`Finished` grows only
+//! after `Done` reached `N`, and notices are what makes it grow), and their
+//! answers are never read. Takes may be in flight too. A take that completes
+//! later may have taken effect during a later run, so
 //! whatever units it carries belong to the run in which the taker polls it,
 //! and that is where it installs them; a late `HUNGRY` only makes an owner
 //! deposit units that it or another rank takes later.
 //!
 //! # Why every rank terminates, and only when all jobs are done
 //!
-//! *Safety:* a rank answers "no more" only after it finished the run itself
-//! or saw its `Finished` word reach the run's number; both happen only after
-//! some report brought `Done` to `N` (invariant 3), and a job is reported
-//! only after the rank that ran it asked for more, i.e. after it completed.
+//! *Safety:* a rank answers "no more" only after it saw its `Finished` word
+//! reach the run's number; that happens only after some rank saw `Done` at
+//! `N` (invariant 3), and a job is reported only after the rank that ran it
+//! asked for more, i.e. after it completed.
 //! Only a true empty leads to the idle state: a lost race (`Retry`) is never
 //! mistaken for the end.
 //!
 //! *Liveness:* while some job is unfinished, some rank holds it and is
 //! working, and calls `give_more` again when it is done. When all jobs are
 //! completed, every rank has run dry and started a report of everything it
-//! completed (a rank reports before idling), and polls it while idle; rank 0
-//! is idle too and serves the reports, so they complete, the last one reaches
-//! `N`, and its rank is the finisher. (Across nodes, every node is dry then,
-//! so the last rank that reported, still looping, forwards its node's
-//! `Unsent`, and so does every node.) Because every add to `Done` carries at
-//! least one job, exactly one reaches `N`. The finisher's node hears through
-//! `Finished` at once; rank 0's node hears from rank 0, which is idle and
-//! reads `Done`. Every other node hears through its leader, and the leader
-//! is still idle and serving when the finisher's add to `Told` arrives: its
-//! node-mates can hear only through it, so none of them left, and neither
-//! did it. So the finisher's wait ends, and each `Finished` word grows by
-//! exactly one per run (one teller per node). Idle ranks check `Finished[me]` at least
-//! once per backoff period, and a rank that answered "no more" and computes
-//! for a long time is never the target of an operation anybody waits for:
-//! reports and notices of the run are complete by then, and nobody waits for
-//! takes.
+//! completed (a rank reports before idling). On one node, rank 0 serves the
+//! reports, the last one reaches `N` (every report carries at least one job,
+//! so exactly one does), and its rank tells everyone. Across nodes, every
+//! node is dry then, so the last rank that reported on each node, still
+//! looping, forwards its node's `Unsent`; rank 0 is idle, serves the
+//! forwards, and sees `Done` reach `N` while it polls. It tells its node, and
+//! every other node through its leader: the leader is still idle and serving
+//! when rank 0's add to `Told` arrives, because its node-mates can hear only
+//! through it, so none of them left, and neither did it. Each `Finished` word
+//! grows by exactly one per run (one teller per node). Idle ranks check
+//! `Finished[me]` at least once per backoff period. A rank that answered "no
+//! more" and computes for a long time delays nobody: nobody waits for an
+//! answer to a report, a notice or a take (tested across nodes by
+//! `tests/termination.rs`).
 //!
 //! The `Done` word is touched once per idle period per rank (not once per
 //! chunk), `Told` words once per run per node, `Offer` words only while some
@@ -601,7 +603,8 @@ impl<A: Atomics> Protocol<A> {
     }
 
     /// Polls every started operation: takes (units go to the stash),
-    /// reports (the last one finishes the run), the finisher's notices, and
+    /// reports (on one node the last one finishes the run), operations
+    /// nobody waits for, and
     /// on a leader the `Told` word.
     fn poll(&mut self) -> Result<()> {
         self.poll_takes()?;

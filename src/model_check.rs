@@ -4,11 +4,17 @@
 //! atomics from [`crate::atomics::primitive`]) runs with one model thread
 //! per rank:
 //!
-//! - under loom (`--cfg dlb_loom`), every interleaving of 2 and 3 ranks with
-//!   up to 6 jobs, `maxjobs` 1 and 2, for the plain, color and round-robin
-//!   mappings (within loom's preemption bound, `LOOM_MAX_PREEMPTIONS`);
+//! - under loom (`--cfg dlb_loom`), every interleaving of 2 and 3 ranks on
+//!   one node and of 2 nodes of one rank, with up to 6 jobs, `maxjobs` 1 and
+//!   2, for the plain, color and round-robin mappings (within loom's
+//!   preemption bound, `LOOM_MAX_PREEMPTIONS`); 2 nodes of 2 ranks is
+//!   `--ignored` (too slow for CI);
 //! - under shuttle (`--cfg dlb_shuttle`), random and PCT schedules of 4 to 8
-//!   ranks with thousands of jobs.
+//!   ranks with thousands of jobs, on one node and in nodes of 1 to 4.
+//!
+//! Across nodes, operations on another node's words are queued at their
+//! target and take effect only when it calls `progress` (software RMA at its
+//! worst), and a rank that left never serves again.
 //!
 //! Each model asserts the invariants stated in the protocol's module doc:
 //! every job is handed out exactly once; no rank is told "no more" while a
@@ -234,12 +240,14 @@ mod loom_models {
     /// within the bound, with cross-node operations served only when their
     /// target calls `progress`.
     #[test]
-    #[ignore = "fails or exceeds its bound so far (two_nodes_of_one failed on 2026-12-02); open in issue 10"]
+    #[ignore = "too slow for CI: 2 jobs ran over 3.5 minutes at preemption bound 2 on 2 cores; shuttle covers nodes of 2"]
     fn two_nodes_of_two_every_interleaving() {
-        for &(jobs, maxjobs) in &[(0, 1), (1, 1), (2, 1), (4, 1), (5, 2)] {
+        // Units can cross nodes only where an owner keeps a unit after a
+        // claim: 6 jobs give node 0's ranks two units each.
+        for &(jobs, maxjobs) in &[(0, 1), (2, 1), (6, 1)] {
             eprintln!("loom: 2 nodes x 2 ranks, plain, {jobs} jobs, maxjobs {maxjobs}");
             let explore = move || check(move || Model::Plain.run_on(4, 2, jobs, maxjobs, None));
-            if jobs >= 4 {
+            if jobs >= 6 {
                 assert_remote_steals(explore);
             } else {
                 explore();
@@ -249,10 +257,11 @@ mod loom_models {
 
     /// Two nodes of one rank each: every unit that moves crosses nodes.
     #[test]
-    #[ignore = "fails or exceeds its bound so far (two_nodes_of_one failed on 2026-12-02); open in issue 10"]
     fn two_nodes_of_one_every_interleaving() {
         for (name, model) in mappings(2) {
-            for &(jobs, maxjobs) in &[(1, 1), (3, 1), (4, 2), (6, 1)] {
+            // Rank 0 keeps a unit after a claim (so units can cross) with 3
+            // jobs and maxjobs 1, or 5 and 2.
+            for &(jobs, maxjobs) in &[(1, 1), (3, 1), (5, 2), (6, 1)] {
                 eprintln!("loom: 2 nodes x 1 rank, {name}, {jobs} jobs, maxjobs {maxjobs}");
                 let explore = move || check(move || model.run_on(2, 1, jobs, maxjobs, None));
                 if jobs >= 3 {
@@ -274,16 +283,13 @@ mod loom_models {
     }
 
     #[test]
-    #[ignore = "fails or exceeds its bound so far (two_nodes_of_one failed on 2026-12-02); open in issue 10"]
     fn finds_a_deposit_that_keeps_its_units() {
         finds_across_nodes(Bug::DepositKeepsUnits);
     }
 
-    #[test]
-    #[ignore = "fails or exceeds its bound so far (two_nodes_of_one failed on 2026-12-02); open in issue 10"]
-    fn finds_a_finisher_that_tells_only_its_node() {
-        finds_across_nodes(Bug::FinishTellsOwnNodeOnly);
-    }
+    // A finisher that tells only its node makes the other node wait forever:
+    // loom reports that deadlock by aborting the process, which
+    // `catch_unwind` cannot catch, so only shuttle seeds that bug.
 
     fn finds(bug: Bug) {
         let found =

@@ -15,6 +15,9 @@ pub(crate) struct Topology {
     remote: Vec<usize>,
     /// The lowest rank of every node, by node.
     leaders: Vec<usize>,
+    /// Every rank's index among its node-mates, `usize::MAX` for ranks on
+    /// other nodes (an O(1) look-up on every shared-memory atomic).
+    mate_index: Vec<usize>,
 }
 
 impl Topology {
@@ -34,12 +37,17 @@ impl Topology {
                     .expect("nodes are numbered without gaps")
             })
             .collect();
+        let mut mate_index = vec![usize::MAX; node_of.len()];
+        for (i, &r) in mates.iter().enumerate() {
+            mate_index[r] = i;
+        }
         Topology {
             rank,
             node_of,
             mates,
             remote,
             leaders,
+            mate_index,
         }
     }
 
@@ -59,9 +67,13 @@ impl Topology {
         self.node_of.len()
     }
 
-    /// This rank's index among its node-mates.
+    /// `rank`'s index among this rank's node-mates, if it is one.
+    #[inline]
     pub(crate) fn mate_index(&self, rank: usize) -> Option<usize> {
-        self.mates.binary_search(&rank).ok()
+        match self.mate_index.get(rank) {
+            Some(&i) if i != usize::MAX => Some(i),
+            _ => None,
+        }
     }
 
     /// The node of `rank`.

@@ -5,7 +5,8 @@
 #
 # A node nK is a long-lived "holder" process (sleep) in its own network, UTS
 # (hostname nK), IPC and mount namespaces, with private tmpfs on /dev/shm and
-# /tmp; everything else (/work, /run, /var, /sys) is the host's. Commands run
+# /tmp (the checkout bound back if it lives there); everything else (/work,
+# /run, /var, /sys) is the host's. Commands run
 # on a node through `nsenter` into the holder's namespaces (ci/multinode.d/agent).
 # The network: a bridge $MN_BRIDGE on the host ($MN_NET.1/24) and per node a
 # veth pair, host end dlbmn-nK on the bridge, node end named $MN_BRIDGE too
@@ -115,13 +116,18 @@ mn_node_up() {
     mkdir -p "$dir"
     # setsid: the holder outlives this script (for `up`) and is not in the
     # terminal's process group. It writes `ready` once its namespaces are set.
+    # A checkout under /tmp (or /dev/shm) stays visible: it is bound to the
+    # node's state directory before the tmpfs covers it, and back after.
     setsid unshare --net --uts --ipc --mount --propagation private -- sh -c '
+        repo=$3 keep=$2/repo
+        case $repo in /tmp/* | /dev/shm/*) mkdir -p "$keep" && mount --bind "$repo" "$keep" ;; *) keep="" ;; esac &&
         hostname "$1" &&
         mount -t tmpfs -o mode=1777 tmpfs /dev/shm &&
         mount -t tmpfs -o mode=1777 tmpfs /tmp &&
+        { [ -z "$keep" ] || { mkdir -p "$repo" && mount --bind "$keep" "$repo"; }; } &&
         ip link set lo up &&
         touch "$2/ready" &&
-        exec sleep infinity' sh "$node" "$dir" </dev/null >/dev/null 2>"$dir/holder.err" &
+        exec sleep infinity' sh "$node" "$dir" "$PWD" </dev/null >/dev/null 2>"$dir/holder.err" &
     pid=$!
     echo "$pid" >"$dir/pid"
     mn_record "holder $node $pid $(mn_starttime "$pid")"

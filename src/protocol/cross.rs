@@ -130,18 +130,25 @@ impl<A: Atomics> Protocol<A> {
         }
         let remote = self.atomics.topology().remote().len();
         while self.takes.len() < REMOTE_TAKES.min(remote) {
-            let victim = loop {
-                let i = self.rng.below(remote);
-                let v = self.atomics.topology().remote()[i];
-                if self.takes.iter().all(|t| t.victim != v) {
-                    break v;
-                }
+            let free = |takes: &[Take], v: usize| takes.iter().all(|t| t.victim != v);
+            let (victim, revisit) = match self.revisit.pop() {
+                Some(v) if free(&self.takes, v) => (v, true),
+                _ => loop {
+                    let v = self.atomics.topology().remote()[self.rng.below(remote)];
+                    if free(&self.takes, v) {
+                        break (v, false);
+                    }
+                },
             };
             let pending = self
                 .atomics
                 .start(victim, Slot::Offer, Update::Swap(HUNGRY))?;
             self.counters.steal_attempts += 1;
-            self.takes.push(Take { victim, pending });
+            self.takes.push(Take {
+                victim,
+                pending,
+                revisit,
+            });
         }
         Ok(())
     }
@@ -153,14 +160,19 @@ impl<A: Atomics> Protocol<A> {
             match self.takes[i].pending.poll()? {
                 None => i += 1,
                 Some(old) => {
-                    self.takes.swap_remove(i);
+                    let take = self.takes.swap_remove(i);
                     if let Some(loot) = units(old) {
                         self.counters.steals += 1;
                         self.counters.remote_steals += 1;
                         self.counters.units_stolen += loot.end - loot.start;
                         self.stash.push(loot);
-                    } else if MODEL_CHECKING {
-                        self.takes_failed_at = Some(self.atomics.content_writes());
+                    } else {
+                        if !take.revisit && self.revisit.len() < REMOTE_TAKES {
+                            self.revisit.push(take.victim);
+                        }
+                        if MODEL_CHECKING {
+                            self.takes_failed_at = Some(self.atomics.content_writes());
+                        }
                     }
                 }
             }

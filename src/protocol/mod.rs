@@ -288,6 +288,9 @@ pub(crate) struct Counters {
 struct Take {
     victim: usize,
     pending: Pending,
+    /// Whether this take revisits a victim whose last take came back
+    /// empty-handed.
+    revisit: bool,
 }
 
 /// One rank's side of the protocol.
@@ -300,6 +303,10 @@ pub(crate) struct Protocol<A: Atomics> {
     stash: Vec<Range<u64>>,
     /// Takes in flight.
     takes: Vec<Take>,
+    /// Victims to take from again first: their last take came back
+    /// empty-handed but left `HUNGRY`, and an owner with units deposits in
+    /// the same `give_more` that served it.
+    revisit: Vec<usize>,
     /// Reports in flight: the count added, and the operation.
     reports: Vec<(u64, Pending)>,
     /// Started operations nobody waits for: rank 0's adds to other nodes'
@@ -339,6 +346,7 @@ impl<A: Atomics> Protocol<A> {
             own: RangeWord::default(),
             stash: Vec::new(),
             takes: Vec::new(),
+            revisit: Vec::new(),
             reports: Vec::new(),
             in_flight: Vec::new(),
             told_relayed: 0,

@@ -52,28 +52,7 @@ impl Comm {
         // SAFETY: the caller guarantees `user` is valid; `raw` is a valid
         // out-handle.
         check("MPI_Comm_dup", unsafe { ffi::MPI_Comm_dup(user, &mut raw) })?;
-        let mut comm = Comm {
-            raw,
-            rank: 0,
-            size: 0,
-        };
-        // SAFETY: `comm.raw` is the valid duplicate; ERRORS_RETURN is a
-        // predefined handler.
-        check("MPI_Comm_set_errhandler", unsafe {
-            ffi::MPI_Comm_set_errhandler(comm.raw, ffi::RSMPI_ERRORS_RETURN)
-        })?;
-        let (mut rank, mut size): (c_int, c_int) = (0, 0);
-        // SAFETY: valid communicator and out-pointers.
-        check("MPI_Comm_rank", unsafe {
-            ffi::MPI_Comm_rank(comm.raw, &mut rank)
-        })?;
-        // SAFETY: as above.
-        check("MPI_Comm_size", unsafe {
-            ffi::MPI_Comm_size(comm.raw, &mut size)
-        })?;
-        comm.rank = rank as usize;
-        comm.size = size as usize;
-        Ok(comm)
+        Comm::adopt(raw)
     }
 
     /// The raw handle, for the window module.
@@ -116,35 +95,6 @@ impl Comm {
     /// Element-wise sum over all ranks, in place (`MPI_Allreduce`, §6.9.6).
     pub(crate) fn allreduce_sum(&self, values: &mut [u64]) -> Result<()> {
         self.allreduce(values, Reduction::Sum)
-    }
-
-    /// This rank's rank and the size of its node group, the ranks that
-    /// share memory with it (`MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)`,
-    /// §7.4.2). Collective.
-    fn node_position(&self) -> Result<(usize, usize)> {
-        let mut node = self.raw;
-        // SAFETY: valid communicator; MPI_INFO_NULL is predefined; `node` is
-        // a valid out-handle.
-        check("MPI_Comm_split_type", unsafe {
-            ffi::MPI_Comm_split_type(
-                self.raw,
-                ffi::DLB_MPI_COMM_TYPE_SHARED,
-                self.rank as c_int,
-                ffi::RSMPI_INFO_NULL,
-                &mut node,
-            )
-        })?;
-        let (mut node_rank, mut node_size): (c_int, c_int) = (0, 0);
-        // SAFETY: `node` is the communicator just created.
-        let rank_rc = unsafe { ffi::MPI_Comm_rank(node, &mut node_rank) };
-        // SAFETY: as above.
-        let size_rc = unsafe { ffi::MPI_Comm_size(node, &mut node_size) };
-        // SAFETY: `node` was created above and is freed exactly once here.
-        let free_rc = unsafe { ffi::MPI_Comm_free(&mut node) };
-        check("MPI_Comm_rank", rank_rc)?;
-        check("MPI_Comm_size", size_rc)?;
-        check("MPI_Comm_free", free_rc)?;
-        Ok((node_rank as usize, node_size as usize))
     }
 
     /// The ranks that share memory with this one, as a communicator of
@@ -233,8 +183,8 @@ impl Comm {
     /// The number of nodes the ranks span: the leaders (rank 0) of the
     /// node groups, counted. Collective.
     pub(crate) fn node_count(&self) -> Result<usize> {
-        let (node_rank, _) = self.node_position()?;
-        let mut leaders = [u64::from(node_rank == 0)];
+        let node = self.split_node()?;
+        let mut leaders = [u64::from(node.rank() == 0)];
         self.allreduce_sum(&mut leaders)?;
         Ok(leaders[0] as usize)
     }

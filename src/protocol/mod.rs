@@ -443,7 +443,7 @@ impl<A: Atomics> Protocol<A> {
         // Serve thieves and reports waiting on this rank first (software RMA).
         self.atomics.progress()?;
         if self.multi_node() {
-            self.poll()?;
+            self.poll_started()?;
         }
         while !self.own.is_empty() {
             let (rest, taken) = self.own.take_front(want(self.own.start()).max(1));
@@ -610,15 +610,21 @@ impl<A: Atomics> Protocol<A> {
         Ok(found)
     }
 
-    /// Polls every started operation: takes (units go to the stash),
-    /// reports (on one node the last one finishes the run), operations
-    /// nobody waits for, and
-    /// on a leader the `Told` word.
+    /// Polls every started operation (takes: units go to the stash;
+    /// reports: on one node the last one finishes the run; operations nobody
+    /// waits for), then, while idle, whether the run ended (a leader's
+    /// `Told`, rank 0's `Done`).
     fn poll(&mut self) -> Result<()> {
+        self.poll_started()?;
+        self.relay()
+    }
+
+    /// Polls the started operations. In `give_more` this is all: the run
+    /// cannot end while this rank holds a unit, so `relay` has nothing to do.
+    fn poll_started(&mut self) -> Result<()> {
         self.poll_takes()?;
         self.poll_reports()?;
-        self.poll_in_flight()?;
-        self.relay()
+        self.poll_in_flight()
     }
 
     fn cas(&self, target: usize, expected: RangeWord, new: RangeWord) -> Result<RangeWord> {

@@ -24,7 +24,7 @@
 //! checker reports a violation, so a checker that cannot fail would fail them.
 #![cfg(all(test, any(dlb_loom, dlb_shuttle)))]
 
-use crate::atomics::primitive::{thread, Arc, AtomicU64, Ordering::SeqCst};
+use crate::atomics::primitive::{thread, Arc, AtomicU64, Condvar, Mutex, Ordering::SeqCst};
 use crate::atomics::LocalAtomics;
 use crate::dispenser::Dispenser;
 use crate::mapping::{Colors, Contiguous, Layout, RoundRobin};
@@ -61,68 +61,136 @@ fn assert_steals(explore: impl FnOnce()) {
     );
 }
 
+/// A barrier between runs, as `setup`'s all-reduce is: nobody begins run
+/// `r + 1` before every rank left run `r`.
+struct Barrier {
+    /// Ranks arrived in the current round, and rounds completed.
+    state: Mutex<(usize, usize)>,
+    all_in: Condvar,
+    ranks: usize,
+}
+
+impl Barrier {
+    fn wait(&self) {
+        let mut state = self.state.lock().unwrap();
+        let round = state.1;
+        state.0 += 1;
+        if state.0 == self.ranks {
+            *state = (0, round + 1);
+            self.all_in.notify_all();
+        }
+        while state.1 == round {
+            state = self.all_in.wait(state).unwrap();
+        }
+    }
+}
+
 /// One run of `mapping` on `p` model threads in nodes of `per_node`;
 /// panics on any violation.
 fn run_model<M>(p: usize, per_node: usize, mapping: M, maxjobs: u64, bug: Option<Bug>)
 where
     M: Layout + Clone + Send + 'static,
 {
+    run_model_times(1, p, per_node, mapping, maxjobs, bug)
+}
+
+/// `runs` runs of `mapping` in a row (each after a barrier), on `p` model
+/// threads in nodes of `per_node`; panics on any violation in any run.
+fn run_model_times<M>(
+    runs: usize,
+    p: usize,
+    per_node: usize,
+    mapping: M,
+    maxjobs: u64,
+    bug: Option<Bug>,
+) where
+    M: Layout + Clone + Send + 'static,
+{
     let jobs = mapping.jobs();
-    // Jobs completed so far, over all ranks: one shared word, so that the
-    // termination check sees the truth at the moment "no more" is answered.
-    let completed = Arc::new(AtomicU64::new(0));
+    // Jobs completed so far in each run, over all ranks: one shared word per
+    // run, so that the termination check sees the truth at the moment "no
+    // more" is answered.
+    let completed: Arc<Vec<AtomicU64>> = Arc::new((0..runs).map(|_| AtomicU64::new(0)).collect());
+    let barrier = Arc::new(Barrier {
+        state: Mutex::new((0, 0)),
+        all_in: Condvar::new(),
+        ranks: p,
+    });
     let threads: Vec<_> = LocalAtomics::nodes(p, per_node)
         .into_iter()
         .enumerate()
         .map(|(rank, atomics)| {
             let (mapping, completed) = (mapping.clone(), Arc::clone(&completed));
+            let barrier = Arc::clone(&barrier);
             thread::spawn(move || {
                 let protocol = Protocol::new(atomics, 0x5eed + rank as u64).with_bug(bug);
                 let mut dispenser = Dispenser::new(Some(protocol), rank, p, MAX_UNITS);
-                dispenser.begin(jobs).unwrap();
-                let mut got: Vec<Range<u64>> = Vec::new();
-                let mut last = 0;
-                loop {
-                    completed.fetch_add(last, SeqCst); // the previous chunk is done
-                    match dispenser.next(&mapping, maxjobs).unwrap() {
-                        Some(chunk) => {
-                            last = chunk.end - chunk.start;
-                            assert!(
-                                last >= 1 && last <= maxjobs,
-                                "chunk {chunk:?} for maxjobs {maxjobs}"
-                            );
-                            assert!(
-                                chunk.end <= mapping.segment_end(chunk.start),
-                                "{chunk:?} crosses a segment"
-                            );
-                            got.push(chunk);
-                        }
-                        None => {
-                            assert_eq!(
-                                completed.load(SeqCst),
-                                jobs,
-                                "'no more' while a job is unfinished"
-                            );
-                            let c = dispenser.counters();
-                            STEALS.fetch_add(c.steals, Relaxed);
-                            REMOTE_STEALS.fetch_add(c.remote_steals, Relaxed);
-                            return got;
-                        }
+                let mut got: Vec<Vec<Range<u64>>> = Vec::new();
+                for run in 0..runs {
+                    if run > 0 {
+                        barrier.wait();
                     }
+                    got.push(one_run(&mut dispenser, &mapping, maxjobs, &completed[run]));
                 }
+                got
             })
         })
         .collect();
-    let mut count = vec![0u32; jobs as usize];
+    let mut count = vec![vec![0u32; jobs as usize]; runs];
     for t in threads {
-        for chunk in t.join().unwrap() {
-            for pos in chunk {
-                count[pos as usize] += 1;
+        for (run, chunks) in t.join().unwrap().into_iter().enumerate() {
+            for chunk in chunks {
+                for pos in chunk {
+                    count[run][pos as usize] += 1;
+                }
             }
         }
     }
-    for (pos, c) in count.iter().enumerate() {
-        assert_eq!(*c, 1, "job {pos} handed out {c} times");
+    for (run, count) in count.iter().enumerate() {
+        for (pos, c) in count.iter().enumerate() {
+            assert_eq!(*c, 1, "run {run}: job {pos} handed out {c} times");
+        }
+    }
+}
+
+/// One rank's part of one run: the chunks it was handed.
+fn one_run<M: Layout>(
+    dispenser: &mut Dispenser<LocalAtomics>,
+    mapping: &M,
+    maxjobs: u64,
+    completed: &AtomicU64,
+) -> Vec<Range<u64>> {
+    let jobs = mapping.jobs();
+    dispenser.begin(jobs).unwrap();
+    let mut got: Vec<Range<u64>> = Vec::new();
+    let mut last = 0;
+    loop {
+        completed.fetch_add(last, SeqCst); // the previous chunk is done
+        match dispenser.next(mapping, maxjobs).unwrap() {
+            Some(chunk) => {
+                last = chunk.end - chunk.start;
+                assert!(
+                    last >= 1 && last <= maxjobs,
+                    "chunk {chunk:?} for maxjobs {maxjobs}"
+                );
+                assert!(
+                    chunk.end <= mapping.segment_end(chunk.start),
+                    "{chunk:?} crosses a segment"
+                );
+                got.push(chunk);
+            }
+            None => {
+                assert_eq!(
+                    completed.load(SeqCst),
+                    jobs,
+                    "'no more' while a job is unfinished"
+                );
+                let c = dispenser.counters();
+                STEALS.fetch_add(c.steals, Relaxed);
+                REMOTE_STEALS.fetch_add(c.remote_steals, Relaxed);
+                return got;
+            }
+        }
     }
 }
 
@@ -364,6 +432,22 @@ mod shuttle_models {
                 });
             }
         });
+    }
+
+    /// Three runs in a row across nodes: hunger marks and answers of one run
+    /// may still be on their way in the next.
+    #[test]
+    fn random_schedules_of_several_runs_across_nodes() {
+        let n = iterations(12_500) / 5;
+        for (p, per_node, jobs, maxjobs) in [(4, 2, 300, 2), (6, 2, 200, 3), (3, 1, 120, 1)] {
+            eprintln!("shuttle random: 3 runs, {p} ranks in nodes of {per_node}, {jobs} jobs, maxjobs {maxjobs}, {n} schedules");
+            assert_remote_steals(|| {
+                shuttle::check_random(
+                    move || run_model_times(3, p, per_node, Contiguous::new(jobs), maxjobs, None),
+                    n,
+                )
+            });
+        }
     }
 
     #[test]

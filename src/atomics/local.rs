@@ -16,11 +16,13 @@ use crate::protocol::Topology;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64 as StdAtomicU64, Ordering::Relaxed};
 
-/// Whether swapping `new` over `old` moves units: anything but hunger
-/// marks and empty offers (all ones and zero; see the protocol).
-fn moves_units(old: u64, new: u64) -> bool {
-    let mark = |v: u64| v == 0 || v == u64::MAX;
-    !(mark(old) && mark(new))
+/// Whether swapping `new` over `old` in `slot` moves units: only an
+/// inbox word that receives or gives up units (anything but "nothing yet",
+/// zero, and "none", all ones; see the protocol) does. Offer words hold
+/// hunger marks only.
+fn moves_units(slot: Slot, old: u64, new: u64) -> bool {
+    let no_units = |v: u64| v == 0 || v == u64::MAX;
+    Slot::INBOX.contains(&slot) && !(no_units(old) && no_units(new))
 }
 
 /// The result cell of a queued operation.
@@ -37,6 +39,7 @@ impl Ticket {
 #[derive(Debug)]
 struct Queued {
     word: usize,
+    slot: Slot,
     update: Update,
     ticket: Ticket,
 }
@@ -96,12 +99,12 @@ impl LocalAtomics {
         &self.words[target * WORDS_PER_RANK + slot.index()]
     }
 
-    fn apply(&self, word: &AtomicU64, update: Update) -> u64 {
+    fn apply(&self, word: &AtomicU64, slot: Slot, update: Update) -> u64 {
         let (old, moved) = match update {
             Update::Add(d) => (word.fetch_add(d, SeqCst), d != 0),
             Update::Swap(v) => {
                 let old = word.swap(v, SeqCst);
-                (old, moves_units(old, v))
+                (old, moves_units(slot, old, v))
             }
             Update::Read => (word.load(SeqCst), false),
         };
@@ -143,7 +146,7 @@ impl Atomics for LocalAtomics {
     }
     fn swap(&self, target: usize, slot: Slot, new: u64) -> Result<u64> {
         let old = self.word(target, slot).swap(new, SeqCst);
-        if moves_units(old, new) {
+        if moves_units(slot, old, new) {
             self.content.fetch_add(1, Relaxed);
         }
         if old != new {
@@ -156,13 +159,14 @@ impl Atomics for LocalAtomics {
     }
     fn start(&self, target: usize, slot: Slot, update: Update) -> Result<Pending> {
         if slot.level() == Level::Node || self.topology.is_mate(target) {
-            let old = self.apply(self.word(target, slot), update);
+            let old = self.apply(self.word(target, slot), slot, update);
             self.wrote();
             return Ok(Pending::ready(old));
         }
         let ticket = Ticket(Arc::new(Mutex::new(None)));
         self.queues[target].lock().unwrap().push_back(Queued {
             word: target * WORDS_PER_RANK + slot.index(),
+            slot,
             update,
             ticket: ticket.clone(),
         });
@@ -175,7 +179,7 @@ impl Atomics for LocalAtomics {
             let Some(op) = next else {
                 return Ok(());
             };
-            let old = self.apply(&self.words[op.word], op.update);
+            let old = self.apply(&self.words[op.word], op.slot, op.update);
             *op.ticket.0.lock().unwrap() = Some(old);
             self.wrote();
         }

@@ -74,9 +74,15 @@ pub(crate) enum Slot {
     /// The rank hunting on other nodes for this node, plus one, or 0 (used
     /// on node leaders only). CAS only.
     Hunter,
-    /// Units this rank offers to ranks on other nodes, or a hunger mark
-    /// (see the protocol). Swap only.
+    /// Empty, or the hunger mark of a rank on another node that asks this
+    /// rank for units (see the protocol). Swap only.
     Offer,
+    /// The answers to this rank's hunger marks, one word per mark in use:
+    /// nothing yet, "none", or units (see the protocol). Swap only.
+    Inbox0,
+    Inbox1,
+    Inbox2,
+    Inbox3,
     /// Runs declared finished to this node by a rank on another node (used
     /// on node leaders only). Add only.
     Told,
@@ -121,7 +127,9 @@ pub(crate) enum Update {
 }
 
 impl Slot {
-    const COUNT: usize = 9;
+    const COUNT: usize = 13;
+    /// The inbox words, in order.
+    pub(crate) const INBOX: [Slot; 4] = [Slot::Inbox0, Slot::Inbox1, Slot::Inbox2, Slot::Inbox3];
 
     /// Index of the slot's word within the rank's block.
     pub(crate) const fn index(self) -> usize {
@@ -133,7 +141,7 @@ impl Slot {
         match self {
             Slot::Range | Slot::Unsent | Slot::Hunter | Slot::BenchCas => Op::CompareAndSwap,
             Slot::Finished | Slot::Told | Slot::Done | Slot::BenchAdd => Op::FetchAdd,
-            Slot::Offer => Op::Swap,
+            Slot::Offer | Slot::Inbox0 | Slot::Inbox1 | Slot::Inbox2 | Slot::Inbox3 => Op::Swap,
         }
     }
 
@@ -141,7 +149,15 @@ impl Slot {
     pub(crate) const fn level(self) -> Level {
         match self {
             Slot::Range | Slot::Finished | Slot::Unsent | Slot::Hunter => Level::Node,
-            Slot::Offer | Slot::Told | Slot::Done | Slot::BenchCas | Slot::BenchAdd => Level::Cross,
+            Slot::Offer
+            | Slot::Inbox0
+            | Slot::Inbox1
+            | Slot::Inbox2
+            | Slot::Inbox3
+            | Slot::Told
+            | Slot::Done
+            | Slot::BenchCas
+            | Slot::BenchAdd => Level::Cross,
         }
     }
 }
@@ -285,6 +301,10 @@ mod tests {
             Slot::Unsent,
             Slot::Hunter,
             Slot::Offer,
+            Slot::Inbox0,
+            Slot::Inbox1,
+            Slot::Inbox2,
+            Slot::Inbox3,
             Slot::Told,
             Slot::Done,
             Slot::BenchCas,

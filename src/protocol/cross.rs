@@ -1,46 +1,79 @@
-//! The cross-node half of the protocol (see the module doc of
-//! [`super`]): offers, the hunger mark, takes and the stash.
+//! The cross-node half of the protocol (see the module doc of [`super`]):
+//! hunger marks, the answers owners push into the hunters' inboxes, and the
+//! hunter's takes.
 
 use super::{Bug, Protocol, RangeWord, Take, REMOTE_TAKES};
 use crate::atomics::primitive::MODEL_CHECKING;
 use crate::atomics::{Atomics, Slot, Update};
 use crate::error::{Error, Result};
-use std::ops::Range;
 use std::time::{Duration, Instant};
 
-/// `Offer` holds no units and nobody asked.
+/// An `Offer` word without a mark.
 const EMPTY: u64 = 0;
-/// `Offer` holds no units and a rank on another node asked for some. As a
-/// range word it reads as empty (`start == end`), and no range word that
-/// holds units has these bits.
-const HUNGRY: u64 = u64::MAX;
-/// How often `give_more` reads `Offer[me]` for hunger: a read is a (local)
+/// An inbox word whose mark was not answered yet.
+const NO_ANSWER: u64 = 0;
+/// The answer "no units" (it reads as an empty range word; an answer with
+/// units is a nonempty range word, never 0 and never this).
+const NONE: u64 = u64::MAX;
+/// The bit that makes a word a hunger mark.
+const MARK_BIT: u64 = 1 << 63;
+/// Runs are told apart in a mark by the low bits of their number: a mark
+/// is answered in the run after the one it was made in at the latest.
+const RUN_BITS: u32 = 16;
+/// How often `give_more` reads `Offer[me]` for a mark: a read is a (local)
 /// MPI operation, cheap but not free next to a CPU claim.
 const OFFER_CHECK_PERIOD: Duration = Duration::from_micros(20);
 
-/// The units an `Offer` value holds, if any.
-fn units(value: u64) -> Option<Range<u64>> {
-    let word = RangeWord::from_bits(value);
-    (value != EMPTY && value != HUNGRY && !word.is_empty()).then(|| word.start()..word.end())
+/// A hunger mark: `hunter` (on another node) asks for units, to be answered
+/// in its inbox word `inbox`; made in run `run` (low bits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Mark {
+    hunter: usize,
+    inbox: usize,
+    run: u64,
+}
+
+impl Mark {
+    fn new(hunter: usize, inbox: usize, run: u64) -> Mark {
+        Mark {
+            hunter,
+            inbox,
+            run: run & ((1 << RUN_BITS) - 1),
+        }
+    }
+
+    fn bits(self) -> u64 {
+        debug_assert!(self.hunter < 1 << 32 && self.inbox < Slot::INBOX.len());
+        MARK_BIT | (self.run << 40) | ((self.hunter as u64) << 8) | self.inbox as u64
+    }
+
+    /// The mark in an `Offer` value, `None` for `EMPTY`.
+    fn from_offer(value: u64) -> Result<Option<Mark>> {
+        if value == EMPTY {
+            return Ok(None);
+        }
+        let inbox = (value & 0xff) as usize;
+        if value & MARK_BIT == 0 || inbox >= Slot::INBOX.len() {
+            return Err(Error::internal(format!(
+                "an offer word held {value:#x}, neither empty nor a mark"
+            )));
+        }
+        Ok(Some(Mark {
+            hunter: ((value >> 8) & u64::from(u32::MAX)) as usize,
+            inbox,
+            run: (value >> 40) & ((1 << RUN_BITS) - 1),
+        }))
+    }
 }
 
 impl<A: Atomics> Protocol<A> {
-    /// At the start of a run: the offer of the previous run held no units
-    /// (they were all handed out); forget its hunger mark.
-    pub(super) fn clear_offer(&mut self) -> Result<()> {
-        let old = self.atomics.swap(self.me(), Slot::Offer, EMPTY)?;
-        if let Some(left) = units(old) {
-            return Err(Error::internal(format!(
-                "units {left:?} were still offered at the start of a run"
-            )));
-        }
-        Ok(())
-    }
-
-    /// In `give_more`, after a claim: if a rank on another node marked our
-    /// offer hungry, move the back half of our range into it.
-    pub(super) fn serve_offer(&mut self) -> Result<()> {
-        if !MODEL_CHECKING {
+    /// Answers a mark found in `Offer[me]`, if any: with the back half of
+    /// the own range when the mark is of the current run and `give`, else
+    /// with `NONE`. In `give_more` (`give`) this runs at most every
+    /// [`OFFER_CHECK_PERIOD`]; idle ranks (nothing to give) run it every
+    /// round.
+    pub(super) fn serve_offer(&mut self, give: bool) -> Result<()> {
+        if give && !MODEL_CHECKING {
             let now = Instant::now();
             if self.next_offer_check.is_some_and(|next| now < next) {
                 return Ok(());
@@ -48,41 +81,73 @@ impl<A: Atomics> Protocol<A> {
             self.next_offer_check = Some(now + OFFER_CHECK_PERIOD);
         }
         let me = self.me();
-        if self.own.is_empty() || self.atomics.read(me, Slot::Offer)? != HUNGRY {
+        if self.atomics.read(me, Slot::Offer)? == EMPTY {
             return Ok(());
         }
-        let offered = loop {
-            if self.own.is_empty() {
-                return Ok(());
+        let Some(mark) = Mark::from_offer(self.atomics.swap(me, Slot::Offer, EMPTY)?)? else {
+            return Ok(()); // a taker's swap displaced the mark: its to answer
+        };
+        let current = !self.finished && mark.run == Mark::new(0, 0, self.finish_target).run;
+        let units = if give && current {
+            self.give_back_half()?
+        } else {
+            None
+        };
+        let answer = match units {
+            Some(units) => {
+                self.counters.deposits += 1;
+                RangeWord::new(units).bits()
             }
+            None => NONE,
+        };
+        self.answer(mark, answer)
+    }
+
+    /// Moves the back half of the own range out of `Range[me]`; `None` if
+    /// it ran empty.
+    fn give_back_half(&mut self) -> Result<Option<std::ops::Range<u64>>> {
+        let me = self.me();
+        while !self.own.is_empty() {
             let (rest, back) = self.own.take_back_half();
             if self.has_bug(Bug::DepositKeepsUnits) {
-                break back;
+                return Ok(Some(back));
             }
             let seen = self.cas(me, self.own, rest)?;
             if seen == self.own {
                 self.own = rest;
-                break back;
+                return Ok(Some(back));
             }
             self.own = seen; // a node-mate stole: retry with what is left
-        };
-        let old = self
-            .atomics
-            .swap(me, Slot::Offer, RangeWord::new(offered).bits())?;
-        if let Some(lost) = units(old) {
-            return Err(Error::internal(format!(
-                "deposit over units {lost:?} still offered"
-            )));
         }
-        self.counters.deposits += 1;
-        Ok(())
+        Ok(None)
     }
 
-    /// When our range ran dry: units still on offer are ours again.
-    pub(super) fn reclaim_offer(&mut self) -> Result<()> {
-        let old = self.atomics.swap(self.me(), Slot::Offer, EMPTY)?;
-        if let Some(back) = units(old) {
-            self.stash.push(back);
+    /// Starts writing `answer` into the inbox word of `mark`'s hunter: we
+    /// removed the mark from an offer word, so no one else answers it.
+    fn answer(&mut self, mark: Mark, answer: u64) -> Result<()> {
+        let slot = Slot::INBOX[mark.inbox];
+        let pending = self
+            .atomics
+            .start(mark.hunter, slot, Update::Swap(answer))?;
+        self.answers.push(pending);
+        self.poll_answers()
+    }
+
+    /// Answers that landed: each must have found its inbox word unanswered.
+    pub(super) fn poll_answers(&mut self) -> Result<()> {
+        let mut i = 0;
+        while i < self.answers.len() {
+            match self.answers[i].poll()? {
+                None => i += 1,
+                Some(NO_ANSWER) => {
+                    self.answers.swap_remove(i);
+                }
+                Some(old) => {
+                    return Err(Error::internal(format!(
+                        "an answer landed on the unread answer {old:#x}: a mark was answered twice"
+                    )))
+                }
+            }
         }
         Ok(())
     }
@@ -115,75 +180,144 @@ impl<A: Atomics> Protocol<A> {
         Ok(())
     }
 
-    /// Keeps [`REMOTE_TAKES`] takes in flight to random ranks on other
-    /// nodes, each on a rank that has none of ours in flight.
+    /// Keeps [`REMOTE_TAKES`] takes of this run in flight to random ranks on
+    /// other nodes, each on a rank that has no other take of this run, each
+    /// with an inbox word of its own. Polls between starts: on some stacks
+    /// a start blocks until its target serves it.
     ///
-    /// Under a model checker, takes that came back empty-handed are not
-    /// started again until some rank moved units or counts: until then new
-    /// takes only trade hunger marks between idle ranks, which an unfair
-    /// schedule could repeat forever while starving the busy ones. (This
-    /// restricts the schedules explored, not the protocol: in real time
-    /// the busy ranks run.)
+    /// Under a model checker, after a take came back empty-handed no take
+    /// starts until some rank moved units or counts: until then new takes
+    /// only trade marks between idle ranks, which an unfair schedule could
+    /// repeat forever while starving the busy ones. (This restricts the
+    /// schedules explored, not the protocol: in real time the busy ranks
+    /// run.)
     pub(super) fn hunt_remote(&mut self) -> Result<()> {
-        if MODEL_CHECKING && self.takes_failed_at == Some(self.atomics.content_writes()) {
-            return Ok(());
-        }
         let remote = self.atomics.topology().remote().len();
-        while self.takes.len() < REMOTE_TAKES.min(remote) {
-            let free = |takes: &[Take], v: usize| takes.iter().all(|t| t.victim != v);
-            let (victim, revisit) = match self.revisit.pop() {
-                Some(v) if free(&self.takes, v) => (v, true),
-                _ => loop {
-                    let v = self.atomics.topology().remote()[self.rng.below(remote)];
-                    if free(&self.takes, v) {
-                        break (v, false);
-                    }
-                },
+        loop {
+            if MODEL_CHECKING && self.takes_failed_at == Some(self.atomics.content_writes()) {
+                return Ok(());
+            }
+            let run = self.finish_target;
+            let current = self.takes.iter().filter(|t| t.run == run).count();
+            if current >= REMOTE_TAKES.min(remote) {
+                return Ok(());
+            }
+            let Some(inbox) =
+                (0..Slot::INBOX.len()).find(|&k| self.takes.iter().all(|t| t.inbox != k))
+            else {
+                return Ok(()); // marks of an earlier run hold the other inboxes
             };
-            let pending = self
+            let victim = loop {
+                let v = self.atomics.topology().remote()[self.rng.below(remote)];
+                if self.takes.iter().all(|t| t.run != run || t.victim != v) {
+                    break v;
+                }
+            };
+            let mark = Mark::new(self.me(), inbox, run);
+            let swap = self
                 .atomics
-                .start(victim, Slot::Offer, Update::Swap(HUNGRY))?;
+                .start(victim, Slot::Offer, Update::Swap(mark.bits()))?;
             self.counters.steal_attempts += 1;
             self.takes.push(Take {
                 victim,
-                pending,
-                revisit,
+                inbox,
+                run,
+                swap: Some(swap),
+                answered: false,
             });
+            self.poll_takes()?;
+            if !self.stash.is_empty() {
+                return Ok(());
+            }
         }
-        Ok(())
     }
 
-    /// Completed takes: their units go to the stash.
+    /// Polls the takes: a completed swap may have displaced another
+    /// hunter's mark, which the taker answers (`NONE`); an answer in an
+    /// inbox word is read and cleared, its units go to the stash.
     pub(super) fn poll_takes(&mut self) -> Result<()> {
+        let me = self.me();
         let mut i = 0;
         while i < self.takes.len() {
-            match self.takes[i].pending.poll()? {
-                None => i += 1,
-                Some(old) => {
-                    let take = self.takes.swap_remove(i);
-                    if let Some(loot) = units(old) {
-                        self.counters.steals += 1;
-                        self.counters.remote_steals += 1;
-                        self.counters.units_stolen += loot.end - loot.start;
-                        self.stash.push(loot);
-                    } else {
-                        if !take.revisit && self.revisit.len() < REMOTE_TAKES {
-                            self.revisit.push(take.victim);
-                        }
-                        if MODEL_CHECKING {
-                            self.takes_failed_at = Some(self.atomics.content_writes());
-                        }
-                    }
+            if let Some(old) = match &mut self.takes[i].swap {
+                Some(swap) => swap.poll()?,
+                None => None,
+            } {
+                self.takes[i].swap = None;
+                self.displaced(old)?;
+            }
+            let take = &self.takes[i];
+            if !take.answered {
+                let answer = self.atomics.swap(me, Slot::INBOX[take.inbox], NO_ANSWER)?;
+                if answer != NO_ANSWER {
+                    self.takes[i].answered = true;
+                    self.receive(answer, i)?;
                 }
+            }
+            let take = &self.takes[i];
+            if take.answered && take.swap.is_none() {
+                self.takes.swap_remove(i);
+            } else {
+                i += 1;
             }
         }
         Ok(())
     }
 
+    /// A take's swap returned `old`, which it removed from the offer word.
+    fn displaced(&mut self, old: u64) -> Result<()> {
+        let Some(mark) = Mark::from_offer(old)? else {
+            return Ok(());
+        };
+        if mark.hunter != self.me() {
+            return self.answer(mark, NONE);
+        }
+        // One of our own marks, of an earlier run (a run has one take per
+        // victim): nobody will answer it now.
+        match self
+            .takes
+            .iter_mut()
+            .find(|t| t.inbox == mark.inbox && !t.answered)
+        {
+            Some(take) => {
+                take.answered = true;
+                Ok(())
+            }
+            None => Err(Error::internal(format!(
+                "found this rank's mark {mark:?} with no take waiting for it"
+            ))),
+        }
+    }
+
+    /// Take `i` was answered with `answer`.
+    fn receive(&mut self, answer: u64, i: usize) -> Result<()> {
+        if answer == NONE {
+            if MODEL_CHECKING {
+                self.takes_failed_at = Some(self.atomics.content_writes());
+            }
+            return Ok(());
+        }
+        let word = RangeWord::from_bits(answer);
+        if word.is_empty() || self.takes[i].run != self.finish_target {
+            return Err(Error::internal(format!(
+                "take {:?} was answered with {answer:#x}, in run {}",
+                self.takes[i], self.finish_target
+            )));
+        }
+        self.counters.steals += 1;
+        self.counters.remote_steals += 1;
+        self.counters.units_stolen += word.len();
+        self.stash.push(word.start()..word.end());
+        Ok(())
+    }
+
     /// Whether started operations are still in flight (they must complete
-    /// before the window is freed).
+    /// before the window is freed). Marks nobody answered are not: their
+    /// hunter waits for nothing once its last run ended.
     pub(crate) fn ops_in_flight(&self) -> bool {
-        !self.takes.is_empty() || !self.in_flight.is_empty()
+        self.takes.iter().any(|t| t.swap.is_some())
+            || !self.answers.is_empty()
+            || !self.in_flight.is_empty()
     }
 
     /// Polls the operations in flight once, outside runs, serving others'
@@ -191,6 +325,7 @@ impl<A: Atomics> Protocol<A> {
     pub(crate) fn poll_outside_run(&mut self) -> Result<()> {
         self.atomics.progress()?;
         self.poll_takes()?;
+        self.poll_answers()?;
         self.poll_in_flight()?;
         // Units that arrive after the last run ended cannot exist: every
         // unit of a run was handed out before it ended.
@@ -208,11 +343,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn offer_values_hold_units_only_when_nonempty() {
-        assert_eq!(units(EMPTY), None);
-        assert_eq!(units(HUNGRY), None);
-        assert_eq!(units(RangeWord::new(0..3).bits()), Some(0..3));
-        assert_eq!(units(RangeWord::new(5..5).bits()), None);
-        assert!(RangeWord::from_bits(HUNGRY).is_empty());
+    fn marks_round_trip_and_differ_from_empty_and_answers() {
+        let mark = Mark::new(70_000, 3, 65_537);
+        assert_eq!(mark.run, 1);
+        assert_eq!(Mark::from_offer(mark.bits()).unwrap(), Some(mark));
+        assert_eq!(Mark::from_offer(EMPTY).unwrap(), None);
+        assert!(Mark::from_offer(RangeWord::new(0..3).bits()).is_err());
+        assert!(RangeWord::from_bits(NONE).is_empty());
+        assert_ne!(RangeWord::new(0..1).bits(), NO_ANSWER);
     }
 }

@@ -1,8 +1,9 @@
 //! Termination (see the module doc of [`super`]): reports to `Done[0]`,
 //! rank 0's watch and notices, the leaders' relay, and the finish check.
 
+use super::idle::{Backoff, MAX_SLEEP_OF_LEADERS};
 use super::{Bug, Protocol, DONE_RANK};
-use crate::atomics::{Atomics, Slot, Update};
+use crate::atomics::{Atomics, Pending, Slot, Update};
 use crate::error::{Error, Result};
 
 impl<A: Atomics> Protocol<A> {
@@ -102,10 +103,8 @@ impl<A: Atomics> Protocol<A> {
 
     /// Across nodes, rank 0 (which holds `Done`, and is idle once every job
     /// is done) reads `Done` while idle; when it reaches the run's total, it
-    /// tells its own node and starts telling every other node's leader, and
-    /// leaves without waiting: on software RMA a target may apply an
-    /// operation in one MPI call and answer in a later one, so nobody can
-    /// wait for an answer from a rank that may have left.
+    /// tells its own node and every other node's leader (see
+    /// `wait_for_notices`).
     fn watch_done(&mut self) -> Result<()> {
         if self.me() != DONE_RANK || self.finished || !self.multi_node() {
             return Ok(());
@@ -120,17 +119,42 @@ impl<A: Atomics> Protocol<A> {
             return Ok(());
         }
         let topology = self.atomics.topology().clone();
+        let mut notices = Vec::new();
         if !self.has_bug(Bug::FinishTellsOwnNodeOnly) {
             for &leader in topology.leaders() {
                 if !topology.is_mate(leader) {
-                    let pending = self.atomics.start(leader, Slot::Told, Update::Add(1))?;
-                    self.in_flight.push(pending);
+                    notices.push(self.atomics.start(leader, Slot::Told, Update::Add(1))?);
                 }
             }
         }
         self.tell_node()?;
         self.finished = true;
-        Ok(())
+        self.wait_for_notices(notices)
+    }
+
+    /// Rank 0 waits until its notices took effect before it answers "no
+    /// more": on some stacks (Open MPI osc/pt2pt) an operation reaches its
+    /// target only while its maker is inside MPI, and a rank that was told
+    /// "no more" may compute outside MPI for a long time. The wait is short
+    /// and cannot hang: the leaders it waits for are idle and serving, since
+    /// none of them can have been told before its own notice took effect.
+    fn wait_for_notices(&mut self, mut notices: Vec<Pending>) -> Result<()> {
+        let mut backoff = Backoff::new(MAX_SLEEP_OF_LEADERS);
+        loop {
+            self.atomics.progress()?;
+            let mut i = 0;
+            while i < notices.len() {
+                if notices[i].poll()?.is_some() {
+                    notices.swap_remove(i);
+                } else {
+                    i += 1;
+                }
+            }
+            if notices.is_empty() {
+                return Ok(());
+            }
+            backoff.snooze_with(std::thread::sleep);
+        }
     }
 
     /// Adds 1 to `Finished` of every node-mate, and wakes it.
@@ -143,7 +167,7 @@ impl<A: Atomics> Protocol<A> {
         Ok(())
     }
 
-    /// Operations nobody waits for (notices, reports of a finished run)
+    /// Operations nobody waits for (reports of a finished run)
     /// that completed.
     pub(super) fn poll_in_flight(&mut self) -> Result<()> {
         let mut i = 0;

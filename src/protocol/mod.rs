@@ -22,8 +22,12 @@
 //!
 //! Cross-node words ([`crate::atomics::Level::Cross`]):
 //!
-//! - `Offer[r]`: units `r` offers to other nodes, or `EMPTY`, or `HUNGRY`
-//!   (some rank on another node asked). Accessed only by swap and read.
+//! - `Offer[r]`: `EMPTY`, or the hunger mark `(h, k, run)` of a rank `h`
+//!   on another node that asks `r` for units, to be answered in `h`'s inbox
+//!   word `k`. Accessed only by swap and read.
+//! - `Inbox_k[h]` (`k < 4`): the answer to `h`'s mark with inbox `k`:
+//!   `NO_ANSWER` (0), `NONE` (no units), or a nonempty [`RangeWord`] of
+//!   units. Accessed only by swap.
 //! - `Told[l]` (node leaders, the lowest rank of each node): runs declared
 //!   finished to `l`'s node by a rank on another node. Fetch-and-add only.
 //! - `Done[0]` (rank 0 only): jobs reported completed, summed over all runs,
@@ -32,7 +36,8 @@
 //! Each rank also keeps private state: `own`, the last value it saw in its
 //! own `Range` word; `stash`, units it received and has not installed yet;
 //! `unreported`, jobs it completed but has not added to `Done`; operations it
-//! started and has not seen complete (takes, reports, notices); and the
+//! started and has not seen complete (takes, answers, reports, notices);
+//! and the
 //! private pending range of the layer above (`crate::dispenser`), which this
 //! module never sees.
 //!
@@ -40,7 +45,9 @@
 //! it reaches other ranks' cross-node words only by *started* operations
 //! (`MPI_Rget_accumulate`), which it polls and never waits for. (Open MPI
 //! 4.1's osc/ucx blocks inside `MPI_Rget_accumulate` until the target serves
-//! it; there the rule does not hold, see the README.)
+//! it; there the rule does not hold: a hunter's take waits for the busy
+//! victim's next `give_more`, and an answer for the idle hunter's next
+//! round, which is why units travel in answers, see below.)
 //!
 //! # Operations
 //!
@@ -54,19 +61,29 @@
 //!   [`Steal::Retry`].
 //! - **Install** (owner, only while its own word is empty): CAS `Range[me]`
 //!   from `own` (empty) to units from a steal, a take or the stash.
-//! - **Take** (the node's hunter, once its node ran dry): start a swap of
-//!   `HUNGRY` into `Offer[v]` of ranks `v` on other nodes, up to
-//!   [`REMOTE_TAKES`] at once. What each swap returns is the taker's: units
-//!   go to its stash. A rank becomes the hunter by a CAS of `Hunter[l]` from
-//!   0 to itself and resigns when it leaves the idle loop; the leader hunts
-//!   only when alone on its node, so that it stays free to serve the end of
-//!   a run on stacks where a started operation blocks its maker until the
-//!   target serves it (Open MPI osc/ucx).
-//! - **Deposit** (owner, in `give_more`, after a claim): if `Offer[me]`
-//!   reads `HUNGRY`, move the back half of the own range out with a CAS of
-//!   `Range[me]`, then swap it into `Offer[me]`.
-//! - **Reclaim** (owner, when its own range ran dry): swap `EMPTY` into
-//!   `Offer[me]`; units found there go to its stash.
+//! - **Take** (the node's hunter, once its node ran dry): pick a free inbox
+//!   `k` (no take of its own uses it) and start a swap of the mark
+//!   `(me, k, run)` into `Offer[v]` of a rank `v` on another node, up to
+//!   [`REMOTE_TAKES`] takes of the current run at once, on distinct
+//!   victims. A take ends when its swap completed and its answer was read:
+//!   the hunter swaps `NO_ANSWER` into `Inbox_k[me]` and keeps what it
+//!   held; units go to its stash. If the swap returned another rank's mark
+//!   (two hunters asked `v`), the taker answers that mark `NONE`; if it
+//!   returned one of its own (of an earlier run), that take ends unanswered.
+//!   A rank becomes the hunter by a CAS of `Hunter[l]` from 0 to itself and
+//!   resigns when it leaves the idle loop; the leader hunts only when alone
+//!   on its node, so that it stays free to serve the end of a run on stacks
+//!   where a started operation blocks its maker until the target serves it
+//!   (Open MPI osc/ucx).
+//! - **Answer** (owner, in `give_more` after a claim, at most every 20 µs;
+//!   idle ranks every round): if `Offer[me]` does not read `EMPTY`, swap
+//!   `EMPTY` in. A mark `(h, k, run)` it removed is answered by starting a
+//!   swap into `Inbox_k[h]`: with the back half of the own range, moved out
+//!   by a CAS of `Range[me]`, if the mark is of the current run and the
+//!   range is not empty; else with `NONE`. The owner never waits for the
+//!   answer to land (`h` is idle and serves it soon), and only one
+//!   operation of a busy owner's (the mark's swap) stands between a hunter
+//!   and units: the units travel to the hunter, not the hunter to them.
 //! - **Report** (a rank that ran out of work): on one node, start an add of
 //!   its `unreported` count to `Done[0]`; across nodes, add it to
 //!   `Unsent[l]` of its leader by CAS (shared memory).
@@ -78,18 +95,19 @@
 //! - **Watch**, across nodes (rank 0, which holds `Done`, while idle): read
 //!   `Done`; when it reaches `N`, add 1 to `Finished[r]` of every node-mate
 //!   (and wake it) and start an add of 1 to `Told[l]` of every other node's
-//!   leader `l`, without waiting for those adds: on software RMA a target
-//!   may apply an operation in one MPI call and answer in a later one, so
-//!   nobody waits for an answer from a rank that may have left. Reports of a
-//!   finished run still in flight complete later, unread.
+//!   leader `l`; it answers "no more" once those adds completed (on Open
+//!   MPI osc/pt2pt an operation reaches its target only while its maker is
+//!   in MPI, and rank 0 may compute outside MPI for long after). The wait
+//!   is short: no leader can have left before its notice took effect.
+//!   Reports of a finished run still in flight complete later, unread.
 //! - **Relay** (a leader, while idle): when `Told[me]` grew, add 1 to
 //!   `Finished[r]` of every node-mate (and wake it).
 //! - **Finish check** (idle ranks): read `Finished[me]`; the run is over
 //!   when it reaches the number of runs (with `N > 0`) begun so far.
 //!
-//! A rank that runs out of work reports, reclaims its offer, then loops:
-//! poll its started operations (serving others' on software RMA), install
-//! the stash, check for the end, try to steal from a random node-mate, and,
+//! A rank that runs out of work reports, then loops: poll its started
+//! operations (serving others' on software RMA), answer a mark on its
+//! offer, install the stash, check for the end, try to steal from a random node-mate, and,
 //! once every node-mate was found empty (or it has none), forward the node's
 //! count and, as the node's hunter, keep takes in flight to random ranks on
 //! other nodes; then back off ([`idle::Backoff`]: spin, yield, sleep on
@@ -116,18 +134,24 @@
 //! must find the violation each one causes.
 //!
 //! 1. *Partition.* At every instant, the unclaimed units of a run are the
-//!    disjoint union of the nonempty `Range` words, the units in `Offer`
-//!    words, the units a rank holds privately between taking them out of a
-//!    word and putting them into another (a successful steal or deposit CAS
-//!    before its install or swap; a stash; the result of a completed take
-//!    not yet polled), and the ranks' pending ranges. Each unit is in exactly
-//!    one of them, or handed out.
+//!    disjoint union of the nonempty `Range` words, the answers with units
+//!    in flight or in inbox words, the units a rank holds privately between
+//!    taking them out of a word and putting them into another (a successful
+//!    steal or answer CAS before its install or swap; a stash), and the
+//!    ranks' pending ranges. Each unit is in exactly one of them, or handed
+//!    out.
 //! 2. *Monotone words.* Between installs, a `Range` word only shrinks: the
-//!    owner raises `start` (claim) or lowers `end` (deposit), thieves lower
+//!    owner raises `start` (claim) or lowers `end` (answer), thieves lower
 //!    `end`. Only the owner writes a range into an empty `Range` word, and
-//!    only to install. Only the owner writes units into `Offer[me]`, and
-//!    only when it last saw `EMPTY` or `HUNGRY` there.
-//! 3. *Counting.* Jobs completed = `Done - base` + the `Unsent` words + the
+//!    only to install.
+//! 3. *One answer per mark.* A mark `(h, k, run)` is written into an offer
+//!    word once (one take), and is removed from it by exactly one swap (the
+//!    owner's, or a later taker's), whose maker answers it once, or ends
+//!    the take if the mark is its own; `h` uses inbox `k` again only after
+//!    it read that answer (or ended the take). So an answer always lands on
+//!    `NO_ANSWER` (checked when it completes), and the hunter reads each
+//!    answer exactly once.
+//! 4. *Counting.* Jobs completed = `Done - base` + the `Unsent` words + the
 //!    forwards and reports in flight + the ranks' `unreported` counts, where
 //!    `base` is `Done` at the start of the run (a CAS moves counts between
 //!    `Unsent` and a rank without loss or copy, like units). So
@@ -140,15 +164,13 @@
 //! on the whole word: the units between the old and the new value are given
 //! to the one rank whose CAS succeeded, and no other CAS can succeed against
 //! the old value afterwards. Claims take from the front and steals and
-//! deposits from the back of the value they replaced, so what is taken and
+//! answers from the back of the value they replaced, so what is taken and
 //! what remains partition that value (invariant 1). Installs only write
 //! words that are empty, with units that were in no word at that moment.
-//! An `Offer` word changes only by swaps, each atomic: the units a swap
-//! removes go to the one rank that made it, and the value it leaves is
-//! `HUNGRY`, `EMPTY`, or units its owner had taken out of its range word
-//! and put nowhere else; since only the owner deposits, and only over a
-//! word without units (it checks what its swap returned), a deposit never
-//! destroys units.
+//! Units leave a range word for another node only in an answer, which
+//! lands on `NO_ANSWER` (invariant 3) and is read by the one hunter that
+//! owns the inbox, with a swap: atomic, so it takes the units out exactly
+//! once. Offer words hold marks only, never units.
 //!
 //! # Why there is no ABA
 //!
@@ -166,8 +188,10 @@
 //! value cannot recur: once a word changed, some of its units were handed
 //! out or moved to a range that never merges back.) Thieves never CAS
 //! against an empty value, and the owner is the only writer of an empty
-//! word. `Offer` words take no CAS: a swap's effect does not depend on what
-//! its maker believed the word held, so no stale belief can make it wrong.
+//! word. Offer and inbox words take no CAS: a swap's effect does not
+//! depend on what its maker believed the word held, so no stale belief can
+//! make it wrong; and a mark names its inbox and its run, so an answer can
+//! never be mistaken for the answer to another mark (invariant 3).
 //!
 //! Across runs the same bits would mean other jobs, so runs must not
 //! overlap: `setup` is collective (an all-reduce that no rank leaves before
@@ -175,17 +199,19 @@
 //! its new range. Reports and notices may still be in flight when a rank
 //! leaves a run; they took effect before the run ended (`Finished` grows only
 //! after `Done` reached `N`, and notices are what makes it grow), and their
-//! answers are never read. Takes may be in flight too. A take that completes
-//! later may have taken effect during a later run, so
-//! whatever units it carries belong to the run in which the taker polls it,
-//! and that is where it installs them; a late `HUNGRY` only makes an owner
-//! deposit units that it or another rank takes later.
+//! answers are never read. Takes may be unanswered too: their marks are
+//! answered `NONE` by whoever removes them, because an owner answers with
+//! units only a mark of the run it is in (16 bits of the run number: a mark
+//! is answered at the latest in the run after its own), and a hunter of
+//! that run cannot have left it while units it was sent are unfinished. A
+//! hunter's inboxes held by marks of an earlier run are not reused until
+//! answered, so a late answer never lands on a later take's inbox.
 //!
 //! # Why every rank terminates, and only when all jobs are done
 //!
 //! *Safety:* a rank answers "no more" only after it saw its `Finished` word
 //! reach the run's number; that happens only after some rank saw `Done` at
-//! `N` (invariant 3), and a job is reported only after the rank that ran it
+//! `N` (invariant 4), and a job is reported only after the rank that ran it
 //! asked for more, i.e. after it completed.
 //! Only a true empty leads to the idle state: a lost race (`Retry`) is never
 //! mistaken for the end.
@@ -205,12 +231,14 @@
 //! grows by exactly one per run (one teller per node). Idle ranks check
 //! `Finished[me]` at least once per backoff period. A rank that answered "no
 //! more" and computes for a long time delays nobody: nobody waits for an
-//! answer to a report, a notice or a take (tested across nodes by
-//! `tests/termination.rs`).
+//! answer to a report, a take or a mark, and rank 0 delivers its notices
+//! before it answers (tested across nodes by
+//! `tests/termination.rs`); a mark on its offer only keeps one of the
+//! hunter's four inboxes busy until it answers it.
 //!
 //! The `Done` word is touched once per idle period per rank (not once per
-//! chunk), `Told` words once per run per node, `Offer` words only while some
-//! node is dry: the hot words stay cold.
+//! chunk), `Told` words once per run per node, offer and inbox words only
+//! while some node is dry: the hot words stay cold.
 
 mod cross;
 mod finish;
@@ -258,8 +286,8 @@ pub(crate) enum Bug {
     StealIgnoresCas,
     /// The finisher fires one job early: "no more" while a job is unfinished.
     FinishOneEarly,
-    /// An owner deposits units for other nodes without taking them out of
-    /// its range: jobs handed out twice, across nodes.
+    /// An owner answers a hunger mark with units without taking them out
+    /// of its range: jobs handed out twice, across nodes.
     DepositKeepsUnits,
     /// The finisher tells only its own node: the other nodes never end.
     FinishTellsOwnNodeOnly,
@@ -275,7 +303,7 @@ pub(crate) struct Counters {
     pub(crate) units_stolen: u64,
     /// Takes from other nodes that brought units (also in `steals`).
     pub(crate) remote_steals: u64,
-    /// Deposits made for other nodes.
+    /// Answers with units to other nodes' hunger marks.
     pub(crate) deposits: u64,
     pub(crate) claim_retries: u64,
     pub(crate) reports: u64,
@@ -283,14 +311,18 @@ pub(crate) struct Counters {
     pub(crate) longest_idle: Duration,
 }
 
-/// A take in flight: the swap of `HUNGRY` into a remote rank's offer.
+/// A take: a hunger mark swapped into a remote rank's offer, until its
+/// swap completed and its answer was read.
 #[derive(Debug)]
 struct Take {
     victim: usize,
-    pending: Pending,
-    /// Whether this take revisits a victim whose last take came back
-    /// empty-handed.
-    revisit: bool,
+    /// Which of `Slot::INBOX` receives the answer.
+    inbox: usize,
+    /// The run the take was made in (`finish_target` then).
+    run: u64,
+    /// The swap, until it completed.
+    swap: Option<Pending>,
+    answered: bool,
 }
 
 /// One rank's side of the protocol.
@@ -299,19 +331,17 @@ pub(crate) struct Protocol<A: Atomics> {
     atomics: A,
     /// Last value seen in this rank's own `Range` word.
     own: RangeWord,
-    /// Units received (takes, reclaims) and not yet installed.
+    /// Units received (answers to takes) and not yet installed.
     stash: Vec<Range<u64>>,
-    /// Takes in flight.
+    /// Takes not yet swapped in or not yet answered.
     takes: Vec<Take>,
-    /// Victims to take from again first: their last take came back
-    /// empty-handed but left `HUNGRY`, and an owner with units deposits in
-    /// the same `give_more` that served it.
-    revisit: Vec<usize>,
+    /// Answers to others' marks in flight.
+    answers: Vec<Pending>,
     /// Reports in flight: the count added, and the operation.
     reports: Vec<(u64, Pending)>,
-    /// Started operations nobody waits for: rank 0's adds to other nodes'
-    /// `Told` words, reports of a run already finished. Completed when
-    /// polled, and at the latest before the window is freed.
+    /// Started operations nobody waits for: reports of a run already
+    /// finished. Completed when polled, and at the latest before the window
+    /// is freed.
     in_flight: Vec<Pending>,
     /// `Told[me]` increments already relayed to the node (leaders).
     told_relayed: u64,
@@ -346,7 +376,7 @@ impl<A: Atomics> Protocol<A> {
             own: RangeWord::default(),
             stash: Vec::new(),
             takes: Vec::new(),
-            revisit: Vec::new(),
+            answers: Vec::new(),
             reports: Vec::new(),
             in_flight: Vec::new(),
             told_relayed: 0,
@@ -417,9 +447,6 @@ impl<A: Atomics> Protocol<A> {
                 "a run began before the previous one finished",
             ));
         }
-        if self.multi_node() {
-            self.clear_offer()?;
-        }
         self.done_base = self.done_base.wrapping_add(self.total);
         self.total = total;
         self.counters = Counters::default();
@@ -451,7 +478,7 @@ impl<A: Atomics> Protocol<A> {
             if seen == self.own {
                 self.own = rest;
                 if self.multi_node() {
-                    self.serve_offer()?;
+                    self.serve_offer(true)?;
                 }
                 return Ok(Some(taken));
             }
@@ -536,9 +563,6 @@ impl<A: Atomics> Protocol<A> {
     pub(crate) fn find_work(&mut self, want: impl Fn(u64) -> u64) -> Result<Option<Range<u64>>> {
         debug_assert!(self.own.is_empty());
         self.report()?;
-        if self.multi_node() {
-            self.reclaim_offer()?;
-        }
         let started = Instant::now();
         let topology = self.atomics.topology();
         let mut backoff = Backoff::new(if !topology.multi_node() {
@@ -557,6 +581,9 @@ impl<A: Atomics> Protocol<A> {
             sweep.begin_attempt(&self.atomics);
             self.atomics.progress()?;
             self.poll()?;
+            if self.multi_node() {
+                self.serve_offer(false)?;
+            }
             if let Some(loot) = self.stash.pop() {
                 break Some(self.keep(loot, &want)?);
             }
@@ -623,6 +650,7 @@ impl<A: Atomics> Protocol<A> {
     /// cannot end while this rank holds a unit, so `relay` has nothing to do.
     fn poll_started(&mut self) -> Result<()> {
         self.poll_takes()?;
+        self.poll_answers()?;
         self.poll_reports()?;
         self.poll_in_flight()
     }

@@ -208,11 +208,12 @@ impl Dlb {
                     WindowAtomics::Shm(_) => (AtomicsPath::Shm, WindowFlavor::Shared),
                     WindowAtomics::Hybrid(a) => (AtomicsPath::Hybrid, a.cross_flavor()),
                 };
-                (
-                    Some(Protocol::new(atomics, builder.seed)),
-                    Some(path),
-                    Some(flavor),
-                )
+                let mut protocol = Protocol::new(atomics, builder.seed);
+                if protocol.atomics().topology().multi_node() {
+                    protocol.connect_remote()?;
+                    comm.barrier_serving(|| protocol.atomics().progress())?;
+                }
+                (Some(protocol), Some(path), Some(flavor))
             }
         };
         Ok(Dlb {

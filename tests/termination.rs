@@ -71,9 +71,13 @@ fn a_rank_away_after_no_more_delays_nobody() {
             assert!(
                 last < limit,
                 "run {run} on {ranks} ranks: rank {away} went away at {} ms after the first \
-                 'no more', and the last rank heard at {} ms",
+                 'no more', and the last rank heard at {} ms (each rank, in ms: {:?})",
                 (times[away] - first) / 1_000_000,
-                (last - first) / 1_000_000
+                (last - first) / 1_000_000,
+                times
+                    .iter()
+                    .map(|t| (t - first) / 1_000_000)
+                    .collect::<Vec<_>>()
             );
         }
     }

@@ -311,6 +311,32 @@ impl<A: Atomics> Protocol<A> {
         Ok(())
     }
 
+    /// At init, across nodes (collective, followed by a barrier that serves
+    /// operations): reads a word of every rank on another node, so that MPI
+    /// opens its connections now, while every rank is inside MPI. Open MPI
+    /// opens TCP connections (and UCX its endpoints' wire-up) on first use,
+    /// and that needs the target's progress: in a run, a first operation on
+    /// a rank that was told "no more" and computes would wait for it.
+    pub(crate) fn connect_remote(&mut self) -> Result<()> {
+        let remote = self.atomics.topology().remote().to_vec();
+        let mut reads = remote
+            .iter()
+            .map(|&r| self.atomics.start(r, Slot::Offer, Update::Read))
+            .collect::<Result<Vec<_>>>()?;
+        while !reads.is_empty() {
+            self.atomics.progress()?;
+            let mut i = 0;
+            while i < reads.len() {
+                if reads[i].poll()?.is_some() {
+                    reads.swap_remove(i);
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Whether started operations are still in flight (they must complete
     /// before the window is freed). Marks nobody answered are not: their
     /// hunter waits for nothing once its last run ended.

@@ -106,8 +106,8 @@
 //!   when it reaches the number of runs (with `N > 0`) begun so far.
 //!
 //! A rank that runs out of work reports, then loops: poll its started
-//! operations (serving others' on software RMA), answer a mark on its
-//! offer, install the stash, check for the end, try to steal from a random node-mate, and,
+//! operations (serving others' on software RMA), install the stash, check
+//! for the end, answer a mark on its offer, try to steal from a random node-mate, and,
 //! once every node-mate was found empty (or it has none), forward the node's
 //! count and, as the node's hunter, keep takes in flight to random ranks on
 //! other nodes; then back off ([`idle::Backoff`]: spin, yield, sleep on
@@ -581,14 +581,16 @@ impl<A: Atomics> Protocol<A> {
             sweep.begin_attempt(&self.atomics);
             self.atomics.progress()?;
             self.poll()?;
-            if self.multi_node() {
-                self.serve_offer(false)?;
-            }
             if let Some(loot) = self.stash.pop() {
                 break Some(self.keep(loot, &want)?);
             }
             if self.is_finished()? {
                 break None;
+            }
+            if self.multi_node() {
+                // Not once finished: the hunter may have left, and on some
+                // stacks an operation on a rank outside MPI blocks.
+                self.serve_offer(false)?;
             }
             if self.atomics.size() < 2 {
                 // Alone, a rank that ran dry has done everything: its report

@@ -303,7 +303,9 @@ impl Dlb {
         let mpi_atomics = format!("MPI atomics on a '{}' window{osc}", flavor.name());
         Ok(Some(match path {
             AtomicsPath::Shm => "one node: CPU atomics on a shared window".to_owned(),
-            AtomicsPath::Mpi => format!("within a node and across nodes: {mpi_atomics}"),
+            AtomicsPath::Mpi => {
+                format!("every rank on its own (units move by request and answer): {mpi_atomics}")
+            }
             AtomicsPath::Hybrid => format!(
                 "within a node: CPU atomics on a shared window; across nodes: {mpi_atomics}"
             ),
@@ -723,13 +725,20 @@ fn open_atomics(
             Ok(win) => {
                 return Ok(match path {
                     AtomicsPath::Shm => WindowAtomics::Shm(ShmAtomics::new(win, topology)),
-                    AtomicsPath::Mpi => WindowAtomics::Mpi(MpiAtomics::new(win, topology)?),
+                    // With MPI atomics alone, each rank is a node of its own
+                    // to the protocol: units move between any two ranks by
+                    // hunger mark and answer, so no rank waits on a busy
+                    // rank's window (software RMA) for more than one mark.
+                    AtomicsPath::Mpi => WindowAtomics::Mpi(MpiAtomics::new(
+                        win,
+                        Topology::new(comm.rank(), (0..comm.size()).collect()),
+                    )?),
                     AtomicsPath::Hybrid => WindowAtomics::Hybrid(Box::new(HybridAtomics::new(
                         node.expect("made above for the hybrid path"),
                         MpiAtomics::new(win, topology)?,
                         node_comm,
                     ))),
-                })
+                });
             }
             Err(e) => last_error = Some(e),
         }

@@ -191,13 +191,12 @@ fn run_scenario(max_units: Option<u64>) {
 
 /// The parent side: checks every run of every cycle.
 fn check_scenario(p: usize, records: &[Vec<String>], variant: Variant, unit_mode: bool) {
-    let mpi_path = records[0][0].split(' ').nth(2) == Some("mpi");
     // The first record is `config <variant> <atomics> <window>`.
     let plan = plan(p as u64);
     for cycle in 0..CYCLES {
         for (k, spec) in plan.iter().enumerate() {
             let id = format!("{cycle}.{k}");
-            check_run(p, &id, spec, records, variant, unit_mode, mpi_path);
+            check_run(p, &id, spec, records, variant, unit_mode);
         }
     }
 }
@@ -209,7 +208,6 @@ fn check_run(
     records: &[Vec<String>],
     variant: Variant,
     unit_mode: bool,
-    mpi_path: bool,
 ) {
     // (color, job) -> times handed out; per rank: chunks in order.
     let mut count: HashMap<(u64, u64), u32> = HashMap::new();
@@ -281,15 +279,7 @@ fn check_run(
             | Spec::Rr { slow: true, .. }
     );
     // Coarse units are never split, so a slow rank may keep its one unit.
-    // Known limitation, not yet fixed (issue 10): where MPI atomics are
-    // emulated in software (Open MPI osc/ucx without RDMA hardware, MPICH's
-    // active-message atomics) the flat `mpi` path on more than 4 ranks on 2
-    // cores may steal nothing within the slow rank's block time. ci/test
-    // sets the variable for those stacks only; exactly-once and termination
-    // are checked regardless.
-    let software_rma =
-        p > 4 && mpi_path && std::env::var("DLB_TEST_SOFTWARE_RMA").is_ok_and(|v| v == "1");
-    if slow && p > 1 && variant == Variant::Rma && !unit_mode && !software_rma {
+    if slow && p > 1 && variant == Variant::Rma && !unit_mode {
         assert!(
             stolen_from_rank0 > 0,
             "{id} on {p} ranks: rank 0 was slow, yet nobody stole from it"

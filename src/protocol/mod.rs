@@ -567,9 +567,9 @@ impl<A: Atomics> Protocol<A> {
         let topology = self.atomics.topology();
         let mut backoff = Backoff::new(if !topology.multi_node() {
             idle::MAX_SLEEP
-        } else if topology.is_leader() {
-            // Leaders (rank 0 among them, which holds `Done`) serve the
-            // reports and notices that end a run.
+        } else if self.me() == DONE_RANK || topology.is_leader() && topology.mates().len() > 1 {
+            // Rank 0, which holds `Done`, and the leaders of nodes of more
+            // than one rank serve the reports and notices that end a run.
             idle::MAX_SLEEP_OF_LEADERS
         } else {
             idle::MAX_SLEEP_ACROSS_NODES
@@ -577,6 +577,7 @@ impl<A: Atomics> Protocol<A> {
         let mut victim = None;
         let mut sweep = Sweep::new(self.atomics.topology().mates(), self.me());
         let mut hunting = false;
+        let mut first_round = true;
         let found = loop {
             sweep.begin_attempt(&self.atomics);
             self.atomics.progress()?;
@@ -615,7 +616,8 @@ impl<A: Atomics> Protocol<A> {
                     }
                 }
             }
-            if self.multi_node() && sweep.node_dry() {
+            let just_reported = std::mem::take(&mut first_round);
+            if self.multi_node() && (sweep.node_dry() || just_reported && self.mates_all_empty()?) {
                 self.forward()?;
                 if hunting || self.become_hunter()? {
                     hunting = true;
@@ -655,6 +657,26 @@ impl<A: Atomics> Protocol<A> {
         self.poll_answers()?;
         self.poll_reports()?;
         self.poll_in_flight()
+    }
+
+    /// Whether every node-mate's range word reads empty now (read once per
+    /// idle period): a rank that just reported forwards its node's count at
+    /// once instead of after a sweep of failed steals (the end of a run
+    /// waits for that forward).
+    /// Under a model checker only the sweep counts, which keeps the
+    /// schedules small; either way the forward is safe at any time.
+    fn mates_all_empty(&self) -> Result<bool> {
+        if MODEL_CHECKING {
+            return Ok(false);
+        }
+        for &mate in self.atomics.topology().mates() {
+            if mate != self.me()
+                && !RangeWord::from_bits(self.atomics.load(mate, Slot::Range)?).is_empty()
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     fn cas(&self, target: usize, expected: RangeWord, new: RangeWord) -> Result<RangeWord> {

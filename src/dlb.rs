@@ -303,9 +303,15 @@ impl Dlb {
         let mpi_atomics = format!("MPI atomics on a '{}' window{osc}", flavor.name());
         Ok(Some(match path {
             AtomicsPath::Shm => "one node: CPU atomics on a shared window".to_owned(),
-            AtomicsPath::Mpi => {
+            AtomicsPath::Mpi
+                if self
+                    .dispenser
+                    .atomics()
+                    .is_some_and(|a| a.topology().mates().len() == 1 && a.size() > 1) =>
+            {
                 format!("every rank on its own (units move by request and answer): {mpi_atomics}")
             }
+            AtomicsPath::Mpi => format!("within a node and across nodes: {mpi_atomics}"),
             AtomicsPath::Hybrid => format!(
                 "within a node: CPU atomics on a shared window; across nodes: {mpi_atomics}"
             ),
@@ -725,10 +731,15 @@ fn open_atomics(
             Ok(win) => {
                 return Ok(match path {
                     AtomicsPath::Shm => WindowAtomics::Shm(ShmAtomics::new(win, topology)),
-                    // With MPI atomics alone, each rank is a node of its own
+                    // Where MPI atomics are CPU atomics under the hood (Open
+                    // MPI's osc/sm), node-mates steal directly. Elsewhere they
+                    // may be software RMA, so each rank is a node of its own
                     // to the protocol: units move between any two ranks by
-                    // hunger mark and answer, so no rank waits on a busy
-                    // rank's window (software RMA) for more than one mark.
+                    // hunger mark and answer, and no rank waits on a busy
+                    // rank's window for more than one mark.
+                    AtomicsPath::Mpi if win.is_passive() => {
+                        WindowAtomics::Mpi(MpiAtomics::new(win, topology)?)
+                    }
                     AtomicsPath::Mpi => WindowAtomics::Mpi(MpiAtomics::new(
                         win,
                         Topology::new(comm.rank(), (0..comm.size()).collect()),

@@ -245,6 +245,12 @@ impl Window {
         Ok(base as *mut u64)
     }
 
+    /// Whether MPI atomics on this window complete without the target's
+    /// help (Open MPI's osc/sm: CPU atomics on shared memory).
+    pub(crate) fn is_passive(&self) -> bool {
+        self.passive
+    }
+
     pub(crate) fn flavor(&self) -> WindowFlavor {
         self.flavor
     }

@@ -567,9 +567,9 @@ impl<A: Atomics> Protocol<A> {
         let topology = self.atomics.topology();
         let mut backoff = Backoff::new(if !topology.multi_node() {
             idle::MAX_SLEEP
-        } else if self.me() == DONE_RANK || topology.is_leader() && topology.mates().len() > 1 {
-            // Rank 0, which holds `Done`, and the leaders of nodes of more
-            // than one rank serve the reports and notices that end a run.
+        } else if topology.is_leader() {
+            // Leaders (rank 0 among them, which holds `Done`) serve the
+            // reports and notices that end a run.
             idle::MAX_SLEEP_OF_LEADERS
         } else {
             idle::MAX_SLEEP_ACROSS_NODES

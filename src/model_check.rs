@@ -10,7 +10,9 @@
 //!   preemption bound, `LOOM_MAX_PREEMPTIONS`); 2 nodes of 2 ranks is
 //!   `--ignored` (too slow for CI);
 //! - under shuttle (`--cfg dlb_shuttle`), random and PCT schedules of 4 to 8
-//!   ranks with thousands of jobs, on one node and in nodes of 1 to 4.
+//!   ranks with thousands of jobs, on one node and in nodes of 1 to 4, and
+//!   three runs in a row across nodes (hunger marks of one run still on
+//!   their way in the next).
 //!
 //! Across nodes, operations on another node's words are queued at their
 //! target and take effect only when it calls `progress` (software RMA at its

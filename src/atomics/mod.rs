@@ -35,7 +35,7 @@ pub(crate) use hybrid::HybridAtomics;
 #[cfg(test)]
 pub(crate) use local::LocalAtomics;
 pub(crate) use mpi::MpiAtomics;
-pub(crate) use pending::Pending;
+pub(crate) use pending::{poll_all, Pending};
 pub(crate) use shm::ShmAtomics;
 
 use crate::error::Result;

@@ -47,3 +47,17 @@ impl Pending {
         }
     }
 }
+
+/// Polls every update in `list` once and drops the ones that took effect
+/// (their results are not needed).
+pub(crate) fn poll_all(list: &mut Vec<Pending>) -> Result<()> {
+    let mut i = 0;
+    while i < list.len() {
+        if list[i].poll()?.is_some() {
+            list.swap_remove(i);
+        } else {
+            i += 1;
+        }
+    }
+    Ok(())
+}

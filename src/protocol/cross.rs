@@ -4,7 +4,7 @@
 
 use super::{Bug, Protocol, RangeWord, Take, REMOTE_TAKES};
 use crate::atomics::primitive::MODEL_CHECKING;
-use crate::atomics::{Atomics, Slot, Update};
+use crate::atomics::{poll_all, Atomics, Slot, Update};
 use crate::error::{Error, Result};
 use std::time::{Duration, Instant};
 
@@ -325,14 +325,7 @@ impl<A: Atomics> Protocol<A> {
             .collect::<Result<Vec<_>>>()?;
         while !reads.is_empty() {
             self.atomics.progress()?;
-            let mut i = 0;
-            while i < reads.len() {
-                if reads[i].poll()?.is_some() {
-                    reads.swap_remove(i);
-                } else {
-                    i += 1;
-                }
-            }
+            poll_all(&mut reads)?;
         }
         Ok(())
     }

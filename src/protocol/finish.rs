@@ -3,7 +3,7 @@
 
 use super::idle::{Backoff, MAX_SLEEP_OF_LEADERS};
 use super::{Bug, Protocol, DONE_RANK};
-use crate::atomics::{Atomics, Pending, Slot, Update};
+use crate::atomics::{poll_all, Atomics, Pending, Slot, Update};
 use crate::error::{Error, Result};
 
 impl<A: Atomics> Protocol<A> {
@@ -142,14 +142,7 @@ impl<A: Atomics> Protocol<A> {
         let mut backoff = Backoff::new(MAX_SLEEP_OF_LEADERS);
         loop {
             self.atomics.progress()?;
-            let mut i = 0;
-            while i < notices.len() {
-                if notices[i].poll()?.is_some() {
-                    notices.swap_remove(i);
-                } else {
-                    i += 1;
-                }
-            }
+            poll_all(&mut notices)?;
             if notices.is_empty() {
                 return Ok(());
             }
@@ -170,15 +163,7 @@ impl<A: Atomics> Protocol<A> {
     /// Operations nobody waits for (reports of a finished run)
     /// that completed.
     pub(super) fn poll_in_flight(&mut self) -> Result<()> {
-        let mut i = 0;
-        while i < self.in_flight.len() {
-            if self.in_flight[i].poll()?.is_some() {
-                self.in_flight.swap_remove(i);
-            } else {
-                i += 1;
-            }
-        }
-        Ok(())
+        poll_all(&mut self.in_flight)
     }
 
     /// A leader passes a finish told by another node on to its node; on

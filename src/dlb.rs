@@ -519,9 +519,10 @@ impl Dlb {
         Ok(())
     }
 
-    /// Completes this rank's operations still in flight (takes, notices and
-    /// reports started before the last run ended), then waits until every rank did, serving
-    /// theirs meanwhile: only then may the window be freed. Once.
+    /// Completes this rank's operations still in flight (takes, answers,
+    /// notices and reports started before the last run ended), then waits
+    /// until every rank did, serving theirs meanwhile: only then may the
+    /// window be freed. Once.
     fn quiesce(&mut self) -> Result<()> {
         if self.quiesced || mpi::ensure_initialized().is_err() {
             return Ok(());

@@ -18,7 +18,7 @@ const NONE: u64 = u64::MAX;
 /// The bit that makes a word a hunger mark.
 const MARK_BIT: u64 = 1 << 63;
 /// Runs are told apart in a mark by the low bits of their number: a mark
-/// is answered in the run after the one it was made in at the latest.
+/// is answered two runs after its own at the latest (see `clear_offer`).
 const RUN_BITS: u32 = 16;
 /// How often `give_more` reads `Offer[me]` for a mark: a read is a (local)
 /// MPI operation, cheap but not free next to a CPU claim.
@@ -101,6 +101,16 @@ impl<A: Atomics> Protocol<A> {
             None => NONE,
         };
         self.answer(mark, answer)
+    }
+
+    /// At the start of a run: answers `NONE` a mark of an earlier run left
+    /// on the offer (an owner that got no units serves none in a run), so
+    /// that no mark outlives the run after its own.
+    pub(super) fn clear_offer(&mut self) -> Result<()> {
+        if let Some(mark) = Mark::from_offer(self.atomics.swap(self.me(), Slot::Offer, EMPTY)?)? {
+            self.answer(mark, NONE)?;
+        }
+        Ok(())
     }
 
     /// Moves the back half of the own range out of `Range[me]`; `None` if

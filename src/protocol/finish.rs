@@ -3,8 +3,13 @@
 
 use super::idle::{Backoff, MAX_SLEEP_OF_LEADERS};
 use super::{Bug, Protocol, DONE_RANK};
+use crate::atomics::primitive::MODEL_CHECKING;
 use crate::atomics::{poll_all, Atomics, Pending, Slot, Update};
 use crate::error::{Error, Result};
+use std::time::{Duration, Instant};
+
+/// How long rank 0 waits for its notices to the other nodes' leaders.
+const NOTICE_WAIT: Duration = Duration::from_millis(1);
 
 impl<A: Atomics> Protocol<A> {
     /// Reports the unreported jobs: on one node, starts adding them to
@@ -132,15 +137,17 @@ impl<A: Atomics> Protocol<A> {
         self.wait_for_notices(notices)
     }
 
-    /// Rank 0 waits until its notices took effect before it answers "no
-    /// more": on some stacks (Open MPI osc/pt2pt) an operation reaches its
-    /// target only while its maker is inside MPI, and a rank that was told
-    /// "no more" may compute outside MPI for a long time. The wait is short
-    /// and cannot hang: the leaders it waits for are idle and serving, since
-    /// none of them can have been told before its own notice took effect.
+    /// Rank 0 waits a little for its notices to take effect before it
+    /// answers "no more": MPI promises progress on an operation only while
+    /// its maker is inside MPI, and rank 0 may compute outside MPI for long
+    /// after. The leaders are normally idle and serve a notice within
+    /// microseconds; one that has not reached its first `give_more` of the
+    /// run yet (it had no units) does not, so the wait ends after
+    /// [`NOTICE_WAIT`] and what is left completes later, from `in_flight`.
     fn wait_for_notices(&mut self, mut notices: Vec<Pending>) -> Result<()> {
+        let deadline = Instant::now() + NOTICE_WAIT;
         let mut backoff = Backoff::new(MAX_SLEEP_OF_LEADERS);
-        loop {
+        while !MODEL_CHECKING && Instant::now() < deadline {
             self.atomics.progress()?;
             poll_all(&mut notices)?;
             if notices.is_empty() {
@@ -148,6 +155,8 @@ impl<A: Atomics> Protocol<A> {
             }
             backoff.snooze_with(std::thread::sleep);
         }
+        self.in_flight.extend(notices);
+        Ok(())
     }
 
     /// Adds 1 to `Finished` of every node-mate, and wakes it.

@@ -4,7 +4,8 @@
 //! within a node on words that every node-mate reaches with passive atomics
 //! (CPU atomics on shared memory), across nodes on words reached with MPI
 //! atomics, which on software RMA complete only when the target rank enters
-//! MPI. No operation of one rank ever waits on a rank of another node.
+//! MPI. Operations on other nodes' words are started and polled, never
+//! waited for, with one bounded exception (rank 0's notices, below).
 //!
 //! # State
 //!
@@ -81,9 +82,13 @@
 //!   swap into `Inbox_k[h]`: with the back half of the own range, moved out
 //!   by a CAS of `Range[me]`, if the mark is of the current run and the
 //!   range is not empty; else with `NONE`. The owner never waits for the
-//!   answer to land (`h` is idle and serves it soon), and only one
-//!   operation of a busy owner's (the mark's swap) stands between a hunter
-//!   and units: the units travel to the hunter, not the hunter to them.
+//!   answer to land, and only one operation of a busy owner's (the mark's
+//!   swap) stands between a hunter and units: the units travel to the
+//!   hunter, not the hunter to them. (A hunter that got work meanwhile
+//!   finds them when it next polls, in `give_more` or when it runs dry.)
+//!   At the start of each run a rank also swaps `EMPTY` into its offer and
+//!   answers a mark found there `NONE`, so no mark outlives the run after
+//!   its own.
 //! - **Report** (a rank that ran out of work): on one node, start an add of
 //!   its `unreported` count to `Done[0]`; across nodes, add it to
 //!   `Unsent[l]` of its leader by CAS (shared memory).
@@ -95,11 +100,12 @@
 //! - **Watch**, across nodes (rank 0, which holds `Done`, while idle): read
 //!   `Done`; when it reaches `N`, add 1 to `Finished[r]` of every node-mate
 //!   (and wake it) and start an add of 1 to `Told[l]` of every other node's
-//!   leader `l`; it answers "no more" once those adds completed (on Open
-//!   MPI osc/pt2pt an operation reaches its target only while its maker is
-//!   in MPI, and rank 0 may compute outside MPI for long after). The wait
-//!   is short: no leader can have left before its notice took effect.
-//!   Reports of a finished run still in flight complete later, unread.
+//!   leader `l`; it answers "no more" once those adds completed, or after
+//!   1 ms at most (MPI promises progress on an operation only while its
+//!   maker is in MPI, and rank 0 may compute outside MPI for long after; a
+//!   leader that has not reached the run's first `give_more` would make
+//!   the wait long). Notices and reports of a finished run still in flight
+//!   complete later, unread.
 //! - **Relay** (a leader, while idle): when `Told[me]` grew, add 1 to
 //!   `Finished[r]` of every node-mate (and wake it).
 //! - **Finish check** (idle ranks): read `Finished[me]`; the run is over
@@ -202,7 +208,8 @@
 //! answers are never read. Takes may be unanswered too: their marks are
 //! answered `NONE` by whoever removes them, because an owner answers with
 //! units only a mark of the run it is in (16 bits of the run number: a mark
-//! is answered at the latest in the run after its own), and a hunter of
+//! is answered at the latest when the rank it landed on begins the second
+//! run after its own, see `clear_offer`), and a hunter of
 //! that run cannot have left it while units it was sent are unfinished. A
 //! hunter's inboxes held by marks of an earlier run are not reused until
 //! answered, so a late answer never lands on a later take's inbox.
@@ -446,6 +453,9 @@ impl<A: Atomics> Protocol<A> {
             return Err(Error::internal(
                 "a run began before the previous one finished",
             ));
+        }
+        if self.multi_node() {
+            self.clear_offer()?;
         }
         self.done_base = self.done_base.wrapping_add(self.total);
         self.total = total;

@@ -4,7 +4,7 @@
 
 use super::{Bug, Protocol, RangeWord, Take, REMOTE_TAKES};
 use crate::atomics::primitive::MODEL_CHECKING;
-use crate::atomics::{poll_all, Atomics, Slot, Update};
+use crate::atomics::{Atomics, Slot, Update};
 use crate::error::{Error, Result};
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,8 @@ const NONE: u64 = u64::MAX;
 /// The bit that makes a word a hunger mark.
 const MARK_BIT: u64 = 1 << 63;
 /// Runs are told apart in a mark by the low bits of their number: a mark
-/// is answered two runs after its own at the latest (see `clear_offer`).
+/// is answered two runs after its own at the latest (every rank answers
+/// a mark left on its offer when it begins a run).
 const RUN_BITS: u32 = 16;
 /// How often `give_more` reads `Offer[me]` for a mark: a read is a (local)
 /// MPI operation, cheap but not free next to a CPU claim.
@@ -38,8 +39,13 @@ impl Mark {
         Mark {
             hunter,
             inbox,
-            run: run & ((1 << RUN_BITS) - 1),
+            run: Mark::run_bits(run),
         }
+    }
+
+    /// The bits of run number `run` that a mark holds.
+    fn run_bits(run: u64) -> u64 {
+        run & ((1 << RUN_BITS) - 1)
     }
 
     fn bits(self) -> u64 {
@@ -71,7 +77,9 @@ impl<A: Atomics> Protocol<A> {
     /// the own range when the mark is of the current run and `give`, else
     /// with `NONE`. In `give_more` (`give`) this runs at most every
     /// [`OFFER_CHECK_PERIOD`]; idle ranks (nothing to give) run it every
-    /// round.
+    /// round, and every rank when it begins a run (an owner that got no
+    /// units serves no mark in a run: this way none outlives the run after
+    /// its own).
     pub(super) fn serve_offer(&mut self, give: bool) -> Result<()> {
         if give && !MODEL_CHECKING {
             let now = Instant::now();
@@ -85,9 +93,9 @@ impl<A: Atomics> Protocol<A> {
             return Ok(());
         }
         let Some(mark) = Mark::from_offer(self.atomics.swap(me, Slot::Offer, EMPTY)?)? else {
-            return Ok(()); // a taker's swap displaced the mark: its to answer
+            return Ok(()); // a taker's swap displaced the mark and answers it
         };
-        let current = !self.finished && mark.run == Mark::new(0, 0, self.finish_target).run;
+        let current = !self.finished && mark.run == Mark::run_bits(self.finish_target);
         let units = if give && current {
             self.give_back_half()?
         } else {
@@ -101,16 +109,6 @@ impl<A: Atomics> Protocol<A> {
             None => NONE,
         };
         self.answer(mark, answer)
-    }
-
-    /// At the start of a run: answers `NONE` a mark of an earlier run left
-    /// on the offer (an owner that got no units serves none in a run), so
-    /// that no mark outlives the run after its own.
-    pub(super) fn clear_offer(&mut self) -> Result<()> {
-        if let Some(mark) = Mark::from_offer(self.atomics.swap(self.me(), Slot::Offer, EMPTY)?)? {
-            self.answer(mark, NONE)?;
-        }
-        Ok(())
     }
 
     /// Moves the back half of the own range out of `Range[me]`; `None` if
@@ -333,11 +331,7 @@ impl<A: Atomics> Protocol<A> {
             .iter()
             .map(|&r| self.atomics.start(r, Slot::Offer, Update::Read))
             .collect::<Result<Vec<_>>>()?;
-        while !reads.is_empty() {
-            self.atomics.progress()?;
-            poll_all(&mut reads)?;
-        }
-        Ok(())
+        self.await_ops(&mut reads, None)
     }
 
     /// Whether started operations are still in flight (they must complete

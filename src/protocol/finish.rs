@@ -1,7 +1,6 @@
 //! Termination (see the module doc of [`super`]): reports to `Done[0]`,
 //! rank 0's watch and notices, the leaders' relay, and the finish check.
 
-use super::idle::{Backoff, MAX_SLEEP_OF_LEADERS};
 use super::{Bug, Protocol, DONE_RANK};
 use crate::atomics::primitive::MODEL_CHECKING;
 use crate::atomics::{poll_all, Atomics, Pending, Slot, Update};
@@ -145,15 +144,8 @@ impl<A: Atomics> Protocol<A> {
     /// run yet (it had no units) does not, so the wait ends after
     /// [`NOTICE_WAIT`] and what is left completes later, from `in_flight`.
     fn wait_for_notices(&mut self, mut notices: Vec<Pending>) -> Result<()> {
-        let deadline = Instant::now() + NOTICE_WAIT;
-        let mut backoff = Backoff::new(MAX_SLEEP_OF_LEADERS);
-        while !MODEL_CHECKING && Instant::now() < deadline {
-            self.atomics.progress()?;
-            poll_all(&mut notices)?;
-            if notices.is_empty() {
-                return Ok(());
-            }
-            backoff.snooze_with(std::thread::sleep);
+        if !MODEL_CHECKING {
+            self.await_ops(&mut notices, Some(Instant::now() + NOTICE_WAIT))?;
         }
         self.in_flight.extend(notices);
         Ok(())

@@ -209,7 +209,7 @@
 //! answered `NONE` by whoever removes them, because an owner answers with
 //! units only a mark of the run it is in (16 bits of the run number: a mark
 //! is answered at the latest when the rank it landed on begins the second
-//! run after its own, see `clear_offer`), and a hunter of
+//! run after its own, see `serve_offer`), and a hunter of
 //! that run cannot have left it while units it was sent are unfinished. A
 //! hunter's inboxes held by marks of an earlier run are not reused until
 //! answered, so a late answer never lands on a later take's inbox.
@@ -257,7 +257,7 @@ pub(crate) use topology::Topology;
 pub(crate) use word::{RangeWord, MAX_UNITS};
 
 use crate::atomics::primitive::MODEL_CHECKING;
-use crate::atomics::{Atomics, Pending, Slot};
+use crate::atomics::{poll_all, Atomics, Pending, Slot};
 use crate::error::{Error, Result};
 use idle::{Backoff, Sweep};
 use std::ops::Range;
@@ -455,7 +455,7 @@ impl<A: Atomics> Protocol<A> {
             ));
         }
         if self.multi_node() {
-            self.clear_offer()?;
+            self.serve_offer(false)?;
         }
         self.done_base = self.done_base.wrapping_add(self.total);
         self.total = total;
@@ -667,6 +667,21 @@ impl<A: Atomics> Protocol<A> {
         self.poll_answers()?;
         self.poll_reports()?;
         self.poll_in_flight()
+    }
+
+    /// Polls `ops` (serving others' operations meanwhile, backing off
+    /// between rounds) until all took effect or `until` passed; those left
+    /// stay in `ops`.
+    fn await_ops(&mut self, ops: &mut Vec<Pending>, until: Option<Instant>) -> Result<()> {
+        let mut backoff = Backoff::new(idle::MAX_SLEEP_OF_LEADERS);
+        loop {
+            self.atomics.progress()?;
+            poll_all(ops)?;
+            if ops.is_empty() || until.is_some_and(|t| Instant::now() >= t) {
+                return Ok(());
+            }
+            backoff.snooze_with(std::thread::sleep);
+        }
     }
 
     /// Whether every node-mate's range word reads empty now (read once per

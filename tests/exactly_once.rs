@@ -211,6 +211,10 @@ fn check_run(
 ) {
     // (color, job) -> times handed out; per rank: chunks in order.
     let mut count: HashMap<(u64, u64), u32> = HashMap::new();
+    // Who got each job, and first chunks that start inside their rank's
+    // own block but not at its front: (rank, chunk start, block front).
+    let mut got: HashMap<(u64, u64), usize> = HashMap::new();
+    let mut late_first: Vec<(usize, u64, u64)> = Vec::new();
     let (mut last_done, mut first_none) = (0u128, u128::MAX);
     let mut stolen_from_rank0 = 0;
     let p64 = p as u64;
@@ -237,11 +241,12 @@ fn check_run(
                             assert_eq!(stride, 1);
                             // DLB's block split: rank r owns q*r + min(rem, r) onwards. The
                             // owner claims from the front, so a first chunk from its own
-                            // block starts there (thieves may have taken all of a block).
+                            // block starts there, unless thieves drained the block before
+                            // the owner's first claim (checked below).
                             let (q, rem, r) = (jobs / p64, jobs % p64, rank as u64);
                             let own = q * r + rem.min(r)..q * (r + 1) + rem.min(r + 1);
-                            if first && !unit_mode && own.contains(&start) {
-                                assert_eq!(start, own.start, "{id}: rank {rank}'s first chunk");
+                            if first && !unit_mode && own.contains(&start) && start != own.start {
+                                late_first.push((rank, start, own.start));
                             }
                             (*maxjobs, *jobs)
                         }
@@ -249,8 +254,12 @@ fn check_run(
                         Spec::Rr { maxjobs, jobs, .. } => {
                             assert_eq!(stride, p64, "{id}: stolen pieces keep their stride");
                             // Rank r owns the IDs = r mod P and claims them from the front.
-                            if first && !unit_mode && start % p64 == rank as u64 {
-                                assert_eq!(start, rank as u64, "{id}: rank {rank}'s first chunk");
+                            if first
+                                && !unit_mode
+                                && start % p64 == rank as u64
+                                && start != rank as u64
+                            {
+                                late_first.push((rank, start, rank as u64));
                             }
                             (*maxjobs, *jobs)
                         }
@@ -265,6 +274,7 @@ fn check_run(
                             stolen_from_rank0 += 1;
                         }
                         *count.entry((color, job)).or_default() += 1;
+                        got.insert((color, job), rank);
                     }
                     first = false;
                 }
@@ -303,6 +313,19 @@ fn check_run(
             count.get(&key),
             Some(&1),
             "{id} ({spec:?}): job {key:?} not handed out exactly once"
+        );
+    }
+    // A thief takes the front of a block only with the last units of the
+    // owner's word (steals and answers take back halves), and then claims
+    // that front itself. So a rank whose first chunk lies in its own block,
+    // behind the front, found its word drained (it was late: oversubscribed
+    // ranks are descheduled for milliseconds) and another rank got the front.
+    for (rank, start, front) in late_first {
+        assert_ne!(
+            got.get(&(0, front)),
+            Some(&rank),
+            "{id}: rank {rank}'s first chunk starts at {start} in its own block, yet it \
+             claimed the block's front {front} later"
         );
     }
     if variant == Variant::Rma && first_none != u128::MAX {

@@ -137,10 +137,13 @@ fn a_dry_node_takes_from_a_slow_node() {
     // Node 0 (ranks 0 and 1) is slow; node 1 runs dry and must take.
     let (_, remote) = hammer_nodes(4, 2, 2000, 2, 2, |r| r < 2);
     assert!(remote > 0, "no take from the slow node brought units");
-    let (_, remote) = hammer_nodes(6, 3, 3000, 1, 1, |r| r == 0);
+    // Nodes of three: a hunter keeps takes on up to three victims. (With
+    // only rank 0 slow, its fast node-mates may drain it before any mark
+    // arrives, and then no take needs to bring units.)
+    let (_, remote) = hammer_nodes(6, 3, 3000, 1, 1, |r| r < 3);
     assert!(
         remote > 0,
-        "no take from the slow rank's node brought units"
+        "no take from the slow node of three brought units"
     );
 }
 

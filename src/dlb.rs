@@ -511,12 +511,19 @@ impl Dlb {
         Ok(mapping)
     }
 
-    /// Frees the window and the private communicator. Collective. Dropping a
-    /// `Dlb` does the same but can only print errors.
+    /// Completes this rank's operations in flight, then frees the window and
+    /// the private communicator. Collective. An error in any step is
+    /// returned (the first one; the later steps still run, so every rank
+    /// takes part in every collective free). Dropping a `Dlb` does the same
+    /// but can only print errors.
     pub fn finalize(mut self) -> Result<()> {
-        self.quiesce()?;
-        drop(self);
-        Ok(())
+        let quiesced = self.quiesce();
+        let windows = match self.dispenser.protocol_mut() {
+            Some(protocol) => protocol.atomics_mut().free(),
+            None => Ok(()),
+        };
+        let comm = self.comm.free();
+        quiesced.and(windows).and(comm)
     }
 
     /// Completes this rank's operations still in flight (takes, answers,

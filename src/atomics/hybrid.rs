@@ -16,7 +16,7 @@ pub(crate) struct HybridAtomics {
     node: ShmAtomics,
     cross: MpiAtomics,
     /// The communicator `node`'s window was created on.
-    _node_comm: Comm,
+    node_comm: Comm,
 }
 
 impl HybridAtomics {
@@ -27,8 +27,17 @@ impl HybridAtomics {
         HybridAtomics {
             node,
             cross,
-            _node_comm: node_comm,
+            node_comm,
         }
+    }
+
+    /// Frees both windows, then the node communicator (collective); the
+    /// first error is returned, and every step runs.
+    pub(crate) fn free(&mut self) -> Result<()> {
+        let node = self.node.free();
+        let cross = self.cross.free();
+        let comm = self.node_comm.free();
+        node.and(cross).and(comm)
     }
 
     /// The flavor of the cross-node window.

@@ -251,6 +251,14 @@ macro_rules! each_path {
     };
 }
 
+impl WindowAtomics {
+    /// Frees the windows (and communicators) of the path (collective); the
+    /// first error is returned.
+    pub(crate) fn free(&mut self) -> Result<()> {
+        each_path!(self, a => a.free())
+    }
+}
+
 impl Atomics for WindowAtomics {
     fn rank(&self) -> usize {
         each_path!(self, a => a.rank())

@@ -24,6 +24,11 @@ impl MpiAtomics {
         Ok(MpiAtomics { win, topology })
     }
 
+    /// Closes the epoch and frees the window (collective).
+    pub(crate) fn free(&mut self) -> Result<()> {
+        self.win.free()
+    }
+
     /// The flavor of the underlying window.
     pub(crate) fn flavor(&self) -> crate::mpi::WindowFlavor {
         self.win.flavor()

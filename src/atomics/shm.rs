@@ -27,6 +27,11 @@ impl ShmAtomics {
         ShmAtomics { win, topology }
     }
 
+    /// Frees the window (collective over the node).
+    pub(crate) fn free(&mut self) -> Result<()> {
+        self.win.free()
+    }
+
     /// The word of node-mate `target` (a rank of the whole communicator).
     fn word(&self, target: usize, slot: Slot) -> Result<&Atomic<u64>> {
         let Some(index) = self.topology.mate_index(target) else {

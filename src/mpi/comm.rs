@@ -190,15 +190,27 @@ impl Comm {
     }
 }
 
+impl Comm {
+    /// Frees the duplicate (collective). Once; nothing is freed after
+    /// `MPI_Finalize`, where the handle is simply gone.
+    pub(crate) fn free(&mut self) -> Result<()> {
+        // SAFETY: MPI_COMM_NULL is an immutable predefined handle.
+        let null = unsafe { ffi::RSMPI_COMM_NULL };
+        if self.raw == null || !matches!(is_finalized(), Ok(false)) {
+            return Ok(());
+        }
+        // SAFETY: `raw` is our own duplicate, freed only here (MPI sets the
+        // handle to MPI_COMM_NULL).
+        let rc = unsafe { ffi::MPI_Comm_free(&mut self.raw) };
+        self.raw = null;
+        check("MPI_Comm_free", rc)
+    }
+}
+
 impl Drop for Comm {
     fn drop(&mut self) {
-        // After MPI_Finalize nothing may be freed; the handle is simply gone.
-        if matches!(is_finalized(), Ok(false)) {
-            // SAFETY: `raw` is our own duplicate, freed only here.
-            let rc = unsafe { ffi::MPI_Comm_free(&mut self.raw) };
-            if let Err(e) = check("MPI_Comm_free", rc) {
-                eprintln!("{e}");
-            }
+        if let Err(e) = self.free() {
+            eprintln!("{e}");
         }
     }
 }

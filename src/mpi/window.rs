@@ -630,51 +630,69 @@ fn window_error(e: Error, flavor: WindowFlavor) -> Error {
     )
 }
 
-impl Drop for Window {
-    fn drop(&mut self) {
-        // After MPI_Finalize nothing may be freed.
-        // SAFETY: MPI_WIN_NULL is an immutable predefined handle.
-        let null = unsafe { ffi::RSMPI_WIN_NULL };
+impl Window {
+    /// Cancels the progress hook, closes the epoch, frees the window and its
+    /// memory (collective over the window's communicator). Every step runs
+    /// even when an earlier one failed; the first error is returned. Once:
+    /// afterwards (and after `MPI_Finalize`) there is nothing left to free.
+    pub(crate) fn free(&mut self) -> Result<()> {
         if !matches!(is_finalized(), Ok(false)) {
-            return;
+            return Ok(()); // after MPI_Finalize nothing may be freed
         }
+        let mut first = Ok(());
+        let mut keep = |r: Result<()>| {
+            if first.is_ok() {
+                first = r;
+            }
+        };
         if let Some(hook) = self.hook.take() {
             let mut request = hook.request.get();
             // SAFETY: the hook's receive is active (nothing matched it);
             // cancelling and then waiting completes it (§3.8.4), after which
             // its buffer may be freed with the hook.
             let rc = unsafe { ffi::MPI_Cancel(&mut request) };
-            if let Err(e) = check("MPI_Cancel", rc) {
-                eprintln!("{e}");
-            } else {
+            let cancelled = check("MPI_Cancel", rc);
+            if cancelled.is_ok() {
                 // SAFETY: as above; the status is ignored.
                 let rc = unsafe { ffi::MPI_Wait(&mut request, ffi::RSMPI_STATUS_IGNORE) };
-                if let Err(e) = check("MPI_Wait", rc) {
-                    eprintln!("{e}");
-                }
+                keep(check("MPI_Wait", rc));
+            } else {
+                keep(cancelled);
+                // The receive may still write into the hook's buffer.
+                std::mem::forget(hook);
             }
         }
-        if self.epoch_open {
+        if std::mem::take(&mut self.epoch_open) {
             // SAFETY: the epoch opened by `lock_all` is closed exactly once.
             let rc = unsafe { ffi::MPI_Win_unlock_all(self.raw) };
-            if let Err(e) = check("MPI_Win_unlock_all", rc) {
-                eprintln!("{e}");
-            }
+            keep(check("MPI_Win_unlock_all", rc));
         }
+        // SAFETY: MPI_WIN_NULL is an immutable predefined handle.
+        let null = unsafe { ffi::RSMPI_WIN_NULL };
         if self.raw != null {
-            // SAFETY: valid window, freed exactly once; collective over the
-            // communicator, as Drop of `Dlb` is on every rank.
+            // SAFETY: valid window, freed exactly once (MPI sets the handle
+            // to MPI_WIN_NULL); collective over the communicator, as
+            // finalize and drop of `Dlb` are on every rank.
             let rc = unsafe { ffi::MPI_Win_free(&mut self.raw) };
-            if let Err(e) = check("MPI_Win_free", rc) {
-                eprintln!("{e}");
-            }
+            keep(check("MPI_Win_free", rc));
+            self.raw = null;
         }
         if !self.alloc_mem.is_null() {
-            // SAFETY: memory from MPI_Alloc_mem, no longer exposed by a window.
+            // SAFETY: memory from MPI_Alloc_mem, no longer exposed by a window,
+            // freed once (the pointer is cleared).
             let rc = unsafe { ffi::MPI_Free_mem(self.alloc_mem) };
-            if let Err(e) = check("MPI_Free_mem", rc) {
-                eprintln!("{e}");
-            }
+            keep(check("MPI_Free_mem", rc));
+            self.alloc_mem = ptr::null_mut();
+        }
+        first
+    }
+}
+
+impl Drop for Window {
+    /// Frees what `free` did not; errors can only be printed here.
+    fn drop(&mut self) {
+        if let Err(e) = self.free() {
+            eprintln!("{e}");
         }
     }
 }

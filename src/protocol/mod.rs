@@ -427,6 +427,10 @@ impl<A: Atomics> Protocol<A> {
         self.counters
     }
 
+    pub(crate) fn atomics_mut(&mut self) -> &mut A {
+        &mut self.atomics
+    }
+
     pub(crate) fn atomics(&self) -> &A {
         &self.atomics
     }

@@ -54,6 +54,8 @@ mod mapping;
 mod model_check;
 mod mpi;
 mod protocol;
+#[doc(hidden)]
+pub mod rng;
 mod stats;
 
 pub use crate::config::{AtomicsPath, Variant};

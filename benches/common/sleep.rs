@@ -3,6 +3,7 @@
 //! one strategy run is timed from a barrier to the slowest rank's end.
 
 use dlb::bench::{global_counter, master_worker};
+use dlb::rng::Rng;
 use dlb::Dlb;
 use std::time::{Duration, Instant};
 
@@ -10,18 +11,6 @@ use std::time::{Duration, Instant};
 /// (rank 0 sends one job per message and does no work), one global atomic
 /// counter on rank 0.
 pub const STRATEGIES: [&str; 4] = ["dlb_rma", "dlb_static", "master_worker", "global_counter"];
-
-/// xorshift64*, the same on every rank.
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn unit(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
 
 /// The size of rank 0's initial block in DLB's split of `jobs` over
 /// `ranks`: `ceil(jobs / ranks)`.
@@ -38,7 +27,8 @@ pub fn first_block(jobs: u64, ranks: u64) -> u64 {
 ///
 /// The random draws depend only on `jobs`, so every rank computes the same.
 pub fn costs(workload: &str, jobs: u64, ranks: u64) -> Vec<f64> {
-    let mut rng = Rng(0x2545_f491_4f6c_dd1d ^ jobs);
+    // Seeded by `jobs` only: every rank draws the same costs.
+    let mut rng = Rng::new(jobs);
     let heavy_end = first_block(jobs, ranks);
     (0..jobs)
         .map(|i| match workload {

@@ -8,6 +8,7 @@
 //! once. The last line is `dlbcheck: PASS` or `dlbcheck: FAIL <reason>`,
 //! with exit status 0 or 1.
 
+use dlb::rng::Rng;
 use dlb::{Dlb, Variant};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -95,21 +96,6 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
         }
     }
     Ok(Some(o))
-}
-
-/// xorshift64*, seeded per rank and purpose.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) % n.max(1)
-    }
 }
 
 /// What went wrong, on this rank.

@@ -216,7 +216,7 @@ impl<A: Atomics> Protocol<A> {
                 return Ok(()); // marks of an earlier run hold the other inboxes
             };
             let victim = loop {
-                let v = self.atomics.topology().remote()[self.rng.below(remote)];
+                let v = self.atomics.topology().remote()[self.rng.below(remote as u64) as usize];
                 if self.takes.iter().all(|t| t.run != run || t.victim != v) {
                     break v;
                 }

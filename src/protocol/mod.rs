@@ -259,6 +259,7 @@ pub(crate) use word::{RangeWord, MAX_UNITS};
 use crate::atomics::primitive::MODEL_CHECKING;
 use crate::atomics::{poll_all, Atomics, Pending, Slot};
 use crate::error::{Error, Result};
+use crate::rng::Rng;
 use idle::{Backoff, Sweep};
 use std::ops::Range;
 use std::time::{Duration, Instant};
@@ -618,7 +619,11 @@ impl<A: Atomics> Protocol<A> {
                 // A node-mate that made us retry has work: stay with it.
                 let target = match victim.take() {
                     Some(v) => v,
-                    None => self.rng.pick(self.atomics.topology().mates(), self.me()),
+                    None => pick(
+                        &mut self.rng,
+                        self.atomics.topology().mates(),
+                        self.atomics.rank(),
+                    ),
                 };
                 match self.steal(target)? {
                     Steal::Success(loot) => break Some(self.keep(loot, &want)?),
@@ -716,56 +721,21 @@ impl<A: Atomics> Protocol<A> {
     }
 }
 
-/// xorshift64*: cheap, good enough to spread victims.
-#[derive(Debug)]
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// A uniformly random index below `n` (`n >= 1`).
-    fn below(&mut self, n: usize) -> usize {
-        (((self.next() >> 32) * n as u64) >> 32) as usize
-    }
-
-    /// A uniformly random rank other than `me` (needs `size >= 2`).
-    #[cfg(test)]
-    fn victim(&mut self, me: usize, size: usize) -> usize {
-        let r = self.below(size - 1);
-        if r >= me {
-            r + 1
-        } else {
-            r
+/// A uniformly random element of `ranks` other than `me`, which must hold
+/// another rank.
+fn pick(rng: &mut Rng, ranks: &[usize], me: usize) -> usize {
+    let others = ranks.len() - usize::from(ranks.contains(&me));
+    let mut i = rng.below(others as u64) as usize;
+    for &r in ranks {
+        if r == me {
+            continue;
         }
-    }
-
-    /// A uniformly random element of `ranks` other than `me`, which must
-    /// hold another rank.
-    fn pick(&mut self, ranks: &[usize], me: usize) -> usize {
-        let others = ranks.len() - usize::from(ranks.contains(&me));
-        let mut i = self.below(others);
-        for &r in ranks {
-            if r == me {
-                continue;
-            }
-            if i == 0 {
-                return r;
-            }
-            i -= 1;
+        if i == 0 {
+            return r;
         }
-        unreachable!("`ranks` holds another rank")
+        i -= 1;
     }
+    unreachable!("`ranks` holds another rank")
 }
 
 #[cfg(test)]

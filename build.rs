@@ -2,6 +2,9 @@
 //! `dlb.pc` beside the libraries (target/<profile>/); and checks that
 //! `include/dlb.h` matches the Rust definitions of the C API, by generating
 //! Rust declarations from it that `src/capi/header_check.rs` compares.
+//!
+//! The MPI is the one dlb-sys found (its `links` metadata, see
+//! `sys/build.rs`): one probe for the whole build.
 
 use std::{env, fs, path::PathBuf};
 
@@ -10,24 +13,10 @@ fn main() {
         PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let header = manifest.join("include").join("dlb.h");
     println!("cargo:rerun-if-changed={}", header.display());
-    for var in [
-        "MPICC",
-        "MPI_PKG_CONFIG",
-        "CRAY_MPICH_DIR",
-        "PKG_CONFIG_PATH",
-        "PATH",
-    ] {
-        println!("cargo:rerun-if-env-changed={var}");
+    for name in ["INCLUDE", "LIB_PATHS", "LIBS"] {
+        println!("cargo:rerun-if-env-changed=DEP_DLB_MPI_{name}");
     }
-    let mpi = build_probe_mpi::probe().unwrap_or_else(|errs| {
-        panic!(
-            "dlb: no MPI library found: {}",
-            errs.iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("; ")
-        )
-    });
+    let mpi = Mpi::from_dlb_sys();
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
 
     // bindgen over the header: Rust declarations of the C API's functions.
@@ -74,4 +63,34 @@ fn main() {
         env::var("CARGO_PKG_VERSION").unwrap_or_default()
     );
     fs::write(libdir.join("dlb.pc"), pc).expect("dlb: cannot write dlb.pc");
+}
+
+/// The MPI dlb-sys built against.
+struct Mpi {
+    include_paths: Vec<PathBuf>,
+    lib_paths: Vec<PathBuf>,
+    libs: Vec<String>,
+}
+
+impl Mpi {
+    fn from_dlb_sys() -> Mpi {
+        let var = |name: &str| {
+            env::var_os(format!("DEP_DLB_MPI_{name}"))
+                .unwrap_or_else(|| panic!("dlb: dlb-sys did not pass DEP_DLB_MPI_{name} on"))
+        };
+        let paths = |name: &str| {
+            env::split_paths(&var(name))
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        };
+        Mpi {
+            include_paths: paths("INCLUDE"),
+            lib_paths: paths("LIB_PATHS"),
+            libs: var("LIBS")
+                .to_string_lossy()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+        }
+    }
 }

@@ -1,6 +1,13 @@
 //! Build script of dlb-sys: finds MPI the way mpi-sys does (`MPICC`, then
 //! `mpicc` on `PATH`, then pkg-config with `MPI_PKG_CONFIG`), compiles the C
-//! shim with that MPI, and runs bindgen over the top-level `wrapper.h`.
+//! shim with that MPI, and runs bindgen over `wrapper.h` (this crate's copy
+//! of the top-level `wrapper.h`, so that the crate builds on its own; a test
+//! of dlb keeps the two the same).
+//!
+//! The MPI found is passed on to crates that depend on this one (cargo's
+//! `links` metadata): `DEP_DLB_MPI_INCLUDE`, `DEP_DLB_MPI_LIB_PATHS` and
+//! `DEP_DLB_MPI_LIBS`, each a list joined by the platform's path separator
+//! (libraries by spaces), so that dlb's build script does not probe again.
 //!
 //! mpi-sys does not rerun its own build script when the MPI selection
 //! changes; this one does, and `dlb-sys` checks at compile time that both
@@ -12,7 +19,7 @@ use std::{env, path::PathBuf};
 fn main() {
     let manifest =
         PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let wrapper = manifest.join("..").join("wrapper.h");
+    let wrapper = manifest.join("wrapper.h");
     let shim = manifest.join("src").join("shim.c");
     println!("cargo:rerun-if-changed={}", wrapper.display());
     println!("cargo:rerun-if-changed={}", shim.display());
@@ -39,7 +46,7 @@ fn main() {
     };
 
     let mut cc = cc::Build::new();
-    cc.file(&shim).include(manifest.join(".."));
+    cc.file(&shim).include(&manifest);
     match &lib.mpicc {
         Some(mpicc) => {
             cc.compiler(mpicc);
@@ -57,6 +64,15 @@ fn main() {
     for name in &lib.libs {
         println!("cargo:rustc-link-lib={name}");
     }
+    let joined = |paths: &[PathBuf]| {
+        env::join_paths(paths)
+            .expect("dlb-sys: an MPI path holds the path separator")
+            .to_string_lossy()
+            .into_owned()
+    };
+    println!("cargo:include={}", joined(&lib.include_paths));
+    println!("cargo:lib_paths={}", joined(&lib.lib_paths));
+    println!("cargo:libs={}", lib.libs.join(" "));
 
     let mut bindgen = bindgen::builder().header(wrapper.to_string_lossy());
     for dir in &lib.include_paths {

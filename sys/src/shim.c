@@ -1,4 +1,4 @@
-/* Definitions of the handles declared in ../../wrapper.h. Compiled with the
+/* Definitions of the handles declared in ../wrapper.h. Compiled with the
  * MPI's own mpicc so that each initializer is that MPI's definition. */
 #include "wrapper.h"
 

@@ -40,6 +40,8 @@
 //! How the protocol works and why it hands out every job exactly once is
 //! explained at the top of `src/protocol/mod.rs`.
 #![warn(missing_docs)]
+// No function in src/ over clippy.toml's 80 lines.
+#![warn(clippy::too_many_lines)]
 
 mod atomics;
 #[doc(hidden)]

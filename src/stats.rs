@@ -142,116 +142,121 @@ fn ns(d: Duration) -> u64 {
     d.as_nanos() as u64
 }
 
+/// One line of the report: a figure per rank shown as min, max and sum.
+enum Row {
+    /// A duration per rank (zero when a rank has none).
+    Time(&'static str, fn(&Statistics) -> Duration),
+    /// A count per rank.
+    Count(&'static str, fn(&Statistics) -> u64),
+    /// From the last job done on any rank to when each rank was told.
+    TerminationLatency,
+    /// All work slices over all jobs (one number, not per rank).
+    AverageLoad,
+}
+
+/// The report's rows with the level (1 to 4) from which each is shown, in
+/// DLB's order; dlb's own counters join at level 2.
+const ROWS: &[(u32, Row)] = &[
+    (1, Row::Time("time in give_more", |s| s.time_in_give_more)),
+    (1, Row::Time("  of which the final call", |s| s.final_call)),
+    (
+        2,
+        Row::Time("longest wait for new work", |s| s.longest_wait),
+    ),
+    (
+        2,
+        Row::Time("all waits for new work (idle)", |s| s.total_wait),
+    ),
+    (2, Row::Count("jobs per rank", |s| s.jobs)),
+    (2, Row::Count("steal attempts", |s| s.steal_attempts)),
+    (2, Row::Count("successful steals", |s| s.steals)),
+    (2, Row::Count("units stolen", |s| s.units_stolen)),
+    (2, Row::TerminationLatency),
+    (
+        3,
+        Row::Time("last work slice", |s| s.last_slices[0].unwrap_or_default()),
+    ),
+    (
+        3,
+        Row::Time("work slice before last", |s| {
+            s.last_slices[1].unwrap_or_default()
+        }),
+    ),
+    (
+        4,
+        Row::Time("longest work slice (task)", |s| {
+            s.longest_slice.unwrap_or_default()
+        }),
+    ),
+    (
+        4,
+        Row::Time("shortest work slice (task)", |s| {
+            s.shortest_slice.unwrap_or_default()
+        }),
+    ),
+    (4, Row::AverageLoad),
+    (
+        4,
+        Row::Time("setup to termination", |s| {
+            s.setup_to_end.unwrap_or_default()
+        }),
+    ),
+];
+
 impl Gathered {
     /// DLB's report at `level` (1 to 4, each including the ones below) plus
     /// dlb's own counters at level 2 and above.
     pub(crate) fn report(&self, level: u32, header: &str) -> String {
-        let r = &self.per_rank;
         let mut out = format!("dlb statistics ({header}):\n");
-        let line = |out: &mut String, what: &str, f: &dyn Fn(&Statistics) -> u64, time: bool| {
-            let (min, max, sum) = min_max_sum(r.iter().map(f));
-            if time {
-                out.push_str(&format!(
-                    "  {what:<36} min {:>10.6} s  max {:>10.6} s  sum {:>10.6} s\n",
-                    secs(min),
-                    secs(max),
-                    secs(sum)
-                ));
-            } else {
-                out.push_str(&format!(
-                    "  {what:<36} min {min:>12}  max {max:>12}  sum {sum:>12}\n"
-                ));
-            }
+        for (_, row) in ROWS.iter().filter(|(from, _)| *from <= level) {
+            out.push_str(&self.render(row));
+        }
+        out
+    }
+
+    /// One row of the report, with its newline.
+    fn render(&self, row: &Row) -> String {
+        let r = &self.per_rank;
+        let time = |what: &str, values: Vec<u64>| {
+            let (min, max, sum) = min_max_sum(values.into_iter());
+            format!(
+                "  {what:<36} min {:>10.6} s  max {:>10.6} s  sum {:>10.6} s\n",
+                secs(min),
+                secs(max),
+                secs(sum)
+            )
         };
-        if level >= 1 {
-            line(
-                &mut out,
-                "time in give_more",
-                &|s| ns(s.time_in_give_more),
-                true,
-            );
-            line(
-                &mut out,
-                "  of which the final call",
-                &|s| ns(s.final_call),
-                true,
-            );
-        }
-        if level >= 2 {
-            line(
-                &mut out,
-                "longest wait for new work",
-                &|s| ns(s.longest_wait),
-                true,
-            );
-            line(
-                &mut out,
-                "all waits for new work (idle)",
-                &|s| ns(s.total_wait),
-                true,
-            );
-            line(&mut out, "jobs per rank", &|s| s.jobs, false);
-            line(&mut out, "steal attempts", &|s| s.steal_attempts, false);
-            line(&mut out, "successful steals", &|s| s.steals, false);
-            line(&mut out, "units stolen", &|s| s.units_stolen, false);
-            let last_done = r.iter().filter_map(|s| s.last_done_ns).max();
-            let latency = |s: &Statistics| match (s.told_ns, last_done) {
-                (Some(told), Some(done)) => told.saturating_sub(done),
-                _ => 0,
-            };
-            line(
-                &mut out,
-                "termination latency (last job->told)",
-                &latency,
-                true,
-            );
-        }
-        if level >= 3 {
-            line(
-                &mut out,
-                "last work slice",
-                &|s| s.last_slices[0].map_or(0, ns),
-                true,
-            );
-            line(
-                &mut out,
-                "work slice before last",
-                &|s| s.last_slices[1].map_or(0, ns),
-                true,
-            );
-        }
-        if level >= 4 {
-            line(
-                &mut out,
-                "longest work slice (task)",
-                &|s| s.longest_slice.map_or(0, ns),
-                true,
-            );
-            line(
-                &mut out,
-                "shortest work slice (task)",
-                &|s| s.shortest_slice.map_or(0, ns),
-                true,
-            );
-            let jobs: u64 = r.iter().map(|s| s.jobs).sum();
-            let busy: u64 = r.iter().map(|s| ns(s.busy)).sum();
-            out.push_str(&format!(
-                "  {:<36} {:>10.6} s over {jobs} jobs\n",
-                "average load per job",
-                if jobs == 0 {
+        match row {
+            Row::Time(what, f) => time(what, r.iter().map(|s| ns(f(s))).collect()),
+            Row::Count(what, f) => {
+                let (min, max, sum) = min_max_sum(r.iter().map(f));
+                format!("  {what:<36} min {min:>12}  max {max:>12}  sum {sum:>12}\n")
+            }
+            Row::TerminationLatency => {
+                let last_done = r.iter().filter_map(|s| s.last_done_ns).max();
+                let latency = |s: &Statistics| match (s.told_ns, last_done) {
+                    (Some(told), Some(done)) => told.saturating_sub(done),
+                    _ => 0,
+                };
+                time(
+                    "termination latency (last job->told)",
+                    r.iter().map(latency).collect(),
+                )
+            }
+            Row::AverageLoad => {
+                let jobs: u64 = r.iter().map(|s| s.jobs).sum();
+                let busy: u64 = r.iter().map(|s| ns(s.busy)).sum();
+                let average = if jobs == 0 {
                     0.0
                 } else {
                     secs(busy) / jobs as f64
-                }
-            ));
-            line(
-                &mut out,
-                "setup to termination",
-                &|s| s.setup_to_end.map_or(0, ns),
-                true,
-            );
+                };
+                format!(
+                    "  {:<36} {average:>10.6} s over {jobs} jobs\n",
+                    "average load per job"
+                )
+            }
         }
-        out
     }
 }
 

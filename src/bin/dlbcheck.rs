@@ -8,6 +8,8 @@
 //! once. The last line is `dlbcheck: PASS` or `dlbcheck: FAIL <reason>`,
 //! with exit status 0 or 1.
 
+#![warn(clippy::too_many_lines)]
+
 use dlb::rng::Rng;
 use dlb::{Dlb, Variant};
 use std::process::ExitCode;
@@ -321,25 +323,7 @@ fn launcher_mismatch(size: usize) -> Option<String> {
 fn run_one(dlb: &mut Dlb, o: &Options, interface: &str, round: u32) -> Result<Outcome, dlb::Error> {
     let me = dlb.rank() as u64;
     let mut rng = Rng::new(o.seed ^ (me << 32) ^ u64::from(round) << 16 ^ interface.len() as u64);
-    // Colors: the same on every rank (seeded without the rank), some empty.
-    let mut colors = Rng::new(o.seed ^ u64::from(round));
-    let distr: Vec<u64> = {
-        let n = 1 + colors.below(6);
-        let mut d: Vec<u64> = (0..n)
-            .map(|_| {
-                if colors.below(4) == 0 {
-                    0
-                } else {
-                    1 + colors.below(o.jobs)
-                }
-            })
-            .collect();
-        let total: u64 = d.iter().sum();
-        if total > 0 {
-            d.iter_mut().for_each(|c| *c = *c * o.jobs / total);
-        }
-        d
-    };
+    let distr = color_counts(o, round);
     let total: u64 = if interface == "color" {
         distr.iter().sum()
     } else {
@@ -393,20 +377,49 @@ fn run_one(dlb: &mut Dlb, o: &Options, interface: &str, round: u32) -> Result<Ou
     }
     dlb.allreduce_sum(&mut count)?;
     if me == 0 {
-        let wrong: Vec<(usize, u64)> = count
-            .iter()
-            .copied()
-            .enumerate()
-            .filter(|&(_, c)| c != 1)
-            .take(5)
-            .collect();
-        if !wrong.is_empty() {
-            outcome = outcome.and(Err(format!(
-                "job IDs not run exactly once (ID, times): {wrong:?}"
-            )));
-        }
+        outcome = outcome.and(each_once(&count));
     }
     Ok(outcome)
+}
+
+/// The color counts of round `round`: the same on every rank (seeded
+/// without the rank), some colors empty, about `o.jobs` jobs in all.
+fn color_counts(o: &Options, round: u32) -> Vec<u64> {
+    let mut colors = Rng::new(o.seed ^ u64::from(round));
+    let n = 1 + colors.below(6);
+    let mut d: Vec<u64> = (0..n)
+        .map(|_| {
+            if colors.below(4) == 0 {
+                0
+            } else {
+                1 + colors.below(o.jobs)
+            }
+        })
+        .collect();
+    let total: u64 = d.iter().sum();
+    if total > 0 {
+        d.iter_mut().for_each(|c| *c = *c * o.jobs / total);
+    }
+    d
+}
+
+/// Whether every job ran exactly once, given how often each ran (summed
+/// over the ranks).
+fn each_once(count: &[u64]) -> Outcome {
+    let wrong: Vec<(usize, u64)> = count
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|&(_, c)| c != 1)
+        .take(5)
+        .collect();
+    if wrong.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "job IDs not run exactly once (ID, times): {wrong:?}"
+        ))
+    }
 }
 
 fn dlb_size_of<M>(run: &dlb::Run<'_, M>) -> u64 {

@@ -44,7 +44,7 @@
 //! Run: `mpiexec -n 8 target/.../multinode [--quick] [--reps R] [--runs T] [--hold MS]`
 //! (R repetitions, default 3, `--quick` 1; T termination samples, default
 //! 20, `--quick` 5; MS the holder's last job, default 20 ms), e.g. via cargo with
-//! `CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="$DLB_MPIEXEC -n 8" cargo bench --bench multinode -- --quick`.
+//! `CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="$DLB_MPIEXEC -n 8" cargo bench --features bench --bench multinode -- --quick`.
 
 mod common;
 

@@ -226,14 +226,17 @@ impl Dlb {
         })
     }
 
+    #[cfg(feature = "bench")]
     pub(crate) fn comm(&self) -> &Comm {
         &self.comm
     }
 
+    #[cfg(feature = "bench")]
     pub(crate) fn dispenser(&self) -> &Dispenser<WindowAtomics> {
         &self.dispenser
     }
 
+    #[cfg(feature = "bench")]
     pub(crate) fn dispenser_mut(&mut self) -> &mut Dispenser<WindowAtomics> {
         &mut self.dispenser
     }

@@ -44,6 +44,7 @@
 #![warn(clippy::too_many_lines)]
 
 mod atomics;
+#[cfg(feature = "bench")]
 #[doc(hidden)]
 pub mod bench;
 #[doc(hidden)]

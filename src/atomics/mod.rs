@@ -88,10 +88,13 @@ pub(crate) enum Slot {
     Told,
     /// Jobs completed over all runs (used on rank 0 only). Add only.
     Done,
-    /// Scratch word for benchmarks' raw compare-and-swap. CAS only.
+    /// Scratch word for benchmarks' raw compare-and-swap (feature `bench`
+    /// only: a user's window holds only the protocol's words). CAS only.
+    #[cfg(feature = "bench")]
     BenchCas,
     /// Scratch word for benchmarks' raw fetch-and-add and the global-counter
-    /// baseline. Add only.
+    /// baseline (feature `bench` only). Add only.
+    #[cfg(feature = "bench")]
     BenchAdd,
 }
 
@@ -127,7 +130,7 @@ pub(crate) enum Update {
 }
 
 impl Slot {
-    const COUNT: usize = 13;
+    const COUNT: usize = if cfg!(feature = "bench") { 13 } else { 11 };
     /// The inbox words, in order.
     pub(crate) const INBOX: [Slot; 4] = [Slot::Inbox0, Slot::Inbox1, Slot::Inbox2, Slot::Inbox3];
 
@@ -139,9 +142,13 @@ impl Slot {
     /// The operation every access to this slot uses.
     pub(crate) const fn op(self) -> Op {
         match self {
-            Slot::Range | Slot::Unsent | Slot::Hunter | Slot::BenchCas => Op::CompareAndSwap,
-            Slot::Finished | Slot::Told | Slot::Done | Slot::BenchAdd => Op::FetchAdd,
+            Slot::Range | Slot::Unsent | Slot::Hunter => Op::CompareAndSwap,
+            Slot::Finished | Slot::Told | Slot::Done => Op::FetchAdd,
             Slot::Offer | Slot::Inbox0 | Slot::Inbox1 | Slot::Inbox2 | Slot::Inbox3 => Op::Swap,
+            #[cfg(feature = "bench")]
+            Slot::BenchCas => Op::CompareAndSwap,
+            #[cfg(feature = "bench")]
+            Slot::BenchAdd => Op::FetchAdd,
         }
     }
 
@@ -155,12 +162,18 @@ impl Slot {
             | Slot::Inbox2
             | Slot::Inbox3
             | Slot::Told
-            | Slot::Done
-            | Slot::BenchCas
-            | Slot::BenchAdd => Level::Cross,
+            | Slot::Done => Level::Cross,
+            #[cfg(feature = "bench")]
+            Slot::BenchCas | Slot::BenchAdd => Level::Cross,
         }
     }
 }
+
+// The slot count covers every slot, and the window no more.
+#[cfg(not(feature = "bench"))]
+static_assertions::const_assert_eq!(Slot::COUNT, Slot::Done as usize + 1);
+#[cfg(feature = "bench")]
+static_assertions::const_assert_eq!(Slot::COUNT, Slot::BenchAdd as usize + 1);
 
 /// Atomic operations on the words of all ranks.
 ///
@@ -315,10 +328,13 @@ mod tests {
             Slot::Inbox3,
             Slot::Told,
             Slot::Done,
+            #[cfg(feature = "bench")]
             Slot::BenchCas,
+            #[cfg(feature = "bench")]
             Slot::BenchAdd,
         ]
         .map(Slot::index);
+        assert_eq!(idx.len(), Slot::COUNT, "every slot is listed here");
         for (i, a) in idx.iter().enumerate() {
             assert!(*a < WORDS_PER_RANK);
             for b in &idx[i + 1..] {

@@ -272,6 +272,9 @@ impl Comm {
     }
 }
 
+/// Point-to-point messages, for the master-worker baseline of the
+/// benchmarks only (feature `bench`): dlb itself sends nothing.
+#[cfg(feature = "bench")]
 impl Comm {
     /// `MPI_Send` of `values` to `dest` with `tag` (§3.2.1). For the
     /// master-worker baseline of the benchmarks; dlb itself sends nothing.

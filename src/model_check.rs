@@ -4,11 +4,13 @@
 //! atomics from [`crate::atomics::primitive`]) runs with one model thread
 //! per rank:
 //!
-//! - under loom (`--cfg dlb_loom`), every interleaving of 2 and 3 ranks on
+//! - under loom (`--cfg dlb_loom`), the interleavings of 2 and 3 ranks on
 //!   one node and of 2 nodes of one rank, with up to 6 jobs, `maxjobs` 1 and
-//!   2, for the plain, color and round-robin mappings (within loom's
-//!   preemption bound, `LOOM_MAX_PREEMPTIONS`); 2 nodes of 2 ranks is
-//!   `--ignored` (too slow for CI);
+//!   2, for the plain, color and round-robin mappings. Not every
+//!   interleaving: loom explores all schedules that preempt a running rank
+//!   at most `LOOM_MAX_PREEMPTIONS` times (2 in CI), which finds the bugs
+//!   that need few context switches; unbounded exploration does not finish.
+//!   2 nodes of 2 ranks is `--ignored` (too slow for CI);
 //! - under shuttle (`--cfg dlb_shuttle`), random and PCT schedules of 4 to 8
 //!   ranks with thousands of jobs, on one node and in nodes of 1 to 4, and
 //!   three runs in a row across nodes (hunger marks of one run still on
@@ -257,7 +259,7 @@ mod loom_models {
     }
 
     #[test]
-    fn two_ranks_every_interleaving() {
+    fn two_ranks_bounded_interleavings() {
         for (name, model) in mappings(2) {
             for jobs in 0..=6 {
                 for maxjobs in [1, 2] {
@@ -278,7 +280,7 @@ mod loom_models {
     /// gets every size, color and round robin (which only change where
     /// chunks are clipped) two sizes each.
     #[test]
-    fn three_ranks_every_interleaving() {
+    fn three_ranks_bounded_interleavings() {
         for (name, model) in mappings(3) {
             let cases: &[(u64, u64)] = match name {
                 "plain" => &[
@@ -307,11 +309,11 @@ mod loom_models {
 
     /// Two nodes of two ranks: the cross-node half of the protocol (offers,
     /// takes, remote reports, the leaders' relay) under every interleaving
-    /// within the bound, with cross-node operations served only when their
+    /// within the preemption bound, with cross-node operations served only when their
     /// target calls `progress`.
     #[test]
     #[ignore = "too slow for CI: 2 jobs ran over 3.5 minutes at preemption bound 2 on 2 cores; shuttle covers nodes of 2"]
-    fn two_nodes_of_two_every_interleaving() {
+    fn two_nodes_of_two_bounded_interleavings() {
         // Units can cross nodes only where an owner keeps a unit after a
         // claim: 6 jobs give node 0's ranks two units each.
         for &(jobs, maxjobs) in &[(0, 1), (2, 1), (6, 1)] {
@@ -327,7 +329,7 @@ mod loom_models {
 
     /// Two nodes of one rank each: every unit that moves crosses nodes.
     #[test]
-    fn two_nodes_of_one_every_interleaving() {
+    fn two_nodes_of_one_bounded_interleavings() {
         for (name, model) in mappings(2) {
             // Rank 0 keeps a unit after a claim (so units can cross) with 3
             // jobs and maxjobs 1, or 5 and 2.

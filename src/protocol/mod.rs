@@ -126,9 +126,10 @@
 //!
 //! # Invariants
 //!
-//! The model checkers (`src/model_check.rs`: loom on 2 ranks on one node, 3
-//! on one node and 2 nodes of 2, within a preemption bound; shuttle on random
-//! schedules of 4 to 8 ranks on one and on several nodes) run this code and
+//! The model checkers (`src/model_check.rs`: loom on 2 and 3 ranks on one
+//! node and 2 nodes of one rank, every interleaving with at most two
+//! preemptions, 2 nodes of 2 on demand; shuttle on random and PCT schedules
+//! of 4 to 8 ranks on one and on several nodes) run this code and
 //! assert three properties that follow from the invariants below:
 //! **exactly once**, every job is handed out to exactly one rank;
 //! **no early end**, no rank is told "no more" while a job is unfinished;
@@ -193,8 +194,9 @@
 //! value it predicts after one more claim of the same size. (Besides, a
 //! value cannot recur: once a word changed, some of its units were handed
 //! out or moved to a range that never merges back.) Thieves never CAS
-//! against an empty value, and the owner is the only writer of an empty
-//! word. Offer and inbox words take no CAS: a swap's effect does not
+//! against an empty value (a thief may leave a word empty, taking its last
+//! units), and only the owner writes units into an empty word, to install.
+//! Offer and inbox words take no CAS: a swap's effect does not
 //! depend on what its maker believed the word held, so no stale belief can
 //! make it wrong; and a mark names its inbox and its run, so an answer can
 //! never be mistaken for the answer to another mark (invariant 3).

@@ -3,7 +3,7 @@
 //! has no 128-bit atomics).
 //!
 //! Bit layout: `start` in bits 63..32, `end` in bits 31..0, both in units
-//! (see `mapping::split::UnitPlan`). The word is empty when
+//! (see `dispenser::units::UnitPlan`). The word is empty when
 //! `start >= end`; dlb never stores a word with `start > end`, but reading
 //! one as empty keeps the arithmetic total.
 

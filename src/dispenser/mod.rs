@@ -6,13 +6,16 @@
 //! A chunk handed out by one `next` call is complete when `next` is called
 //! again; only then is it counted toward termination.
 
+mod units;
+
 use crate::atomics::Atomics;
 use crate::error::{Error, Result};
-use crate::mapping::split::{block, UnitPlan};
+use crate::mapping::split::block;
 use crate::mapping::Layout;
 use crate::protocol::{Counters, Protocol, MAX_UNITS};
 use crate::stats::{Statistics, Timeline};
 use std::ops::Range;
+use units::UnitPlan;
 
 /// Hands out positions for one rank.
 #[derive(Debug)]

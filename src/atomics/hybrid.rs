@@ -54,12 +54,6 @@ impl HybridAtomics {
 }
 
 impl Atomics for HybridAtomics {
-    fn rank(&self) -> usize {
-        self.cross.rank()
-    }
-    fn size(&self) -> usize {
-        self.cross.size()
-    }
     fn topology(&self) -> &Topology {
         self.cross.topology()
     }

@@ -116,12 +116,6 @@ impl LocalAtomics {
 }
 
 impl Atomics for LocalAtomics {
-    fn rank(&self) -> usize {
-        self.topology.rank()
-    }
-    fn size(&self) -> usize {
-        self.topology.size()
-    }
     fn topology(&self) -> &Topology {
         &self.topology
     }

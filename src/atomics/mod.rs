@@ -182,12 +182,16 @@ static_assertions::const_assert_eq!(Slot::COUNT, Slot::BenchAdd as usize + 1);
 /// linearizable; a started one takes effect atomically at some instant
 /// before [`Pending::poll`] first returns its result.
 pub(crate) trait Atomics {
-    /// This rank.
-    fn rank(&self) -> usize;
-    /// The number of ranks.
-    fn size(&self) -> usize;
-    /// Which ranks share a node.
+    /// Which ranks share a node (and which rank this is).
     fn topology(&self) -> &Topology;
+    /// This rank.
+    fn rank(&self) -> usize {
+        self.topology().rank()
+    }
+    /// The number of ranks.
+    fn size(&self) -> usize {
+        self.topology().size()
+    }
     /// If `target`'s `slot` holds `expected`, stores `new`; returns the value
     /// it held before either way.
     fn compare_and_swap(&self, target: usize, slot: Slot, expected: u64, new: u64) -> Result<u64>;
@@ -273,12 +277,6 @@ impl WindowAtomics {
 }
 
 impl Atomics for WindowAtomics {
-    fn rank(&self) -> usize {
-        each_path!(self, a => a.rank())
-    }
-    fn size(&self) -> usize {
-        each_path!(self, a => a.size())
-    }
     fn topology(&self) -> &Topology {
         each_path!(self, a => a.topology())
     }

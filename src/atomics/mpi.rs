@@ -54,12 +54,6 @@ fn rma_op(slot: Slot, update: Update) -> (RmaOp, u64) {
 }
 
 impl Atomics for MpiAtomics {
-    fn rank(&self) -> usize {
-        self.topology.rank()
-    }
-    fn size(&self) -> usize {
-        self.topology.size()
-    }
     fn topology(&self) -> &Topology {
         &self.topology
     }

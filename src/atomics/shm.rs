@@ -45,12 +45,6 @@ impl ShmAtomics {
 }
 
 impl Atomics for ShmAtomics {
-    fn rank(&self) -> usize {
-        self.topology.rank()
-    }
-    fn size(&self) -> usize {
-        self.topology.size()
-    }
     fn topology(&self) -> &Topology {
         &self.topology
     }

@@ -236,9 +236,6 @@ impl Model {
 mod loom_models {
     use super::*;
 
-    /// Runs `f` under loom with the preemption bound from
-    /// `LOOM_MAX_PREEMPTIONS` (default 2, as ci/model-check sets it), and
-    /// says how long it took.
     /// The three mappings, named, for `p` ranks.
     fn mappings(p: usize) -> [(&'static str, Model); 3] {
         [
@@ -248,6 +245,9 @@ mod loom_models {
         ]
     }
 
+    /// Runs `f` under loom with the preemption bound from
+    /// `LOOM_MAX_PREEMPTIONS` (default 2, as ci/model-check sets it), and
+    /// says how long it took.
     fn check(f: impl Fn() + Sync + Send + 'static) {
         let mut builder = loom::model::Builder::new();
         if builder.preemption_bound.is_none() {
@@ -258,19 +258,39 @@ mod loom_models {
         eprintln!("    {:.2?}", started.elapsed());
     }
 
+    /// Which units some explored schedule must move.
+    #[derive(Clone, Copy)]
+    enum Moves {
+        /// Nothing required (too few jobs for a steal).
+        None,
+        /// A steal on any level.
+        Steal,
+        /// A take from another node that brought units.
+        AcrossNodes,
+    }
+
+    /// Explores one case, named `label`, and asserts what it must move.
+    fn explore(label: &str, moves: Moves, f: impl Fn() + Sync + Send + 'static) {
+        eprintln!("loom: {label}");
+        let explore = move || check(f);
+        match moves {
+            Moves::None => explore(),
+            Moves::Steal => assert_steals(explore),
+            Moves::AcrossNodes => assert_remote_steals(explore),
+        }
+    }
+
     #[test]
     fn two_ranks_bounded_interleavings() {
         for (name, model) in mappings(2) {
             for jobs in 0..=6 {
                 for maxjobs in [1, 2] {
-                    eprintln!("loom: 2 ranks, {name}, {jobs} jobs, maxjobs {maxjobs}");
-                    let explore = move || check(move || model.run(2, jobs, maxjobs, None));
                     // Two ranks can steal as soon as one has two units.
-                    if jobs >= 2 {
-                        assert_steals(explore);
-                    } else {
-                        explore();
-                    }
+                    explore(
+                        &format!("2 ranks, {name}, {jobs} jobs, maxjobs {maxjobs}"),
+                        if jobs >= 2 { Moves::Steal } else { Moves::None },
+                        move || model.run(2, jobs, maxjobs, None),
+                    );
                 }
             }
         }
@@ -296,13 +316,11 @@ mod loom_models {
                 _ => &[(4, 1), (5, 2)],
             };
             for &(jobs, maxjobs) in cases {
-                eprintln!("loom: 3 ranks, {name}, {jobs} jobs, maxjobs {maxjobs}");
-                let explore = move || check(move || model.run(3, jobs, maxjobs, None));
-                if jobs >= 2 {
-                    assert_steals(explore);
-                } else {
-                    explore();
-                }
+                explore(
+                    &format!("3 ranks, {name}, {jobs} jobs, maxjobs {maxjobs}"),
+                    if jobs >= 2 { Moves::Steal } else { Moves::None },
+                    move || model.run(3, jobs, maxjobs, None),
+                );
             }
         }
     }
@@ -317,13 +335,15 @@ mod loom_models {
         // Units can cross nodes only where an owner keeps a unit after a
         // claim: 6 jobs give node 0's ranks two units each.
         for &(jobs, maxjobs) in &[(0, 1), (2, 1), (6, 1)] {
-            eprintln!("loom: 2 nodes x 2 ranks, plain, {jobs} jobs, maxjobs {maxjobs}");
-            let explore = move || check(move || Model::Plain.run_on(4, 2, jobs, maxjobs, None));
-            if jobs >= 6 {
-                assert_remote_steals(explore);
-            } else {
-                explore();
-            }
+            explore(
+                &format!("2 nodes x 2 ranks, plain, {jobs} jobs, maxjobs {maxjobs}"),
+                if jobs >= 6 {
+                    Moves::AcrossNodes
+                } else {
+                    Moves::None
+                },
+                move || Model::Plain.run_on(4, 2, jobs, maxjobs, None),
+            );
         }
     }
 
@@ -334,13 +354,15 @@ mod loom_models {
             // Rank 0 keeps a unit after a claim (so units can cross) with 3
             // jobs and maxjobs 1, or 5 and 2.
             for &(jobs, maxjobs) in &[(1, 1), (3, 1), (5, 2), (6, 1)] {
-                eprintln!("loom: 2 nodes x 1 rank, {name}, {jobs} jobs, maxjobs {maxjobs}");
-                let explore = move || check(move || model.run_on(2, 1, jobs, maxjobs, None));
-                if jobs >= 3 {
-                    assert_remote_steals(explore);
-                } else {
-                    explore();
-                }
+                explore(
+                    &format!("2 nodes x 1 rank, {name}, {jobs} jobs, maxjobs {maxjobs}"),
+                    if jobs >= 3 {
+                        Moves::AcrossNodes
+                    } else {
+                        Moves::None
+                    },
+                    move || model.run_on(2, 1, jobs, maxjobs, None),
+                );
             }
         }
     }

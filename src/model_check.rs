@@ -55,6 +55,15 @@ fn assert_remote_steals(explore: impl FnOnce()) {
     );
 }
 
+/// Runs `explore`, a model with a deliberate `bug`, and asserts that the
+/// checker reported a violation (a panic).
+fn assert_finds(checker: &str, bug: Bug, explore: impl FnOnce() + std::panic::UnwindSafe) {
+    assert!(
+        std::panic::catch_unwind(explore).is_err(),
+        "{checker} found no violation in the protocol with {bug:?}"
+    );
+}
+
 /// Runs `explore` and asserts that its schedules stole at least once.
 fn assert_steals(explore: impl FnOnce()) {
     let before = STEALS.load(Relaxed);
@@ -368,12 +377,9 @@ mod loom_models {
     }
 
     fn finds_across_nodes(bug: Bug) {
-        let found =
-            std::panic::catch_unwind(|| check(move || Model::Plain.run_on(2, 1, 4, 1, Some(bug))));
-        assert!(
-            found.is_err(),
-            "loom found no violation in the two-node protocol with {bug:?}"
-        );
+        assert_finds("loom on two nodes", bug, || {
+            check(move || Model::Plain.run_on(2, 1, 4, 1, Some(bug)))
+        });
     }
 
     #[test]
@@ -386,12 +392,9 @@ mod loom_models {
     // `catch_unwind` cannot catch, so only shuttle seeds that bug.
 
     fn finds(bug: Bug) {
-        let found =
-            std::panic::catch_unwind(|| check(move || Model::Plain.run(2, 4, 1, Some(bug))));
-        assert!(
-            found.is_err(),
-            "loom found no violation in the protocol with {bug:?}"
-        );
+        assert_finds("loom", bug, || {
+            check(move || Model::Plain.run(2, 4, 1, Some(bug)))
+        });
     }
 
     #[test]
@@ -488,13 +491,9 @@ mod shuttle_models {
     }
 
     fn finds_across_nodes(bug: Bug) {
-        let found = std::panic::catch_unwind(|| {
+        assert_finds("shuttle on two nodes", bug, || {
             shuttle::check_random(move || Model::Plain.run_on(4, 2, 200, 2, Some(bug)), 2_000)
         });
-        assert!(
-            found.is_err(),
-            "shuttle found no violation in the two-node protocol with {bug:?}"
-        );
     }
 
     #[test]
@@ -519,13 +518,9 @@ mod shuttle_models {
     }
 
     fn finds(bug: Bug) {
-        let found = std::panic::catch_unwind(|| {
+        assert_finds("shuttle", bug, || {
             shuttle::check_random(move || Model::Plain.run(4, 200, 2, Some(bug)), 2_000)
         });
-        assert!(
-            found.is_err(),
-            "shuttle found no violation in the protocol with {bug:?}"
-        );
     }
 
     #[test]

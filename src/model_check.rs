@@ -24,8 +24,9 @@
 //! every job is handed out exactly once; no rank is told "no more" while a
 //! job is unfinished; every rank is told "no more" (a rank that loops
 //! forever exceeds loom's branch bound or shuttle's step bound, and fails).
-//! The tests named `finds_*` switch on a deliberate bug and assert that the
-//! checker reports a violation, so a checker that cannot fail would fail them.
+//! The tests named `finds_*` switch on each deliberate bug and assert that
+//! the checker reports a violation, so a checker that cannot fail would
+//! fail them.
 #![cfg(all(test, any(dlb_loom, dlb_shuttle)))]
 
 use crate::atomics::primitive::{thread, Arc, AtomicU64, Condvar, Mutex, Ordering::SeqCst};
@@ -54,6 +55,9 @@ fn assert_remote_steals(explore: impl FnOnce()) {
         "no schedule contained a take across nodes that brought units"
     );
 }
+
+/// The deliberate bugs that break the protocol on one node.
+const ONE_NODE_BUGS: [Bug; 2] = [Bug::StealIgnoresCas, Bug::FinishOneEarly];
 
 /// Runs `explore`, a model with a deliberate `bug`, and asserts that the
 /// checker reported a violation (a panic).
@@ -376,35 +380,21 @@ mod loom_models {
         }
     }
 
-    fn finds_across_nodes(bug: Bug) {
+    /// Every deliberate bug the one-node and the two-node models reach.
+    /// (A finisher that tells only its node makes the other node wait
+    /// forever: loom reports that deadlock by aborting the process, which
+    /// `catch_unwind` cannot catch, so only shuttle seeds that bug.)
+    #[test]
+    fn finds_every_seeded_bug() {
+        for bug in ONE_NODE_BUGS {
+            assert_finds("loom", bug, || {
+                check(move || Model::Plain.run(2, 4, 1, Some(bug)))
+            });
+        }
+        let bug = Bug::DepositKeepsUnits;
         assert_finds("loom on two nodes", bug, || {
             check(move || Model::Plain.run_on(2, 1, 4, 1, Some(bug)))
         });
-    }
-
-    #[test]
-    fn finds_a_deposit_that_keeps_its_units() {
-        finds_across_nodes(Bug::DepositKeepsUnits);
-    }
-
-    // A finisher that tells only its node makes the other node wait forever:
-    // loom reports that deadlock by aborting the process, which
-    // `catch_unwind` cannot catch, so only shuttle seeds that bug.
-
-    fn finds(bug: Bug) {
-        assert_finds("loom", bug, || {
-            check(move || Model::Plain.run(2, 4, 1, Some(bug)))
-        });
-    }
-
-    #[test]
-    fn finds_a_steal_that_ignores_its_cas() {
-        finds(Bug::StealIgnoresCas);
-    }
-
-    #[test]
-    fn finds_a_finisher_that_fires_early() {
-        finds(Bug::FinishOneEarly);
     }
 }
 
@@ -490,22 +480,6 @@ mod shuttle_models {
         }
     }
 
-    fn finds_across_nodes(bug: Bug) {
-        assert_finds("shuttle on two nodes", bug, || {
-            shuttle::check_random(move || Model::Plain.run_on(4, 2, 200, 2, Some(bug)), 2_000)
-        });
-    }
-
-    #[test]
-    fn finds_a_deposit_that_keeps_its_units() {
-        finds_across_nodes(Bug::DepositKeepsUnits);
-    }
-
-    #[test]
-    fn finds_a_finisher_that_tells_only_its_node() {
-        finds_across_nodes(Bug::FinishTellsOwnNodeOnly);
-    }
-
     #[test]
     fn pct_schedules_of_many_ranks() {
         let n = iterations(12_500) / 3;
@@ -517,19 +491,18 @@ mod shuttle_models {
         }
     }
 
-    fn finds(bug: Bug) {
-        assert_finds("shuttle", bug, || {
-            shuttle::check_random(move || Model::Plain.run(4, 200, 2, Some(bug)), 2_000)
-        });
-    }
-
+    /// Every deliberate bug, on one node and across nodes.
     #[test]
-    fn finds_a_steal_that_ignores_its_cas() {
-        finds(Bug::StealIgnoresCas);
-    }
-
-    #[test]
-    fn finds_a_finisher_that_fires_early() {
-        finds(Bug::FinishOneEarly);
+    fn finds_every_seeded_bug() {
+        for bug in ONE_NODE_BUGS {
+            assert_finds("shuttle", bug, || {
+                shuttle::check_random(move || Model::Plain.run(4, 200, 2, Some(bug)), 2_000)
+            });
+        }
+        for bug in [Bug::DepositKeepsUnits, Bug::FinishTellsOwnNodeOnly] {
+            assert_finds("shuttle on two nodes", bug, || {
+                shuttle::check_random(move || Model::Plain.run_on(4, 2, 200, 2, Some(bug)), 2_000)
+            });
+        }
     }
 }

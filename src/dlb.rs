@@ -4,6 +4,7 @@
 use crate::atomics::{
     Atomics, HybridAtomics, MpiAtomics, ShmAtomics, Slot, WindowAtomics, WORDS_PER_RANK,
 };
+use crate::builder::Builder;
 use crate::config::{self, AtomicsPath, Variant};
 use crate::dispenser::Dispenser;
 use crate::error::{Error, ErrorKind, Result};
@@ -11,100 +12,11 @@ use crate::mapping::{Colors, Contiguous, Layout, RoundRobin, Strided};
 use crate::mpi::{self, Comm, Window, WindowFlavor};
 use crate::protocol::{Protocol, Topology, MAX_UNITS};
 use crate::stats::{Gathered, Statistics};
-use dlb_sys as ffi;
 use std::ops::Range;
 use std::time::Duration;
 
 /// The largest job count: DLB's `idlb_kind` is a signed 8-byte integer.
 pub const MAX_JOBS: u64 = i64::MAX as u64;
-
-/// Options for [`Dlb`]. Each option left unset is read from the
-/// environment, then defaulted:
-///
-/// | option | environment | default |
-/// |---|---|---|
-/// | [`variant`](Builder::variant) | `DLB_VARIANT=rma\|static` | `rma` |
-/// | [`atomics`](Builder::atomics) | `DLB_ATOMICS=mpi\|shm\|hybrid` | `shm` when all ranks share a node, else `hybrid` |
-/// | [`window`](Builder::window) | `DLB_WINDOW=allocate\|shared\|create` | `shared` for `shm`; `allocate` for `mpi` and for `hybrid`'s window over all ranks (Open MPI 4 on one node: `shared`, then `allocate`) |
-///
-/// ```no_run
-/// use dlb::{AtomicsPath, Dlb, Variant};
-/// let _mpi = dlb::Mpi::init()?;
-/// let dlb = Dlb::builder().variant(Variant::Rma).atomics(AtomicsPath::Mpi).init()?;
-/// # Ok::<(), dlb::Error>(())
-/// ```
-#[derive(Clone, Debug, Default)]
-pub struct Builder {
-    variant: Option<Variant>,
-    atomics: Option<AtomicsPath>,
-    window: Option<WindowFlavor>,
-    seed: u64,
-    max_units: Option<u64>,
-    ranks_per_node: Option<usize>,
-}
-
-impl Builder {
-    /// Chooses the variant.
-    pub fn variant(mut self, variant: Variant) -> Builder {
-        self.variant = Some(variant);
-        self
-    }
-
-    /// Chooses the atomics path of the RMA variant.
-    pub fn atomics(mut self, path: AtomicsPath) -> Builder {
-        self.atomics = Some(path);
-        self
-    }
-
-    /// Chooses how the window is created.
-    pub fn window(mut self, flavor: WindowFlavor) -> Builder {
-        self.window = Some(flavor);
-        self
-    }
-
-    /// Seeds the victim choice (mixed with the rank).
-    pub fn seed(mut self, seed: u64) -> Builder {
-        self.seed = seed;
-        self
-    }
-
-    /// Testing aid: caps the units a range word counts, to exercise the
-    /// coarse-unit path of huge runs with small job counts.
-    #[doc(hidden)]
-    pub fn max_units_per_word(mut self, max_units: u64) -> Builder {
-        self.max_units = Some(max_units);
-        self
-    }
-
-    /// Testing aid: treats blocks of `k` consecutive ranks as nodes (they
-    /// must share a real node), so that the node-aware protocol can be
-    /// exercised on one machine. Also `DLB_RANKS_PER_NODE=k`.
-    #[doc(hidden)]
-    pub fn ranks_per_node(mut self, k: usize) -> Builder {
-        self.ranks_per_node = Some(k);
-        self
-    }
-
-    /// Initializes dlb on `MPI_COMM_WORLD`. Collective.
-    pub fn init(self) -> Result<Dlb> {
-        mpi::ensure_initialized()?;
-        // SAFETY: MPI is initialized and not finalized (checked above), so
-        // MPI_COMM_WORLD is a valid communicator.
-        unsafe { self.init_with(ffi::RSMPI_COMM_WORLD) }
-    }
-
-    /// Initializes dlb on a duplicate of `comm`. Collective over `comm`.
-    ///
-    /// # Safety
-    /// `comm` must be a valid, not freed communicator handle of the MPI
-    /// dlb was built against (rsmpi's `as_raw()` gives one).
-    pub unsafe fn init_with(self, comm: ffi::MPI_Comm) -> Result<Dlb> {
-        mpi::ensure_initialized()?;
-        // SAFETY: forwarded from this function's contract.
-        let comm = unsafe { Comm::duplicate(comm) }?;
-        Dlb::new(self, comm)
-    }
-}
 
 /// The state of one rank: a private communicator, the window with this
 /// rank's counters, and the current run.
@@ -171,7 +83,7 @@ impl Dlb {
         Builder::default()
     }
 
-    fn new(builder: Builder, comm: Comm) -> Result<Dlb> {
+    pub(crate) fn new(builder: Builder, comm: Comm) -> Result<Dlb> {
         let variant = match builder.variant {
             Some(v) => v,
             None => config::variant_from_env()?.unwrap_or(Variant::Rma),

@@ -47,6 +47,7 @@ mod atomics;
 #[cfg(feature = "bench")]
 #[doc(hidden)]
 pub mod bench;
+mod builder;
 #[doc(hidden)]
 pub mod capi;
 mod config;
@@ -61,8 +62,9 @@ mod protocol;
 pub mod rng;
 mod stats;
 
+pub use crate::builder::Builder;
 pub use crate::config::{AtomicsPath, Variant};
-pub use crate::dlb::{Builder, Dlb, Run, MAX_JOBS};
+pub use crate::dlb::{Dlb, Run, MAX_JOBS};
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::mapping::{Colors, Contiguous, RoundRobin, Strided};
 pub use crate::mpi::{library_version, Mpi, WindowFlavor};

@@ -54,6 +54,7 @@ mod config;
 mod dispenser;
 mod dlb;
 mod error;
+mod init;
 mod mapping;
 mod model_check;
 mod mpi;

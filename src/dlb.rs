@@ -9,7 +9,6 @@ use crate::error::Result;
 use crate::mapping::{Colors, Contiguous, RoundRobin};
 use crate::mpi::{self, Comm, WindowFlavor};
 use crate::run::Run;
-use crate::stats::{Gathered, Statistics};
 use std::time::Duration;
 
 /// The largest job count: DLB's `idlb_kind` is a signed 8-byte integer.
@@ -191,56 +190,6 @@ impl Dlb {
         Ok(Some(Duration::from_nanos(all[0])))
     }
 
-    /// This rank's figures for the current or last run (reset at every
-    /// setup). Protocol counters are zero for the static variant.
-    pub fn statistics(&self) -> Statistics {
-        self.dispenser.statistics()
-    }
-
-    /// Prints DLB's statistics of the last run on rank 0, as DLB's
-    /// `dlb_print_statistics` does: 0 nothing (and no communication); 1 time
-    /// in `give_more`, the final call separately; 2 also waits for new work,
-    /// jobs per rank, dlb's steal counters and the termination latency (time
-    /// from the last job done anywhere to each rank being told "no more",
-    /// from wall clocks, so only approximate across nodes); 3 also the last
-    /// two work slices; 4 also longest and shortest slice, average load per
-    /// job and the time from setup to termination. Each figure is shown as
-    /// min, max and sum over ranks. Collective for `level > 0`: every rank
-    /// must pass the same level.
-    ///
-    /// ```no_run
-    /// # fn f(dlb: &dlb::Dlb) -> dlb::Result<()> {
-    /// dlb.print_statistics(2)?;
-    /// # Ok(()) }
-    /// ```
-    pub fn print_statistics(&self, level: u32) -> Result<()> {
-        if let Some(report) = self.statistics_report(level)? {
-            print!("{report}");
-        }
-        Ok(())
-    }
-
-    /// What `print_statistics` prints, on rank 0; `None` on other ranks and
-    /// for level 0. Collective for `level > 0`.
-    pub fn statistics_report(&self, level: u32) -> Result<Option<String>> {
-        if level == 0 {
-            return Ok(None);
-        }
-        let mine = pack_statistics(&self.statistics());
-        let all = self.comm.allgather(&mine)?;
-        if self.rank() != 0 {
-            return Ok(None);
-        }
-        let per_rank = all.chunks(mine.len()).map(unpack_statistics).collect();
-        let header = format!(
-            "variant {}, atomics {}, {} ranks",
-            self.variant.name(),
-            self.path.map_or("none", |p| p.name()),
-            self.size()
-        );
-        Ok(Some(Gathered { per_rank }.report(level, &header)))
-    }
-
     /// The variant in use.
     pub fn variant(&self) -> Variant {
         self.variant
@@ -311,80 +260,5 @@ impl Dlb {
             std::thread::sleep(Duration::from_micros(20));
         }
         self.comm.barrier_serving(|| protocol.atomics().progress())
-    }
-}
-
-/// Statistics as nanoseconds and counts, `u64::MAX` for "none", for one
-/// all-gather; [`unpack_statistics`] is the inverse.
-fn pack_statistics(s: &Statistics) -> [u64; 19] {
-    let dur = |d: Duration| d.as_nanos() as u64;
-    let opt = |d: Option<Duration>| d.map_or(u64::MAX, dur);
-    [
-        s.jobs,
-        s.calls,
-        dur(s.time_in_give_more),
-        dur(s.final_call),
-        dur(s.longest_wait),
-        dur(s.total_wait),
-        opt(s.last_slices[0]),
-        opt(s.last_slices[1]),
-        opt(s.longest_slice),
-        opt(s.shortest_slice),
-        dur(s.busy),
-        opt(s.setup_to_end),
-        s.steal_attempts,
-        s.steals,
-        s.units_stolen,
-        s.claim_retries,
-        s.reports,
-        s.last_done_ns.unwrap_or(u64::MAX),
-        s.told_ns.unwrap_or(u64::MAX),
-    ]
-}
-
-fn unpack_statistics(v: &[u64]) -> Statistics {
-    let some = |x: u64| (x != u64::MAX).then_some(x);
-    let opt = |x: u64| some(x).map(Duration::from_nanos);
-    Statistics {
-        jobs: v[0],
-        calls: v[1],
-        time_in_give_more: Duration::from_nanos(v[2]),
-        final_call: Duration::from_nanos(v[3]),
-        longest_wait: Duration::from_nanos(v[4]),
-        total_wait: Duration::from_nanos(v[5]),
-        last_slices: [opt(v[6]), opt(v[7])],
-        longest_slice: opt(v[8]),
-        shortest_slice: opt(v[9]),
-        busy: Duration::from_nanos(v[10]),
-        setup_to_end: opt(v[11]),
-        steal_attempts: v[12],
-        steals: v[13],
-        units_stolen: v[14],
-        claim_retries: v[15],
-        reports: v[16],
-        last_done_ns: some(v[17]),
-        told_ns: some(v[18]),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statistics_survive_the_all_gather_packing() {
-        let s = Statistics {
-            jobs: 7,
-            calls: 9,
-            time_in_give_more: Duration::from_micros(12),
-            last_slices: [Some(Duration::from_nanos(5)), None],
-            shortest_slice: Some(Duration::ZERO),
-            steals: 3,
-            told_ns: Some(123),
-            ..Statistics::default()
-        };
-        assert_eq!(unpack_statistics(&pack_statistics(&s)), s);
-        let none = Statistics::default();
-        assert_eq!(unpack_statistics(&pack_statistics(&none)), none);
     }
 }

@@ -59,6 +59,7 @@ mod mapping;
 mod model_check;
 mod mpi;
 mod protocol;
+mod report;
 #[doc(hidden)]
 pub mod rng;
 mod run;

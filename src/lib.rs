@@ -51,6 +51,7 @@ mod builder;
 #[doc(hidden)]
 pub mod capi;
 mod config;
+mod diagnostics;
 mod dispenser;
 mod dlb;
 mod error;

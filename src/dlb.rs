@@ -87,26 +87,6 @@ impl Dlb {
         self.comm.size()
     }
 
-    /// Every rank's `value`, in rank order: a collective on dlb's private
-    /// communicator, for reports (jobs per rank, busy time, ...).
-    ///
-    /// ```no_run
-    /// # fn f(dlb: &dlb::Dlb) -> dlb::Result<()> {
-    /// let jobs_per_rank = dlb.allgather(42)?;
-    /// assert_eq!(jobs_per_rank.len(), dlb.size());
-    /// # Ok(()) }
-    /// ```
-    pub fn allgather(&self, value: u64) -> Result<Vec<u64>> {
-        self.comm.allgather(&[value])
-    }
-
-    /// Element-wise sum of `values` over all ranks, in place: a collective
-    /// on dlb's private communicator, for checks and reports (`dlbcheck`
-    /// counts how often each job ID ran with it).
-    pub fn allreduce_sum(&self, values: &mut [u64]) -> Result<()> {
-        self.comm.allreduce_sum(values)
-    }
-
     /// The variant in use.
     pub fn variant(&self) -> Variant {
         self.variant

@@ -50,6 +50,8 @@ pub mod bench;
 mod builder;
 #[doc(hidden)]
 pub mod capi;
+#[doc(hidden)]
+pub mod collectives;
 mod config;
 mod diagnostics;
 mod dispenser;

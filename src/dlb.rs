@@ -1,5 +1,9 @@
-//! [`Dlb`], its [`Builder`], and [`Run`]: the public interface of the
-//! Fortran DLB library, in Rust.
+//! [`Dlb`], the public handle: init and finalize, what init chose, and
+//! `setup`, `setup_color` and `setup_rr`, which start a [`Run`]. The
+//! interface of the Fortran DLB library, in Rust; the rest of `Dlb`'s
+//! methods live with what they are about: init's choices in `src/init.rs`,
+//! runs in `src/run.rs`, statistics in `src/report.rs`, diagnostics in
+//! `src/diagnostics.rs`, and the options in `src/builder.rs`.
 
 use crate::atomics::{Atomics, WindowAtomics};
 use crate::builder::Builder;

@@ -13,6 +13,7 @@ mod common;
 
 use common::{percentile, Row};
 use dlb::bench::{raw_latency, steal_latency, RawOp};
+use dlb::collectives::allgather;
 use dlb::{AtomicsPath, Dlb};
 use std::time::Duration;
 
@@ -107,9 +108,9 @@ fn leak(s: String) -> &'static str {
 /// p50, p99 and the sample count of values timed on one rank, on every
 /// rank (each figure is timed on exactly one rank).
 fn summarize(dlb: &Dlb, values: &[f64]) -> dlb::Result<(f64, f64, usize)> {
-    let counts = dlb.allgather(values.len() as u64)?;
-    let p50 = dlb.allgather(percentile(values, 0.5).to_bits())?;
-    let p99 = dlb.allgather(percentile(values, 0.99).to_bits())?;
+    let counts = allgather(dlb, values.len() as u64)?;
+    let p50 = allgather(dlb, percentile(values, 0.5).to_bits())?;
+    let p99 = allgather(dlb, percentile(values, 0.99).to_bits())?;
     let owner = counts.iter().position(|&n| n > 0).unwrap_or(0);
     Ok((
         f64::from_bits(p50[owner]),
@@ -138,7 +139,7 @@ fn claim_latency(dlb: &mut Dlb, iterations: usize) -> dlb::Result<Vec<f64>> {
             }
         }
     }
-    run.dlb().allgather(0)?; // rank 1 waits here
+    allgather(run.dlb(), 0)?; // rank 1 waits here
     while run.give_more(u64::MAX)?.is_some() {}
     Ok(times)
 }
@@ -155,8 +156,8 @@ fn termination_latency(dlb: &mut Dlb, runs: usize) -> dlb::Result<Vec<f64>> {
             std::thread::sleep(Duration::from_millis(1));
         }
         let s = dlb.statistics();
-        let done = dlb.allgather(s.last_done_ns.unwrap_or(0))?;
-        let told = dlb.allgather(s.told_ns.unwrap_or(0))?;
+        let done = allgather(dlb, s.last_done_ns.unwrap_or(0))?;
+        let told = allgather(dlb, s.told_ns.unwrap_or(0))?;
         if dlb.rank() == 0 {
             let last_done = *done.iter().max().unwrap();
             let last_told = *told.iter().max().unwrap();

@@ -51,6 +51,7 @@ mod common;
 use common::sleep::{scaled_costs, timed_run, STRATEGIES};
 use common::{percentile, Row};
 use dlb::bench::{global_counter, master_worker};
+use dlb::collectives::allgather;
 use dlb::{Dlb, Variant};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -121,7 +122,7 @@ struct Layout {
 
 fn layout(dlb: &Dlb) -> dlb::Result<Layout> {
     let nodes = dlb.node_count()?;
-    let hosts = dlb.allgather(fnv(&hostname()))?;
+    let hosts = allgather(dlb, fnv(&hostname()))?;
     let mut index = BTreeMap::new();
     let mut node_of = Vec::new();
     for h in &hosts {
@@ -146,7 +147,7 @@ fn layout(dlb: &Dlb) -> dlb::Result<Layout> {
         );
     }
     let boot = std::fs::read("/proc/sys/kernel/random/boot_id").unwrap_or_default();
-    let boots = dlb.allgather(fnv(&boot))?;
+    let boots = allgather(dlb, fnv(&boot))?;
     Ok(Layout {
         nodes,
         node_of,
@@ -175,7 +176,7 @@ fn termination_once(
             ok = run.give_more(1)?.as_ref() == Some(&own);
             // Inside the run: no rank runs dry (and steals) before every
             // rank holds its own job.
-            ok = run.dlb().allgather(u64::from(ok))?.iter().all(|&o| o == 1);
+            ok = allgather(run.dlb(), u64::from(ok))?.iter().all(|&o| o == 1);
             if me == holder {
                 std::thread::sleep(hold);
                 report = monotonic_ns();
@@ -213,9 +214,9 @@ fn termination_once(
             monotonic_ns()
         }
     };
-    let oks = rma.allgather(u64::from(ok))?;
-    let reports = rma.allgather(report)?;
-    let nones = rma.allgather(none)?;
+    let oks = allgather(rma, u64::from(ok))?;
+    let reports = allgather(rma, report)?;
+    let nones = allgather(rma, none)?;
     let holder_report = reports[holder];
     if oks.contains(&0) || holder_report == 0 {
         return Ok(None);

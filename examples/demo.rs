@@ -6,6 +6,7 @@
 //! Run with `ci/demo`, or `mpiexec -n 4 target/release/examples/demo
 //! [unit_ms]`.
 
+use dlb::collectives::allgather;
 use std::time::{Duration, Instant};
 
 /// Task costs in units, the same on every rank (a fixed-seed generator, like
@@ -46,10 +47,10 @@ fn main() -> dlb::Result<()> {
     let finished_us = start.elapsed().as_micros() as u64;
     let stats = dlb.statistics();
 
-    let counts = dlb.allgather(done.len() as u64)?;
-    let busy = dlb.allgather(busy_units)?;
-    let steals = dlb.allgather(stats.steals)?;
-    let ends = dlb.allgather(finished_us)?;
+    let counts = allgather(&dlb, done.len() as u64)?;
+    let busy = allgather(&dlb, busy_units)?;
+    let steals = allgather(&dlb, stats.steals)?;
+    let ends = allgather(&dlb, finished_us)?;
     if me == 0 {
         let total: u64 = cost.iter().sum();
         let longest = *cost.iter().max().unwrap_or(&0);

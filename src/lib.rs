@@ -47,25 +47,34 @@ mod atomics;
 #[cfg(feature = "bench")]
 #[doc(hidden)]
 pub mod bench;
+mod builder;
 #[doc(hidden)]
 pub mod capi;
+#[doc(hidden)]
+pub mod collectives;
 mod config;
+mod diagnostics;
 mod dispenser;
 mod dlb;
 mod error;
+mod init;
 mod mapping;
 mod model_check;
 mod mpi;
 mod protocol;
+mod report;
 #[doc(hidden)]
 pub mod rng;
+mod run;
 mod stats;
 
+pub use crate::builder::Builder;
 pub use crate::config::{AtomicsPath, Variant};
-pub use crate::dlb::{Builder, Dlb, Run, MAX_JOBS};
+pub use crate::dlb::{Dlb, MAX_JOBS};
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::mapping::{Colors, Contiguous, RoundRobin, Strided};
 pub use crate::mpi::{library_version, Mpi, WindowFlavor};
+pub use crate::run::Run;
 pub use crate::stats::Statistics;
 
 /// Raw MPI bindings (mpi-sys plus what it lacks), for `Builder::init_with`.

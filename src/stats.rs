@@ -1,6 +1,7 @@
-//! Statistics of the last run: what each rank records while it runs
-//! ([`Timeline`]), the per-rank figures a program can log itself
-//! ([`Statistics`]), and DLB's `print_statistics` levels.
+//! Statistics of the last run on one rank: what each rank records while it
+//! runs ([`Timeline`]) and the per-rank figures a program can log itself
+//! ([`Statistics`]). What `print_statistics` gathers across ranks and
+//! prints is in `src/report.rs`.
 //!
 //! Figures are for the last run and are reset by every `setup`.
 
@@ -119,147 +120,6 @@ fn wall_ns() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
-/// The figures `print_statistics` reports, one vector per figure with one
-/// entry per rank.
-pub(crate) struct Gathered {
-    pub(crate) per_rank: Vec<Statistics>,
-}
-
-/// Minimum, maximum and sum of `values`.
-fn min_max_sum(values: impl Iterator<Item = u64> + Clone) -> (u64, u64, u64) {
-    (
-        values.clone().min().unwrap_or(0),
-        values.clone().max().unwrap_or(0),
-        values.sum(),
-    )
-}
-
-fn secs(ns: u64) -> f64 {
-    ns as f64 * 1e-9
-}
-
-fn ns(d: Duration) -> u64 {
-    d.as_nanos() as u64
-}
-
-/// One line of the report: a figure per rank shown as min, max and sum.
-enum Row {
-    /// A duration per rank (zero when a rank has none).
-    Time(&'static str, fn(&Statistics) -> Duration),
-    /// A count per rank.
-    Count(&'static str, fn(&Statistics) -> u64),
-    /// From the last job done on any rank to when each rank was told.
-    TerminationLatency,
-    /// All work slices over all jobs (one number, not per rank).
-    AverageLoad,
-}
-
-/// The report's rows with the level (1 to 4) from which each is shown, in
-/// DLB's order; dlb's own counters join at level 2.
-const ROWS: &[(u32, Row)] = &[
-    (1, Row::Time("time in give_more", |s| s.time_in_give_more)),
-    (1, Row::Time("  of which the final call", |s| s.final_call)),
-    (
-        2,
-        Row::Time("longest wait for new work", |s| s.longest_wait),
-    ),
-    (
-        2,
-        Row::Time("all waits for new work (idle)", |s| s.total_wait),
-    ),
-    (2, Row::Count("jobs per rank", |s| s.jobs)),
-    (2, Row::Count("steal attempts", |s| s.steal_attempts)),
-    (2, Row::Count("successful steals", |s| s.steals)),
-    (2, Row::Count("units stolen", |s| s.units_stolen)),
-    (2, Row::TerminationLatency),
-    (
-        3,
-        Row::Time("last work slice", |s| s.last_slices[0].unwrap_or_default()),
-    ),
-    (
-        3,
-        Row::Time("work slice before last", |s| {
-            s.last_slices[1].unwrap_or_default()
-        }),
-    ),
-    (
-        4,
-        Row::Time("longest work slice (task)", |s| {
-            s.longest_slice.unwrap_or_default()
-        }),
-    ),
-    (
-        4,
-        Row::Time("shortest work slice (task)", |s| {
-            s.shortest_slice.unwrap_or_default()
-        }),
-    ),
-    (4, Row::AverageLoad),
-    (
-        4,
-        Row::Time("setup to termination", |s| {
-            s.setup_to_end.unwrap_or_default()
-        }),
-    ),
-];
-
-impl Gathered {
-    /// DLB's report at `level` (1 to 4, each including the ones below) plus
-    /// dlb's own counters at level 2 and above.
-    pub(crate) fn report(&self, level: u32, header: &str) -> String {
-        let mut out = format!("dlb statistics ({header}):\n");
-        for (_, row) in ROWS.iter().filter(|(from, _)| *from <= level) {
-            out.push_str(&self.render(row));
-        }
-        out
-    }
-
-    /// One row of the report, with its newline.
-    fn render(&self, row: &Row) -> String {
-        let r = &self.per_rank;
-        let time = |what: &str, values: Vec<u64>| {
-            let (min, max, sum) = min_max_sum(values.into_iter());
-            format!(
-                "  {what:<36} min {:>10.6} s  max {:>10.6} s  sum {:>10.6} s\n",
-                secs(min),
-                secs(max),
-                secs(sum)
-            )
-        };
-        match row {
-            Row::Time(what, f) => time(what, r.iter().map(|s| ns(f(s))).collect()),
-            Row::Count(what, f) => {
-                let (min, max, sum) = min_max_sum(r.iter().map(f));
-                format!("  {what:<36} min {min:>12}  max {max:>12}  sum {sum:>12}\n")
-            }
-            Row::TerminationLatency => {
-                let last_done = r.iter().filter_map(|s| s.last_done_ns).max();
-                let latency = |s: &Statistics| match (s.told_ns, last_done) {
-                    (Some(told), Some(done)) => told.saturating_sub(done),
-                    _ => 0,
-                };
-                time(
-                    "termination latency (last job->told)",
-                    r.iter().map(latency).collect(),
-                )
-            }
-            Row::AverageLoad => {
-                let jobs: u64 = r.iter().map(|s| s.jobs).sum();
-                let busy: u64 = r.iter().map(|s| ns(s.busy)).sum();
-                let average = if jobs == 0 {
-                    0.0
-                } else {
-                    secs(busy) / jobs as f64
-                };
-                format!(
-                    "  {:<36} {average:>10.6} s over {jobs} jobs\n",
-                    "average load per job"
-                )
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,26 +143,5 @@ mod tests {
         assert!(s.busy >= Duration::from_millis(3));
         assert!(s.told_ns.unwrap() >= s.last_done_ns.unwrap());
         assert!(s.setup_to_end.unwrap() >= s.busy);
-    }
-
-    #[test]
-    fn every_level_adds_lines() {
-        let mut a = Statistics {
-            jobs: 4,
-            ..Statistics::default()
-        };
-        a.time_in_give_more = Duration::from_millis(5);
-        let g = Gathered {
-            per_rank: vec![a, Statistics { jobs: 6, ..a }],
-        };
-        let lens: Vec<usize> = (1..=4).map(|l| g.report(l, "x").lines().count()).collect();
-        assert!(lens.windows(2).all(|w| w[1] > w[0]), "{lens:?}");
-        let l2 = g.report(2, "x");
-        assert!(
-            l2.contains("jobs per rank")
-                && l2.contains("min            4  max            6  sum           10"),
-            "{l2}"
-        );
-        assert!(g.report(1, "x").contains("time in give_more"));
     }
 }

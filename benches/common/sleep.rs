@@ -3,6 +3,7 @@
 //! one strategy run is timed from a barrier to the slowest rank's end.
 
 use dlb::bench::{global_counter, master_worker};
+use dlb::collectives::allgather;
 use dlb::rng::Rng;
 use dlb::Dlb;
 use std::time::{Duration, Instant};
@@ -124,14 +125,13 @@ pub fn timed_run(
 ) -> dlb::Result<Outcome> {
     let ranks = rma.size() as f64;
     let mut m = Measured::default();
-    rma.allgather(0)?; // a barrier
+    allgather(rma, 0)?; // a barrier
     let start = Instant::now();
     run_strategy(strategy, rma, stat, cost, &mut m)?;
     let mine = start.elapsed().as_nanos() as u64;
-    let makespan = *rma.allgather(mine)?.iter().max().unwrap() as f64 * 1e-9;
-    let total: f64 = rma.allgather((m.total * 1e9) as u64)?.iter().sum::<u64>() as f64 * 1e-9;
-    let longest = *rma
-        .allgather((m.longest * 1e9) as u64)?
+    let makespan = *allgather(rma, mine)?.iter().max().unwrap() as f64 * 1e-9;
+    let total: f64 = allgather(rma, (m.total * 1e9) as u64)?.iter().sum::<u64>() as f64 * 1e-9;
+    let longest = *allgather(rma, (m.longest * 1e9) as u64)?
         .iter()
         .max()
         .unwrap() as f64

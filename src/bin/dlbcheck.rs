@@ -10,6 +10,7 @@
 
 #![warn(clippy::too_many_lines)]
 
+use dlb::collectives::{allgather, allreduce_sum};
 use dlb::rng::Rng;
 use dlb::{Dlb, Variant};
 use std::process::ExitCode;
@@ -175,7 +176,7 @@ fn check(o: &Options) -> Result<(usize, String), dlb::Error> {
                 let started = Instant::now();
                 let outcome = run_one(&mut dlb, o, interface, round)?;
                 let mut failed = [u64::from(outcome.is_err())];
-                dlb.allreduce_sum(&mut failed)?;
+                allreduce_sum(&dlb, &mut failed)?;
                 if let Err(why) = &outcome {
                     eprintln!("dlbcheck: rank {me}: {variant:?} {interface} round {round}: {why}");
                 }
@@ -219,7 +220,7 @@ fn check(o: &Options) -> Result<(usize, String), dlb::Error> {
 
 /// Prints the jobs of the last run per node (rank 0), collectively.
 fn print_jobs_per_node(dlb: &Dlb) -> Result<(), dlb::Error> {
-    let jobs = dlb.allgather(dlb.statistics().jobs)?;
+    let jobs = allgather(dlb, dlb.statistics().jobs)?;
     let node_of = dlb.node_of_ranks()?;
     if dlb.rank() == 0 {
         let nodes = node_of.iter().max().map_or(0, |m| m + 1);
@@ -375,7 +376,7 @@ fn run_one(dlb: &mut Dlb, o: &Options, interface: &str, round: u32) -> Result<Ou
             }
         }
     }
-    dlb.allreduce_sum(&mut count)?;
+    allreduce_sum(dlb, &mut count)?;
     if me == 0 {
         outcome = outcome.and(each_once(&count));
     }

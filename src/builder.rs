@@ -1,0 +1,98 @@
+//! [`Builder`]: the options a program may set before init (variant, atomics
+//! path, window flavor, seed and testing aids), and the two ways to init
+//! with them, on `MPI_COMM_WORLD` or on a duplicate of a given communicator.
+//! What init makes of these options is in `src/init.rs`.
+
+use crate::config::{AtomicsPath, Variant};
+use crate::dlb::Dlb;
+use crate::error::Result;
+use crate::mpi::{self, Comm, WindowFlavor};
+use dlb_sys as ffi;
+
+/// Options for [`Dlb`]. Each option left unset is read from the
+/// environment, then defaulted:
+///
+/// | option | environment | default |
+/// |---|---|---|
+/// | [`variant`](Builder::variant) | `DLB_VARIANT=rma\|static` | `rma` |
+/// | [`atomics`](Builder::atomics) | `DLB_ATOMICS=mpi\|shm\|hybrid` | `shm` when all ranks share a node, else `hybrid` |
+/// | [`window`](Builder::window) | `DLB_WINDOW=allocate\|shared\|create` | `shared` for `shm`; `allocate` for `mpi` and for `hybrid`'s window over all ranks (Open MPI 4 on one node: `shared`, then `allocate`) |
+///
+/// ```no_run
+/// use dlb::{AtomicsPath, Dlb, Variant};
+/// let _mpi = dlb::Mpi::init()?;
+/// let dlb = Dlb::builder().variant(Variant::Rma).atomics(AtomicsPath::Mpi).init()?;
+/// # Ok::<(), dlb::Error>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Builder {
+    pub(crate) variant: Option<Variant>,
+    pub(crate) atomics: Option<AtomicsPath>,
+    pub(crate) window: Option<WindowFlavor>,
+    pub(crate) seed: u64,
+    pub(crate) max_units: Option<u64>,
+    pub(crate) ranks_per_node: Option<usize>,
+}
+
+impl Builder {
+    /// Chooses the variant.
+    pub fn variant(mut self, variant: Variant) -> Builder {
+        self.variant = Some(variant);
+        self
+    }
+
+    /// Chooses the atomics path of the RMA variant.
+    pub fn atomics(mut self, path: AtomicsPath) -> Builder {
+        self.atomics = Some(path);
+        self
+    }
+
+    /// Chooses how the window is created.
+    pub fn window(mut self, flavor: WindowFlavor) -> Builder {
+        self.window = Some(flavor);
+        self
+    }
+
+    /// Seeds the victim choice (mixed with the rank).
+    pub fn seed(mut self, seed: u64) -> Builder {
+        self.seed = seed;
+        self
+    }
+
+    /// Testing aid: caps the units a range word counts, to exercise the
+    /// coarse-unit path of huge runs with small job counts.
+    #[doc(hidden)]
+    pub fn max_units_per_word(mut self, max_units: u64) -> Builder {
+        self.max_units = Some(max_units);
+        self
+    }
+
+    /// Testing aid: treats blocks of `k` consecutive ranks as nodes (they
+    /// must share a real node), so that the node-aware protocol can be
+    /// exercised on one machine. Also `DLB_RANKS_PER_NODE=k`.
+    #[doc(hidden)]
+    pub fn ranks_per_node(mut self, k: usize) -> Builder {
+        self.ranks_per_node = Some(k);
+        self
+    }
+
+    /// Initializes dlb on `MPI_COMM_WORLD`. Collective.
+    pub fn init(self) -> Result<Dlb> {
+        mpi::ensure_initialized()?;
+        // SAFETY: MPI is initialized and not finalized (checked above), so
+        // MPI_COMM_WORLD is a valid communicator.
+        unsafe { self.init_with(ffi::RSMPI_COMM_WORLD) }
+    }
+
+    /// Initializes dlb on a duplicate of `comm`. Collective over `comm`.
+    ///
+    /// # Safety
+    /// `comm` must be a valid, not freed communicator handle of the MPI
+    /// dlb was built against (rsmpi's `as_raw()` gives one).
+    pub unsafe fn init_with(self, comm: ffi::MPI_Comm) -> Result<Dlb> {
+        mpi::ensure_initialized()?;
+        // SAFETY: forwarded from this function's contract.
+        let comm = unsafe { Comm::duplicate(comm) }?;
+        Dlb::new(self, comm)
+    }
+}

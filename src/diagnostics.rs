@@ -1,0 +1,98 @@
+//! Public diagnostics of a `Dlb`, for dlbcheck and for programs that
+//! report their setup: how many nodes the ranks span and which rank is on
+//! which ([`Dlb::node_count`], [`Dlb::node_of_ranks`]), how the RMA variant
+//! reaches other ranks' words ([`Dlb::level_description`]), and whether
+//! one-sided atomics progress while the target is busy
+//! ([`Dlb::probe_passive_progress`]).
+
+use crate::atomics::{Atomics, Slot};
+use crate::config::{self, AtomicsPath};
+use crate::dlb::Dlb;
+use crate::error::Result;
+use crate::mpi;
+use std::time::Duration;
+
+impl Dlb {
+    /// The number of nodes the ranks span (groups that share memory).
+    /// Collective.
+    pub fn node_count(&self) -> Result<usize> {
+        self.comm.node_count()
+    }
+
+    /// The node of every rank, in rank order: node `i` is the `i`-th group
+    /// of ranks that share memory, numbered by their lowest rank (or the
+    /// simulated nodes of `DLB_RANKS_PER_NODE`). Collective.
+    ///
+    /// ```no_run
+    /// # fn f(dlb: &dlb::Dlb) -> dlb::Result<()> {
+    /// let nodes = dlb.node_of_ranks()?;
+    /// assert_eq!(nodes.len(), dlb.size());
+    /// # Ok(()) }
+    /// ```
+    pub fn node_of_ranks(&self) -> Result<Vec<usize>> {
+        Ok(self.comm.node_map(config::ranks_per_node_from_env()?)?.0)
+    }
+
+    /// How the RMA variant reaches the words of ranks on the same node and
+    /// on other nodes, in words (`None` for the static variant), e.g.
+    /// "within a node: CPU atomics on a shared window; across nodes: MPI
+    /// atomics on an 'allocate' window (Open MPI osc = 'sm,pt2pt')".
+    pub fn level_description(&self) -> Result<Option<String>> {
+        let (Some(path), Some(flavor)) = (self.path, self.flavor) else {
+            return Ok(None);
+        };
+        let osc = match mpi::cvar_string("osc")? {
+            Some(osc) => format!(" (Open MPI osc = '{osc}')"),
+            None => String::new(),
+        };
+        let mpi_atomics = format!("MPI atomics on a '{}' window{osc}", flavor.name());
+        Ok(Some(match path {
+            AtomicsPath::Shm => "one node: CPU atomics on a shared window".to_owned(),
+            AtomicsPath::Mpi
+                if self
+                    .dispenser
+                    .atomics()
+                    .is_some_and(|a| a.topology().mates().len() == 1 && a.size() > 1) =>
+            {
+                format!("every rank on its own (units move by request and answer): {mpi_atomics}")
+            }
+            AtomicsPath::Mpi => format!("within a node and across nodes: {mpi_atomics}"),
+            AtomicsPath::Hybrid => format!(
+                "within a node: CPU atomics on a shared window; across nodes: {mpi_atomics}"
+            ),
+        }))
+    }
+
+    /// Measures whether one-sided atomics progress passively on this
+    /// stack: rank 1 sleeps for `busy` outside MPI while rank 0 times one
+    /// atomic on rank 1's words. Returns that time on every rank: far below
+    /// `busy` means the target's MPI need not run (hardware or shared-memory
+    /// atomics); about `busy` means software RMA, where a thief waits for a
+    /// busy victim to enter MPI. `None` for one rank or the static variant.
+    /// Collective. Call it outside runs (it only reads a counter).
+    pub fn probe_passive_progress(&self, busy: Duration) -> Result<Option<Duration>> {
+        let Some(atomics) = self.dispenser.atomics() else {
+            return Ok(None);
+        };
+        if self.size() < 2 {
+            return Ok(None);
+        }
+        self.comm.barrier()?;
+        let mut took = 0;
+        match self.rank() {
+            0 => {
+                // Let rank 1 fall asleep first.
+                std::thread::sleep(busy / 10);
+                let start = std::time::Instant::now();
+                // A cross-node word, whose atomics are MPI's on the
+                // mpi and hybrid paths.
+                atomics.load(1, Slot::Told)?;
+                took = start.elapsed().as_nanos() as u64;
+            }
+            1 => std::thread::sleep(busy),
+            _ => {}
+        }
+        let all = self.comm.allgather(&[took])?;
+        Ok(Some(Duration::from_nanos(all[0])))
+    }
+}

@@ -1,0 +1,202 @@
+//! The choices made at init: the variant, the atomics path and the window
+//! flavor (from the [`Builder`], else the environment, else defaults), that
+//! every rank made the same ones, which windows this MPI would crash on
+//! (the MPI_T probe of its `osc` setting), and the windows and atomics of
+//! the RMA variant. `Dlb::new` is where `Builder::init` and
+//! `Builder::init_with` end up.
+
+use crate::atomics::{
+    Atomics, HybridAtomics, MpiAtomics, ShmAtomics, WindowAtomics, WORDS_PER_RANK,
+};
+use crate::builder::Builder;
+use crate::config::{self, AtomicsPath, Variant};
+use crate::dispenser::Dispenser;
+use crate::dlb::Dlb;
+use crate::error::{Error, ErrorKind, Result};
+use crate::mpi::{self, Comm, Window, WindowFlavor};
+use crate::protocol::{Protocol, Topology, MAX_UNITS};
+
+impl Dlb {
+    /// A `Dlb` on `comm` (dlb's own duplicate) with the options of
+    /// `builder`. Collective over `comm`.
+    pub(crate) fn new(builder: Builder, comm: Comm) -> Result<Dlb> {
+        let variant = match builder.variant {
+            Some(v) => v,
+            None => config::variant_from_env()?.unwrap_or(Variant::Rma),
+        };
+        let asked_path = match builder.atomics {
+            Some(p) => Some(p),
+            None => config::atomics_from_env()?,
+        };
+        let asked_window = match builder.window {
+            Some(w) => Some(w),
+            None => config::window_from_env()?,
+        };
+        let ranks_per_node = match builder.ranks_per_node {
+            Some(k) => Some(k),
+            None => config::ranks_per_node_from_env()?,
+        };
+        agree(
+            &comm,
+            [
+                variant as u64,
+                asked_path.map_or(9, |p| p as u64),
+                asked_window.map_or(9, |w| w as u64),
+                ranks_per_node.map_or(0, |k| k as u64),
+            ],
+        )?;
+        let (rank, size) = (comm.rank(), comm.size());
+        let max_units = builder.max_units.unwrap_or(MAX_UNITS);
+        let (protocol, path, flavor) = match variant {
+            Variant::Static => (None, None, None),
+            Variant::Rma => {
+                let atomics = open_atomics(&comm, asked_path, asked_window, ranks_per_node)?;
+                let (path, flavor) = match &atomics {
+                    WindowAtomics::Mpi(a) => (AtomicsPath::Mpi, a.flavor()),
+                    WindowAtomics::Shm(_) => (AtomicsPath::Shm, WindowFlavor::Shared),
+                    WindowAtomics::Hybrid(a) => (AtomicsPath::Hybrid, a.cross_flavor()),
+                };
+                let mut protocol = Protocol::new(atomics, builder.seed);
+                if protocol.atomics().topology().multi_node() {
+                    protocol.connect_remote()?;
+                    comm.barrier_serving(|| protocol.atomics().progress())?;
+                }
+                (Some(protocol), Some(path), Some(flavor))
+            }
+        };
+        Ok(Dlb {
+            dispenser: Dispenser::new(protocol, rank, size, max_units),
+            variant,
+            path,
+            flavor,
+            quiesced: false,
+            comm,
+        })
+    }
+}
+
+/// Fails unless every rank passed the same `values` (one all-reduce of the
+/// values and their complements).
+pub(crate) fn agree<const N: usize>(comm: &Comm, values: [u64; N]) -> Result<()> {
+    let mut both = vec![0u64; 2 * N];
+    for (i, v) in values.iter().enumerate() {
+        both[i] = *v;
+        both[N + i] = !*v;
+    }
+    comm.allreduce_max(&mut both)?;
+    if (0..N).all(|i| both[i] == !both[N + i]) {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorKind::Mismatch,
+            "ranks chose different variants, atomics or windows",
+        ))
+    }
+}
+
+/// Refuses a window that would crash this MPI on its first
+/// compare-and-swap (see `config::known_crash`), on every rank if on any:
+/// the window's creation is collective.
+fn refuse_known_crash(comm: &Comm, flavor: WindowFlavor) -> Result<Option<String>> {
+    // Agreed on every rank, so no rank skips the collective alone.
+    if !config::may_crash(flavor) {
+        return Ok(None);
+    }
+    let osc = mpi::cvar_string("osc")?;
+    let why = config::known_crash(flavor, osc.as_deref());
+    let mut any = [u64::from(why.is_some())];
+    comm.allreduce_max(&mut any)?;
+    Ok((any[0] != 0).then(|| {
+        why.unwrap_or_else(|| "another rank's MPI settings would crash MPI atomics".into())
+    }))
+}
+
+/// Creates the windows for the RMA variant and wraps them in their atomics.
+fn open_atomics(
+    comm: &Comm,
+    asked: Option<AtomicsPath>,
+    window: Option<WindowFlavor>,
+    ranks_per_node: Option<usize>,
+) -> Result<WindowAtomics> {
+    let (node_map, node_comm) = comm.node_map(ranks_per_node)?;
+    let topology = Topology::new(comm.rank(), node_map);
+    let one_node = !topology.multi_node();
+    let mut path = match asked {
+        Some(AtomicsPath::Shm) if !one_node => {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "DLB_ATOMICS=shm needs all ranks on one node; these ranks span several \
+                 (DLB_ATOMICS=hybrid uses shared memory within each node)",
+            ))
+        }
+        Some(path) => path,
+        None if one_node => AtomicsPath::Shm,
+        None => AtomicsPath::Hybrid,
+    };
+    let node = match path {
+        AtomicsPath::Hybrid => {
+            match Window::new(&node_comm, WindowFlavor::Shared, WORDS_PER_RANK) {
+                Ok(win) => Some(ShmAtomics::new(win, topology.clone())),
+                // Chosen by default: the same two-level protocol on MPI atomics
+                // alone (Open MPI with OMPI_MCA_osc=pt2pt or ucx has no shared
+                // windows; OMPI_MCA_osc=sm,pt2pt keeps them).
+                Err(_) if asked.is_none() => {
+                    path = AtomicsPath::Mpi;
+                    None
+                }
+                Err(e) => {
+                    return Err(Error::new(
+                        ErrorKind::Unsupported,
+                        format!(
+                            "DLB_ATOMICS=hybrid needs a shared window on each node: {} (Open MPI: \
+                         include osc/sm, e.g. OMPI_MCA_osc=sm,pt2pt or sm,ucx)",
+                            e.message()
+                        ),
+                    ))
+                }
+            }
+        }
+        _ => None,
+    };
+    // Whether all ranks share one real node (simulated nodes may).
+    let real_one_node = match ranks_per_node {
+        Some(_) => comm.node_count()? == 1,
+        None => one_node,
+    };
+    let mut last_error = None;
+    for flavor in config::flavors(path, window, real_one_node)? {
+        if path != AtomicsPath::Shm {
+            if let Some(why) = refuse_known_crash(comm, flavor)? {
+                last_error = Some(Error::new(ErrorKind::Unsupported, why));
+                continue;
+            }
+        }
+        match Window::new(comm, flavor, WORDS_PER_RANK) {
+            Ok(win) => {
+                return Ok(match path {
+                    AtomicsPath::Shm => WindowAtomics::Shm(ShmAtomics::new(win, topology)),
+                    // Where MPI atomics are CPU atomics under the hood (Open
+                    // MPI's osc/sm), node-mates steal directly. Elsewhere they
+                    // may be software RMA, so each rank is a node of its own
+                    // to the protocol: units move between any two ranks by
+                    // hunger mark and answer, and no rank waits on a busy
+                    // rank's window for more than one mark.
+                    AtomicsPath::Mpi if win.is_passive() => {
+                        WindowAtomics::Mpi(MpiAtomics::new(win, topology)?)
+                    }
+                    AtomicsPath::Mpi => WindowAtomics::Mpi(MpiAtomics::new(
+                        win,
+                        Topology::new(comm.rank(), (0..comm.size()).collect()),
+                    )?),
+                    AtomicsPath::Hybrid => WindowAtomics::Hybrid(Box::new(HybridAtomics::new(
+                        node.expect("made above for the hybrid path"),
+                        MpiAtomics::new(win, topology)?,
+                        node_comm,
+                    ))),
+                });
+            }
+            Err(e) => last_error = Some(e),
+        }
+    }
+    Err(last_error.expect("at least one flavor is tried"))
+}

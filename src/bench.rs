@@ -26,7 +26,7 @@ fn micros(d: Duration) -> f64 {
 }
 
 fn rma_only(dlb: &Dlb) -> Result<&crate::atomics::WindowAtomics> {
-    dlb.dispenser()
+    dlb.dispenser
         .atomics()
         .ok_or_else(|| Error::invalid_argument("benchmarks of atomics need the rma variant"))
 }
@@ -44,7 +44,7 @@ pub fn raw_latency(
     let atomics = rma_only(dlb)?;
     let target = usize::from(remote && dlb.size() > 1);
     let mut times = Vec::new();
-    dlb.comm().barrier()?;
+    dlb.comm.barrier()?;
     if dlb.rank() == 0 {
         times.reserve(iterations);
         for i in 0..warmup + iterations {
@@ -58,7 +58,7 @@ pub fn raw_latency(
             }
         }
     }
-    dlb.comm().barrier()?;
+    dlb.comm.barrier()?;
     Ok(times)
 }
 
@@ -86,11 +86,11 @@ pub fn steal_latency(
     let fills = WARMUP_FILLS + iterations.div_ceil(per_fill);
     let mut times = Vec::new();
     for fill in 0..fills {
-        dlb.comm().barrier()?;
+        dlb.comm.barrier()?;
         if me == 0 {
             protocol(dlb)?.bench_fill(0..MAX_UNITS)?;
         }
-        dlb.comm().barrier()?;
+        dlb.comm.barrier()?;
         match me {
             0 => {
                 if let Some(busy) = victim_busy {
@@ -115,19 +115,19 @@ pub fn steal_latency(
             }
             _ => {}
         }
-        dlb.comm().barrier()?;
+        dlb.comm.barrier()?;
         if me == 0 {
             protocol(dlb)?.bench_drain()?;
         }
     }
-    dlb.comm().barrier()?;
+    dlb.comm.barrier()?;
     Ok(times)
 }
 
 fn protocol(
     dlb: &mut Dlb,
 ) -> Result<&mut crate::protocol::Protocol<crate::atomics::WindowAtomics>> {
-    dlb.dispenser_mut().protocol_outside_run().ok_or_else(|| {
+    dlb.dispenser.protocol_outside_run().ok_or_else(|| {
         Error::invalid_state("benchmarks of the protocol need the rma variant and no open run")
     })
 }
@@ -143,9 +143,9 @@ pub fn global_counter(
     let atomics = rma_only(dlb)?;
     // Everyone reads the base before anyone adds, and finishes adding
     // before the next run reads its base.
-    dlb.comm().barrier()?;
+    dlb.comm.barrier()?;
     let base = atomics.load(0, Slot::BenchAdd)?;
-    dlb.comm().barrier()?;
+    dlb.comm.barrier()?;
     loop {
         let next = atomics
             .fetch_add(0, Slot::BenchAdd, maxjobs)?
@@ -155,7 +155,7 @@ pub fn global_counter(
         }
         work(next..(next + maxjobs).min(jobs));
     }
-    dlb.comm().barrier()
+    dlb.comm.barrier()
 }
 
 const WORK_TAG: i32 = 1;
@@ -165,7 +165,7 @@ const STOP_TAG: i32 = 2;
 /// per message to whichever worker reported back, and does no work itself
 /// (alone, it does all the work).
 pub fn master_worker(dlb: &Dlb, jobs: u64, mut work: impl FnMut(u64)) -> Result<()> {
-    let comm = dlb.comm();
+    let comm = &dlb.comm;
     let workers = dlb.size() - 1;
     if workers == 0 {
         (0..jobs).for_each(work);

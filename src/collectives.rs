@@ -1,5 +1,10 @@
-//! Collectives on dlb's private communicator for dlbcheck and the
-//! benchmarks (and examples/demo.rs); hidden, not a stable API.
+//! Two small collectives on dlb's private communicator, for a program's
+//! own reports and checks when it has no MPI binding of its own (a Rust
+//! program that calls MPI only through dlb): every rank's value, and an
+//! element-wise sum. They are not part of balancing; the demo, `dlbcheck`
+//! and the benchmarks use them. Like every collective, all ranks must call
+//! them in the same order, outside a run's `give_more` loop or at the same
+//! point of it.
 
 use crate::dlb::Dlb;
 use crate::error::Result;

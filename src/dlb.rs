@@ -66,21 +66,6 @@ impl Dlb {
         Builder::default()
     }
 
-    #[cfg(feature = "bench")]
-    pub(crate) fn comm(&self) -> &Comm {
-        &self.comm
-    }
-
-    #[cfg(feature = "bench")]
-    pub(crate) fn dispenser(&self) -> &Dispenser<WindowAtomics> {
-        &self.dispenser
-    }
-
-    #[cfg(feature = "bench")]
-    pub(crate) fn dispenser_mut(&mut self) -> &mut Dispenser<WindowAtomics> {
-        &mut self.dispenser
-    }
-
     /// This rank in dlb's communicator.
     pub fn rank(&self) -> usize {
         self.comm.rank()

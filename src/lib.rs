@@ -50,7 +50,6 @@ pub mod bench;
 mod builder;
 #[doc(hidden)]
 pub mod capi;
-#[doc(hidden)]
 pub mod collectives;
 mod config;
 mod diagnostics;

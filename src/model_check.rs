@@ -32,7 +32,7 @@
 use crate::atomics::primitive::{thread, Arc, AtomicU64, Condvar, Mutex, Ordering::SeqCst};
 use crate::atomics::LocalAtomics;
 use crate::dispenser::Dispenser;
-use crate::mapping::{Colors, Contiguous, Layout, RoundRobin};
+use crate::mapping::{Colors, Contiguous, Mapping, RoundRobin};
 use crate::protocol::{Bug, Protocol, MAX_UNITS};
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64 as StdAtomicU64, Ordering::Relaxed};
@@ -106,7 +106,7 @@ impl Barrier {
 /// panics on any violation.
 fn run_model<M>(p: usize, per_node: usize, mapping: M, maxjobs: u64, bug: Option<Bug>)
 where
-    M: Layout + Clone + Send + 'static,
+    M: Mapping + Clone + Send + 'static,
 {
     run_model_times(1, p, per_node, mapping, maxjobs, bug)
 }
@@ -121,7 +121,7 @@ fn run_model_times<M>(
     maxjobs: u64,
     bug: Option<Bug>,
 ) where
-    M: Layout + Clone + Send + 'static,
+    M: Mapping + Clone + Send + 'static,
 {
     let jobs = mapping.jobs();
     // Jobs completed so far in each run, over all ranks: one shared word per
@@ -171,7 +171,7 @@ fn run_model_times<M>(
 }
 
 /// One rank's part of one run: the chunks it was handed.
-fn one_run<M: Layout>(
+fn one_run<M: Mapping>(
     dispenser: &mut Dispenser<LocalAtomics>,
     mapping: &M,
     maxjobs: u64,

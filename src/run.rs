@@ -8,7 +8,7 @@
 use crate::dlb::{Dlb, MAX_JOBS};
 use crate::error::{Error, ErrorKind, Result};
 use crate::init::agree;
-use crate::mapping::{Colors, Contiguous, Layout, RoundRobin, Strided};
+use crate::mapping::{Colors, Contiguous, Mapping, RoundRobin, Strided};
 use std::ops::Range;
 
 /// One run: from `setup` until `give_more` answers `None`. Borrows the
@@ -31,7 +31,7 @@ pub struct Run<'a, M> {
 impl<M> Run<'_, M> {
     fn next(&mut self, maxjobs: u64) -> Result<Option<Range<u64>>>
     where
-        M: Layout,
+        M: Mapping,
     {
         self.dlb.next_chunk(&self.mapping, maxjobs)
     }
@@ -97,7 +97,7 @@ impl Dlb {
     }
 
     /// The next chunk of the run started with `mapping`, as positions.
-    pub(crate) fn next_chunk<M: Layout>(
+    pub(crate) fn next_chunk<M: Mapping>(
         &mut self,
         mapping: &M,
         maxjobs: u64,
@@ -109,8 +109,8 @@ impl Dlb {
     /// that no rank is inside an unfinished run, and start the run. Every
     /// rank takes part even when its own arguments are invalid, so all ranks
     /// fail together instead of some waiting forever.
-    fn begin<M: Layout>(&mut self, mapping: Option<M>, invalid: impl Fn() -> String) -> Result<M> {
-        let fingerprint = mapping.as_ref().map_or([0; 3], Layout::fingerprint);
+    fn begin<M: Mapping>(&mut self, mapping: Option<M>, invalid: impl Fn() -> String) -> Result<M> {
+        let fingerprint = mapping.as_ref().map_or([0; 3], Mapping::fingerprint);
         let mut flags = [
             u64::from(mapping.is_none()),
             u64::from(self.dispenser.is_open()),

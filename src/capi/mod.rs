@@ -10,7 +10,7 @@
 //! every rank fails instead of some waiting forever.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::mapping::{Colors, Contiguous, Layout, RoundRobin};
+use crate::mapping::{Colors, Contiguous, Mapping, RoundRobin};
 use crate::{Builder, Dlb};
 use dlb_sys as ffi;
 use std::cell::RefCell;

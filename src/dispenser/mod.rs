@@ -11,7 +11,7 @@ mod units;
 use crate::atomics::Atomics;
 use crate::error::{Error, Result};
 use crate::mapping::split::block;
-use crate::mapping::Layout;
+use crate::mapping::Mapping;
 use crate::protocol::{Counters, Protocol, MAX_UNITS};
 use crate::stats::{Statistics, Timeline};
 use std::ops::Range;
@@ -125,7 +125,7 @@ impl<A: Atomics> Dispenser<A> {
 
     /// The next chunk of at most `maxjobs` positions within one segment of
     /// `mapping`, or `None` when the run is over (and forever after).
-    pub(crate) fn next<M: Layout>(
+    pub(crate) fn next<M: Mapping>(
         &mut self,
         mapping: &M,
         maxjobs: u64,
@@ -145,7 +145,7 @@ impl<A: Atomics> Dispenser<A> {
         Ok(next)
     }
 
-    fn next_in_run<M: Layout>(&mut self, mapping: &M, maxjobs: u64) -> Result<Option<Range<u64>>> {
+    fn next_in_run<M: Mapping>(&mut self, mapping: &M, maxjobs: u64) -> Result<Option<Range<u64>>> {
         let handed = std::mem::take(&mut self.handed);
         if self.pending.is_empty() {
             let Some(protocol) = &mut self.protocol else {
@@ -189,7 +189,7 @@ mod tests {
 
     /// `p` threads drain one run of `mapping` through dispensers; returns
     /// every chunk as positions, per rank.
-    fn drain_all<M: Layout + Clone + Send + 'static>(
+    fn drain_all<M: Mapping + Clone + Send + 'static>(
         p: usize,
         mapping: M,
         maxjobs: u64,

@@ -3,7 +3,7 @@
 //! counts IDs from 0 within its color. Empty colors own no positions, so
 //! they are never returned.
 
-use super::{Interface, Layout};
+use super::{Interface, Mapping};
 use std::ops::Range;
 
 /// The mapping of a run started with `Dlb::setup_color`.
@@ -44,7 +44,7 @@ impl Colors {
     }
 }
 
-impl Layout for Colors {
+impl Mapping for Colors {
     type Chunk = (usize, Range<u64>);
     fn jobs(&self) -> u64 {
         *self.starts.last().expect("starts holds the total")

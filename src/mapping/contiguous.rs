@@ -1,6 +1,6 @@
 //! The plain interface: job IDs `0..n`, chunks are half-open ranges.
 
-use super::{Interface, Layout};
+use super::{Interface, Mapping};
 use std::ops::Range;
 
 /// The mapping of a run started with `Dlb::setup`: positions are job IDs.
@@ -15,7 +15,7 @@ impl Contiguous {
     }
 }
 
-impl Layout for Contiguous {
+impl Mapping for Contiguous {
     type Chunk = Range<u64>;
     fn jobs(&self) -> u64 {
         self.jobs

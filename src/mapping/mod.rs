@@ -4,7 +4,7 @@
 //!
 //! A mapping cuts the position space into *segments* that a chunk must not
 //! cross (a color, a round-robin block); the layer above clips every chunk
-//! at [`Layout::segment_end`].
+//! at [`Mapping::segment_end`].
 
 mod color;
 mod contiguous;
@@ -26,7 +26,7 @@ pub(crate) enum Interface {
 }
 
 /// What every mapping provides to the run machinery.
-pub(crate) trait Layout {
+pub(crate) trait Mapping {
     /// What one `give_more` returns.
     type Chunk;
     /// Positions (jobs) in the run.

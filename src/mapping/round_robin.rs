@@ -5,7 +5,7 @@
 //! with stride `p`: stolen pieces keep their stride.
 
 use super::split::{block, block_of};
-use super::{Interface, Layout};
+use super::{Interface, Mapping};
 use std::ops::Range;
 
 /// The mapping of a run started with `Dlb::setup_rr`.
@@ -60,7 +60,7 @@ impl RoundRobin {
     }
 }
 
-impl Layout for RoundRobin {
+impl Mapping for RoundRobin {
     type Chunk = Strided;
     fn jobs(&self) -> u64 {
         self.jobs

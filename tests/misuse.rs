@@ -170,6 +170,26 @@ fn init_without_mpi_is_an_error() {
 }
 
 #[test]
+fn c_init_without_mpi_is_an_error() {
+    if is_child() {
+        return;
+    }
+    // This process never initializes MPI: the Fortran entry point must not
+    // reach MPI_Comm_f2c, and both entry points answer with a code.
+    use dlb::capi::{dlb_init_f, dlb_strerror, DLB_ERR_INVALID_STATE};
+    // SAFETY: 0 is a Fortran handle value; dlb checks MPI's state first.
+    let code = unsafe { dlb_init_f(0) };
+    assert_eq!(code, DLB_ERR_INVALID_STATE);
+    // SAFETY: dlb_strerror returns a NUL-terminated string that lives until
+    // the next failing call on this thread.
+    let text = unsafe { std::ffi::CStr::from_ptr(dlb_strerror(code)) };
+    assert!(
+        text.to_string_lossy().contains("MPI is not initialized"),
+        "{text:?}"
+    );
+}
+
+#[test]
 fn known_crash_child() {
     if !is_child() {
         return;

@@ -125,13 +125,20 @@ pub unsafe extern "C" fn dlb_init(comm: ffi::MPI_Comm) -> c_int {
 }
 
 /// `int dlb_init_f(MPI_Fint comm)`: `dlb_init` for a Fortran communicator.
+/// Fails with `DLB_ERR_INVALID_STATE` before `MPI_Init` or after
+/// `MPI_Finalize`, where `MPI_Comm_f2c` may not be called.
 ///
 /// # Safety
 /// `comm` must be a valid Fortran communicator handle.
 #[no_mangle]
 pub unsafe extern "C" fn dlb_init_f(comm: ffi::RSMPI_Fint) -> c_int {
-    // SAFETY: MPI_Comm_f2c is defined for every Fortran handle value; the
-    // caller guarantees it names a communicator.
+    let ready = guard(|| crate::mpi::ensure_initialized().map(|()| 0));
+    if ready != 0 {
+        return ready;
+    }
+    // SAFETY: MPI is initialized and not finalized (checked above), and
+    // MPI_Comm_f2c is defined for every Fortran handle value; the caller
+    // guarantees it names a communicator.
     init(unsafe { ffi::RSMPI_Comm_f2c(comm) })
 }
 

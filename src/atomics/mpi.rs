@@ -1,8 +1,8 @@
 //! MPI atomics on a window of any flavor: each blocking operation is one
 //! `MPI_Compare_and_swap` or `MPI_Fetch_and_op` followed by `MPI_Win_flush`,
 //! each started one an `MPI_Rget_accumulate` completed by `MPI_Test`, all
-//! inside the single `MPI_Win_lock_all(MPI_MODE_NOCHECK)` epoch opened here
-//! and closed when the window is freed.
+//! inside the single `MPI_Win_lock_all(MPI_MODE_NOCHECK)` epoch that the
+//! window opens when it is created and closes when it is freed.
 
 use super::{Atomics, Op, Pending, Slot, Update};
 use crate::error::Result;
@@ -17,10 +17,10 @@ pub(crate) struct MpiAtomics {
 }
 
 impl MpiAtomics {
-    /// Opens the passive-target epoch on `win`, a window over the ranks of
-    /// `topology`.
+    /// MPI atomics on `win` (inside the passive-target epoch the window
+    /// opened when it was created), a window over the ranks of `topology`.
     pub(crate) fn new(mut win: Window, topology: Topology) -> Result<MpiAtomics> {
-        win.lock_all()?;
+        win.serve_atomics()?;
         Ok(MpiAtomics { win, topology })
     }
 

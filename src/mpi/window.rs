@@ -208,25 +208,90 @@ impl Window {
             hook: None,
         };
         check(call, rc).map_err(|e| window_error(e, flavor))?;
-        // SAFETY: `win.raw` is the window just created.
+        win.initialize(comm, base, call)?;
+        Ok(win)
+    }
+
+    /// After creation (collective): errors returned, not fatal; the memory
+    /// model checked where CPU atomics will run; the epoch opened; this
+    /// rank's words zeroed and made visible before any rank accesses them.
+    fn initialize(&mut self, comm: &Comm, base: *mut c_void, call: &str) -> Result<()> {
+        // SAFETY: `self.raw` is the window just created.
         check("MPI_Win_set_errhandler", unsafe {
-            ffi::MPI_Win_set_errhandler(win.raw, ffi::RSMPI_ERRORS_RETURN)
+            ffi::MPI_Win_set_errhandler(self.raw, ffi::RSMPI_ERRORS_RETURN)
         })?;
         if (base as usize) % U64_BYTES != 0 {
             return Err(Error::internal(format!(
                 "{call} returned memory not aligned to 8 bytes"
             )));
         }
-        // SAFETY: `base` points to this rank's `words_per_rank` u64s, which
-        // no other process touches before the barrier below.
-        unsafe { ptr::write_bytes(base as *mut u64, 0, words_per_rank) };
-        if flavor == WindowFlavor::Shared {
-            win.shared_bases = (0..comm.size())
-                .map(|r| win.shared_query(r))
+        if self.flavor == WindowFlavor::Shared {
+            self.require_unified()?;
+            self.shared_bases = (0..comm.size())
+                .map(|r| self.shared_query(r))
                 .collect::<Result<_>>()?;
         }
+        self.open_epoch()?;
+        // SAFETY: `base` points to this rank's `words_per_rank` u64s, which
+        // no other process touches before the barrier below.
+        unsafe { ptr::write_bytes(base as *mut u64, 0, self.words_per_rank) };
+        // The zeros are stores to the window: make them part of its public
+        // copy before any rank may access it (§12.7, the unified model's
+        // store-then-sync-then-barrier rule), and see the others' zeros.
+        self.sync()?;
         comm.barrier()?;
-        Ok(win)
+        self.sync()
+    }
+
+    /// Fails unless the window's memory model is `MPI_WIN_UNIFIED`
+    /// (`MPI_WIN_MODEL`, §12.4): CPU atomics on a window's memory are
+    /// defined only where the public and private copies are one.
+    fn require_unified(&self) -> Result<()> {
+        let mut model: *mut c_int = ptr::null_mut();
+        let mut flag: c_int = 0;
+        // SAFETY: valid window; MPI_WIN_MODEL is a predefined window
+        // attribute whose value MPI stores as a pointer to an int; both
+        // out-pointers are valid.
+        check("MPI_Win_get_attr", unsafe {
+            ffi::MPI_Win_get_attr(
+                self.raw,
+                ffi::DLB_MPI_WIN_MODEL as c_int,
+                &mut model as *mut *mut c_int as *mut c_void,
+                &mut flag,
+            )
+        })?;
+        // SAFETY: when `flag` is set, `model` points to the attribute's int,
+        // which MPI keeps while the window exists.
+        let unified =
+            flag != 0 && !model.is_null() && unsafe { *model } == ffi::DLB_MPI_WIN_UNIFIED as c_int;
+        if unified {
+            Ok(())
+        } else {
+            Err(Error::new(
+                ErrorKind::Unsupported,
+                "this MPI's shared window is not MPI_WIN_UNIFIED, so CPU atomics on it \
+                 are not allowed: use DLB_ATOMICS=mpi",
+            ))
+        }
+    }
+
+    /// `MPI_Win_lock_all(MPI_MODE_NOCHECK)` (§12.5.3): opens the one
+    /// passive-target epoch the window lives in, until it is freed. No
+    /// round trip: with NOCHECK no rank ever takes an exclusive lock.
+    fn open_epoch(&mut self) -> Result<()> {
+        // SAFETY: valid window; no epoch is open (`epoch_open` is false).
+        check("MPI_Win_lock_all", unsafe {
+            ffi::MPI_Win_lock_all(ffi::DLB_MPI_MODE_NOCHECK, self.raw)
+        })?;
+        self.epoch_open = true;
+        Ok(())
+    }
+
+    /// `MPI_Win_sync` (§12.5.4): orders this rank's stores to the window
+    /// with respect to other processes' accesses after a synchronization.
+    fn sync(&self) -> Result<()> {
+        // SAFETY: valid window inside its passive-target epoch.
+        check("MPI_Win_sync", unsafe { ffi::MPI_Win_sync(self.raw) })
     }
 
     /// `MPI_Win_shared_query` (§12.2.3): the base of `rank`'s words.
@@ -262,16 +327,11 @@ impl Window {
         self.flavor
     }
 
-    /// `MPI_Win_lock_all(MPI_MODE_NOCHECK)` (§12.5.3): opens the one
-    /// passive-target epoch in which all MPI atomics happen. No round trip:
-    /// with NOCHECK no rank ever takes an exclusive lock.
-    pub(crate) fn lock_all(&mut self) -> Result<()> {
-        // SAFETY: valid window; no epoch is open (`epoch_open` is false).
-        check("MPI_Win_lock_all", unsafe {
-            ffi::MPI_Win_lock_all(ffi::DLB_MPI_MODE_NOCHECK, self.raw)
-        })?;
-        self.epoch_open = true;
-        if !self.passive {
+    /// Prepares the window for MPI atomics (its epoch is open since
+    /// creation): where they may need this rank's help, posts the receive
+    /// that `progress` tests.
+    pub(crate) fn serve_atomics(&mut self) -> Result<()> {
+        if !self.passive && self.hook.is_none() {
             self.post_hook()?;
         }
         Ok(())

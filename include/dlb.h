@@ -54,7 +54,8 @@ int dlb_setup_rr(dlb_int njobs);
 /* 1: run IDs jobs[0], jobs[0]+jobs[2], ... while < jobs[1]. */
 int dlb_give_more_rr(dlb_int maxjobs, dlb_int jobs[3]);
 
-/* Collective for level > 0 (every rank the same level); prints on rank 0. */
+/* Collective at every level; prints on rank 0. Ranks that pass different
+ * levels all get DLB_ERR_MISMATCH. */
 int dlb_print_statistics(int level);
 
 /* The message for a negative code (the last error's own text if err is its

@@ -6,7 +6,7 @@
 //! `statistics_report`).
 
 use crate::dlb::Dlb;
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::stats::Statistics;
 use std::time::Duration;
 
@@ -18,15 +18,17 @@ impl Dlb {
     }
 
     /// Prints DLB's statistics of the last run on rank 0, as DLB's
-    /// `dlb_print_statistics` does: 0 nothing (and no communication); 1 time
+    /// `dlb_print_statistics` does: 0 nothing; 1 time
     /// in `give_more`, the final call separately; 2 also waits for new work,
     /// jobs per rank, dlb's steal counters and the termination latency (time
     /// from the last job done anywhere to each rank being told "no more",
     /// from wall clocks, so only approximate across nodes); 3 also the last
     /// two work slices; 4 also longest and shortest slice, average load per
     /// job and the time from setup to termination. Each figure is shown as
-    /// min, max and sum over ranks. Collective for `level > 0`: every rank
-    /// must pass the same level.
+    /// min, max and sum over ranks. Collective at every level: the levels
+    /// travel with the figures, and ranks that passed different levels all
+    /// get a [`Mismatch`](crate::ErrorKind::Mismatch) error instead of a
+    /// report (or a hang).
     ///
     /// ```no_run
     /// # fn f(dlb: &dlb::Dlb) -> dlb::Result<()> {
@@ -41,17 +43,23 @@ impl Dlb {
     }
 
     /// What `print_statistics` prints, on rank 0; `None` on other ranks and
-    /// for level 0. Collective for `level > 0`.
+    /// for level 0. Collective at every level (see `print_statistics`).
     pub fn statistics_report(&self, level: u32) -> Result<Option<String>> {
-        if level == 0 {
-            return Ok(None);
-        }
-        let mine = pack_statistics(&self.statistics());
+        let mut mine = pack_statistics(&self.statistics()).to_vec();
+        mine.push(u64::from(level));
         let all = self.comm.allgather(&mine)?;
-        if self.rank() != 0 {
+        let per_rank: Vec<&[u64]> = all.chunks(mine.len()).collect();
+        let levels: Vec<u64> = per_rank.iter().map(|v| v[v.len() - 1]).collect();
+        if levels.iter().any(|&l| l != u64::from(level)) {
+            return Err(Error::new(
+                ErrorKind::Mismatch,
+                format!("print_statistics: the ranks passed different levels {levels:?}"),
+            ));
+        }
+        if level == 0 || self.rank() != 0 {
             return Ok(None);
         }
-        let per_rank = all.chunks(mine.len()).map(unpack_statistics).collect();
+        let per_rank = per_rank.iter().map(|v| unpack_statistics(v)).collect();
         let header = format!(
             "variant {}, atomics {}, {} ranks",
             self.variant.name(),

@@ -1,5 +1,6 @@
 //! `print_statistics` on real multi-rank jobs: every level, both variants;
-//! the figures add up (jobs per rank sum to N, a slow rank gets robbed).
+//! the figures add up (jobs per rank sum to N, a slow rank gets robbed);
+//! different levels on different ranks are an error on every rank.
 
 mod common;
 
@@ -40,6 +41,15 @@ fn statistics_child() {
         }
     }
     dlb.print_statistics(4).unwrap();
+    // Different levels on different ranks: an error on every rank (with one
+    // rank, nothing differs).
+    let mixed = dlb.print_statistics(u32::from(me == 0));
+    if dlb.size() > 1 {
+        let err = mixed.unwrap_err();
+        assert_eq!(err.kind(), dlb::ErrorKind::Mismatch, "{err}");
+    } else {
+        mixed.unwrap();
+    }
 }
 
 fn check(ranks: usize, variant: Variant) {

@@ -328,8 +328,8 @@ pub unsafe extern "C" fn dlb_give_more_rr(maxjobs: DlbInt, jobs: *mut DlbInt) ->
     })
 }
 
-/// `int dlb_print_statistics(int level)`: collective for `level > 0`; every
-/// rank must pass the same level.
+/// `int dlb_print_statistics(int level)`: collective at every level; ranks
+/// that pass different levels all get `DLB_ERR_MISMATCH`.
 #[no_mangle]
 pub extern "C" fn dlb_print_statistics(level: c_int) -> c_int {
     guard(|| {

@@ -340,8 +340,8 @@ mod loom_models {
 
     /// Two nodes of two ranks: the cross-node half of the protocol (offers,
     /// takes, remote reports, the leaders' relay) under every interleaving
-    /// within the preemption bound, with cross-node operations served only when their
-    /// target calls `progress`.
+    /// within the preemption bound, with cross-node operations served only
+    /// when their target calls `progress`.
     #[test]
     #[ignore = "too slow for CI: 2 jobs ran over 3.5 minutes at preemption bound 2 on 2 cores; shuttle covers nodes of 2"]
     fn two_nodes_of_two_bounded_interleavings() {

@@ -123,8 +123,7 @@ fn unpack_statistics(v: &[u64]) -> Statistics {
     }
 }
 
-/// The figures `print_statistics` reports, one vector per figure with one
-/// entry per rank.
+/// The figures `print_statistics` reports: every rank's, in rank order.
 struct Gathered {
     per_rank: Vec<Statistics>,
 }

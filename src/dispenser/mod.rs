@@ -70,8 +70,8 @@ impl<A: Atomics> Dispenser<A> {
             .unwrap_or_default()
     }
 
-    #[cfg(feature = "bench")]
     /// The protocol of the RMA variant, outside runs (benchmarks).
+    #[cfg(feature = "bench")]
     pub(crate) fn protocol_outside_run(&mut self) -> Option<&mut Protocol<A>> {
         if self.open {
             None

@@ -723,7 +723,8 @@ impl Window {
             }
         }
         if std::mem::take(&mut self.epoch_open) {
-            // SAFETY: the epoch opened by `lock_all` is closed exactly once.
+            // SAFETY: the epoch opened by `open_epoch` is closed exactly once
+            // (`epoch_open` was taken).
             let rc = unsafe { ffi::MPI_Win_unlock_all(self.raw) };
             keep(check("MPI_Win_unlock_all", rc));
         }

@@ -561,16 +561,16 @@ impl<A: Atomics> Protocol<A> {
         Ok(loot.start..loot.start + take)
     }
 
-    #[cfg(feature = "bench")]
     /// Benchmarks, outside runs: makes `units` the own range (which must be
     /// empty), for thieves to steal from.
+    #[cfg(feature = "bench")]
     pub(crate) fn bench_fill(&mut self, units: Range<u64>) -> Result<()> {
         self.install(units)
     }
 
-    #[cfg(feature = "bench")]
     /// Benchmarks, outside runs: claims whatever is left of the own range,
     /// so the next run starts from an empty word.
+    #[cfg(feature = "bench")]
     pub(crate) fn bench_drain(&mut self) -> Result<()> {
         while self.claim(|_| u64::MAX)?.is_some() {}
         Ok(())

@@ -136,7 +136,7 @@ fn open_atomics(
     let node = match path {
         AtomicsPath::Hybrid => {
             match Window::new(&node_comm, WindowFlavor::Shared, WORDS_PER_RANK) {
-                Ok(win) => Some(ShmAtomics::new(win, topology.clone())),
+                Ok(win) => Some((ShmAtomics::new(win, topology.clone()), node_comm)),
                 // Chosen by default: the same two-level protocol on MPI atomics
                 // alone (Open MPI with OMPI_MCA_osc=pt2pt or ucx has no shared
                 // windows; OMPI_MCA_osc=sm,pt2pt keeps them).
@@ -163,40 +163,91 @@ fn open_atomics(
         Some(_) => comm.node_count()? == 1,
         None => one_node,
     };
-    let mut last_error = None;
-    for flavor in config::flavors(path, window, real_one_node)? {
-        if path != AtomicsPath::Shm {
-            if let Some(why) = refuse_known_crash(comm, flavor)? {
-                last_error = Some(Error::new(ErrorKind::Unsupported, why));
-                continue;
-            }
-        }
-        match Window::new(comm, flavor, WORDS_PER_RANK) {
-            Ok(win) => {
-                return Ok(match path {
-                    AtomicsPath::Shm => WindowAtomics::Shm(ShmAtomics::new(win, topology)),
-                    // Where MPI atomics are CPU atomics under the hood (Open
-                    // MPI's osc/sm), node-mates steal directly. Elsewhere they
-                    // may be software RMA, so each rank is a node of its own
-                    // to the protocol: units move between any two ranks by
-                    // hunger mark and answer, and no rank waits on a busy
-                    // rank's window for more than one mark.
-                    AtomicsPath::Mpi if win.is_passive() => {
-                        WindowAtomics::Mpi(MpiAtomics::new(win, topology)?)
-                    }
-                    AtomicsPath::Mpi => WindowAtomics::Mpi(MpiAtomics::new(
-                        win,
-                        Topology::new(comm.rank(), (0..comm.size()).collect()),
-                    )?),
-                    AtomicsPath::Hybrid => WindowAtomics::Hybrid(Box::new(HybridAtomics::new(
-                        node.expect("made above for the hybrid path"),
-                        MpiAtomics::new(win, topology)?,
-                        node_comm,
-                    ))),
-                });
-            }
-            Err(e) => last_error = Some(e),
-        }
+    let ctx = Opening {
+        comm,
+        topology,
+        real_one_node,
+    };
+    match ctx.with_flavors(path, window, node) {
+        // Chosen by default on one node: MPI atomics when the MPI cannot
+        // make shared windows (Open MPI with OMPI_MCA_osc=pt2pt or ucx).
+        Err(e) if path == AtomicsPath::Shm && asked.is_none() && window.is_none() => ctx
+            .with_flavors(AtomicsPath::Mpi, window, None)
+            .map_err(|mpi| {
+                Error::new(
+                    mpi.kind(),
+                    format!(
+                        "{} (and shared-memory atomics: {})",
+                        mpi.message(),
+                        e.message()
+                    ),
+                )
+            }),
+        other => other,
     }
-    Err(last_error.expect("at least one flavor is tried"))
+}
+
+/// What opening a window needs besides the path and the flavor.
+struct Opening<'a> {
+    comm: &'a Comm,
+    topology: Topology,
+    /// Whether all ranks share one real node (simulated nodes may not).
+    real_one_node: bool,
+}
+
+impl Opening<'_> {
+    /// Tries the window flavors of `path` in order (`window` if asked) and
+    /// wraps the first that can be made in its atomics; `node` is the
+    /// hybrid path's node window and node communicator.
+    fn with_flavors(
+        &self,
+        path: AtomicsPath,
+        window: Option<WindowFlavor>,
+        mut node: Option<(ShmAtomics, Comm)>,
+    ) -> Result<WindowAtomics> {
+        let (comm, topology) = (self.comm, &self.topology);
+        let mut last_error = None;
+        for flavor in config::flavors(path, window, self.real_one_node)? {
+            if path != AtomicsPath::Shm {
+                if let Some(why) = refuse_known_crash(comm, flavor)? {
+                    last_error = Some(Error::new(ErrorKind::Unsupported, why));
+                    continue;
+                }
+            }
+            match Window::new(comm, flavor, WORDS_PER_RANK) {
+                Ok(win) => {
+                    return Ok(match path {
+                        AtomicsPath::Shm => {
+                            WindowAtomics::Shm(ShmAtomics::new(win, topology.clone()))
+                        }
+                        // Where MPI atomics are CPU atomics under the hood
+                        // (Open MPI's osc/sm), node-mates steal directly.
+                        // Elsewhere they may be software RMA, so each rank is
+                        // a node of its own to the protocol: units move
+                        // between any two ranks by hunger mark and answer,
+                        // and no rank waits on a busy rank's window for more
+                        // than one mark.
+                        AtomicsPath::Mpi if win.is_passive() => {
+                            WindowAtomics::Mpi(MpiAtomics::new(win, topology.clone())?)
+                        }
+                        AtomicsPath::Mpi => WindowAtomics::Mpi(MpiAtomics::new(
+                            win,
+                            Topology::new(comm.rank(), (0..comm.size()).collect()),
+                        )?),
+                        AtomicsPath::Hybrid => {
+                            let (node, node_comm) =
+                                node.take().expect("made by the caller for the hybrid path");
+                            WindowAtomics::Hybrid(Box::new(HybridAtomics::new(
+                                node,
+                                MpiAtomics::new(win, topology.clone())?,
+                                node_comm,
+                            )))
+                        }
+                    });
+                }
+                Err(e) => last_error = Some(e),
+            }
+        }
+        Err(last_error.expect("at least one flavor is tried"))
+    }
 }

@@ -420,8 +420,10 @@ fn rma_node_aware_on_simulated_nodes() {
     }
 }
 
-/// The path dlb picks itself: shared memory on one node, the node-aware
-/// path across nodes (`ci/multinode` runs this on simulated nodes).
+/// The path dlb picks itself: shared memory on one node (MPI atomics when
+/// the MPI makes no shared windows: `ci/test` runs this under Open MPI's
+/// `OMPI_MCA_osc=pt2pt`), the node-aware path across nodes (`ci/multinode`
+/// runs this on simulated nodes).
 #[test]
 fn rma_on_the_default_path() {
     if is_child() {

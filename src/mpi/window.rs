@@ -674,7 +674,10 @@ fn low_half(word: &Atomic<u64>) -> *const u32 {
 /// Names the known causes when a window cannot be created.
 fn window_error(e: Error, flavor: WindowFlavor) -> Error {
     let hint = match flavor {
-        WindowFlavor::Shared => "shared-memory windows need every rank on one node",
+        WindowFlavor::Shared => {
+            "shared-memory windows need every rank on one node, and on Open MPI the osc/sm \
+             component (OMPI_MCA_osc=pt2pt or ucx alone leaves it out; sm,pt2pt keeps it)"
+        }
         _ => {
             "Open MPI: on Debian, /etc/openmpi/openmpi-mca-params.conf excludes osc/ucx and \
              osc/pt2pt; set OMPI_MCA_osc=ucx (with OMPI_MCA_pml=ucx) or OMPI_MCA_osc=pt2pt"

@@ -8,6 +8,7 @@ use crate::dlb::Dlb;
 use crate::error::Result;
 use crate::mpi::{self, Comm, WindowFlavor};
 use dlb_sys as ffi;
+use std::time::Duration;
 
 /// Options for [`Dlb`]. Each option left unset is read from the
 /// environment, then defaulted:
@@ -32,6 +33,7 @@ pub struct Builder {
     pub(crate) seed: u64,
     pub(crate) max_units: Option<u64>,
     pub(crate) ranks_per_node: Option<usize>,
+    pub(crate) timeout: Option<Duration>,
 }
 
 impl Builder {
@@ -64,6 +66,24 @@ impl Builder {
     #[doc(hidden)]
     pub fn max_units_per_word(mut self, max_units: u64) -> Builder {
         self.max_units = Some(max_units);
+        self
+    }
+
+    /// Turns on the hang watchdog (also `DLB_TIMEOUT=<seconds>`; off by
+    /// default): a rank that waits in `give_more` or `setup` longer than
+    /// `timeout` while another rank has not called into dlb for that long
+    /// prints what it knows, names the silent rank, and aborts the job
+    /// (`MPI_Abort`, exit code 3). Choose it above your longest job, which
+    /// would look like a hang. For diagnosing hangs; the RMA variant only.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// let _mpi = dlb::Mpi::init()?;
+    /// let dlb = dlb::Dlb::builder().timeout(Duration::from_secs(60)).init()?;
+    /// # Ok::<(), dlb::Error>(())
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Builder {
+        self.timeout = Some(timeout);
         self
     }
 

@@ -107,6 +107,27 @@ pub(crate) fn ranks_per_node_from_env() -> Result<Option<usize>> {
     }
 }
 
+/// `DLB_TIMEOUT=<seconds>`: the hang watchdog (see `Builder::timeout`);
+/// unset, empty or `0` leaves it off.
+pub(crate) fn timeout_from_env() -> Result<Option<std::time::Duration>> {
+    let Ok(value) = std::env::var("DLB_TIMEOUT") else {
+        return Ok(None);
+    };
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    match trimmed.parse::<f64>() {
+        Ok(0.0) => Ok(None),
+        Ok(s) if s.is_finite() && s > 0.0 && s < 1e9 => {
+            Ok(Some(std::time::Duration::from_secs_f64(s)))
+        }
+        _ => Err(Error::invalid_argument(format!(
+            "DLB_TIMEOUT={value} is not a number of seconds (0 or unset: no watchdog)"
+        ))),
+    }
+}
+
 pub(crate) fn window_from_env() -> Result<Option<WindowFlavor>> {
     from_env(
         "DLB_WINDOW",
@@ -199,6 +220,7 @@ fn open_mpi_major() -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn shm_needs_a_shared_window() {
@@ -215,6 +237,25 @@ mod tests {
             flavors(AtomicsPath::Mpi, None, false).unwrap(),
             [WindowFlavor::Allocate]
         );
+    }
+
+    #[test]
+    fn dlb_timeout_is_seconds_or_off() {
+        // Only this test touches DLB_TIMEOUT in the unit-test process.
+        for (value, expected) in [
+            ("3", Some(Some(Duration::from_secs(3)))),
+            (" 0.5 ", Some(Some(Duration::from_millis(500)))),
+            ("0", Some(None)),
+            ("", Some(None)),
+            ("-1", None),
+            ("soon", None),
+            ("inf", None),
+        ] {
+            std::env::set_var("DLB_TIMEOUT", value);
+            assert_eq!(timeout_from_env().ok(), expected, "{value:?}");
+        }
+        std::env::remove_var("DLB_TIMEOUT");
+        assert_eq!(timeout_from_env().unwrap(), None);
     }
 
     #[test]

@@ -36,6 +36,10 @@ impl Dlb {
             Some(k) => Some(k),
             None => config::ranks_per_node_from_env()?,
         };
+        let timeout = match builder.timeout {
+            Some(t) => Some(t),
+            None => config::timeout_from_env()?,
+        };
         agree(
             &comm,
             [
@@ -43,6 +47,7 @@ impl Dlb {
                 asked_path.map_or(9, |p| p as u64),
                 asked_window.map_or(9, |w| w as u64),
                 ranks_per_node.map_or(0, |k| k as u64),
+                timeout.map_or(0, |t| t.as_millis() as u64),
             ],
         )?;
         let (rank, size) = (comm.rank(), comm.size());
@@ -57,6 +62,7 @@ impl Dlb {
                     WindowAtomics::Hybrid(a) => (AtomicsPath::Hybrid, a.cross_flavor()),
                 };
                 let mut protocol = Protocol::new(atomics, builder.seed);
+                protocol.set_timeout(timeout, mpi::abort);
                 if protocol.atomics().topology().multi_node() {
                     protocol.connect_remote()?;
                     comm.barrier_serving(|| protocol.atomics().progress())?;
@@ -89,7 +95,7 @@ pub(crate) fn agree<const N: usize>(comm: &Comm, values: [u64; N]) -> Result<()>
     } else {
         Err(Error::new(
             ErrorKind::Mismatch,
-            "ranks chose different variants, atomics or windows",
+            "ranks chose different variants, atomics, windows or timeouts",
         ))
     }
 }
@@ -148,8 +154,7 @@ fn open_atomics(
                     return Err(Error::new(
                         ErrorKind::Unsupported,
                         format!(
-                            "DLB_ATOMICS=hybrid needs a shared window on each node: {} (Open MPI: \
-                         include osc/sm, e.g. OMPI_MCA_osc=sm,pt2pt or sm,ucx)",
+                            "DLB_ATOMICS=hybrid needs a shared window on each node: {}",
                             e.message()
                         ),
                     ))

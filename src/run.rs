@@ -115,7 +115,16 @@ impl Dlb {
             u64::from(mapping.is_none()),
             u64::from(self.dispenser.is_open()),
         ];
-        self.comm.allreduce_max(&mut flags)?;
+        match self.dispenser.protocol_mut().filter(|p| p.watching()) {
+            None => self.comm.allreduce_max(&mut flags)?,
+            // The hang watchdog watches the wait for the others here too.
+            Some(protocol) => {
+                protocol.wait_begins("in setup for the other ranks")?;
+                self.comm
+                    .allreduce_max_serving(&mut flags, || protocol.watch())?;
+                protocol.wait_ends()?;
+            }
+        }
         let Some(mapping) = mapping else {
             return Err(Error::invalid_argument(invalid()));
         };

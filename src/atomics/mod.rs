@@ -88,6 +88,10 @@ pub(crate) enum Slot {
     Told,
     /// Jobs completed over all runs (used on rank 0 only). Add only.
     Done,
+    /// The rank's heartbeat, written only when a hang timeout is set (see
+    /// `protocol::watchdog`): twice the beats so far, plus one while the
+    /// rank waits inside dlb. Add only.
+    Heartbeat,
     /// Scratch word for benchmarks' raw compare-and-swap (feature `bench`
     /// only: a user's window holds only the protocol's words). CAS only.
     #[cfg(feature = "bench")]
@@ -130,7 +134,7 @@ pub(crate) enum Update {
 }
 
 impl Slot {
-    const COUNT: usize = if cfg!(feature = "bench") { 13 } else { 11 };
+    const COUNT: usize = if cfg!(feature = "bench") { 14 } else { 12 };
     /// The inbox words, in order.
     pub(crate) const INBOX: [Slot; 4] = [Slot::Inbox0, Slot::Inbox1, Slot::Inbox2, Slot::Inbox3];
 
@@ -143,7 +147,7 @@ impl Slot {
     pub(crate) const fn op(self) -> Op {
         match self {
             Slot::Range | Slot::Unsent | Slot::Hunter => Op::CompareAndSwap,
-            Slot::Finished | Slot::Told | Slot::Done => Op::FetchAdd,
+            Slot::Finished | Slot::Told | Slot::Done | Slot::Heartbeat => Op::FetchAdd,
             Slot::Offer | Slot::Inbox0 | Slot::Inbox1 | Slot::Inbox2 | Slot::Inbox3 => Op::Swap,
             #[cfg(feature = "bench")]
             Slot::BenchCas => Op::CompareAndSwap,
@@ -162,7 +166,8 @@ impl Slot {
             | Slot::Inbox2
             | Slot::Inbox3
             | Slot::Told
-            | Slot::Done => Level::Cross,
+            | Slot::Done
+            | Slot::Heartbeat => Level::Cross,
             #[cfg(feature = "bench")]
             Slot::BenchCas | Slot::BenchAdd => Level::Cross,
         }
@@ -171,7 +176,7 @@ impl Slot {
 
 // The slot count covers every slot, and the window no more.
 #[cfg(not(feature = "bench"))]
-static_assertions::const_assert_eq!(Slot::COUNT, Slot::Done as usize + 1);
+static_assertions::const_assert_eq!(Slot::COUNT, Slot::Heartbeat as usize + 1);
 #[cfg(feature = "bench")]
 static_assertions::const_assert_eq!(Slot::COUNT, Slot::BenchAdd as usize + 1);
 
@@ -326,6 +331,7 @@ mod tests {
             Slot::Inbox3,
             Slot::Told,
             Slot::Done,
+            Slot::Heartbeat,
             #[cfg(feature = "bench")]
             Slot::BenchCas,
             #[cfg(feature = "bench")]

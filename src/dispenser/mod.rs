@@ -146,6 +146,9 @@ impl<A: Atomics> Dispenser<A> {
     }
 
     fn next_in_run<M: Mapping>(&mut self, mapping: &M, maxjobs: u64) -> Result<Option<Range<u64>>> {
+        if let Some(protocol) = &mut self.protocol {
+            protocol.alive()?;
+        }
         let handed = std::mem::take(&mut self.handed);
         if self.pending.is_empty() {
             let Some(protocol) = &mut self.protocol else {

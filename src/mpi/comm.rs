@@ -242,6 +242,52 @@ impl Comm {
         }
     }
 
+    /// Element-wise maximum over all ranks, in place, calling `serve` while
+    /// it waits (`MPI_Iallreduce`, §6.12.8, and `MPI_Test`), with sleeps
+    /// that grow to a millisecond: a rank may wait here long for a late
+    /// one. Collective.
+    pub(crate) fn allreduce_max_serving(
+        &self,
+        values: &mut [u64],
+        mut serve: impl FnMut() -> Result<()>,
+    ) -> Result<()> {
+        let send = values.to_vec();
+        // SAFETY: MPI_REQUEST_NULL is an immutable predefined handle.
+        let mut request = unsafe { ffi::RSMPI_REQUEST_NULL };
+        // SAFETY: both buffers hold `values.len()` u64s matching
+        // MPI_UINT64_T and stay untouched until the request completes (the
+        // loop below returns only then, or on an error of MPI_Test, after
+        // which MPI reports the job broken anyway); valid communicator and
+        // out-handle; collective, with the same count on every rank.
+        check("MPI_Iallreduce", unsafe {
+            ffi::MPI_Iallreduce(
+                send.as_ptr() as *const c_void,
+                values.as_mut_ptr() as *mut c_void,
+                values.len() as c_int,
+                ffi::RSMPI_UINT64_T,
+                Reduction::Max.handle(),
+                self.raw,
+                &mut request,
+            )
+        })?;
+        let mut pause = std::time::Duration::from_micros(8);
+        loop {
+            let mut flag: c_int = 0;
+            // SAFETY: `request` is the active request of the reduction above
+            // (MPI sets it to MPI_REQUEST_NULL when it completes, after which
+            // the loop ends); `flag` is valid; the status is ignored.
+            check("MPI_Test", unsafe {
+                ffi::MPI_Test(&mut request, &mut flag, ffi::RSMPI_STATUS_IGNORE)
+            })?;
+            if flag != 0 {
+                return Ok(());
+            }
+            serve()?;
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(std::time::Duration::from_millis(1));
+        }
+    }
+
     /// `MPI_Barrier` (§6.3).
     pub(crate) fn barrier(&self) -> Result<()> {
         // SAFETY: valid communicator; collective.

@@ -58,6 +58,16 @@ pub(crate) fn is_finalized() -> Result<bool> {
     Ok(flag != 0)
 }
 
+/// Ends the whole job: `MPI_Abort` on `MPI_COMM_WORLD` with error code 3
+/// (§9.5); exits the process should MPI return. dlb calls it only when its
+/// hang watchdog found a hang (and printed why).
+pub(crate) fn abort() -> ! {
+    // SAFETY: called only while MPI is initialized (from a running dlb);
+    // MPI_COMM_WORLD is a valid predefined communicator.
+    unsafe { ffi::MPI_Abort(ffi::RSMPI_COMM_WORLD, 3) };
+    std::process::exit(3)
+}
+
 /// Fails with a clear message unless MPI is initialized and not finalized.
 pub(crate) fn ensure_initialized() -> Result<()> {
     if !is_initialized()? {

@@ -12,9 +12,9 @@ mod tool;
 mod window;
 
 pub(crate) use comm::Comm;
-pub(crate) use environment::ensure_initialized;
 pub use environment::library_version;
 pub use environment::Mpi;
+pub(crate) use environment::{abort, ensure_initialized};
 pub(crate) use tool::cvar_string;
 pub use window::WindowFlavor;
 pub(crate) use window::{RmaOp, RmaRequest, Window};

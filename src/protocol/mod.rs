@@ -253,6 +253,7 @@ mod cross;
 mod finish;
 mod idle;
 mod topology;
+mod watchdog;
 mod word;
 
 pub(crate) use topology::Topology;
@@ -373,6 +374,8 @@ pub(crate) struct Protocol<A: Atomics> {
     finished: bool,
     rng: Rng,
     counters: Counters,
+    /// The hang watchdog, when a timeout is set.
+    watchdog: Option<Box<watchdog::Watchdog>>,
     #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
     bug: Option<Bug>,
 }
@@ -400,6 +403,7 @@ impl<A: Atomics> Protocol<A> {
             finished: true,
             rng,
             counters: Counters::default(),
+            watchdog: None,
             #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
             bug: None,
         }
@@ -582,6 +586,7 @@ impl<A: Atomics> Protocol<A> {
     pub(crate) fn find_work(&mut self, want: impl Fn(u64) -> u64) -> Result<Option<Range<u64>>> {
         debug_assert!(self.own.is_empty());
         self.report()?;
+        self.wait_begins("in give_more for work")?;
         let started = Instant::now();
         let topology = self.atomics.topology();
         let mut backoff = Backoff::new(if !topology.multi_node() {
@@ -600,6 +605,7 @@ impl<A: Atomics> Protocol<A> {
         let found = loop {
             sweep.begin_attempt(&self.atomics);
             self.atomics.progress()?;
+            self.watch()?;
             self.poll()?;
             if let Some(loot) = self.stash.pop() {
                 break Some(self.keep(loot, &want)?);
@@ -658,6 +664,7 @@ impl<A: Atomics> Protocol<A> {
         if hunting {
             self.stop_hunting()?;
         }
+        self.wait_ends()?;
         let waited = started.elapsed();
         self.counters.idle += waited;
         self.counters.longest_idle = self.counters.longest_idle.max(waited);

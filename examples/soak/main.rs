@@ -1,6 +1,6 @@
 //! The soak's MPI program, driven by `ci/soak`: one launch of real MPI
 //! processes runs 1 to 3 init/finalize cycles of dlb with random builder
-//! choices, each with 1 to 6 runs of a random interface, job count,
+//! choices, each with 1 to 12 runs of a random interface, job count,
 //! `maxjobs` and job costs, all drawn from the launch's seed
 //! (`plan.rs`); after every run it checks that every job ID was handed out
 //! exactly once and that nobody was told "no more" early (`verify.rs`).

@@ -100,7 +100,7 @@ impl Cycle {
     /// work on every stack); the others choose at random, so some choices
     /// are refused by design (shared memory across nodes, osc/rdma's crash).
     pub fn draw(rng: &mut Rng, index: u64, launch: &Launch) -> Cycle {
-        let runs = 1 + rng.below(6);
+        let runs = 1 + rng.below(12);
         let seed = rng.next_u64();
         if index == 0 {
             return Cycle {

@@ -232,6 +232,10 @@ mn_run_job() {
     shift 2
     mkdir -p "$MN_STATE/jobs"
     job=$(mktemp -d "$MN_STATE/jobs/job.XXXXXX")
+    # Made before the job starts: the background job opens them later, and a
+    # `tail` that finds no file gives up (the output was lost, once in 30 runs).
+    : >"$job/stdout"
+    : >"$job/stderr"
     # setsid: the job's processes, on the host and (through the agent) on
     # the nodes, share one new process group.
     setsid "$@" </dev/null >"$job/stdout" 2>"$job/stderr" &

@@ -2,7 +2,7 @@
 //! the builder, then the environment (`DLB_VARIANT`, `DLB_ATOMICS`,
 //! `DLB_WINDOW`), then defaults.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::mpi::WindowFlavor;
 
 /// Which DLB variant runs.
@@ -162,6 +162,12 @@ pub(crate) fn flavors(
             other.name()
         ))),
         // Hybrid: these are the flavors of its window over all ranks.
+        (AtomicsPath::Mpi | AtomicsPath::Hybrid, Some(WindowFlavor::Shared)) if !one_node => {
+            Err(Error::new(
+                ErrorKind::Unsupported,
+                "DLB_WINDOW=shared needs every rank on one node; these ranks span several",
+            ))
+        }
         (AtomicsPath::Mpi | AtomicsPath::Hybrid, Some(flavor)) => Ok(vec![flavor]),
         (AtomicsPath::Mpi | AtomicsPath::Hybrid, None) if one_node && open_mpi_major() == 4 => {
             Ok(vec![WindowFlavor::Shared, WindowFlavor::Allocate])
@@ -237,6 +243,15 @@ mod tests {
             flavors(AtomicsPath::Mpi, None, false).unwrap(),
             [WindowFlavor::Allocate]
         );
+        // A shared window over ranks on several nodes is refused up front.
+        for path in [AtomicsPath::Mpi, AtomicsPath::Hybrid] {
+            let err = flavors(path, Some(WindowFlavor::Shared), false).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Unsupported);
+            assert_eq!(
+                flavors(path, Some(WindowFlavor::Shared), true).unwrap(),
+                [WindowFlavor::Shared]
+            );
+        }
     }
 
     #[test]

@@ -226,10 +226,24 @@ impl Window {
             )));
         }
         if self.flavor == WindowFlavor::Shared {
-            self.require_unified()?;
-            self.shared_bases = (0..comm.size())
-                .map(|r| self.shared_query(r))
-                .collect::<Result<_>>()?;
+            // Agreed: a rank that returned alone would leave the others
+            // waiting in the barrier below (MPICH lets a shared window span
+            // nodes and then answers the query with 0 bytes).
+            let bases = self.require_unified().and_then(|()| {
+                (0..comm.size())
+                    .map(|r| self.shared_query(r))
+                    .collect::<Result<Vec<_>>>()
+            });
+            let mut failed = [u64::from(bases.is_err())];
+            comm.allreduce_max(&mut failed)?;
+            self.shared_bases = bases?;
+            if failed[0] != 0 {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    "another rank cannot use the shared window (shared-memory windows need \
+                     every rank on one node)",
+                ));
+            }
         }
         self.open_epoch()?;
         // SAFETY: `base` points to this rank's `words_per_rank` u64s, which

@@ -30,6 +30,8 @@ options:
   --seed S                 seed for maxjobs, colors and job costs (default 1)
   --job-us U               longest job, in microseconds of sleep (default 200; --quick: 50)
   --quick                  small and fast, for CI and scaling sweeps
+  --report-init            every rank prints 'dlbcheck: rank R: MPI is up' once MPI_Init
+                           returned (tells a launch that failed inside MPI from a dlb failure)
   --help                   this text
 
 environment: DLB_ATOMICS=mpi|shm, DLB_WINDOW=allocate|shared|create as for the library.
@@ -44,6 +46,7 @@ struct Options {
     variants: Vec<Variant>,
     seed: u64,
     job_us: u64,
+    report_init: bool,
 }
 
 fn parse(args: &[String]) -> Result<Option<Options>, String> {
@@ -56,6 +59,7 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
         variants: vec![Variant::Rma, Variant::Static],
         seed: 1,
         job_us: if quick { 50 } else { 200 },
+        report_init: false,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -71,6 +75,7 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
         match arg.as_str() {
             "--help" | "-h" => return Ok(None),
             "--quick" => {}
+            "--report-init" => o.report_init = true,
             "--jobs" => o.jobs = number("--jobs", value("--jobs")?)?,
             "--maxjobs" => o.maxjobs = number("--maxjobs", value("--maxjobs")?)?.max(1),
             "--rounds" => o.rounds = number("--rounds", value("--rounds")?)? as u32,
@@ -125,6 +130,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if options.report_init {
+        println!("dlbcheck: rank {}: MPI is up", launcher_rank());
+    }
     match check(&options) {
         Ok((rank, verdict)) => {
             if rank == 0 {

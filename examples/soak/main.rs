@@ -64,6 +64,9 @@ struct Tally {
 /// printed by rank 0), or an error from dlb or MPI.
 fn soak(seed: u64, launch: &Launch, verbose: bool) -> dlb::Result<bool> {
     let _mpi = dlb::Mpi::init()?;
+    // Counted by ci/soak: a launch in which not every rank got here failed
+    // inside the MPI, before dlb ran.
+    println!("soak: MPI is up");
     let mut rng = Rng::new(seed);
     let mut tally = Tally::default();
     let cycles = 1 + rng.below(3);

@@ -126,19 +126,26 @@
 //!
 //! # Invariants
 //!
-//! The model checkers (`src/model_check.rs`: loom on 2 and 3 ranks on one
-//! node and 2 nodes of one rank, every interleaving with at most two
-//! preemptions, 2 nodes of 2 on demand; shuttle on random and PCT schedules
-//! of 4 to 8 ranks on one and on several nodes) run this code and
-//! assert three properties that follow from the invariants below:
-//! **exactly once**, every job is handed out to exactly one rank;
+//! The model checkers (`src/model_check.rs`, which lists the models
+//! exactly) run this code. Loom explores every schedule with at most two
+//! preemptions (not every interleaving) of 2 and 3 ranks on one node and 2
+//! nodes of one rank with up to 8 jobs, of two runs in a row on 2 ranks,
+//! of runs in coarse units (up to 2^63 - 1 jobs) on 2 ranks, and, at four
+//! preemptions, of a thief's steal attempt racing its victim's claims;
+//! shuttle random and PCT schedules of 4 to 8 ranks on one and on several
+//! nodes, two or three runs in a row, some in coarse units, with a victim
+//! seed per schedule. They assert three properties that follow from the
+//! invariants below: **exactly once**, every job is handed out to exactly
+//! one rank;
 //! **no early end**, no rank is told "no more" while a job is unfinished;
 //! **termination**, every rank is told "no more" within a bounded number of
 //! steps once all jobs are done, even though a rank that left never serves
 //! another operation. Cross-node operations there are queued at the target
 //! and take effect only when it calls `progress`: software RMA at its worst.
 //! They also run deliberately broken variants (`Bug`, test builds only) and
-//! must find the violation each one causes.
+//! must find the violation each one causes, and count the paths their
+//! schedules took (`Path`: the predicted CAS, `Retry`, installs, the
+//! finisher, ...), each of which some model must reach.
 //!
 //! 1. *Partition.* At every instant, the unclaimed units of a run are the
 //!    disjoint union of the nonempty `Range` words, the answers with units

@@ -104,13 +104,19 @@ impl fmt::Display for Explored {
     }
 }
 
-/// Runs `models`, prints what their schedules explored under `what`, and
-/// asserts that they reached every one of `required`.
-pub(super) fn explore(what: &str, required: &[Event], models: impl FnOnce()) -> Explored {
+/// Runs `models` and asserts that their schedules reached every one of
+/// `required`; returns what they explored.
+pub(super) fn require(what: &str, required: &[Event], models: impl FnOnce()) -> Explored {
     let before = Explored::now();
     models();
     let explored = Explored::since(before);
-    println!("{what}: explored {explored}");
     explored.require(what, required);
+    explored
+}
+
+/// The same, and prints what the schedules explored under `what`.
+pub(super) fn explore(what: &str, required: &[Event], models: impl FnOnce()) -> Explored {
+    let explored = require(what, required, models);
+    println!("{what}: explored {explored}");
     explored
 }

@@ -31,6 +31,20 @@ fn check(case: Case) {
     check_at_least(0, &case.to_string(), move || case.check());
 }
 
+/// Runs `case` under loom and asserts that its schedules `moved` units as
+/// it must: with two units or more on a node some schedule steals, and
+/// across nodes where an owner keeps a unit after a claim, some take
+/// brings units.
+fn check_moving(case: Case, moved: Option<Event>) {
+    let label = case.to_string();
+    explored::require(&label, moved.as_slice(), move || check(case));
+}
+
+/// [`Event::Steal`] if `yes`.
+fn steals_if(yes: bool) -> Option<Event> {
+    yes.then_some(Event::Steal)
+}
+
 /// Runs `model`, named `label`, under loom with the preemption bound from
 /// `LOOM_MAX_PREEMPTIONS` (default [`PREEMPTION_BOUND`]) or `bound`,
 /// whichever is larger, and says how long it took.
@@ -56,7 +70,8 @@ fn two_ranks_bounded_interleavings() {
         for model in MODELS {
             for jobs in 0..=6 {
                 for maxjobs in [1, 2] {
-                    check(Case::new(2, model, &[Run::new(jobs, maxjobs)]));
+                    let case = Case::new(2, model, &[Run::new(jobs, maxjobs)]);
+                    check_moving(case, steals_if(jobs >= 2));
                 }
             }
         }
@@ -71,15 +86,20 @@ fn two_runs_of_two_ranks_bounded_interleavings() {
     explored::explore("loom, 2 runs of 2 ranks", &ONE_NODE, || {
         for model in MODELS {
             for [(a, m), (b, n)] in [[(3, 1), (2, 1)], [(0, 1), (3, 1)], [(4, 2), (5, 1)]] {
-                check(Case::new(2, model, &[Run::new(a, m), Run::new(b, n)]));
+                let case = Case::new(2, model, &[Run::new(a, m), Run::new(b, n)]);
+                check_moving(case, steals_if(true));
             }
         }
         for (coarse, fine) in [(COARSE_MIN, 4), (COARSE_MAX, 3), (COARSE_FULL, 2)] {
             let coarse = Run::coarse(coarse, 2, 2);
-            check(Case::new(2, Model::Plain, &[coarse, Run::new(fine, 1)]));
+            let case = Case::new(2, Model::Plain, &[coarse, Run::new(fine, 1)]);
+            check_moving(case, steals_if(true));
         }
         let coarse = Run::coarse(COARSE_MIN, 2, 2);
-        check(Case::new(2, Model::Plain, &[Run::new(3, 1), coarse]));
+        check_moving(
+            Case::new(2, Model::Plain, &[Run::new(3, 1), coarse]),
+            steals_if(true),
+        );
     });
 }
 
@@ -107,7 +127,8 @@ fn three_ranks_bounded_interleavings() {
             };
             for &(jobs, maxjobs) in cases {
                 let seed = Seed::Fixed(*seeds.next().unwrap());
-                check(Case::new(3, model, &[Run::new(jobs, maxjobs)]).seed(seed));
+                let case = Case::new(3, model, &[Run::new(jobs, maxjobs)]).seed(seed);
+                check_moving(case, steals_if(jobs >= 2));
             }
         }
     });
@@ -181,7 +202,8 @@ fn two_nodes_of_two_bounded_interleavings() {
     // Units can cross nodes only where an owner keeps a unit after a
     // claim: 6 jobs give node 0's ranks two units each.
     for jobs in [0, 2, 6] {
-        check(Case::new(4, Model::Plain, &[Run::new(jobs, 1)]).in_nodes_of(2));
+        let case = Case::new(4, Model::Plain, &[Run::new(jobs, 1)]).in_nodes_of(2);
+        check_moving(case, (jobs >= 6).then_some(Event::RemoteSteal));
     }
 }
 
@@ -199,14 +221,17 @@ fn two_nodes_of_one_bounded_interleavings() {
             // Rank 0 keeps a unit after a claim (so units can cross) with 3
             // jobs and maxjobs 1, or 5 and 2.
             for (jobs, maxjobs) in [(1, 1), (3, 1), (5, 2), (6, 1)] {
-                check(Case::new(2, model, &[Run::new(jobs, maxjobs)]).in_nodes_of(1));
+                let case = Case::new(2, model, &[Run::new(jobs, maxjobs)]).in_nodes_of(1);
+                check_moving(case, (jobs >= 3).then_some(Event::RemoteSteal));
             }
         }
         // An answer of two units or more: the hunter installs what it
         // does not keep.
-        check(Case::new(2, Model::Plain, &[Run::new(8, 1)]).in_nodes_of(1));
+        let case = Case::new(2, Model::Plain, &[Run::new(8, 1)]).in_nodes_of(1);
+        check_moving(case, Some(Event::RemoteSteal));
         let coarse = Run::coarse(COARSE_MIN, 2, 4);
-        check(Case::new(2, Model::Plain, &[coarse]).in_nodes_of(1));
+        let case = Case::new(2, Model::Plain, &[coarse]).in_nodes_of(1);
+        check_moving(case, Some(Event::RemoteSteal));
     });
 }
 

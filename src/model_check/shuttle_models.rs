@@ -139,15 +139,26 @@ const ACROSS_NODES_RANDOM: [Event; 10] = [
 ];
 
 /// Explores `cases` with `scheduler`, `n` schedules each, and asserts
-/// that they reached `required`.
-fn explore(what: &str, scheduler: Scheduler, cases: Vec<Case>, n: usize, required: &[Event]) {
+/// that each case's schedules reached `each` and all of them `required`.
+fn explore(
+    what: &str,
+    scheduler: Scheduler,
+    cases: Vec<Case>,
+    n: usize,
+    each: &[Event],
+    required: &[Event],
+) {
     explored::explore(&format!("shuttle {scheduler:?}, {what}"), required, || {
         for case in cases {
-            eprintln!("shuttle {scheduler:?}: {case}, {n} schedules");
-            scheduler.check(case, n);
+            let label = format!("shuttle {scheduler:?}: {case}, {n} schedules");
+            eprintln!("{label}");
+            explored::require(&label, each, || scheduler.check(case, n));
         }
     });
 }
+
+/// What the schedules of every configuration must do.
+const STEAL: [Event; 1] = [Event::Steal];
 
 #[test]
 fn random_schedules_of_many_ranks() {
@@ -157,6 +168,7 @@ fn random_schedules_of_many_ranks() {
         Scheduler::Random,
         one_node(),
         n,
+        &STEAL,
         &ONE_NODE_RANDOM,
     );
 }
@@ -166,17 +178,26 @@ fn random_schedules_of_many_ranks() {
 #[test]
 fn pct_schedules_of_many_ranks() {
     let n = iterations(ITERATIONS) / 6;
-    explore("one node", Scheduler::Pct, one_node(), n, &ONE_NODE_PCT);
+    explore(
+        "one node",
+        Scheduler::Pct,
+        one_node(),
+        n,
+        &STEAL,
+        &ONE_NODE_PCT,
+    );
 }
 
 #[test]
 fn random_schedules_across_nodes() {
     let n = iterations(ITERATIONS) / 2;
+    let cases = across_nodes();
     explore(
         "across nodes",
         Scheduler::Random,
-        across_nodes(),
+        cases,
         n,
+        &STEAL,
         &ACROSS_NODES_RANDOM,
     );
 }
@@ -186,17 +207,20 @@ fn random_schedules_across_nodes() {
 #[test]
 fn pct_schedules_across_nodes() {
     let n = iterations(ITERATIONS) / 12;
+    let cases = across_nodes();
     explore(
         "across nodes",
         Scheduler::Pct,
-        across_nodes(),
+        cases,
         n,
+        &STEAL,
         &ACROSS_NODES_PCT,
     );
 }
 
 /// Three runs in a row across nodes: hunger marks and answers of one run
-/// may still be on their way in the next.
+/// may still be on their way in the next; in each configuration some take
+/// brings units.
 #[test]
 fn random_schedules_of_three_runs_across_nodes() {
     let n = iterations(ITERATIONS) / 5;
@@ -206,13 +230,9 @@ fn random_schedules_of_three_runs_across_nodes() {
         case(6, 2, Model::Plain, &three(200, 3)),
         case(3, 1, Model::Plain, &three(120, 1)),
     ];
-    explore(
-        "three runs across nodes",
-        Scheduler::Random,
-        cases,
-        n,
-        &ACROSS_NODES_PCT,
-    );
+    let each = [Event::RemoteSteal];
+    let what = "three runs across nodes";
+    explore(what, Scheduler::Random, cases, n, &each, &ACROSS_NODES_PCT);
 }
 
 /// Schedules a seeded-bug test explores at most.

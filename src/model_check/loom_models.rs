@@ -2,7 +2,7 @@
 //! loom's preemption bound (see the module doc of [`super`]).
 
 use super::explored::{self, Event, EVERYWHERE};
-use super::{assert_exactly_once, assert_finds, Barrier, Case, Model, Run, Seed};
+use super::{assert_exactly_once, assert_finds, is_coroutine_end, Barrier, Case, Model, Run, Seed};
 use super::{COARSE_FULL, COARSE_MAX, COARSE_MIN};
 use crate::atomics::primitive::{thread, Arc};
 use crate::atomics::{Atomics, LocalAtomics};
@@ -49,6 +49,7 @@ fn steals_if(yes: bool) -> Option<Event> {
 /// `LOOM_MAX_PREEMPTIONS` (default [`PREEMPTION_BOUND`]) or `bound`,
 /// whichever is larger, and says how long it took.
 fn check_at_least(bound: usize, label: &str, model: impl Fn() + Sync + Send + 'static) {
+    silence_coroutine_ends();
     let mut builder = loom::model::Builder::new();
     let bound = builder
         .preemption_bound
@@ -56,9 +57,24 @@ fn check_at_least(bound: usize, label: &str, model: impl Fn() + Sync + Send + 's
         .max(bound);
     builder.preemption_bound = Some(bound);
     let started = std::time::Instant::now();
-    eprint!("loom: {label}, preemption bound {bound}");
+    eprintln!("loom: {label}, preemption bound {bound}");
     builder.check(model);
-    eprintln!(": {:.2?}", started.elapsed());
+    eprintln!("    {:.2?}", started.elapsed());
+}
+
+/// Keeps the panic hook from reporting loom's coroutine ends (see
+/// `is_coroutine_end`): with `--nocapture` (and `RUST_BACKTRACE` set) each
+/// would print a message and a backtrace, gigabytes in all, and take time.
+fn silence_coroutine_ends() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !is_coroutine_end(info) {
+                report(info);
+            }
+        }));
+    });
 }
 
 /// The events every one-node test must reach.
@@ -241,6 +257,9 @@ fn two_nodes_of_one_bounded_interleavings() {
 /// units or counts that are lost) are left to shuttle.
 #[test]
 fn finds_every_seeded_bug() {
+    // Before `assert_finds` swaps the hook, which the first check would
+    // wrap otherwise.
+    silence_coroutine_ends();
     let on_one_node = [
         Bug::StealIgnoresCas,
         Bug::FinishOneEarly,

@@ -2,7 +2,7 @@
 //! hunger marks, the answers owners push into the hunters' inboxes, and the
 //! hunter's takes.
 
-use super::{Bug, Protocol, RangeWord, Take, REMOTE_TAKES};
+use super::{Bug, Path, Protocol, RangeWord, Take, REMOTE_TAKES};
 use crate::atomics::primitive::MODEL_CHECKING;
 use crate::atomics::{Atomics, Slot, Update};
 use crate::error::{Error, Result};
@@ -92,10 +92,19 @@ impl<A: Atomics> Protocol<A> {
         if self.atomics.read(me, Slot::Offer)? == EMPTY {
             return Ok(());
         }
-        let Some(mark) = Mark::from_offer(self.atomics.swap(me, Slot::Offer, EMPTY)?)? else {
+        let offer = if self.has_bug(Bug::AnswerLeavesMark) {
+            self.atomics.read(me, Slot::Offer)?
+        } else {
+            self.atomics.swap(me, Slot::Offer, EMPTY)?
+        };
+        let Some(mark) = Mark::from_offer(offer)? else {
             return Ok(()); // a taker's swap displaced the mark and answers it
         };
-        let current = !self.finished && mark.run == Mark::run_bits(self.finish_target);
+        let this_run = mark.run == Mark::run_bits(self.finish_target);
+        if !this_run {
+            self.took(Path::StaleMark);
+        }
+        let current = !self.finished && this_run;
         let units = if give && current {
             self.give_back_half()?
         } else {
@@ -278,6 +287,7 @@ impl<A: Atomics> Protocol<A> {
             return Ok(());
         };
         if mark.hunter != self.me() {
+            self.took(Path::DisplacedMark);
             return self.answer(mark, NONE);
         }
         // One of our own marks, of an earlier run (a run has one take per
@@ -315,6 +325,16 @@ impl<A: Atomics> Protocol<A> {
         self.counters.steals += 1;
         self.counters.remote_steals += 1;
         self.counters.units_stolen += word.len();
+        if !self.own.is_empty() {
+            self.took(Path::ArrivalWhileBusy);
+            if self.has_bug(Bug::InstallOverNonempty) {
+                let seen = self.cas(self.me(), self.own, word)?;
+                if seen == self.own {
+                    self.own = word;
+                    return Ok(());
+                }
+            }
+        }
         self.stash.push(word.start()..word.end());
         Ok(())
     }

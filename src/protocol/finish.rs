@@ -1,7 +1,7 @@
 //! Termination (see the module doc of [`super`]): reports to `Done[0]`,
 //! rank 0's watch and notices, the leaders' relay, and the finish check.
 
-use super::{Bug, Protocol, DONE_RANK};
+use super::{Bug, Path, Protocol, DONE_RANK};
 use crate::atomics::primitive::MODEL_CHECKING;
 use crate::atomics::{poll_all, Atomics, Pending, Slot, Update};
 use crate::error::{Error, Result};
@@ -34,7 +34,7 @@ impl<A: Atomics> Protocol<A> {
                 seen,
                 seen.wrapping_add(mine),
             )?;
-            if now == seen {
+            if now == seen || self.has_bug(Bug::ReportLostOnRace) {
                 return Ok(());
             }
             seen = now;
@@ -88,6 +88,7 @@ impl<A: Atomics> Protocol<A> {
             self.check_count(done)?;
             let early = self.has_bug(Bug::FinishOneEarly) && done + 1 == self.total;
             if !self.multi_node() && (done == self.total || early) {
+                self.took(Path::Finish);
                 self.tell_node()?;
                 self.finished = true;
             }
@@ -110,7 +111,8 @@ impl<A: Atomics> Protocol<A> {
     /// tells its own node and every other node's leader (see
     /// `wait_for_notices`).
     fn watch_done(&mut self) -> Result<()> {
-        if self.me() != DONE_RANK || self.finished || !self.multi_node() {
+        let watches = self.multi_node() || self.has_bug(Bug::FinishCountsRunTwice);
+        if self.me() != DONE_RANK || self.finished || !watches {
             return Ok(());
         }
         let done = self
@@ -131,6 +133,7 @@ impl<A: Atomics> Protocol<A> {
                 }
             }
         }
+        self.took(Path::FinishAcrossNodes);
         self.tell_node()?;
         self.finished = true;
         self.wait_for_notices(notices)
@@ -177,6 +180,7 @@ impl<A: Atomics> Protocol<A> {
         }
         let told = self.atomics.load(self.me(), Slot::Told)?;
         while self.told_relayed < told {
+            self.took(Path::Relay);
             self.told_relayed += 1;
             self.tell_node()?;
         }

@@ -126,19 +126,26 @@
 //!
 //! # Invariants
 //!
-//! The model checkers (`src/model_check.rs`: loom on 2 and 3 ranks on one
-//! node and 2 nodes of one rank, every interleaving with at most two
-//! preemptions, 2 nodes of 2 on demand; shuttle on random and PCT schedules
-//! of 4 to 8 ranks on one and on several nodes) run this code and
-//! assert three properties that follow from the invariants below:
-//! **exactly once**, every job is handed out to exactly one rank;
+//! The model checkers (`src/model_check.rs`, which lists the models
+//! exactly) run this code. Loom explores every schedule with at most two
+//! preemptions (not every interleaving) of 2 and 3 ranks on one node and 2
+//! nodes of one rank with up to 8 jobs, of two runs in a row on 2 ranks,
+//! of runs in coarse units (up to 2^63 - 1 jobs) on 2 ranks, and, at four
+//! preemptions, of a thief's steal attempt racing its victim's claims;
+//! shuttle random and PCT schedules of 4 to 8 ranks on one and on several
+//! nodes, two or three runs in a row, some in coarse units, with a victim
+//! seed per schedule. They assert three properties that follow from the
+//! invariants below: **exactly once**, every job is handed out to exactly
+//! one rank;
 //! **no early end**, no rank is told "no more" while a job is unfinished;
 //! **termination**, every rank is told "no more" within a bounded number of
 //! steps once all jobs are done, even though a rank that left never serves
 //! another operation. Cross-node operations there are queued at the target
 //! and take effect only when it calls `progress`: software RMA at its worst.
 //! They also run deliberately broken variants (`Bug`, test builds only) and
-//! must find the violation each one causes.
+//! must find the violation each one causes, and count the paths their
+//! schedules took (`Path`: the predicted CAS, `Retry`, installs, the
+//! finisher, ...), each of which some model must reach.
 //!
 //! 1. *Partition.* At every instant, the unclaimed units of a run are the
 //!    disjoint union of the nonempty `Range` words, the answers with units
@@ -251,11 +258,15 @@
 
 mod cross;
 mod finish;
+mod hooks;
 mod idle;
 mod topology;
 mod watchdog;
 mod word;
 
+#[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
+pub(crate) use hooks::Paths;
+pub(crate) use hooks::{Bug, Path};
 pub(crate) use topology::Topology;
 pub(crate) use word::{RangeWord, MAX_UNITS};
 
@@ -286,22 +297,6 @@ pub(crate) enum Steal {
     Success(Range<u64>),
     /// The victim's word kept changing under the thief; try again.
     Retry,
-}
-
-/// Deliberate bugs, switched on only by the model checkers' tests
-/// (`src/model_check.rs`), which must find the violations they cause; in
-/// every other build `has_bug` is constant false.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Bug {
-    /// A thief keeps its loot even when its CAS failed: jobs handed out twice.
-    StealIgnoresCas,
-    /// The finisher fires one job early: "no more" while a job is unfinished.
-    FinishOneEarly,
-    /// An owner answers a hunger mark with units without taking them out
-    /// of its range: jobs handed out twice, across nodes.
-    DepositKeepsUnits,
-    /// The finisher tells only its own node: the other nodes never end.
-    FinishTellsOwnNodeOnly,
 }
 
 /// Counters of protocol events in the current run.
@@ -378,6 +373,8 @@ pub(crate) struct Protocol<A: Atomics> {
     watchdog: Option<Box<watchdog::Watchdog>>,
     #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
     bug: Option<Bug>,
+    #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
+    paths: Paths,
 }
 
 impl<A: Atomics> Protocol<A> {
@@ -406,27 +403,8 @@ impl<A: Atomics> Protocol<A> {
             watchdog: None,
             #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
             bug: None,
-        }
-    }
-
-    /// Switches on a deliberate bug (model-checking tests only).
-    #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
-    pub(crate) fn with_bug(mut self, bug: Option<Bug>) -> Self {
-        self.bug = bug;
-        self
-    }
-
-    /// Whether the deliberate `bug` is on: always false outside the
-    /// model-checking tests.
-    #[allow(unused_variables)]
-    fn has_bug(&self, bug: Bug) -> bool {
-        #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
-        {
-            self.bug == Some(bug)
-        }
-        #[cfg(not(all(test, any(dlb_loom, dlb_shuttle))))]
-        {
-            false
+            #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
+            paths: Paths::default(),
         }
     }
 
@@ -517,15 +495,28 @@ impl<A: Atomics> Protocol<A> {
         if expected.is_empty() {
             return Ok(Steal::Empty);
         }
+        // What the word held when the thief last saw it; `expected` differs
+        // from it when the thief bets on a prediction.
+        let mut seen = expected;
         for attempt in 0..STEAL_CAS_TRIES {
-            let (rest, taken) = expected.take_back_half();
+            let (rest, mut taken) = expected.take_back_half();
+            let predicted = expected != seen;
+            if predicted {
+                self.took(Path::PredictedCas);
+                if self.has_bug(Bug::PredictedStealStaleHalf) {
+                    taken = seen.take_back_half().1;
+                }
+            }
             let current = self.cas(victim, expected, rest)?;
             if current == expected || self.has_bug(Bug::StealIgnoresCas) {
+                if predicted {
+                    self.took(Path::PredictedCasWon);
+                }
                 self.counters.steals += 1;
                 self.counters.units_stolen += taken.end - taken.start;
                 return Ok(Steal::Success(taken));
             }
-            if current.is_empty() {
+            if current.is_empty() && !self.has_bug(Bug::StealCasesEmpty) {
                 return Ok(Steal::Empty);
             }
             // Lost to the owner or another thief. With software RMA a busy
@@ -533,12 +524,14 @@ impl<A: Atomics> Protocol<A> {
             // per visit too, so a CAS against the value just returned is
             // always one claim late: every other attempt bets that the
             // owner claims the same amount again (safe: see the module doc).
+            seen = current;
             expected = if attempt % 2 == 0 {
                 current.after_same_claim(expected)
             } else {
                 current
             };
         }
+        self.took(Path::Retry);
         Ok(Steal::Retry)
     }
 
@@ -561,6 +554,9 @@ impl<A: Atomics> Protocol<A> {
     /// becomes the own range (which must be empty).
     fn keep(&mut self, loot: Range<u64>, want: &impl Fn(u64) -> u64) -> Result<Range<u64>> {
         let take = want(loot.start).clamp(1, loot.end - loot.start);
+        if loot.start + take < loot.end {
+            self.took(Path::Install);
+        }
         self.install(loot.start + take..loot.end)?;
         Ok(loot.start..loot.start + take)
     }

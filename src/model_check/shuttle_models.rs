@@ -1,0 +1,296 @@
+//! The shuttle models: random and PCT schedules of many ranks and
+//! thousands of jobs, each schedule with its own victim seed (see the
+//! module doc of [`super`]).
+
+use super::explored::{self, Event, EVERYWHERE};
+use super::{assert_finds, Case, Model, Run, Seed, COARSE_FULL, COARSE_MAX, COARSE_MIN};
+use crate::protocol::{Bug, Path};
+
+/// Schedules per configuration; `DLB_SHUTTLE_ITERATIONS` overrides.
+fn iterations(default: usize) -> usize {
+    std::env::var("DLB_SHUTTLE_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Schedules per configuration and scheduler, before the tests' divisors.
+const ITERATIONS: usize = 12_500;
+/// PCT's bug depth.
+const PCT_DEPTH: usize = 3;
+
+/// Shuttle's schedulers.
+#[derive(Clone, Copy, Debug)]
+enum Scheduler {
+    /// A uniformly random runnable task at every step.
+    Random,
+    /// Probabilistic concurrency testing: random task priorities, changed
+    /// at `PCT_DEPTH - 1` random steps.
+    Pct,
+}
+
+impl Scheduler {
+    /// Explores `n` schedules of `case`.
+    fn check(self, case: Case, n: usize) {
+        let model = move || case.check();
+        match self {
+            Scheduler::Random => shuttle::check_random(model, n),
+            Scheduler::Pct => shuttle::check_pct(model, n, PCT_DEPTH),
+        }
+    }
+}
+
+/// `runs` in a row on `ranks` ranks in nodes of `per_node`, with a victim
+/// seed per schedule.
+fn case(ranks: usize, per_node: usize, model: Model, runs: &[Run]) -> Case {
+    Case::new(ranks, model, runs)
+        .in_nodes_of(per_node)
+        .seed(Seed::PerSchedule)
+}
+
+/// The one-node models: 4 to 8 ranks, two runs of hundreds to thousands
+/// of jobs each, and runs in coarse units before and after fine ones.
+fn one_node() -> Vec<Case> {
+    vec![
+        case(4, 4, Model::Plain, &[Run::new(1200, 8), Run::new(800, 8)]),
+        case(8, 8, Model::Plain, &[Run::new(400, 4), Run::new(600, 4)]),
+        case(
+            5,
+            5,
+            Model::Color,
+            &[Run::new(1800, 16), Run::new(1200, 16)],
+        ),
+        case(6, 6, Model::Rr, &[Run::new(700, 5), Run::new(500, 5)]),
+        case(
+            7,
+            7,
+            Model::Plain,
+            &[Run::new(2500, 32), Run::new(1500, 32)],
+        ),
+        case(8, 8, Model::Color, &[Run::new(900, 7), Run::new(600, 7)]),
+        case(
+            4,
+            4,
+            Model::Plain,
+            &[Run::coarse(COARSE_MAX, 4, 16), Run::new(300, 2)],
+        ),
+        case(
+            6,
+            6,
+            Model::Plain,
+            &[Run::new(300, 3), Run::coarse(COARSE_MIN, 6, 16)],
+        ),
+    ]
+}
+
+/// The models across nodes: nodes of 1 to 4 ranks, two runs each, one of
+/// them in coarse units.
+fn across_nodes() -> Vec<Case> {
+    vec![
+        case(4, 2, Model::Plain, &[Run::new(600, 4), Run::new(400, 4)]),
+        case(6, 2, Model::Color, &[Run::new(700, 3), Run::new(500, 3)]),
+        case(6, 3, Model::Rr, &[Run::new(500, 2), Run::new(400, 2)]),
+        case(8, 4, Model::Plain, &[Run::new(1200, 8), Run::new(800, 8)]),
+        case(5, 1, Model::Plain, &[Run::new(350, 2), Run::new(250, 2)]),
+        case(
+            4,
+            2,
+            Model::Plain,
+            &[Run::new(200, 2), Run::coarse(COARSE_FULL, 4, 16)],
+        ),
+    ]
+}
+
+/// What every one-node test must reach: PCT schedules preempt a thief
+/// between its CASes too rarely for the predicted CAS and `Retry`, which
+/// random schedules reach.
+const ONE_NODE_PCT: [Event; 3] = [EVERYWHERE[0], EVERYWHERE[1], Event::Path(Path::Finish)];
+const ONE_NODE_RANDOM: [Event; 6] = [
+    ONE_NODE_PCT[0],
+    ONE_NODE_PCT[1],
+    ONE_NODE_PCT[2],
+    Event::Path(Path::PredictedCas),
+    Event::Path(Path::PredictedCasWon),
+    Event::Path(Path::Retry),
+];
+
+/// What every test across nodes must reach (each runs several runs, so
+/// marks of an earlier run are found).
+const ACROSS_NODES_PCT: [Event; 7] = [
+    EVERYWHERE[0],
+    EVERYWHERE[1],
+    Event::RemoteSteal,
+    Event::Path(Path::FinishAcrossNodes),
+    Event::Path(Path::Relay),
+    Event::Path(Path::DisplacedMark),
+    Event::Path(Path::StaleMark),
+];
+const ACROSS_NODES_RANDOM: [Event; 10] = [
+    ACROSS_NODES_PCT[0],
+    ACROSS_NODES_PCT[1],
+    ACROSS_NODES_PCT[2],
+    ACROSS_NODES_PCT[3],
+    ACROSS_NODES_PCT[4],
+    ACROSS_NODES_PCT[5],
+    ACROSS_NODES_PCT[6],
+    Event::Path(Path::PredictedCas),
+    Event::Path(Path::Retry),
+    Event::Path(Path::ArrivalWhileBusy),
+];
+
+/// Explores `cases` with `scheduler`, `n` schedules each, and asserts
+/// that each case's schedules reached `each` and all of them `required`.
+fn explore(
+    what: &str,
+    scheduler: Scheduler,
+    cases: Vec<Case>,
+    n: usize,
+    each: &[Event],
+    required: &[Event],
+) {
+    explored::explore(&format!("shuttle {scheduler:?}, {what}"), required, || {
+        for case in cases {
+            let label = format!("shuttle {scheduler:?}: {case}, {n} schedules");
+            eprintln!("{label}");
+            explored::require(&label, each, || scheduler.check(case, n));
+        }
+    });
+}
+
+/// What the schedules of every configuration must do.
+const STEAL: [Event; 1] = [Event::Steal];
+
+#[test]
+fn random_schedules_of_many_ranks() {
+    let n = iterations(ITERATIONS);
+    explore(
+        "one node",
+        Scheduler::Random,
+        one_node(),
+        n,
+        &STEAL,
+        &ONE_NODE_RANDOM,
+    );
+}
+
+/// PCT schedules cost about a run's worth each, whatever its jobs: two
+/// runs per schedule, half as many schedules as one run had (as many runs).
+#[test]
+fn pct_schedules_of_many_ranks() {
+    let n = iterations(ITERATIONS) / 6;
+    explore(
+        "one node",
+        Scheduler::Pct,
+        one_node(),
+        n,
+        &STEAL,
+        &ONE_NODE_PCT,
+    );
+}
+
+#[test]
+fn random_schedules_across_nodes() {
+    let n = iterations(ITERATIONS) / 2;
+    let cases = across_nodes();
+    explore(
+        "across nodes",
+        Scheduler::Random,
+        cases,
+        n,
+        &STEAL,
+        &ACROSS_NODES_RANDOM,
+    );
+}
+
+/// Two runs per schedule, as many runs as one per schedule had (see
+/// `pct_schedules_of_many_ranks`).
+#[test]
+fn pct_schedules_across_nodes() {
+    let n = iterations(ITERATIONS) / 12;
+    let cases = across_nodes();
+    explore(
+        "across nodes",
+        Scheduler::Pct,
+        cases,
+        n,
+        &STEAL,
+        &ACROSS_NODES_PCT,
+    );
+}
+
+/// Three runs in a row across nodes: hunger marks and answers of one run
+/// may still be on their way in the next; in each configuration some take
+/// brings units.
+#[test]
+fn random_schedules_of_three_runs_across_nodes() {
+    let n = iterations(ITERATIONS) / 5;
+    let three = |jobs, maxjobs| [Run::new(jobs, maxjobs); 3];
+    let cases = vec![
+        case(4, 2, Model::Plain, &three(300, 2)),
+        case(6, 2, Model::Plain, &three(200, 3)),
+        case(3, 1, Model::Plain, &three(120, 1)),
+    ];
+    let each = [Event::RemoteSteal];
+    let what = "three runs across nodes";
+    explore(what, Scheduler::Random, cases, n, &each, &ACROSS_NODES_PCT);
+}
+
+/// Schedules a seeded-bug test explores at most.
+const BUG_SCHEDULES: usize = 2_000;
+
+/// Every deliberate bug, each in a model that reaches it: one run on one
+/// node, two runs (a run declared finished twice shows in the next), or
+/// one run across nodes. An answer arrives while its hunter is busy where
+/// the hunter has several takes in flight (nodes of one rank) and one rank
+/// runs far ahead of the others (PCT).
+#[test]
+fn finds_every_seeded_bug() {
+    use Scheduler::{Pct, Random};
+    let one = [Run::new(200, 2)];
+    let two = [Run::new(200, 2), Run::new(100, 2)];
+    let bugs = [
+        (Bug::StealIgnoresCas, Random, case(4, 4, Model::Plain, &one)),
+        (Bug::FinishOneEarly, Random, case(4, 4, Model::Plain, &one)),
+        (Bug::StealCasesEmpty, Random, case(4, 4, Model::Plain, &one)),
+        (
+            Bug::PredictedStealStaleHalf,
+            Random,
+            case(4, 4, Model::Plain, &one),
+        ),
+        (
+            Bug::FinishCountsRunTwice,
+            Random,
+            case(4, 4, Model::Plain, &two),
+        ),
+        (
+            Bug::DepositKeepsUnits,
+            Random,
+            case(4, 2, Model::Plain, &one),
+        ),
+        (
+            Bug::FinishTellsOwnNodeOnly,
+            Random,
+            case(4, 2, Model::Plain, &one),
+        ),
+        (
+            Bug::InstallOverNonempty,
+            Pct,
+            case(4, 1, Model::Plain, &[Run::new(100, 1)]),
+        ),
+        (
+            Bug::ReportLostOnRace,
+            Random,
+            case(4, 2, Model::Plain, &one),
+        ),
+        (
+            Bug::AnswerLeavesMark,
+            Random,
+            case(4, 2, Model::Plain, &one),
+        ),
+    ];
+    for (bug, scheduler, case) in bugs {
+        let case = case.bug(bug);
+        eprintln!("shuttle {scheduler:?}: {case}, up to {BUG_SCHEDULES} schedules");
+        assert_finds("shuttle", bug, || scheduler.check(case, BUG_SCHEDULES));
+    }
+}

@@ -1,0 +1,152 @@
+//! The model checkers' hooks into the protocol (`src/model_check.rs`):
+//! deliberate bugs they switch on and must find ([`Bug`]), and the paths
+//! through the protocol they must show their schedules took ([`Path`]).
+//! Outside the checker builds (`cfg(all(test, any(dlb_loom, dlb_shuttle)))`)
+//! both are inert: `has_bug` is constant false and `took` does nothing.
+
+use super::Protocol;
+use crate::atomics::Atomics;
+
+/// Deliberate bugs, switched on only by the model checkers' tests, which
+/// must find the violations they cause. Each is a mistake one could make in
+/// the real code path it sits on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Bug {
+    /// A thief keeps its loot even when its CAS failed: jobs handed out twice.
+    StealIgnoresCas,
+    /// The finisher fires one job early: "no more" while a job is unfinished.
+    FinishOneEarly,
+    /// An owner answers a hunger mark with units without taking them out
+    /// of its range: jobs handed out twice, across nodes.
+    DepositKeepsUnits,
+    /// The finisher tells only its own node: the other nodes never end.
+    FinishTellsOwnNodeOnly,
+    /// A thief whose CAS returned an empty value goes on CASing against it
+    /// (forgets that thieves never CAS against an empty value): it "steals"
+    /// nothing from the empty word and has a chunk without jobs.
+    StealCasesEmpty,
+    /// A thief that won its CAS against a *predicted* value takes the back
+    /// half of the value its previous CAS returned, not of the prediction:
+    /// units the owner kept are handed out twice.
+    PredictedStealStaleHalf,
+    /// Rank 0 watches `Done` on one node too, as it does across nodes,
+    /// though there the finisher already told everyone: a run is declared
+    /// finished twice, and the next run ends before its jobs are done.
+    FinishCountsRunTwice,
+    /// Units that arrive in an answer while the own range still holds units
+    /// are installed over it instead of stashed: those units are lost, and
+    /// the run never ends.
+    InstallOverNonempty,
+    /// A report whose CAS on the node's `Unsent` count lost a race is
+    /// dropped instead of retried: `Done` never reaches the run's total.
+    ReportLostOnRace,
+    /// An owner answers a hunger mark it only read, without swapping it out
+    /// of its offer word: the mark is answered again later.
+    AnswerLeavesMark,
+}
+
+/// Paths through the protocol that a model checker's schedules must reach:
+/// a checker that never takes one checks nothing there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Path {
+    /// A thief CASes against a value it predicted (one more claim of the
+    /// same size), not one it read.
+    PredictedCas,
+    /// ... and wins.
+    PredictedCasWon,
+    /// A steal attempt ends in [`super::Steal::Retry`].
+    Retry,
+    /// A rank installs the rest of units it stole or took into its empty
+    /// own word.
+    Install,
+    /// Units arrive in an answer while the own range holds units (stashed).
+    ArrivalWhileBusy,
+    /// On one node, the finisher's report reaches the run's total and it
+    /// tells every rank.
+    Finish,
+    /// Across nodes, rank 0 sees `Done` reach the total and tells its node
+    /// and the other nodes' leaders.
+    FinishAcrossNodes,
+    /// A leader relays a finish told by another node.
+    Relay,
+    /// A take's swap displaced another hunter's mark (answered `NONE`).
+    DisplacedMark,
+    /// A mark of an earlier run is answered `NONE`.
+    StaleMark,
+}
+
+#[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
+impl Path {
+    pub(crate) const ALL: [Path; 10] = [
+        Path::PredictedCas,
+        Path::PredictedCasWon,
+        Path::Retry,
+        Path::Install,
+        Path::ArrivalWhileBusy,
+        Path::Finish,
+        Path::FinishAcrossNodes,
+        Path::Relay,
+        Path::DisplacedMark,
+        Path::StaleMark,
+    ];
+
+    /// This path's index in [`Path::ALL`].
+    pub(crate) fn index(self) -> usize {
+        Path::ALL
+            .iter()
+            .position(|&p| p == self)
+            .expect("ALL lists every path")
+    }
+}
+
+/// How often one rank took each [`Path`] since the checker last looked.
+#[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Paths([u64; Path::ALL.len()]);
+
+#[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
+impl Paths {
+    /// Times `path` was taken.
+    pub(crate) fn count(&self, path: Path) -> u64 {
+        self.0[path.index()]
+    }
+}
+
+#[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
+impl<A: Atomics> Protocol<A> {
+    /// Switches on a deliberate bug.
+    pub(crate) fn with_bug(mut self, bug: Option<Bug>) -> Self {
+        self.bug = bug;
+        self
+    }
+
+    /// The paths taken since the last call.
+    pub(crate) fn take_paths(&mut self) -> Paths {
+        std::mem::take(&mut self.paths)
+    }
+}
+
+impl<A: Atomics> Protocol<A> {
+    /// Whether the deliberate `bug` is on: always false outside the
+    /// model-checking tests.
+    #[allow(unused_variables)]
+    pub(super) fn has_bug(&self, bug: Bug) -> bool {
+        #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
+        {
+            self.bug == Some(bug)
+        }
+        #[cfg(not(all(test, any(dlb_loom, dlb_shuttle))))]
+        {
+            false
+        }
+    }
+
+    /// Counts `path` for the model checkers; does nothing elsewhere.
+    #[allow(unused_variables)]
+    pub(super) fn took(&mut self, path: Path) {
+        #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
+        {
+            self.paths.0[path.index()] += 1;
+        }
+    }
+}

@@ -13,7 +13,7 @@
 mod common;
 
 use common::sleep::{costs, timed_run, STRATEGIES};
-use common::Row;
+use common::{json, Row};
 use dlb::{Dlb, Variant};
 
 const WORKLOADS: [&str; 5] = ["uniform", "ramp", "pareto", "seed_1_8", "heavy_block"];
@@ -53,12 +53,12 @@ fn main() -> dlb::Result<()> {
                 value: ratio,
                 unit: "ratio",
                 extra: vec![
-                    ("workload", workload.to_owned()),
-                    ("strategy", strategy.to_owned()),
-                    ("makespan_s", format!("{makespan:.6}")),
-                    ("lower_bound_s", format!("{bound:.6}")),
-                    ("nominal_bound_s", format!("{nominal:.6}")),
-                    ("jobs", jobs.to_string()),
+                    ("workload", json!(workload)),
+                    ("strategy", json!(strategy)),
+                    ("makespan_s", json!(makespan)),
+                    ("lower_bound_s", json!(bound)),
+                    ("nominal_bound_s", json!(nominal)),
+                    ("jobs", json!(jobs)),
                 ],
             });
         }

@@ -49,7 +49,7 @@
 mod common;
 
 use common::sleep::{scaled_costs, timed_run, STRATEGIES};
-use common::{percentile, Row};
+use common::{json, percentile, Row, Value};
 use dlb::bench::{global_counter, master_worker};
 use dlb::collectives::allgather;
 use dlb::{Dlb, Variant};
@@ -246,10 +246,12 @@ fn main() -> dlb::Result<()> {
     let path = rma.atomics_path().map_or("none", |p| p.name());
     let at = layout(&rma)?;
     let rpn = at.ranks_per_node.clone();
-    let common_extra = |rows: &mut Vec<(&str, String)>| {
-        rows.push(("stack", stack.clone()));
-        rows.push(("nodes", at.nodes.to_string()));
-        rows.push(("ranks_per_node", rpn.clone()));
+    let common_extra = |rows: &mut Vec<(&str, Value)>| {
+        rows.push(("stack", json!(stack)));
+        rows.push(("nodes", json!(at.nodes)));
+        // A number when every node has as many ranks, else e.g. "3/2/2".
+        let per_node = rpn.parse::<u64>().map_or_else(|_| json!(rpn), |n| json!(n));
+        rows.push(("ranks_per_node", per_node));
     };
     if me == 0 {
         println!(
@@ -276,12 +278,12 @@ fn main() -> dlb::Result<()> {
                 let mut extra = Vec::new();
                 common_extra(&mut extra);
                 extra.extend([
-                    ("workload", workload.to_string()),
-                    ("strategy", strategy.to_string()),
-                    ("rep", rep.to_string()),
-                    ("jobs", JOBS.to_string()),
-                    ("makespan_s", format!("{:.6}", outcome.makespan)),
-                    ("lower_bound_s", format!("{:.6}", outcome.bound)),
+                    ("workload", json!(workload)),
+                    ("strategy", json!(strategy)),
+                    ("rep", json!(rep)),
+                    ("jobs", json!(JOBS)),
+                    ("makespan_s", json!(outcome.makespan)),
+                    ("lower_bound_s", json!(outcome.bound)),
                 ]);
                 rows.push(Row {
                     bench: "multinode",
@@ -354,15 +356,16 @@ fn main() -> dlb::Result<()> {
                 let mut extra = Vec::new();
                 common_extra(&mut extra);
                 extra.extend([
-                    ("strategy", strategy.to_string()),
-                    ("stat", stat_name.to_string()),
-                    ("samples", times.len().to_string()),
-                    ("dropped", dropped.to_string()),
-                    ("holder", holder.to_string()),
-                    ("hold_ms", hold.as_millis().to_string()),
+                    ("strategy", json!(strategy)),
+                    ("stat", json!(stat_name)),
+                    ("samples", json!(times.len())),
+                    ("dropped", json!(dropped)),
+                    ("holder", json!(holder)),
+                    ("hold_ms", json!(hold.as_millis() as u64)),
+                    // A string, as in the rows written before serde_json.
                     (
                         "holder_off_node0",
-                        (at.node_of[holder] != at.node_of[0]).to_string(),
+                        json!((at.node_of[holder] != at.node_of[0]).to_string()),
                     ),
                 ]);
                 rows.push(Row {

@@ -1,7 +1,7 @@
 //! Turns `target/bench/*.jsonl` into SVG plots beside them (no MPI):
 //! `balance-<mpi>.svg`, makespan / lower bound against ranks per strategy
-//! (worst workload: the figure a user should plan for); `latency-<mpi>-<path>.svg`,
-//! p50 and p99 of every latency figure on a log scale.
+//! (worst workload: the figure a user should plan for); `latency-<mpi>-<stack>-<path>.svg`,
+//! p50 and p99 (over timed batches) of every latency figure on a log scale.
 //!
 //! Run by `ci/bench` after the MPI benchmarks.
 
@@ -10,37 +10,38 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// One JSON object of our flat rows: field -> raw value (strings unquoted).
-type Obj = BTreeMap<String, String>;
+/// One benchmark row: a flat JSON object.
+type Obj = serde_json::Map<String, serde_json::Value>;
 
-/// Parses the flat objects the benchmarks write (no nesting, no commas or
-/// colons inside values).
-fn parse_line(line: &str) -> Obj {
-    let body = line.trim().trim_start_matches('{').trim_end_matches('}');
-    body.split(',')
-        .filter_map(|field| {
-            let (k, v) = field.split_once(':')?;
-            Some((
-                k.trim().trim_matches('"').to_owned(),
-                v.trim().trim_matches('"').to_owned(),
-            ))
-        })
-        .collect()
+/// The rows of `target/bench/<bench>.jsonl`; a line that is not a JSON
+/// object is an error (the benchmarks wrote it).
+fn read(dir: &Path, bench: &str) -> Result<Vec<Obj>, Box<dyn std::error::Error>> {
+    let file = dir.join(format!("{bench}.jsonl"));
+    let Ok(text) = fs::read_to_string(&file) else {
+        return Ok(Vec::new());
+    };
+    let mut rows = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(line) {
+            Ok(serde_json::Value::Object(o)) => rows.push(o),
+            Ok(_) => return Err(format!("{}:{}: not an object", file.display(), i + 1).into()),
+            Err(e) => return Err(format!("{}:{}: {e}", file.display(), i + 1).into()),
+        }
+    }
+    Ok(rows)
 }
 
-fn read(dir: &Path, bench: &str) -> Vec<Obj> {
-    fs::read_to_string(dir.join(format!("{bench}.jsonl")))
-        .map(|t| {
-            t.lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(parse_line)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
+/// A number field (NaN when missing or null).
 fn num(o: &Obj, k: &str) -> f64 {
-    o.get(k).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
+    o.get(k).and_then(|v| v.as_f64()).unwrap_or(f64::NAN)
+}
+
+/// A string field ("" when missing).
+fn text<'a>(o: &'a Obj, k: &str) -> &'a str {
+    o.get(k).and_then(|v| v.as_str()).unwrap_or("")
 }
 
 type Plot = Result<(), Box<dyn std::error::Error>>;
@@ -48,9 +49,9 @@ type Plot = Result<(), Box<dyn std::error::Error>>;
 fn balance(dir: &Path, rows: &[Obj], mpi: &str) -> Plot {
     // strategy -> ranks -> worst ratio over workloads
     let mut worst: BTreeMap<&str, BTreeMap<u32, f64>> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r["mpi"] == mpi) {
+    for r in rows.iter().filter(|r| text(r, "mpi") == mpi) {
         let e = worst
-            .entry(r["strategy"].as_str())
+            .entry(text(r, "strategy"))
             .or_default()
             .entry(num(r, "ranks") as u32)
             .or_insert(0.0);
@@ -116,25 +117,23 @@ fn balance(dir: &Path, rows: &[Obj], mpi: &str) -> Plot {
     Ok(())
 }
 
-fn latency(dir: &Path, rows: &[Obj], mpi: &str, path: &str) -> Plot {
-    let mine: Vec<&Obj> = rows
-        .iter()
-        .filter(|r| r["mpi"] == mpi && r["path"] == path)
-        .collect();
-    if mine.is_empty() {
-        return Ok(());
-    }
+fn latency(dir: &Path, rows: &[Obj], mpi: &str, path: &str, stack: &str) -> Plot {
     let mut names: Vec<String> = Vec::new();
     let mut p50 = Vec::new();
     let mut p99 = Vec::new();
-    for r in &mine {
-        let metric = &r["metric"];
-        if let Some(name) = metric.strip_suffix("_p50_us") {
-            names.push(name.to_owned());
-            p50.push(num(r, "value"));
-        } else if metric.ends_with("_p99_us") {
-            p99.push(num(r, "value"));
+    for r in rows
+        .iter()
+        .filter(|r| text(r, "mpi") == mpi && text(r, "path") == path && text(r, "stack") == stack)
+    {
+        let (median, tail) = (num(r, "p50_us"), num(r, "p99_us"));
+        if median.is_finite() && tail.is_finite() {
+            names.push(text(r, "metric").to_owned());
+            p50.push(median);
+            p99.push(tail);
         }
+    }
+    if names.is_empty() {
+        return Ok(());
     }
     let lo = p50
         .iter()
@@ -144,13 +143,13 @@ fn latency(dir: &Path, rows: &[Obj], mpi: &str, path: &str) -> Plot {
         .fold(f64::INFINITY, f64::min)
         / 2.0;
     let hi = p50.iter().chain(&p99).cloned().fold(0.0, f64::max) * 2.0;
-    let file = dir.join(format!("latency-{mpi}-{path}.svg"));
+    let file = dir.join(format!("latency-{mpi}-{stack}-{path}.svg"));
     let root = SVGBackend::new(&file, (900, 500)).into_drawing_area();
     root.fill(&WHITE)?;
     let n = names.len();
     let mut chart = ChartBuilder::on(&root)
         .caption(
-            format!("{mpi}, {path} path: latency on 2 ranks"),
+            format!("{mpi} ({stack}), {path} path: latency on 2 ranks, p50 and p99 over batches"),
             ("sans-serif", 20),
         )
         .margin(15)
@@ -192,12 +191,17 @@ fn main() -> Plot {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("target")
         .join("bench");
-    let balance_rows = read(&dir, "balance");
-    let latency_rows = read(&dir, "latency");
+    let balance_rows = read(&dir, "balance")?;
+    let latency_rows = read(&dir, "latency")?;
+    let mut stacks: Vec<&str> = latency_rows.iter().map(|r| text(r, "stack")).collect();
+    stacks.sort_unstable();
+    stacks.dedup();
     for mpi in ["openmpi", "mpich"] {
         balance(&dir, &balance_rows, mpi)?;
         for path in ["shm", "mpi"] {
-            latency(&dir, &latency_rows, mpi, path)?;
+            for stack in &stacks {
+                latency(&dir, &latency_rows, mpi, path, stack)?;
+            }
         }
     }
     Ok(())

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::Row;
+use common::{json, Row};
 use dlb::bench::global_counter;
 use dlb::collectives::allgather;
 use dlb::{Dlb, Variant};
@@ -71,10 +71,7 @@ fn main() -> dlb::Result<()> {
                         metric: "jobs_per_s",
                         value: rate,
                         unit: "jobs/s",
-                        extra: vec![
-                            ("strategy", strategy.to_string()),
-                            ("jobs", jobs.to_string()),
-                        ],
+                        extra: vec![("strategy", json!(strategy)), ("jobs", json!(jobs))],
                     }
                 })
                 .collect();

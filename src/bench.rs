@@ -21,8 +21,33 @@ pub enum RawOp {
     CompareAndSwap,
 }
 
-fn micros(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
+/// OSU-style timing: `warmup` untimed calls of `op`, then `batches` loops
+/// of `per_batch` calls, each loop timed as a whole (two clock reads per
+/// loop, not per call, so the clock's cost and resolution drop out).
+/// Returns the mean microseconds per call of each batch.
+pub fn time_batches(
+    warmup: usize,
+    batches: usize,
+    per_batch: usize,
+    mut op: impl FnMut() -> Result<()>,
+) -> Result<Vec<f64>> {
+    for _ in 0..warmup {
+        op()?;
+    }
+    let mut means = Vec::with_capacity(batches);
+    for _ in 0..batches {
+        let start = Instant::now();
+        for _ in 0..per_batch {
+            op()?;
+        }
+        means.push(per_call(start.elapsed(), per_batch));
+    }
+    Ok(means)
+}
+
+/// Microseconds per call of `calls` calls that took `took` in all.
+fn per_call(took: Duration, calls: usize) -> f64 {
+    took.as_secs_f64() * 1e6 / calls.max(1) as f64
 }
 
 fn rma_only(dlb: &Dlb) -> Result<&crate::atomics::WindowAtomics> {
@@ -31,86 +56,100 @@ fn rma_only(dlb: &Dlb) -> Result<&crate::atomics::WindowAtomics> {
         .ok_or_else(|| Error::invalid_argument("benchmarks of atomics need the rma variant"))
 }
 
-/// Times `iterations` raw atomics from rank 0 on rank 1 (`remote`) or on
-/// itself, after `warmup` untimed ones; the other ranks wait in a barrier
-/// (inside MPI, so software RMA progresses). Microseconds, on rank 0 only.
+/// Times raw atomics from rank 0 on rank 1 (`remote`) or on itself, with
+/// [`time_batches`]; the other ranks wait in a barrier (inside MPI, so
+/// software RMA progresses). Microseconds per operation per batch, on
+/// rank 0 only.
 pub fn raw_latency(
     dlb: &Dlb,
     op: RawOp,
     remote: bool,
     warmup: usize,
-    iterations: usize,
+    batches: usize,
+    per_batch: usize,
 ) -> Result<Vec<f64>> {
     let atomics = rma_only(dlb)?;
     let target = usize::from(remote && dlb.size() > 1);
     let mut times = Vec::new();
     dlb.comm.barrier()?;
     if dlb.rank() == 0 {
-        times.reserve(iterations);
-        for i in 0..warmup + iterations {
-            let start = Instant::now();
+        times = time_batches(warmup, batches, per_batch, || {
             match op {
                 RawOp::FetchAdd => atomics.fetch_add(target, Slot::BenchAdd, 1)?,
                 RawOp::CompareAndSwap => atomics.compare_and_swap(target, Slot::BenchCas, 0, 0)?,
             };
-            if i >= warmup {
-                times.push(micros(start.elapsed()));
-            }
-        }
+            Ok(())
+        })?;
     }
     dlb.comm.barrier()?;
     Ok(times)
 }
 
+/// What the victim of a steal-latency measurement does meanwhile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Victim {
+    /// Waits in a barrier, inside MPI (software RMA progresses).
+    Idle,
+    /// Computes outside MPI in jobs of this length, and between jobs does
+    /// what `give_more` does for thieves (`progress`), as a busy owner would.
+    Busy(Duration),
+}
+
+/// Steals per timed batch: rank 0's range of 2^32 - 1 units, halved by
+/// every steal, lasts for 32.
+pub const STEALS_PER_BATCH: usize = 16;
+
 /// Times successful steals by rank 1 from rank 0, which holds a full range
-/// (2^32 - 1 units, refilled every 24 steals). With `victim_busy`, rank 0
-/// sleeps that long outside MPI while rank 1 makes one steal per refill:
-/// the steal from a busy victim. Microseconds, on rank 1 only.
-pub fn steal_latency(
-    dlb: &mut Dlb,
-    iterations: usize,
-    victim_busy: Option<Duration>,
-) -> Result<Vec<f64>> {
-    const STEALS_PER_FILL: usize = 24;
-    const WARMUP_FILLS: usize = 2;
+/// (2^32 - 1 units, refilled before every batch of [`STEALS_PER_BATCH`]
+/// steals, each batch timed as a whole), after two untimed batches.
+/// Microseconds per steal per batch, on rank 1 only.
+pub fn steal_latency(dlb: &mut Dlb, batches: usize, victim: Victim) -> Result<Vec<f64>> {
+    const WARMUP_BATCHES: usize = 2;
     if dlb.size() < 2 {
         return Ok(Vec::new());
     }
     rma_only(dlb)?;
     let me = dlb.rank();
-    let per_fill = if victim_busy.is_some() {
-        1
-    } else {
-        STEALS_PER_FILL
-    };
-    let fills = WARMUP_FILLS + iterations.div_ceil(per_fill);
     let mut times = Vec::new();
-    for fill in 0..fills {
+    for batch in 0..WARMUP_BATCHES + batches {
         dlb.comm.barrier()?;
+        // The busy victim computes until the thief adds to this word.
+        let mut signal = 0;
         if me == 0 {
             protocol(dlb)?.bench_fill(0..MAX_UNITS)?;
+            signal = rma_only(dlb)?.load(0, Slot::BenchAdd)?;
         }
         dlb.comm.barrier()?;
-        match me {
-            0 => {
-                if let Some(busy) = victim_busy {
-                    std::thread::sleep(busy);
+        match (me, victim) {
+            (0, Victim::Busy(job)) => {
+                let atomics = rma_only(dlb)?;
+                loop {
+                    let until = Instant::now() + job;
+                    while Instant::now() < until {
+                        std::hint::spin_loop();
+                    }
+                    atomics.progress()?;
+                    if atomics.load(0, Slot::BenchAdd)? != signal {
+                        break;
+                    }
                 }
             }
-            1 => {
-                for _ in 0..per_fill {
-                    let start = Instant::now();
-                    let outcome = protocol(dlb)?.steal(0)?;
-                    let took = micros(start.elapsed());
-                    match outcome {
-                        Steal::Success(_) if fill >= WARMUP_FILLS && times.len() < iterations => {
-                            times.push(took)
-                        }
+            (1, _) => {
+                let start = Instant::now();
+                for _ in 0..STEALS_PER_BATCH {
+                    match protocol(dlb)?.steal(0)? {
                         Steal::Success(_) => {}
                         Steal::Empty | Steal::Retry => {
                             return Err(Error::internal("a full victim could not be robbed"))
                         }
                     }
+                }
+                let took = start.elapsed();
+                if batch >= WARMUP_BATCHES {
+                    times.push(per_call(took, STEALS_PER_BATCH));
+                }
+                if victim != Victim::Idle {
+                    rma_only(dlb)?.fetch_add(0, Slot::BenchAdd, 1)?;
                 }
             }
             _ => {}

@@ -7,6 +7,8 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
 
+pub use serde_json::{json, Map, Value};
+
 pub mod sleep;
 
 /// `--quick` (few iterations) and `--full` (up to 64 ranks) from the
@@ -44,12 +46,9 @@ pub fn percentile(values: &[f64], q: f64) -> f64 {
     v[i]
 }
 
-/// A JSON string literal (the benchmarks only write plain ASCII names).
-fn quote(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
-/// One figure; `extra` adds fields (numbers unquoted when they parse).
+/// One figure; `extra` adds fields. Written with serde_json, so a value
+/// that is not a finite number (a NaN from an empty sample) becomes `null`,
+/// never an unparsable `NaN`.
 pub struct Row<'a> {
     pub bench: &'a str,
     pub path: &'a str,
@@ -57,33 +56,25 @@ pub struct Row<'a> {
     pub metric: &'a str,
     pub value: f64,
     pub unit: &'a str,
-    pub extra: Vec<(&'a str, String)>,
+    pub extra: Vec<(&'a str, Value)>,
 }
 
 impl Row<'_> {
+    /// The row as one JSON object: the fields every row has (`bench`, `mpi`,
+    /// `path`, `ranks`, `metric`, `value`, `unit`), then `extra`.
     pub fn json(&self) -> String {
-        let mut fields = vec![
-            ("bench", quote(self.bench)),
-            ("mpi", quote(mpi_name())),
-            ("path", quote(self.path)),
-            ("ranks", self.ranks.to_string()),
-            ("metric", quote(self.metric)),
-            ("value", format!("{:.6}", self.value)),
-            ("unit", quote(self.unit)),
-        ];
+        let mut fields = Map::new();
+        fields.insert("bench".into(), self.bench.into());
+        fields.insert("mpi".into(), mpi_name().into());
+        fields.insert("path".into(), self.path.into());
+        fields.insert("ranks".into(), self.ranks.into());
+        fields.insert("metric".into(), self.metric.into());
+        fields.insert("value".into(), self.value.into());
+        fields.insert("unit".into(), self.unit.into());
         for (k, v) in &self.extra {
-            let value = if v.parse::<f64>().is_ok() {
-                v.clone()
-            } else {
-                quote(v)
-            };
-            fields.push((k, value));
+            fields.insert((*k).into(), v.clone());
         }
-        let body: Vec<String> = fields
-            .iter()
-            .map(|(k, v)| format!("{}:{v}", quote(k)))
-            .collect();
-        format!("{{{}}}", body.join(","))
+        Value::Object(fields).to_string()
     }
 }
 

@@ -128,6 +128,38 @@ pub(crate) fn timeout_from_env() -> Result<Option<std::time::Duration>> {
     }
 }
 
+/// `DLB_CLAIM_AHEAD=<n>`: at most `n` chunks per claim from the own range
+/// (see `Builder::claim_ahead`; 1 turns claiming ahead off).
+pub(crate) fn claim_ahead_from_env() -> Result<Option<u64>> {
+    let Ok(value) = std::env::var("DLB_CLAIM_AHEAD") else {
+        return Ok(None);
+    };
+    match value.trim().parse::<u64>() {
+        Ok(n) if (1..=MAX_CLAIM_AHEAD).contains(&n) => Ok(Some(n)),
+        _ => Err(Error::invalid_argument(format!(
+            "DLB_CLAIM_AHEAD={value} is not a number of chunks from 1 (off) to {MAX_CLAIM_AHEAD}"
+        ))),
+    }
+}
+
+/// The largest claim-ahead cap accepted.
+pub(crate) const MAX_CLAIM_AHEAD: u64 = 1024;
+
+/// `DLB_PER_CALL_TIMING=1|0`: time every `give_more` call (see
+/// `Builder::per_call_timing`).
+pub(crate) fn per_call_timing_from_env() -> Result<Option<bool>> {
+    let Ok(value) = std::env::var("DLB_PER_CALL_TIMING") else {
+        return Ok(None);
+    };
+    match value.trim() {
+        "1" | "yes" | "true" | "on" => Ok(Some(true)),
+        "" | "0" | "no" | "false" | "off" => Ok(Some(false)),
+        _ => Err(Error::invalid_argument(format!(
+            "DLB_PER_CALL_TIMING={value} is neither 1 nor 0"
+        ))),
+    }
+}
+
 pub(crate) fn window_from_env() -> Result<Option<WindowFlavor>> {
     from_env(
         "DLB_WINDOW",
@@ -271,6 +303,36 @@ mod tests {
         }
         std::env::remove_var("DLB_TIMEOUT");
         assert_eq!(timeout_from_env().unwrap(), None);
+    }
+
+    #[test]
+    fn dlb_claim_ahead_and_per_call_timing_parse() {
+        // Only this test touches these two variables in the unit-test process.
+        for (value, expected) in [
+            ("16", Some(Some(16))),
+            (" 1 ", Some(Some(1))),
+            ("1024", Some(Some(1024))),
+            ("0", None),
+            ("1025", None),
+            ("many", None),
+        ] {
+            std::env::set_var("DLB_CLAIM_AHEAD", value);
+            assert_eq!(claim_ahead_from_env().ok(), expected, "{value:?}");
+        }
+        std::env::remove_var("DLB_CLAIM_AHEAD");
+        assert_eq!(claim_ahead_from_env().unwrap(), None);
+        for (value, expected) in [
+            ("1", Some(Some(true))),
+            ("on", Some(Some(true))),
+            ("0", Some(Some(false))),
+            ("", Some(Some(false))),
+            ("sometimes", None),
+        ] {
+            std::env::set_var("DLB_PER_CALL_TIMING", value);
+            assert_eq!(per_call_timing_from_env().ok(), expected, "{value:?}");
+        }
+        std::env::remove_var("DLB_PER_CALL_TIMING");
+        assert_eq!(per_call_timing_from_env().unwrap(), None);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::atomics::{
 };
 use crate::builder::Builder;
 use crate::config::{self, AtomicsPath, Variant};
-use crate::dispenser::Dispenser;
+use crate::dispenser::{Dispenser, DEFAULT_CLAIM_AHEAD};
 use crate::dlb::Dlb;
 use crate::error::{Error, ErrorKind, Result};
 use crate::mpi::{self, Comm, Window, WindowFlavor};
@@ -39,6 +39,20 @@ impl Dlb {
         let timeout = match builder.timeout {
             Some(t) => Some(t),
             None => config::timeout_from_env()?,
+        };
+        let claim_ahead = match builder.claim_ahead {
+            Some(n) if (1..=config::MAX_CLAIM_AHEAD).contains(&n) => n,
+            Some(n) => {
+                return Err(Error::invalid_argument(format!(
+                    "claim_ahead({n}): from 1 (off) to {} chunks per claim",
+                    config::MAX_CLAIM_AHEAD
+                )))
+            }
+            None => config::claim_ahead_from_env()?.unwrap_or(DEFAULT_CLAIM_AHEAD),
+        };
+        let per_call_timing = match builder.per_call_timing {
+            Some(on) => on,
+            None => config::per_call_timing_from_env()?.unwrap_or(false),
         };
         agree(
             &comm,
@@ -71,7 +85,8 @@ impl Dlb {
             }
         };
         Ok(Dlb {
-            dispenser: Dispenser::new(protocol, rank, size, max_units),
+            dispenser: Dispenser::new(protocol, rank, size, max_units)
+                .pace(per_call_timing, claim_ahead),
             variant,
             path,
             flavor,

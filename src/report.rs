@@ -72,7 +72,7 @@ impl Dlb {
 
 /// Statistics as nanoseconds and counts, `u64::MAX` for "none", for one
 /// all-gather; [`unpack_statistics`] is the inverse.
-fn pack_statistics(s: &Statistics) -> [u64; 19] {
+fn pack_statistics(s: &Statistics) -> [u64; 20] {
     let dur = |d: Duration| d.as_nanos() as u64;
     let opt = |d: Option<Duration>| d.map_or(u64::MAX, dur);
     [
@@ -95,6 +95,7 @@ fn pack_statistics(s: &Statistics) -> [u64; 19] {
         s.reports,
         s.last_done_ns.unwrap_or(u64::MAX),
         s.told_ns.unwrap_or(u64::MAX),
+        s.claims,
     ]
 }
 
@@ -120,6 +121,7 @@ fn unpack_statistics(v: &[u64]) -> Statistics {
         reports: v[16],
         last_done_ns: some(v[17]),
         told_ns: some(v[18]),
+        claims: v[19],
     }
 }
 
@@ -171,6 +173,7 @@ const ROWS: &[(u32, Row)] = &[
         Row::Time("all waits for new work (idle)", |s| s.total_wait),
     ),
     (2, Row::Count("jobs per rank", |s| s.jobs)),
+    (2, Row::Count("claims from the own range", |s| s.claims)),
     (2, Row::Count("steal attempts", |s| s.steal_attempts)),
     (2, Row::Count("successful steals", |s| s.steals)),
     (2, Row::Count("units stolen", |s| s.units_stolen)),

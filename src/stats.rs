@@ -4,13 +4,27 @@
 //! prints is in `src/report.rs`.
 //!
 //! Figures are for the last run and are reset by every `setup`.
+//!
+//! # When the clock is read
+//! A `give_more` served from chunks this rank already claimed costs a few
+//! nanoseconds, less than one clock read, so by default the clock is read
+//! only where a call visits the shared range (claims from it, or waits for
+//! work): twice per visit. Calls and jobs are counted on every call. A work
+//! slice is then the time between two visits, which is the time between two
+//! calls unless dlb claimed ahead (see `Builder::claim_ahead`: only for jobs
+//! shorter than about a microsecond). Calls served without a visit count as
+//! no time in `give_more`. With per-call timing (`Builder::per_call_timing`,
+//! `DLB_PER_CALL_TIMING=1`, always for the static variant) every call is
+//! timed, as the figures' definitions say.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// One rank's figures for the last run, from [`Dlb::statistics`](crate::Dlb::statistics).
 ///
 /// A *work slice* is the time between two `give_more` calls, when the
-/// program ran the chunk it was given.
+/// program ran the chunk it was given; by default, when dlb claimed several
+/// chunks ahead for very short jobs, the chunks of one claim form one slice
+/// (see [`Builder::per_call_timing`](crate::Builder::per_call_timing)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Statistics {
@@ -18,7 +32,9 @@ pub struct Statistics {
     pub jobs: u64,
     /// `give_more` calls, the final one included.
     pub calls: u64,
-    /// Time spent inside `give_more`, the final call included.
+    /// Time spent inside `give_more`, the final call included (by default
+    /// calls served from chunks claimed ahead, a few nanoseconds each, are
+    /// not timed).
     pub time_in_give_more: Duration,
     /// Time of the final call, the one that answered "no more" (it waits for
     /// the other ranks to finish).
@@ -44,6 +60,9 @@ pub struct Statistics {
     /// Units taken by successful steals (a unit is one job unless a run has
     /// more than 2^32 - 1 jobs).
     pub units_stolen: u64,
+    /// Successful claims from the own range (each one atomic on it; fewer
+    /// than the calls served from the own range when dlb claims ahead).
+    pub claims: u64,
     /// Claims from the own range that lost a race with a thief and retried.
     pub claim_retries: u64,
     /// Additions to the global done counter.
@@ -55,20 +74,25 @@ pub struct Statistics {
     pub told_ns: Option<u64>,
 }
 
-/// What a rank records during a run.
+/// What a rank records during a run: counts on every call, times over
+/// *stretches* of `give_more` (every call with per-call timing, else every
+/// visit to the shared range).
 #[derive(Clone, Debug)]
 pub(crate) struct Timeline {
+    per_call: bool,
     setup_end: Instant,
-    /// When the last `give_more` that returned a chunk returned.
+    /// When the last stretch that found work ended.
     last_return: Option<Instant>,
-    /// When this rank last asked for more after a chunk (its last job done).
+    /// When this rank last began a stretch after work (its last job done).
     last_done: Option<Instant>,
     pub(crate) stats: Statistics,
 }
 
 impl Timeline {
-    pub(crate) fn new() -> Timeline {
+    /// A timeline that times every call (`per_call`) or every visit.
+    pub(crate) fn new(per_call: bool) -> Timeline {
         Timeline {
+            per_call,
             setup_end: Instant::now(),
             last_return: None,
             last_done: None,
@@ -76,8 +100,14 @@ impl Timeline {
         }
     }
 
-    /// A `give_more` call begins; the previous chunk (if any) is done.
-    pub(crate) fn enter(&mut self) -> Instant {
+    /// Whether every call is timed.
+    pub(crate) fn per_call(&self) -> bool {
+        self.per_call
+    }
+
+    /// A timed stretch begins; the work since the last one (if it found
+    /// work) is a work slice.
+    pub(crate) fn begin(&mut self) -> Instant {
         let now = Instant::now();
         if let Some(returned) = self.last_return.take() {
             let slice = now - returned;
@@ -91,19 +121,17 @@ impl Timeline {
         now
     }
 
-    /// The call that began at `entered` returns `jobs` jobs (0: "no more").
-    /// Reads the clock once; the wall clock only at the final call, where
-    /// both wall-clock figures are derived from it.
-    pub(crate) fn leave(&mut self, entered: Instant, jobs: u64) {
+    /// The stretch that began at `began` ends, with work found or, if not,
+    /// the run over on this rank. Reads the clock once; the wall clock only
+    /// at the end of the run, where both wall-clock figures come from it.
+    pub(crate) fn end(&mut self, began: Instant, found: bool) {
         let now = Instant::now();
         let s = &mut self.stats;
-        s.calls += 1;
-        s.time_in_give_more += now - entered;
-        if jobs > 0 {
-            s.jobs += jobs;
+        s.time_in_give_more += now - began;
+        if found {
             self.last_return = Some(now);
         } else {
-            s.final_call = now - entered;
+            s.final_call = now - began;
             s.setup_to_end = Some(now - self.setup_end);
             let told = wall_ns();
             s.told_ns = Some(told);
@@ -111,6 +139,12 @@ impl Timeline {
                 .last_done
                 .map(|d| told.saturating_sub((now - d).as_nanos() as u64));
         }
+    }
+
+    /// One `give_more` call returned `jobs` jobs (0: "no more").
+    pub(crate) fn count(&mut self, jobs: u64) {
+        self.stats.calls += 1;
+        self.stats.jobs += jobs;
     }
 }
 
@@ -126,15 +160,13 @@ mod tests {
 
     #[test]
     fn slices_are_the_time_between_calls() {
-        let mut t = Timeline::new();
-        let e = t.enter();
-        t.leave(e, 3);
-        std::thread::sleep(Duration::from_millis(2));
-        let e = t.enter();
-        t.leave(e, 2);
-        std::thread::sleep(Duration::from_millis(1));
-        let e = t.enter();
-        t.leave(e, 0);
+        let mut t = Timeline::new(true);
+        for (jobs, pause) in [(3, 2), (2, 1), (0, 0)] {
+            let e = t.begin();
+            t.count(jobs);
+            t.end(e, jobs > 0);
+            std::thread::sleep(Duration::from_millis(pause));
+        }
         let s = t.stats;
         assert_eq!((s.jobs, s.calls), (5, 3));
         assert!(s.last_slices[0].unwrap() >= Duration::from_millis(1));

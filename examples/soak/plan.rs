@@ -91,6 +91,9 @@ pub struct Cycle {
     pub window: Option<WindowFlavor>,
     pub max_units: Option<u64>,
     pub ranks_per_node: Option<usize>,
+    /// `None`: the default cap.
+    pub claim_ahead: Option<u64>,
+    pub per_call_timing: bool,
     pub seed: u64,
     pub runs: u64,
 }
@@ -109,6 +112,8 @@ impl Cycle {
                 window: None,
                 max_units: None,
                 ranks_per_node: None,
+                claim_ahead: None,
+                per_call_timing: false,
                 seed,
                 runs,
             };
@@ -135,12 +140,16 @@ impl Cycle {
         let max_units = (rng.below(3) == 0).then(|| 1 + rng.below(200));
         let ranks_per_node = (launch.shape.is_none() && launch.ranks > 1 && rng.below(3) == 0)
             .then(|| 1 + rng.below(launch.ranks - 1) as usize);
+        let claim_ahead = [None, None, Some(1), Some(1024)][rng.below(4) as usize];
+        let per_call_timing = rng.below(2) == 0;
         Cycle {
             variant,
             atomics,
             window,
             max_units,
             ranks_per_node,
+            claim_ahead,
+            per_call_timing,
             seed,
             runs,
         }
@@ -160,7 +169,10 @@ impl Cycle {
         if let Some(k) = self.ranks_per_node {
             b = b.ranks_per_node(k);
         }
-        b
+        if let Some(n) = self.claim_ahead {
+            b = b.claim_ahead(n);
+        }
+        b.per_call_timing(self.per_call_timing)
     }
 }
 

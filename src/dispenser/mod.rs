@@ -1,11 +1,13 @@
 //! One rank's side of a run above the protocol: converts units to
 //! positions, keeps the private pending range, clips every chunk to
 //! `maxjobs` and to the mapping's segment, counts completions, and runs the
-//! static variant (no protocol at all).
+//! static variant (no protocol at all). How many chunks one claim takes is
+//! in `ahead.rs`; what is timed when, in `src/stats.rs`.
 //!
 //! A chunk handed out by one `next` call is complete when `next` is called
 //! again; only then is it counted toward termination.
 
+mod ahead;
 mod units;
 
 use crate::atomics::Atomics;
@@ -14,7 +16,10 @@ use crate::mapping::split::block;
 use crate::mapping::Mapping;
 use crate::protocol::{Counters, Protocol, MAX_UNITS};
 use crate::stats::{Statistics, Timeline};
+use ahead::Ahead;
+pub(crate) use ahead::DEFAULT_CAP as DEFAULT_CLAIM_AHEAD;
 use std::ops::Range;
+use std::time::Instant;
 use units::UnitPlan;
 
 /// Hands out positions for one rank.
@@ -35,6 +40,9 @@ pub(crate) struct Dispenser<A: Atomics> {
     /// A run was set up and has not yet answered "no more" here.
     open: bool,
     timeline: Timeline,
+    /// Every call timed (else every visit to the protocol).
+    per_call_timing: bool,
+    ahead: Ahead,
 }
 
 impl<A: Atomics> Dispenser<A> {
@@ -53,8 +61,19 @@ impl<A: Atomics> Dispenser<A> {
             pending: 0..0,
             handed: 0,
             open: false,
-            timeline: Timeline::new(),
+            timeline: Timeline::new(true),
+            per_call_timing: false,
+            ahead: Ahead::new(DEFAULT_CLAIM_AHEAD),
         }
+    }
+
+    /// Sets when the clock is read (see `src/stats.rs`; always per call for
+    /// the static variant) and at most how many chunks a claim takes (see
+    /// `ahead.rs`; 1: one).
+    pub(crate) fn pace(mut self, per_call_timing: bool, claim_ahead: u64) -> Self {
+        self.per_call_timing = per_call_timing || self.protocol.is_none();
+        self.ahead = Ahead::new(claim_ahead);
+        self
     }
 
     /// Whether a run is unfinished on this rank.
@@ -99,6 +118,7 @@ impl<A: Atomics> Dispenser<A> {
             steal_attempts: c.steal_attempts,
             steals: c.steals,
             units_stolen: c.units_stolen,
+            claims: c.claims,
             claim_retries: c.claim_retries,
             reports: c.reports,
             ..self.timeline.stats
@@ -119,7 +139,8 @@ impl<A: Atomics> Dispenser<A> {
             }
         }
         self.open = true;
-        self.timeline = Timeline::new();
+        self.timeline = Timeline::new(self.per_call_timing || self.protocol.is_none());
+        self.ahead.reset();
         Ok(())
     }
 
@@ -137,15 +158,24 @@ impl<A: Atomics> Dispenser<A> {
             return Ok(None);
         }
         // An error leaves the run open: the next setup reports it everywhere.
-        let entered = self.timeline.enter();
-        let next = self.next_in_run(mapping, maxjobs)?;
-        self.timeline
-            .leave(entered, next.as_ref().map_or(0, |r| r.end - r.start));
+        let entered = self.timeline.per_call().then(|| self.timeline.begin());
+        let next = self.next_in_run(mapping, maxjobs, entered)?;
+        let jobs = next.as_ref().map_or(0, |r| r.end - r.start);
+        self.timeline.count(jobs);
+        if let Some(entered) = entered {
+            self.timeline.end(entered, jobs > 0);
+        }
         self.open = next.is_some();
         Ok(next)
     }
 
-    fn next_in_run<M: Mapping>(&mut self, mapping: &M, maxjobs: u64) -> Result<Option<Range<u64>>> {
+    /// `entered`: when the call began, if every call is timed.
+    fn next_in_run<M: Mapping>(
+        &mut self,
+        mapping: &M,
+        maxjobs: u64,
+        entered: Option<Instant>,
+    ) -> Result<Option<Range<u64>>> {
         if let Some(protocol) = &mut self.protocol {
             protocol.alive()?;
         }
@@ -155,17 +185,41 @@ impl<A: Atomics> Dispenser<A> {
                 return Ok(None); // static: this rank's block is done
             };
             protocol.complete(handed);
+            // A visit to the shared range: timed here unless the call is.
+            let visit = match entered {
+                Some(_) => None,
+                None => Some(self.timeline.begin()),
+            };
+            let now = entered.or(visit).unwrap_or_else(Instant::now);
+            let chunks = self.ahead.claim_at(now);
             let plan = self.plan;
             let want = |unit: u64| {
                 let pos = unit * plan.unit;
-                plan.units_for(maxjobs.min(mapping.segment_end(pos) - pos))
+                let jobs = maxjobs.saturating_mul(chunks);
+                plan.units_for(jobs.min(mapping.segment_end(pos) - pos))
             };
-            let units = match protocol.claim(want)? {
-                Some(units) => units,
-                None => match protocol.find_work(want)? {
-                    Some(units) => units,
-                    None => return Ok(None),
-                },
+            let retries = protocol.counters().claim_retries;
+            let claimed = protocol.claim(want)?;
+            if protocol.counters().claim_retries != retries {
+                self.ahead.reset(); // a thief is around
+            }
+            let units = match claimed {
+                Some(units) => Some(units),
+                None => {
+                    self.ahead.reset();
+                    // Waiting for work: one chunk, as wanted without ahead.
+                    let want = |unit: u64| {
+                        let pos = unit * plan.unit;
+                        plan.units_for(maxjobs.min(mapping.segment_end(pos) - pos))
+                    };
+                    protocol.find_work(want)?
+                }
+            };
+            if let Some(visit) = visit {
+                self.timeline.end(visit, units.is_some());
+            }
+            let Some(units) = units else {
+                return Ok(None);
             };
             self.pending = plan.positions(units);
         } else if let Some(protocol) = &mut self.protocol {
@@ -190,14 +244,16 @@ mod tests {
     use crate::mapping::{Colors, Contiguous, RoundRobin};
     use std::sync::{Arc, Barrier};
 
-    /// `p` threads drain one run of `mapping` through dispensers; returns
-    /// every chunk as positions, per rank.
+    /// `p` threads drain one run of `mapping` through dispensers that claim
+    /// up to `ahead` chunks at once; returns every chunk as positions, per
+    /// rank.
     fn drain_all<M: Mapping + Clone + Send + 'static>(
         p: usize,
         mapping: M,
         maxjobs: u64,
         max_units: u64,
         rma: bool,
+        ahead: u64,
     ) -> Vec<Vec<Range<u64>>> {
         let barrier = Arc::new(Barrier::new(p));
         let threads: Vec<_> = LocalAtomics::group(p)
@@ -207,7 +263,7 @@ mod tests {
                 let (mapping, barrier) = (mapping.clone(), Arc::clone(&barrier));
                 std::thread::spawn(move || {
                     let proto = rma.then(|| Protocol::new(a, 9));
-                    let mut d = Dispenser::new(proto, rank, p, max_units);
+                    let mut d = Dispenser::new(proto, rank, p, max_units).pace(false, ahead);
                     barrier.wait();
                     d.begin(mapping.jobs()).unwrap();
                     let mut got = Vec::new();
@@ -247,25 +303,53 @@ mod tests {
 
     #[test]
     fn every_mapping_is_drained_exactly_once() {
-        for rma in [true, false] {
+        for (rma, ahead) in [(true, 1), (true, DEFAULT_CLAIM_AHEAD), (false, 1)] {
             for p in [1, 2, 3, 5] {
                 for maxjobs in [1, 2, 7, u64::MAX] {
                     for max_units in [MAX_UNITS, 7, 1] {
-                        let m = Contiguous::new(101);
-                        assert_partition(&drain_all(p, m, maxjobs, max_units, rma), 101);
+                        let drain = |m| drain_all(p, m, maxjobs, max_units, rma, ahead);
+                        assert_partition(&drain(Contiguous::new(101)), 101);
                         let c = Colors::new(&[10, 0, 13, 1, 0, 9, 0], u64::MAX).unwrap();
-                        assert_partition(&drain_all(p, c, maxjobs, max_units, rma), 33);
+                        assert_partition(&drain_all(p, c, maxjobs, max_units, rma, ahead), 33);
                         let rr = RoundRobin::new(50, p as u64);
-                        assert_partition(&drain_all(p, rr, maxjobs, max_units, rma), 50);
+                        assert_partition(&drain_all(p, rr, maxjobs, max_units, rma, ahead), 50);
                     }
                 }
             }
         }
     }
 
+    /// Claims (atomics on the own range) per call of one rank draining
+    /// `jobs` zero-cost jobs one at a time, claiming up to `ahead` chunks.
+    fn claims_per_call(ahead: u64, jobs: u64) -> (u64, u64) {
+        let a = LocalAtomics::group(1).pop().unwrap();
+        let mut d = Dispenser::new(Some(Protocol::new(a, 1)), 0, 1, MAX_UNITS).pace(false, ahead);
+        let m = Contiguous::new(jobs);
+        d.begin(jobs).unwrap();
+        let mut next = 0;
+        while let Some(r) = d.next(&m, 1).unwrap() {
+            assert_eq!(r, next..next + 1, "in order, one at a time");
+            next += 1;
+        }
+        assert_eq!(next, jobs);
+        let s = d.statistics();
+        assert_eq!((s.calls, s.jobs), (jobs + 1, jobs));
+        (s.claims, s.calls)
+    }
+
+    #[test]
+    fn very_short_jobs_are_claimed_ahead_and_cap_one_claims_each() {
+        let (claims, calls) = claims_per_call(1, 5000);
+        assert_eq!(claims, calls - 1, "one claim per job");
+        // Zero-cost jobs: claims double up to 32 chunks unless the thread is
+        // descheduled for 2 µs, which resets one claim in a run of many.
+        let (claims, calls) = claims_per_call(DEFAULT_CLAIM_AHEAD, 5000);
+        assert!(claims * 4 < calls, "{claims} claims for {calls} calls");
+    }
+
     #[test]
     fn static_variant_hands_out_the_own_block() {
-        let chunks = drain_all(3, Contiguous::new(10), 2, MAX_UNITS, false);
+        let chunks = drain_all(3, Contiguous::new(10), 2, MAX_UNITS, false, 1);
         assert_eq!(chunks[0], vec![0..2, 2..4]);
         assert_eq!(chunks[1], vec![4..6, 6..7]);
         assert_eq!(chunks[2], vec![7..9, 9..10]);

@@ -311,6 +311,8 @@ pub(crate) struct Counters {
     pub(crate) remote_steals: u64,
     /// Answers with units to other nodes' hunger marks.
     pub(crate) deposits: u64,
+    /// Successful claims from the own range.
+    pub(crate) claims: u64,
     pub(crate) claim_retries: u64,
     pub(crate) reports: u64,
     pub(crate) idle: Duration,
@@ -476,6 +478,7 @@ impl<A: Atomics> Protocol<A> {
             let seen = self.cas(self.me(), self.own, rest)?;
             if seen == self.own {
                 self.own = rest;
+                self.counters.claims += 1;
                 if self.multi_node() {
                     self.serve_offer(true)?;
                 }

@@ -657,6 +657,7 @@ impl<A: Atomics> Protocol<A> {
             } else {
                 // Sleep on our Finished word: the finisher wakes us.
                 let (atomics, seen) = (&self.atomics, self.finished_seen);
+                backoff.idle_for(started.elapsed());
                 backoff.snooze_with(|d| atomics.wait(Slot::Finished, seen, d));
             }
         };

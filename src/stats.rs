@@ -122,9 +122,10 @@ impl Timeline {
     }
 
     /// The stretch that began at `began` ends, with work found or, if not,
-    /// the run over on this rank. Reads the clock once; the wall clock only
-    /// at the end of the run, where both wall-clock figures come from it.
-    pub(crate) fn end(&mut self, began: Instant, found: bool) {
+    /// the run over on this rank. Reads the clock once (and returns that
+    /// time); the wall clock only at the end of the run, where both
+    /// wall-clock figures come from it.
+    pub(crate) fn end(&mut self, began: Instant, found: bool) -> Instant {
         let now = Instant::now();
         let s = &mut self.stats;
         s.time_in_give_more += now - began;
@@ -139,6 +140,7 @@ impl Timeline {
                 .last_done
                 .map(|d| told.saturating_sub((now - d).as_nanos() as u64));
         }
+        now
     }
 
     /// One `give_more` call returned `jobs` jobs (0: "no more").

@@ -4,8 +4,10 @@
 //! A claim is one compare-and-swap on the own range word (one MPI call on
 //! the MPI paths, with progress for thieves). For jobs of a few nanoseconds
 //! that is most of a `give_more`; so when the chunks of the last claim were
-//! done within [`QUICK`], the next claim takes twice as many chunks (up to
-//! the cap, [`DEFAULT_CAP`] unless set), and the extra chunks are handed out
+//! done within [`QUICK`] of the claim's return, the next claim takes twice
+//! as many chunks (up to the cap, [`DEFAULT_CAP`] unless set; the claim's
+//! own time does not count, so a slow MPI does not hold the factor down),
+//! and the extra chunks are handed out
 //! privately by later calls, each still at most `maxjobs` jobs. As soon as a
 //! claim's chunks take longer, a thief interferes, or the rank had to look
 //! for work, one chunk per claim again.
@@ -30,7 +32,8 @@ pub(crate) const DEFAULT_CAP: u64 = 32;
 pub(crate) struct Ahead {
     cap: u64,
     factor: u64,
-    /// When the last claim was made, if the rank did not wait since.
+    /// When the last uncontended claim returned, if the rank did not wait
+    /// or meet a thief since.
     last_claim: Option<Instant>,
 }
 
@@ -49,14 +52,20 @@ impl Ahead {
     pub(crate) fn claim_at(&mut self, now: Instant) -> u64 {
         let quick = self
             .last_claim
+            .take()
             .is_some_and(|last| now.saturating_duration_since(last) < QUICK);
         self.factor = if quick {
             self.factor.saturating_mul(2).min(self.cap)
         } else {
             1
         };
-        self.last_claim = Some(now);
         self.factor
+    }
+
+    /// The claim returned at `at` without meeting a thief: its chunks are
+    /// done from then on.
+    pub(crate) fn claimed(&mut self, at: Instant) {
+        self.last_claim = Some(at);
     }
 
     /// A thief took from the own range, or the rank waited for work: one
@@ -76,19 +85,32 @@ mod tests {
         let mut a = Ahead::new(16);
         let t = Instant::now();
         let fast = Duration::from_nanos(100);
-        let factors: Vec<u64> = (0..7).map(|i| a.claim_at(t + fast * i)).collect();
+        // A claim that takes as long as QUICK itself (a slow MPI) counts
+        // only from its return.
+        let mut claim = |at: Instant| {
+            let f = a.claim_at(at);
+            a.claimed(at + QUICK);
+            f
+        };
+        let at = |i: u32| t + (QUICK + fast) * i;
+        let factors: Vec<u64> = (0..7).map(|i| claim(at(i))).collect();
         assert_eq!(factors, [1, 2, 4, 8, 16, 16, 16]);
-        assert_eq!(a.claim_at(t + fast * 7 + QUICK), 1, "a slow batch resets");
-        assert_eq!(a.claim_at(t + fast * 8 + QUICK), 2);
+        assert_eq!(claim(at(7) + QUICK), 1, "a slow batch resets");
+        assert_eq!(claim(at(8) + QUICK), 2);
         a.reset();
-        assert_eq!(a.claim_at(t + fast * 9 + QUICK), 1, "after a reset");
+        assert_eq!(a.claim_at(at(9) + QUICK), 1, "after a reset");
+        assert_eq!(a.claim_at(at(9) + QUICK), 1, "no claim returned since");
     }
 
     #[test]
     fn cap_one_never_claims_ahead() {
         let mut a = Ahead::new(1);
         let t = Instant::now();
-        assert!((0..5).all(|i| a.claim_at(t + Duration::from_nanos(i)) == 1));
+        assert!((0..5).all(|i| {
+            let f = a.claim_at(t + Duration::from_nanos(i));
+            a.claimed(t + Duration::from_nanos(i));
+            f == 1
+        }));
         assert_eq!(Ahead::new(0).cap, 1);
     }
 }

@@ -35,7 +35,8 @@ pub(crate) struct Dispenser<A: Atomics> {
     /// Positions this rank holds privately (claimed units not yet handed
     /// out, the unit remainder, or the static block).
     pending: Range<u64>,
-    /// Positions handed out by the last call.
+    /// Positions handed out and not yet reported to the protocol (by the
+    /// last call, or by the calls since the last visit on the quick path).
     handed: u64,
     /// A run was set up and has not yet answered "no more" here.
     open: bool,
@@ -43,6 +44,13 @@ pub(crate) struct Dispenser<A: Atomics> {
     /// Every call timed (else every visit to the protocol).
     per_call_timing: bool,
     ahead: Ahead,
+    /// Calls served from pending chunks may skip the protocol and the
+    /// clock: the RMA variant, without per-call timing or the watchdog
+    /// (which wants a heartbeat per call).
+    quick: bool,
+    /// With per-call timing: this call claimed without a thief around (its
+    /// end is when the claim's chunks start).
+    just_claimed: bool,
 }
 
 impl<A: Atomics> Dispenser<A> {
@@ -64,6 +72,8 @@ impl<A: Atomics> Dispenser<A> {
             timeline: Timeline::new(true),
             per_call_timing: false,
             ahead: Ahead::new(DEFAULT_CLAIM_AHEAD),
+            just_claimed: false,
+            quick: false,
         }
     }
 
@@ -73,6 +83,7 @@ impl<A: Atomics> Dispenser<A> {
     pub(crate) fn pace(mut self, per_call_timing: bool, claim_ahead: u64) -> Self {
         self.per_call_timing = per_call_timing || self.protocol.is_none();
         self.ahead = Ahead::new(claim_ahead);
+        self.quick = !self.per_call_timing && self.protocol.as_ref().is_some_and(|p| !p.watching());
         self
     }
 
@@ -141,6 +152,7 @@ impl<A: Atomics> Dispenser<A> {
         self.open = true;
         self.timeline = Timeline::new(self.per_call_timing || self.protocol.is_none());
         self.ahead.reset();
+        self.just_claimed = false;
         Ok(())
     }
 
@@ -157,13 +169,23 @@ impl<A: Atomics> Dispenser<A> {
         if !self.open {
             return Ok(None);
         }
+        if self.quick && !self.pending.is_empty() {
+            // Served from chunks claimed ahead: no atomic, no clock. What
+            // was handed out since the last visit is reported at the next.
+            let chunk = self.cut(mapping, maxjobs);
+            self.timeline.count(chunk.end - chunk.start);
+            return Ok(Some(chunk));
+        }
         // An error leaves the run open: the next setup reports it everywhere.
         let entered = self.timeline.per_call().then(|| self.timeline.begin());
         let next = self.next_in_run(mapping, maxjobs, entered)?;
         let jobs = next.as_ref().map_or(0, |r| r.end - r.start);
         self.timeline.count(jobs);
         if let Some(entered) = entered {
-            self.timeline.end(entered, jobs > 0);
+            let left = self.timeline.end(entered, jobs > 0);
+            if std::mem::take(&mut self.just_claimed) {
+                self.ahead.claimed(left);
+            }
         }
         self.open = next.is_some();
         Ok(next)
@@ -192,6 +214,7 @@ impl<A: Atomics> Dispenser<A> {
             };
             let now = entered.or(visit).unwrap_or_else(Instant::now);
             let chunks = self.ahead.claim_at(now);
+            let mut uncontended = false;
             let plan = self.plan;
             let want = |unit: u64| {
                 let pos = unit * plan.unit;
@@ -202,6 +225,8 @@ impl<A: Atomics> Dispenser<A> {
             let claimed = protocol.claim(want)?;
             if protocol.counters().claim_retries != retries {
                 self.ahead.reset(); // a thief is around
+            } else {
+                uncontended = claimed.is_some();
             }
             let units = match claimed {
                 Some(units) => Some(units),
@@ -215,8 +240,15 @@ impl<A: Atomics> Dispenser<A> {
                     protocol.find_work(want)?
                 }
             };
-            if let Some(visit) = visit {
-                self.timeline.end(visit, units.is_some());
+            match visit {
+                Some(visit) => {
+                    let left = self.timeline.end(visit, units.is_some());
+                    if uncontended {
+                        self.ahead.claimed(left);
+                    }
+                }
+                // The call's end, read in `next`, is the claim's.
+                None => self.just_claimed = uncontended,
             }
             let Some(units) = units else {
                 return Ok(None);
@@ -225,6 +257,13 @@ impl<A: Atomics> Dispenser<A> {
         } else if let Some(protocol) = &mut self.protocol {
             protocol.complete(handed);
         }
+        Ok(Some(self.cut(mapping, maxjobs)))
+    }
+
+    /// Hands out the front of the pending positions: at most `maxjobs`,
+    /// within one segment of `mapping`.
+    #[inline]
+    fn cut<M: Mapping>(&mut self, mapping: &M, maxjobs: u64) -> Range<u64> {
         let start = self.pending.start;
         let end = self
             .pending
@@ -232,8 +271,8 @@ impl<A: Atomics> Dispenser<A> {
             .min(start.saturating_add(maxjobs))
             .min(mapping.segment_end(start));
         self.pending.start = end;
-        self.handed = end - start;
-        Ok(Some(start..end))
+        self.handed += end - start;
+        start..end
     }
 }
 

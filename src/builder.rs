@@ -96,10 +96,10 @@ impl Builder {
     /// `DLB_CLAIM_AHEAD=<n>`; default 32, at most 1024; 1 turns it off).
     ///
     /// A claim is an atomic on the shared range word; when the chunks of
-    /// the last claim were done within about 2 µs, the next claim takes
+    /// the last claim were done within 2 µs of its return, the next claim takes
     /// twice as many (up to `chunks`), and later calls hand them out
     /// without an atomic, each still at most `maxjobs` jobs. Chunks claimed
-    /// ahead cannot be stolen; they were predicted to take about 2 µs in
+    /// ahead cannot be stolen; they were predicted to take under about 4 µs in
     /// all. A slow chunk, a thief, or a wait for work brings it back to one.
     /// Turn it off when a job far longer than the ones before it may follow
     /// a run of jobs shorter than a microsecond.
@@ -118,9 +118,10 @@ impl Builder {
     /// (also `DLB_PER_CALL_TIMING=1`; always on for the static variant).
     /// By default the clock is read only when a call visits the shared
     /// range (to claim or to wait), twice per visit: calls served from
-    /// chunks claimed ahead take a few nanoseconds, less than a clock read,
-    /// and count as no time in `give_more`, and their work slices are
-    /// counted as one.
+    /// chunks claimed ahead (or from one coarse unit of a run of more than
+    /// 2^32 - 1 jobs) take a few nanoseconds, less than a clock read, and
+    /// count as no time in `give_more`, and their work slices are counted
+    /// as one.
     ///
     /// ```no_run
     /// let _mpi = dlb::Mpi::init()?;

@@ -11,9 +11,11 @@
 //! only where a call visits the shared range (claims from it, or waits for
 //! work): twice per visit. Calls and jobs are counted on every call. A work
 //! slice is then the time between two visits, which is the time between two
-//! calls unless dlb claimed ahead (see `Builder::claim_ahead`: only for jobs
-//! shorter than about a microsecond). Calls served without a visit count as
-//! no time in `give_more`. With per-call timing (`Builder::per_call_timing`,
+//! calls unless the rank held several chunks: claimed ahead (see
+//! `Builder::claim_ahead`: only for jobs shorter than about a microsecond),
+//! one coarse unit of a run of more than 2^32 - 1 jobs, or the last rank's
+//! remainder of such a run (timed from the end of `setup`). Calls served
+//! without a visit count as no time in `give_more`. With per-call timing (`Builder::per_call_timing`,
 //! `DLB_PER_CALL_TIMING=1`, always for the static variant) every call is
 //! timed, as the figures' definitions say.
 
@@ -103,6 +105,12 @@ impl Timeline {
     /// Whether every call is timed.
     pub(crate) fn per_call(&self) -> bool {
         self.per_call
+    }
+
+    /// The rank starts the run with work in hand (the static block, or a
+    /// huge run's remainder): the time until the first stretch is work.
+    pub(crate) fn work_from_setup(&mut self) {
+        self.last_return = Some(self.setup_end);
     }
 
     /// A timed stretch begins; the work since the last one (if it found

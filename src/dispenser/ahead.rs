@@ -13,11 +13,13 @@
 //! for work, one chunk per claim again.
 //!
 //! Chunks claimed ahead cannot be stolen, but they were predicted to take
-//! about [`QUICK`] in all, so they cost balance that much at most (unless
+//! under about twice [`QUICK`] in all (twice a batch that took less), so
+//! they cost balance that much at most (unless
 //! a job far longer than the ones before it follows very short ones: cap 1
 //! turns claiming ahead off). Exactly-once and termination do not depend on
 //! it: the units are taken from the shared word before any is handed out,
-//! and a job counts as done only when the call after it is made.
+//! and a job is reported done only at a visit to the protocol after the
+//! call that followed it (see the dispenser's module doc).
 
 use std::time::{Duration, Instant};
 

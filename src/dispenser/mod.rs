@@ -5,7 +5,10 @@
 //! in `ahead.rs`; what is timed when, in `src/stats.rs`.
 //!
 //! A chunk handed out by one `next` call is complete when `next` is called
-//! again; only then is it counted toward termination.
+//! again; it is reported to the protocol (counted toward termination) at
+//! the next call that visits the protocol, which is the next call unless
+//! chunks are pending (claimed ahead, or part of a coarse unit); the call
+//! that answers "no more" always visits, after reporting everything.
 
 mod ahead;
 mod units;
@@ -151,6 +154,10 @@ impl<A: Atomics> Dispenser<A> {
         }
         self.open = true;
         self.timeline = Timeline::new(self.per_call_timing || self.protocol.is_none());
+        if !self.pending.is_empty() && !self.timeline.per_call() {
+            // The remainder of a huge run, handed out before any visit.
+            self.timeline.work_from_setup();
+        }
         self.ahead.reset();
         self.just_claimed = false;
         Ok(())
@@ -381,9 +388,10 @@ mod tests {
         let (claims, calls) = claims_per_call(1, 5000);
         assert_eq!(claims, calls - 1, "one claim per job");
         // Zero-cost jobs: claims double up to 32 chunks unless the thread is
-        // descheduled for 2 µs, which resets one claim in a run of many.
+        // descheduled for 2 µs, which resets one claim in a run of many
+        // (the bound holds while a call takes well under 1 µs).
         let (claims, calls) = claims_per_call(DEFAULT_CLAIM_AHEAD, 5000);
-        assert!(claims * 4 < calls, "{claims} claims for {calls} calls");
+        assert!(claims * 2 < calls, "{claims} claims for {calls} calls");
     }
 
     #[test]

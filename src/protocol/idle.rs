@@ -3,10 +3,13 @@
 //! millisecond (128 µs across nodes, where idle ranks serve others' MPI
 //! operations), so that oversubscribed ranks give their core to busy ones.
 //! A long idle period stretches the cap to 1/64 of the time idle so far,
-//! up to 4 ms: the latency a sleep adds (to the end of the run, or to a
-//! steal from a range that refilled) stays under about 1.6% of the wait,
-//! and on software RMA, where each wake-up makes several MPI calls, an
-//! idle rank stays well under 5% of a core.
+//! up to 4 ms, or 2 ms for leaders (every rank on the `mpi` path over
+//! software RMA), through which the end of a run passes. One sleep adds at
+//! most 1/64 of the wait so far; the end of a run passes through about four
+//! at most (rank 0's and the leaders'; node-mates on shared memory are
+//! woken), so it comes at most about 6% of the wait late, and at most about
+//! 8 ms. On software RMA, where each wake-up makes several MPI calls, an
+//! idle rank then uses under 5% of a core (`benches/idle_cpu.rs`).
 
 use crate::atomics::primitive::{thread, MODEL_CHECKING};
 use crate::atomics::Atomics;
@@ -31,6 +34,8 @@ pub(crate) const MAX_SLEEP_ACROSS_NODES: Duration = Duration::from_micros(128);
 pub(crate) const MAX_SLEEP_OF_LEADERS: Duration = Duration::from_micros(32);
 /// The longest sleep of a long idle period (see the module doc).
 pub(crate) const LONG_IDLE_MAX_SLEEP: Duration = Duration::from_millis(4);
+/// The longest sleep of a long idle period for a leader.
+pub(crate) const LONG_IDLE_MAX_SLEEP_OF_LEADERS: Duration = Duration::from_millis(2);
 /// A long idle period sleeps at most 1/`LONG_IDLE_SHARE` of its length.
 const LONG_IDLE_SHARE: u32 = 64;
 
@@ -40,25 +45,45 @@ pub(crate) struct Backoff {
     step: u32,
     /// The cap of the rank's role.
     base: Duration,
+    /// The cap of a long idle period.
+    ceiling: Duration,
     cap: Duration,
 }
 
 impl Backoff {
-    /// Sleeps grow up to `cap` (stretched by [`Backoff::idle_for`]).
+    /// Sleeps grow up to `cap` (stretched by [`Backoff::idle_for`] up to
+    /// [`LONG_IDLE_MAX_SLEEP`]).
     pub(crate) fn new(cap: Duration) -> Backoff {
+        Backoff::with_ceiling(cap, LONG_IDLE_MAX_SLEEP)
+    }
+
+    /// The backoff of a rank looking for work: on one node, across nodes,
+    /// or across nodes as a leader (rank 0 among them, which holds `Done`):
+    /// leaders serve the reports and notices that end a run.
+    pub(crate) fn for_role(multi_node: bool, leader: bool) -> Backoff {
+        match (multi_node, leader) {
+            (false, _) => Backoff::new(MAX_SLEEP),
+            (true, true) => {
+                Backoff::with_ceiling(MAX_SLEEP_OF_LEADERS, LONG_IDLE_MAX_SLEEP_OF_LEADERS)
+            }
+            (true, false) => Backoff::new(MAX_SLEEP_ACROSS_NODES),
+        }
+    }
+
+    /// Sleeps grow up to `cap`, and in a long idle period up to `ceiling`.
+    pub(crate) fn with_ceiling(cap: Duration, ceiling: Duration) -> Backoff {
         Backoff {
             step: 0,
             base: cap,
+            ceiling,
             cap,
         }
     }
 
     /// The rank has been idle for `idle`: sleeps may grow to 1/64 of that,
-    /// up to [`LONG_IDLE_MAX_SLEEP`], never below the role's cap.
+    /// up to the ceiling, never below the role's cap.
     pub(crate) fn idle_for(&mut self, idle: Duration) {
-        self.cap = self
-            .base
-            .max((idle / LONG_IDLE_SHARE).min(LONG_IDLE_MAX_SLEEP));
+        self.cap = self.base.max((idle / LONG_IDLE_SHARE).min(self.ceiling));
     }
 
     /// Waits a little longer than last time; the sleeps go through `sleep`,
@@ -226,5 +251,12 @@ mod tests {
         let mut b = Backoff::new(MAX_SLEEP);
         b.idle_for(Duration::from_millis(10));
         assert_eq!(last_sleep(&mut b), MAX_SLEEP, "never below the role's cap");
+        let mut b = Backoff::with_ceiling(MAX_SLEEP_OF_LEADERS, LONG_IDLE_MAX_SLEEP_OF_LEADERS);
+        b.idle_for(Duration::from_secs(10));
+        assert_eq!(
+            last_sleep(&mut b),
+            LONG_IDLE_MAX_SLEEP_OF_LEADERS,
+            "leaders"
+        );
     }
 }

@@ -118,7 +118,9 @@
 //! count and, as the node's hunter, keep takes in flight to random ranks on
 //! other nodes; then back off ([`idle::Backoff`]: spin, yield, sleep on
 //! `Finished[me]`, at most 1 ms on one node and, across nodes, 128 µs, or
-//! 32 µs for leaders, which serve the end of a run). After a lost
+//! 32 µs for leaders, which serve the end of a run; a long idle period
+//! stretches these to 1/64 of the wait, up to 4 ms, or 2 ms for leaders).
+//! After a lost
 //! race ([`Steal::Retry`]) the thief stays with the node-mate that has work.
 //!
 //! On one node there are no cross-node operations: no offers, no takes, no
@@ -588,15 +590,7 @@ impl<A: Atomics> Protocol<A> {
         self.wait_begins("in give_more for work")?;
         let started = Instant::now();
         let topology = self.atomics.topology();
-        let mut backoff = Backoff::new(if !topology.multi_node() {
-            idle::MAX_SLEEP
-        } else if topology.is_leader() {
-            // Leaders (rank 0 among them, which holds `Done`) serve the
-            // reports and notices that end a run.
-            idle::MAX_SLEEP_OF_LEADERS
-        } else {
-            idle::MAX_SLEEP_ACROSS_NODES
-        });
+        let mut backoff = Backoff::for_role(topology.multi_node(), topology.is_leader());
         let mut victim = None;
         let mut sweep = Sweep::new(self.atomics.topology().mates(), self.me());
         let mut hunting = false;

@@ -2,14 +2,16 @@
 //! backoff that spins briefly, then yields, then sleeps up to about a
 //! millisecond (128 µs across nodes, where idle ranks serve others' MPI
 //! operations), so that oversubscribed ranks give their core to busy ones.
-//! A long idle period stretches the cap to 1/64 of the time idle so far,
-//! up to 4 ms, or 2 ms for leaders (every rank on the `mpi` path over
-//! software RMA), through which the end of a run passes. One sleep adds at
-//! most 1/64 of the wait so far; the end of a run passes through about four
-//! at most (rank 0's and the leaders'; node-mates on shared memory are
-//! woken), so it comes at most about 6% of the wait late, and at most about
-//! 8 ms. On software RMA, where each wake-up makes several MPI calls, an
-//! idle rank then uses under 5% of a core (`benches/idle_cpu.rs`).
+//! A long idle period (32 ms or more) stretches the cap to 1/64 of the
+//! time idle so far, up to 4 ms. Before 32 ms nothing changes, so the end
+//! of a run across nodes, which passes through leaders (every rank on the
+//! `mpi` path over software RMA), stays as fast as the roles' caps make it
+//! after short waits. After long ones, each sleep adds at most 1/64 of the
+//! wait so far, and the end passes through about four at most (rank 0's
+//! and the leaders'; node-mates on shared memory are woken), so it comes
+//! at most about 6% of the wait late, and at most about 16 ms. On software
+//! RMA, where each wake-up makes several MPI calls, an idle rank then uses
+//! under 5% of a core (`benches/idle_cpu.rs`).
 
 use crate::atomics::primitive::{thread, MODEL_CHECKING};
 use crate::atomics::Atomics;
@@ -34,10 +36,11 @@ pub(crate) const MAX_SLEEP_ACROSS_NODES: Duration = Duration::from_micros(128);
 pub(crate) const MAX_SLEEP_OF_LEADERS: Duration = Duration::from_micros(32);
 /// The longest sleep of a long idle period (see the module doc).
 pub(crate) const LONG_IDLE_MAX_SLEEP: Duration = Duration::from_millis(4);
-/// The longest sleep of a long idle period for a leader.
-pub(crate) const LONG_IDLE_MAX_SLEEP_OF_LEADERS: Duration = Duration::from_millis(2);
 /// A long idle period sleeps at most 1/`LONG_IDLE_SHARE` of its length.
 const LONG_IDLE_SHARE: u32 = 64;
+/// An idle period is long from here on (before, the end of a run across
+/// nodes is served at the roles' caps: under 1 ms at 2 nodes of 4 ranks).
+const LONG_IDLE: Duration = Duration::from_millis(32);
 
 /// Backoff state for one idle period; start a new one when work is found.
 #[derive(Debug)]
@@ -45,8 +48,6 @@ pub(crate) struct Backoff {
     step: u32,
     /// The cap of the rank's role.
     base: Duration,
-    /// The cap of a long idle period.
-    ceiling: Duration,
     cap: Duration,
 }
 
@@ -54,7 +55,11 @@ impl Backoff {
     /// Sleeps grow up to `cap` (stretched by [`Backoff::idle_for`] up to
     /// [`LONG_IDLE_MAX_SLEEP`]).
     pub(crate) fn new(cap: Duration) -> Backoff {
-        Backoff::with_ceiling(cap, LONG_IDLE_MAX_SLEEP)
+        Backoff {
+            step: 0,
+            base: cap,
+            cap,
+        }
     }
 
     /// The backoff of a rank looking for work: on one node, across nodes,
@@ -63,27 +68,19 @@ impl Backoff {
     pub(crate) fn for_role(multi_node: bool, leader: bool) -> Backoff {
         match (multi_node, leader) {
             (false, _) => Backoff::new(MAX_SLEEP),
-            (true, true) => {
-                Backoff::with_ceiling(MAX_SLEEP_OF_LEADERS, LONG_IDLE_MAX_SLEEP_OF_LEADERS)
-            }
+            (true, true) => Backoff::new(MAX_SLEEP_OF_LEADERS),
             (true, false) => Backoff::new(MAX_SLEEP_ACROSS_NODES),
         }
     }
 
-    /// Sleeps grow up to `cap`, and in a long idle period up to `ceiling`.
-    pub(crate) fn with_ceiling(cap: Duration, ceiling: Duration) -> Backoff {
-        Backoff {
-            step: 0,
-            base: cap,
-            ceiling,
-            cap,
-        }
-    }
-
-    /// The rank has been idle for `idle`: sleeps may grow to 1/64 of that,
-    /// up to the ceiling, never below the role's cap.
+    /// The rank has been idle for `idle`: from 32 ms on, sleeps may grow to
+    /// 1/64 of that, up to [`LONG_IDLE_MAX_SLEEP`], never below the role's cap.
     pub(crate) fn idle_for(&mut self, idle: Duration) {
-        self.cap = self.base.max((idle / LONG_IDLE_SHARE).min(self.ceiling));
+        if idle >= LONG_IDLE {
+            self.cap = self
+                .base
+                .max((idle / LONG_IDLE_SHARE).min(LONG_IDLE_MAX_SLEEP));
+        }
     }
 
     /// Waits a little longer than last time; the sleeps go through `sleep`,
@@ -244,6 +241,8 @@ mod tests {
             MAX_SLEEP_OF_LEADERS,
             "short waits keep the role's cap"
         );
+        b.idle_for(Duration::from_millis(31));
+        assert_eq!(last_sleep(&mut b), MAX_SLEEP_OF_LEADERS, "not yet long");
         b.idle_for(Duration::from_millis(64));
         assert_eq!(last_sleep(&mut b), Duration::from_millis(1));
         b.idle_for(Duration::from_secs(10));
@@ -251,12 +250,5 @@ mod tests {
         let mut b = Backoff::new(MAX_SLEEP);
         b.idle_for(Duration::from_millis(10));
         assert_eq!(last_sleep(&mut b), MAX_SLEEP, "never below the role's cap");
-        let mut b = Backoff::with_ceiling(MAX_SLEEP_OF_LEADERS, LONG_IDLE_MAX_SLEEP_OF_LEADERS);
-        b.idle_for(Duration::from_secs(10));
-        assert_eq!(
-            last_sleep(&mut b),
-            LONG_IDLE_MAX_SLEEP_OF_LEADERS,
-            "leaders"
-        );
     }
 }

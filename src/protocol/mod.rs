@@ -119,7 +119,7 @@
 //! other nodes; then back off ([`idle::Backoff`]: spin, yield, sleep on
 //! `Finished[me]`, at most 1 ms on one node and, across nodes, 128 µs, or
 //! 32 µs for leaders, which serve the end of a run; a long idle period
-//! stretches these to 1/64 of the wait, up to 4 ms, or 2 ms for leaders).
+//! (32 ms or more) stretches these to 1/64 of the wait, up to 4 ms).
 //! After a lost
 //! race ([`Steal::Retry`]) the thief stays with the node-mate that has work.
 //!

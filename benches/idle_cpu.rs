@@ -35,16 +35,12 @@ fn cpu_time() -> Duration {
 fn main() -> dlb::Result<()> {
     let o = common::options();
     let _mpi = dlb::Mpi::init()?;
-    let stack = std::env::var("DLB_BENCH_STACK").unwrap_or_else(|_| "default".into());
+    let stack = common::stack();
     let hold = Duration::from_millis(if o.quick { 1000 } else { 3000 });
     let mut rows = Vec::new();
     for path in [AtomicsPath::Shm, AtomicsPath::Mpi] {
-        let mut dlb = match Dlb::builder().atomics(path).init() {
-            Ok(d) => d,
-            Err(e) => {
-                eprintln!("idle_cpu: skipping the {} path: {e}", path.name());
-                continue;
-            }
+        let Some(mut dlb) = common::init_on("idle_cpu", path) else {
+            continue;
         };
         let ranks = dlb.size();
         if ranks < 2 {

@@ -49,7 +49,7 @@ struct Loops {
 fn main() -> dlb::Result<()> {
     let o = common::options();
     let _mpi = dlb::Mpi::init()?;
-    let stack = std::env::var("DLB_BENCH_STACK").unwrap_or_else(|_| "default".into());
+    let stack = common::stack();
     let scale = if o.quick { 1 } else { 10 };
     let loops = Loops {
         warmup: 1000,
@@ -60,12 +60,8 @@ fn main() -> dlb::Result<()> {
     let term_runs = if o.quick { 200 } else { 1000 };
     let mut rows = Vec::new();
     for path in [AtomicsPath::Shm, AtomicsPath::Mpi] {
-        let mut dlb = match Dlb::builder().atomics(path).init() {
-            Ok(d) => d,
-            Err(e) => {
-                eprintln!("latency: skipping the {} path: {e}", path.name());
-                continue;
-            }
+        let Some(mut dlb) = common::init_on("latency", path) else {
+            continue;
         };
         if dlb.size() != 2 {
             eprintln!(

@@ -26,6 +26,24 @@ pub fn options() -> Options {
     }
 }
 
+/// dlb on the atomics `path`, or `None` (said on stderr) where this MPI
+/// cannot give that path, for a benchmark that measures every path.
+pub fn init_on(bench: &str, path: dlb::AtomicsPath) -> Option<dlb::Dlb> {
+    match dlb::Dlb::builder().atomics(path).init() {
+        Ok(d) => Some(d),
+        Err(e) => {
+            eprintln!("{bench}: skipping the {} path: {e}", path.name());
+            None
+        }
+    }
+}
+
+/// The stack a run measures, from `DLB_BENCH_STACK` (for example
+/// `osc-ucx` when `OMPI_MCA_osc=ucx` is set); `default` when unset.
+pub fn stack() -> String {
+    std::env::var("DLB_BENCH_STACK").unwrap_or_else(|_| "default".into())
+}
+
 /// Which MPI this binary was built against.
 pub fn mpi_name() -> &'static str {
     if dlb::sys::DLB_MPI_IS_OPEN_MPI == 1 {

@@ -6,6 +6,7 @@ use super::environment::{check, is_finalized};
 use crate::error::Result;
 use dlb_sys as ffi;
 use std::ffi::{c_int, c_void};
+use std::time::Duration;
 
 /// The reduction operations dlb uses.
 #[derive(Clone, Copy)]
@@ -226,20 +227,8 @@ impl Comm {
         check("MPI_Ibarrier", unsafe {
             ffi::MPI_Ibarrier(self.raw, &mut request)
         })?;
-        loop {
-            let mut flag: c_int = 0;
-            // SAFETY: `request` is the active request of the barrier above
-            // (MPI sets it to MPI_REQUEST_NULL when it completes, after which
-            // the loop ends); `flag` is valid; the status is ignored.
-            check("MPI_Test", unsafe {
-                ffi::MPI_Test(&mut request, &mut flag, ffi::RSMPI_STATUS_IGNORE)
-            })?;
-            if flag != 0 {
-                return Ok(());
-            }
-            serve()?;
-            std::thread::sleep(std::time::Duration::from_micros(20));
-        }
+        let pause = Duration::from_micros(20);
+        complete_serving(&mut request, &mut serve, pause, pause)
     }
 
     /// Element-wise maximum over all ranks, in place, calling `serve` while
@@ -270,22 +259,12 @@ impl Comm {
                 &mut request,
             )
         })?;
-        let mut pause = std::time::Duration::from_micros(8);
-        loop {
-            let mut flag: c_int = 0;
-            // SAFETY: `request` is the active request of the reduction above
-            // (MPI sets it to MPI_REQUEST_NULL when it completes, after which
-            // the loop ends); `flag` is valid; the status is ignored.
-            check("MPI_Test", unsafe {
-                ffi::MPI_Test(&mut request, &mut flag, ffi::RSMPI_STATUS_IGNORE)
-            })?;
-            if flag != 0 {
-                return Ok(());
-            }
-            serve()?;
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(std::time::Duration::from_millis(1));
-        }
+        complete_serving(
+            &mut request,
+            &mut serve,
+            Duration::from_micros(8),
+            Duration::from_millis(1),
+        )
     }
 
     /// `MPI_Barrier` (§6.3).
@@ -360,5 +339,32 @@ impl Comm {
             )
         })?;
         Ok((status.MPI_SOURCE as usize, status.MPI_TAG))
+    }
+}
+
+/// Tests the active nonblocking collective `request` until it completes,
+/// calling `serve` and sleeping between tests (`first`, doubling up to
+/// `longest`): see [`Comm::barrier_serving`].
+fn complete_serving(
+    request: &mut ffi::MPI_Request,
+    serve: &mut impl FnMut() -> Result<()>,
+    first: Duration,
+    longest: Duration,
+) -> Result<()> {
+    let mut pause = first;
+    loop {
+        let mut flag: c_int = 0;
+        // SAFETY: `request` is the active request of a collective started
+        // by the caller (MPI sets it to MPI_REQUEST_NULL when it completes,
+        // after which the loop ends); `flag` is valid; the status is ignored.
+        check("MPI_Test", unsafe {
+            ffi::MPI_Test(request, &mut flag, ffi::RSMPI_STATUS_IGNORE)
+        })?;
+        if flag != 0 {
+            return Ok(());
+        }
+        serve()?;
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(longest);
     }
 }

@@ -103,8 +103,7 @@ impl<A: Atomics> Protocol<A> {
         let now = Instant::now();
         if w.beat_due(now) {
             w.last_beat = now;
-            self.atomics
-                .fetch_add(self.atomics.rank(), Slot::Heartbeat, 2)?;
+            beat(&self.atomics, 2)?;
         }
         Ok(())
     }
@@ -122,8 +121,7 @@ impl<A: Atomics> Protocol<A> {
             seen.value = None;
         }
         // A beat, and odd from now on.
-        self.atomics
-            .fetch_add(self.atomics.rank(), Slot::Heartbeat, 3)?;
+        beat(&self.atomics, 3)?;
         Ok(())
     }
 
@@ -140,8 +138,7 @@ impl<A: Atomics> Protocol<A> {
             .chain(std::iter::once(&mut w.done))
             .filter_map(|s| s.read.take().map(|(p, _)| p));
         self.in_flight.extend(reads);
-        self.atomics
-            .fetch_add(self.atomics.rank(), Slot::Heartbeat, 1)?;
+        beat(&self.atomics, 1)?;
         Ok(())
     }
 
@@ -157,8 +154,7 @@ impl<A: Atomics> Protocol<A> {
         let now = Instant::now();
         if w.beat_due(now) {
             w.last_beat = now;
-            self.atomics
-                .fetch_add(self.atomics.rank(), Slot::Heartbeat, 2)?;
+            beat(&self.atomics, 2)?;
         }
         let waited = now.duration_since(since);
         if waited < w.timeout / 2 || now < w.next_sample {
@@ -255,6 +251,13 @@ impl<A: Atomics> Protocol<A> {
         }
         out
     }
+}
+
+/// Adds `n` to this rank's heartbeat word (see the module doc for what
+/// adding 1, 2 and 3 means).
+fn beat(atomics: &impl Atomics, n: u64) -> Result<()> {
+    atomics.fetch_add(atomics.rank(), Slot::Heartbeat, n)?;
+    Ok(())
 }
 
 /// Polls `seen`'s read of `rank`'s `slot`, or starts one.

@@ -63,6 +63,8 @@ impl<A: Atomics> Dispenser<A> {
         size: usize,
         max_units: u64,
     ) -> Self {
+        // The static variant always times every call.
+        let per_call_timing = protocol.is_none();
         Dispenser {
             protocol,
             rank: rank as u64,
@@ -73,7 +75,7 @@ impl<A: Atomics> Dispenser<A> {
             handed: 0,
             open: false,
             timeline: Timeline::new(true),
-            per_call_timing: false,
+            per_call_timing,
             ahead: Ahead::new(DEFAULT_CLAIM_AHEAD),
             just_claimed: false,
             quick: false,
@@ -153,7 +155,7 @@ impl<A: Atomics> Dispenser<A> {
             }
         }
         self.open = true;
-        self.timeline = Timeline::new(self.per_call_timing || self.protocol.is_none());
+        self.timeline = Timeline::new(self.per_call_timing);
         if !self.pending.is_empty() && !self.timeline.per_call() {
             // The remainder of a huge run, handed out before any visit.
             self.timeline.work_from_setup();
@@ -215,21 +217,27 @@ impl<A: Atomics> Dispenser<A> {
             };
             protocol.complete(handed);
             // A visit to the shared range: timed here unless the call is.
-            let visit = match entered {
-                Some(_) => None,
-                None => Some(self.timeline.begin()),
+            let (visit, now) = match entered {
+                Some(entered) => (None, entered),
+                None => {
+                    let began = self.timeline.begin();
+                    (Some(began), began)
+                }
             };
-            let now = entered.or(visit).unwrap_or_else(Instant::now);
             let chunks = self.ahead.claim_at(now);
             let mut uncontended = false;
             let plan = self.plan;
-            let want = |unit: u64| {
-                let pos = unit * plan.unit;
-                let jobs = maxjobs.saturating_mul(chunks);
-                plan.units_for(jobs.min(mapping.segment_end(pos) - pos))
+            // Units for `chunks` chunks of at most `maxjobs` jobs from
+            // `unit` on, within its segment.
+            let want = |chunks: u64| {
+                move |unit: u64| {
+                    let pos = unit * plan.unit;
+                    let jobs = maxjobs.saturating_mul(chunks);
+                    plan.units_for(jobs.min(mapping.segment_end(pos) - pos))
+                }
             };
             let retries = protocol.counters().claim_retries;
-            let claimed = protocol.claim(want)?;
+            let claimed = protocol.claim(want(chunks))?;
             if protocol.counters().claim_retries != retries {
                 self.ahead.reset(); // a thief is around
             } else {
@@ -240,11 +248,7 @@ impl<A: Atomics> Dispenser<A> {
                 None => {
                     self.ahead.reset();
                     // Waiting for work: one chunk, as wanted without ahead.
-                    let want = |unit: u64| {
-                        let pos = unit * plan.unit;
-                        plan.units_for(maxjobs.min(mapping.segment_end(pos) - pos))
-                    };
-                    protocol.find_work(want)?
+                    protocol.find_work(want(1))?
                 }
             };
             match visit {

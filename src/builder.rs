@@ -3,7 +3,7 @@
 //! with them, on `MPI_COMM_WORLD` or on a duplicate of a given communicator.
 //! What init makes of these options is in `src/init.rs`.
 
-use crate::config::{AtomicsPath, Variant};
+use crate::config::{AtomicsPath, Schedule, Variant};
 use crate::dlb::Dlb;
 use crate::error::Result;
 use crate::mpi::{self, Comm, WindowFlavor};
@@ -21,6 +21,7 @@ use std::time::Duration;
 /// | [`timeout`](Builder::timeout) | `DLB_TIMEOUT=<seconds>` | off |
 /// | [`claim_ahead`](Builder::claim_ahead) | `DLB_CLAIM_AHEAD=<n>` | 32 |
 /// | [`per_call_timing`](Builder::per_call_timing) | `DLB_PER_CALL_TIMING=1\|0` | 0 |
+/// | [`schedule`](Builder::schedule) | `DLB_SCHEDULE=fixed\|guided\|factoring` | `fixed` |
 ///
 /// ```no_run
 /// use dlb::{AtomicsPath, Dlb, Variant};
@@ -39,6 +40,7 @@ pub struct Builder {
     pub(crate) timeout: Option<Duration>,
     pub(crate) claim_ahead: Option<u64>,
     pub(crate) per_call_timing: Option<bool>,
+    pub(crate) schedule: Option<Schedule>,
 }
 
 impl Builder {
@@ -130,6 +132,30 @@ impl Builder {
     /// ```
     pub fn per_call_timing(mut self, on: bool) -> Builder {
         self.per_call_timing = Some(on);
+        self
+    }
+
+    /// Chooses how many jobs a claim from the rank's own range takes (also
+    /// `DLB_SCHEDULE=fixed|guided|factoring`; default [`Schedule::Fixed`]).
+    /// `maxjobs` stays the cap of every chunk: with `Guided` or
+    /// `Factoring`, pass a large `maxjobs` (up to [`MAX_JOBS`](crate::MAX_JOBS))
+    /// and chunks start large and shrink as the range empties, which saves
+    /// calls on cheap jobs while keeping the last chunks small. The RMA
+    /// variant only (the static variant hands out its block in `maxjobs`
+    /// chunks); each rank applies its own choice.
+    ///
+    /// ```no_run
+    /// use dlb::{Dlb, Schedule};
+    /// let _mpi = dlb::Mpi::init()?;
+    /// let mut dlb = Dlb::builder().schedule(Schedule::Guided).init()?;
+    /// let mut run = dlb.setup(1_000_000)?;
+    /// while let Some(jobs) = run.give_more(dlb::MAX_JOBS)? {
+    ///     for _id in jobs { /* ... */ }
+    /// }
+    /// # Ok::<(), dlb::Error>(())
+    /// ```
+    pub fn schedule(mut self, schedule: Schedule) -> Builder {
+        self.schedule = Some(schedule);
         self
     }
 

@@ -1,6 +1,6 @@
-//! The choices made at init: variant, atomics path and window flavor, from
-//! the builder, then the environment (`DLB_VARIANT`, `DLB_ATOMICS`,
-//! `DLB_WINDOW`), then defaults.
+//! The choices made at init: variant, atomics path, window flavor and
+//! schedule, from the builder, then the environment (`DLB_VARIANT`,
+//! `DLB_ATOMICS`, `DLB_WINDOW`, `DLB_SCHEDULE`, ...), then defaults.
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::mpi::WindowFlavor;
@@ -30,6 +30,44 @@ pub enum AtomicsPath {
     /// for the words touched across nodes. Default when the ranks span
     /// several nodes.
     Hybrid,
+}
+
+/// How many jobs one claim from a rank's own range takes (the RMA variant;
+/// see [`Builder::schedule`](crate::Builder::schedule)). Every schedule
+/// hands out at most `maxjobs` jobs per `give_more`.
+///
+/// ```
+/// use dlb::Schedule;
+/// assert_eq!(Schedule::default(), Schedule::Fixed);
+/// assert_eq!(Schedule::Guided.name(), "guided");
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Schedule {
+    /// Chunks of `maxjobs` jobs (fewer only at the end of a range), as the
+    /// Fortran DLB library hands them out. The default.
+    #[default]
+    Fixed,
+    /// Guided self-scheduling on the own range: a chunk holds at most
+    /// `ceil(R / P)` jobs, where `R` is what the rank's own range holds
+    /// when it claims and `P` the number of ranks, so chunks shrink as the
+    /// range does.
+    Guided,
+    /// Factoring on the own range: chunks come in batches of `P`, each
+    /// chunk of a batch at most `ceil(R / (2 P))` jobs, `R` being what the
+    /// own range held when the batch began; a batch ends early when the
+    /// rank gets new units from a steal.
+    Factoring,
+}
+
+impl Schedule {
+    /// The name used by `DLB_SCHEDULE`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Schedule::Fixed => "fixed",
+            Schedule::Guided => "guided",
+            Schedule::Factoring => "factoring",
+        }
+    }
 }
 
 impl Variant {
@@ -90,6 +128,14 @@ pub(crate) fn atomics_from_env() -> Result<Option<AtomicsPath>> {
         "DLB_ATOMICS",
         &[AtomicsPath::Mpi, AtomicsPath::Shm, AtomicsPath::Hybrid],
         AtomicsPath::name,
+    )
+}
+
+pub(crate) fn schedule_from_env() -> Result<Option<Schedule>> {
+    from_env(
+        "DLB_SCHEDULE",
+        &[Schedule::Fixed, Schedule::Guided, Schedule::Factoring],
+        Schedule::name,
     )
 }
 
@@ -333,6 +379,26 @@ mod tests {
         }
         std::env::remove_var("DLB_PER_CALL_TIMING");
         assert_eq!(per_call_timing_from_env().unwrap(), None);
+    }
+
+    #[test]
+    fn dlb_schedule_parses() {
+        // Only this test touches DLB_SCHEDULE in the unit-test process.
+        for (value, expected) in [
+            ("guided", Some(Some(Schedule::Guided))),
+            (" Factoring ", Some(Some(Schedule::Factoring))),
+            ("fixed", Some(Some(Schedule::Fixed))),
+            ("auto", Some(None)),
+            ("gss", None),
+        ] {
+            std::env::set_var("DLB_SCHEDULE", value);
+            assert_eq!(schedule_from_env().ok(), expected, "{value:?}");
+        }
+        std::env::set_var("DLB_SCHEDULE", "trapezoid");
+        let err = schedule_from_env().unwrap_err();
+        assert!(err.message().contains("fixed, guided, factoring"), "{err}");
+        std::env::remove_var("DLB_SCHEDULE");
+        assert_eq!(schedule_from_env().unwrap(), None);
     }
 
     #[test]

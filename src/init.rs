@@ -54,6 +54,10 @@ impl Dlb {
             Some(on) => on,
             None => config::per_call_timing_from_env()?.unwrap_or(false),
         };
+        let schedule = match builder.schedule {
+            Some(s) => s,
+            None => config::schedule_from_env()?.unwrap_or_default(),
+        };
         agree(
             &comm,
             [
@@ -86,7 +90,8 @@ impl Dlb {
         };
         Ok(Dlb {
             dispenser: Dispenser::new(protocol, rank, size, max_units)
-                .pace(per_call_timing, claim_ahead),
+                .pace(per_call_timing, claim_ahead)
+                .schedule(schedule),
             variant,
             path,
             flavor,

@@ -68,7 +68,7 @@ mod run;
 mod stats;
 
 pub use crate::builder::Builder;
-pub use crate::config::{AtomicsPath, Variant};
+pub use crate::config::{AtomicsPath, Schedule, Variant};
 pub use crate::dlb::{Dlb, MAX_JOBS};
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::mapping::{Colors, Contiguous, RoundRobin, Strided};

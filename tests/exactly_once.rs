@@ -434,6 +434,32 @@ fn rma_on_the_default_path() {
     }
 }
 
+/// Guided and factoring chunk sizes (`DLB_SCHEDULE`) on the default path
+/// and on MPI atomics, with coarse units in one case.
+#[test]
+fn rma_with_shrinking_chunks() {
+    if is_child() {
+        return;
+    }
+    for (ranks, schedule, path) in [
+        (2, "guided", "auto"),
+        (4, "factoring", "auto"),
+        (3, "guided", "mpi"),
+        (8, "factoring", "mpi"),
+    ] {
+        scenario(
+            ranks,
+            &[("DLB_SCHEDULE", schedule), ("DLB_ATOMICS", path)],
+            Variant::Rma,
+        );
+    }
+    scenario(
+        4,
+        &[("DLB_SCHEDULE", "guided"), ("DLB_TEST_MAX_UNITS", "5")],
+        Variant::Rma,
+    );
+}
+
 /// Coarse units on the paths that work on any set of nodes.
 #[test]
 fn coarse_units_on_any_nodes() {

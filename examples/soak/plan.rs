@@ -5,7 +5,7 @@
 //! plan from the same seed, so a seed replays a launch exactly.
 
 use dlb::rng::Rng;
-use dlb::{AtomicsPath, Builder, Variant, WindowFlavor};
+use dlb::{AtomicsPath, Builder, Schedule, Variant, WindowFlavor};
 
 /// The launch: the MPI stack and where its ranks run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,6 +94,7 @@ pub struct Cycle {
     /// `None`: the default cap.
     pub claim_ahead: Option<u64>,
     pub per_call_timing: bool,
+    pub schedule: Schedule,
     pub seed: u64,
     pub runs: u64,
 }
@@ -114,6 +115,7 @@ impl Cycle {
                 ranks_per_node: None,
                 claim_ahead: None,
                 per_call_timing: false,
+                schedule: Schedule::Fixed,
                 seed,
                 runs,
             };
@@ -142,6 +144,12 @@ impl Cycle {
             .then(|| 1 + rng.below(launch.ranks - 1) as usize);
         let claim_ahead = [None, None, Some(1), Some(1024)][rng.below(4) as usize];
         let per_call_timing = rng.below(2) == 0;
+        let schedule = [
+            Schedule::Fixed,
+            Schedule::Fixed,
+            Schedule::Guided,
+            Schedule::Factoring,
+        ][rng.below(4) as usize];
         Cycle {
             variant,
             atomics,
@@ -150,6 +158,7 @@ impl Cycle {
             ranks_per_node,
             claim_ahead,
             per_call_timing,
+            schedule,
             seed,
             runs,
         }
@@ -173,6 +182,7 @@ impl Cycle {
             b = b.claim_ahead(n);
         }
         b.per_call_timing(self.per_call_timing)
+            .schedule(self.schedule)
     }
 }
 

@@ -2,7 +2,8 @@
 //! positions, keeps the private pending range, clips every chunk to
 //! `maxjobs` and to the mapping's segment, counts completions, and runs the
 //! static variant (no protocol at all). How many chunks one claim takes is
-//! in `ahead.rs`; what is timed when, in `src/stats.rs`.
+//! in `ahead.rs`, how large a chunk may be by schedule in `schedule.rs`;
+//! what is timed when, in `src/stats.rs`.
 //!
 //! A chunk handed out by one `next` call is complete when `next` is called
 //! again; it is reported to the protocol (counted toward termination) at
@@ -11,9 +12,11 @@
 //! that answers "no more" always visits, after reporting everything.
 
 mod ahead;
+mod schedule;
 mod units;
 
 use crate::atomics::Atomics;
+use crate::config::Schedule;
 use crate::error::{Error, Result};
 use crate::mapping::split::block;
 use crate::mapping::Mapping;
@@ -21,6 +24,7 @@ use crate::protocol::{Counters, Protocol, MAX_UNITS};
 use crate::stats::{Statistics, Timeline};
 use ahead::Ahead;
 pub(crate) use ahead::DEFAULT_CAP as DEFAULT_CLAIM_AHEAD;
+use schedule::Sizer;
 use std::ops::Range;
 use std::time::Instant;
 use units::UnitPlan;
@@ -47,6 +51,11 @@ pub(crate) struct Dispenser<A: Atomics> {
     /// Every call timed (else every visit to the protocol).
     per_call_timing: bool,
     ahead: Ahead,
+    /// Chunk sizes by schedule (the RMA variant).
+    sizer: Sizer,
+    /// At most this many jobs per chunk of the pending positions, by
+    /// schedule (`u64::MAX`: only `maxjobs`).
+    chunk_cap: u64,
     /// Calls served from pending chunks may skip the protocol and the
     /// clock: the RMA variant, without per-call timing or the watchdog
     /// (which wants a heartbeat per call).
@@ -77,6 +86,8 @@ impl<A: Atomics> Dispenser<A> {
             timeline: Timeline::new(true),
             per_call_timing,
             ahead: Ahead::new(DEFAULT_CLAIM_AHEAD),
+            sizer: Sizer::new(Schedule::Fixed, size as u64),
+            chunk_cap: u64::MAX,
             just_claimed: false,
             quick: false,
         }
@@ -89,6 +100,12 @@ impl<A: Atomics> Dispenser<A> {
         self.per_call_timing = per_call_timing || self.protocol.is_none();
         self.ahead = Ahead::new(claim_ahead);
         self.quick = !self.per_call_timing && self.protocol.as_ref().is_some_and(|p| !p.watching());
+        self
+    }
+
+    /// Sets how large chunks may be (see `schedule.rs`; the RMA variant).
+    pub(crate) fn schedule(mut self, schedule: Schedule) -> Self {
+        self.sizer = Sizer::new(schedule, self.size);
         self
     }
 
@@ -161,6 +178,8 @@ impl<A: Atomics> Dispenser<A> {
             self.timeline.work_from_setup();
         }
         self.ahead.reset();
+        self.sizer.restart();
+        self.chunk_cap = u64::MAX;
         self.just_claimed = false;
         Ok(())
     }
@@ -227,12 +246,16 @@ impl<A: Atomics> Dispenser<A> {
             let chunks = self.ahead.claim_at(now);
             let mut uncontended = false;
             let plan = self.plan;
-            // Units for `chunks` chunks of at most `maxjobs` jobs from
-            // `unit` on, within its segment.
+            let sizer = &self.sizer;
+            // Units for `chunks` chunks of at most `maxjobs` jobs (and the
+            // schedule's limit for a range of `units`) from the front of
+            // `units`, within one segment.
             let want = |chunks: u64| {
-                move |unit: u64| {
-                    let pos = unit * plan.unit;
-                    let jobs = maxjobs.saturating_mul(chunks);
+                move |units: Range<u64>| {
+                    let pos = units.start * plan.unit;
+                    let remaining = (units.end - units.start).saturating_mul(plan.unit);
+                    let chunk = maxjobs.min(sizer.limit(remaining));
+                    let jobs = chunk.saturating_mul(chunks);
                     plan.units_for(jobs.min(mapping.segment_end(pos) - pos))
                 }
             };
@@ -244,11 +267,18 @@ impl<A: Atomics> Dispenser<A> {
                 uncontended = claimed.is_some();
             }
             let units = match claimed {
-                Some(units) => Some(units),
+                Some(units) => {
+                    self.sizer.claimed();
+                    self.chunk_cap = self.sizer.last_limit();
+                    Some(units)
+                }
                 None => {
                     self.ahead.reset();
                     // Waiting for work: one chunk, as wanted without ahead.
-                    protocol.find_work(want(1))?
+                    let found = protocol.find_work(want(1))?;
+                    self.chunk_cap = self.sizer.last_limit();
+                    self.sizer.restart();
+                    found
                 }
             };
             match visit {
@@ -279,7 +309,7 @@ impl<A: Atomics> Dispenser<A> {
         let end = self
             .pending
             .end
-            .min(start.saturating_add(maxjobs))
+            .min(start.saturating_add(maxjobs.min(self.chunk_cap)))
             .min(mapping.segment_end(start));
         self.pending.start = end;
         self.handed += end - start;
@@ -304,6 +334,7 @@ mod tests {
         max_units: u64,
         rma: bool,
         ahead: u64,
+        schedule: Schedule,
     ) -> Vec<Vec<Range<u64>>> {
         let barrier = Arc::new(Barrier::new(p));
         let threads: Vec<_> = LocalAtomics::group(p)
@@ -313,7 +344,9 @@ mod tests {
                 let (mapping, barrier) = (mapping.clone(), Arc::clone(&barrier));
                 std::thread::spawn(move || {
                     let proto = rma.then(|| Protocol::new(a, 9));
-                    let mut d = Dispenser::new(proto, rank, p, max_units).pace(false, ahead);
+                    let mut d = Dispenser::new(proto, rank, p, max_units)
+                        .pace(false, ahead)
+                        .schedule(schedule);
                     barrier.wait();
                     d.begin(mapping.jobs()).unwrap();
                     let mut got = Vec::new();
@@ -353,20 +386,52 @@ mod tests {
 
     #[test]
     fn every_mapping_is_drained_exactly_once() {
+        let schedules = [Schedule::Fixed, Schedule::Guided, Schedule::Factoring];
         for (rma, ahead) in [(true, 1), (true, DEFAULT_CLAIM_AHEAD), (false, 1)] {
-            for p in [1, 2, 3, 5] {
+            for (p, schedule) in [1, 2, 3, 5].into_iter().zip(schedules.iter().cycle()) {
                 for maxjobs in [1, 2, 7, u64::MAX] {
                     for max_units in [MAX_UNITS, 7, 1] {
-                        let drain = |m| drain_all(p, m, maxjobs, max_units, rma, ahead);
+                        let s = *schedule;
+                        let drain = |m| drain_all(p, m, maxjobs, max_units, rma, ahead, s);
                         assert_partition(&drain(Contiguous::new(101)), 101);
                         let c = Colors::new(&[10, 0, 13, 1, 0, 9, 0], u64::MAX).unwrap();
-                        assert_partition(&drain_all(p, c, maxjobs, max_units, rma, ahead), 33);
+                        assert_partition(&drain_all(p, c, maxjobs, max_units, rma, ahead, s), 33);
                         let rr = RoundRobin::new(50, p as u64);
-                        assert_partition(&drain_all(p, rr, maxjobs, max_units, rma, ahead), 50);
+                        assert_partition(&drain_all(p, rr, maxjobs, max_units, rma, ahead, s), 50);
                     }
                 }
             }
         }
+    }
+
+    #[test]
+    fn schedules_shrink_chunks_as_the_range_empties_under_the_maxjobs_cap() {
+        // Rank 0 of 4 takes `calls` chunks from its own range, jobs 0..250
+        // of 1000 (the other ranks never draw, so it must not run dry).
+        let sizes = |schedule: Schedule, maxjobs: u64, calls: usize| {
+            let a = LocalAtomics::group(4).remove(0);
+            let mut d = Dispenser::new(Some(Protocol::new(a, 3)), 0, 4, MAX_UNITS)
+                .pace(false, 1)
+                .schedule(schedule);
+            let m = Contiguous::new(1000);
+            d.begin(1000).unwrap();
+            let mut next = 0;
+            (0..calls)
+                .map(|_| {
+                    let r = d.next(&m, maxjobs).unwrap().unwrap();
+                    assert_eq!(r.start, next, "in order");
+                    next = r.end;
+                    r.end - r.start
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(sizes(Schedule::Fixed, 100, 3), [100, 100, 50]);
+        assert_eq!(sizes(Schedule::Guided, u64::MAX, 4), [63, 47, 35, 27]);
+        assert_eq!(sizes(Schedule::Guided, 40, 4), [40, 40, 40, 33]);
+        assert_eq!(
+            sizes(Schedule::Factoring, u64::MAX, 5),
+            [32, 32, 32, 32, 16]
+        );
     }
 
     /// Claims (atomics on the own range) per call of one rank draining
@@ -400,7 +465,15 @@ mod tests {
 
     #[test]
     fn static_variant_hands_out_the_own_block() {
-        let chunks = drain_all(3, Contiguous::new(10), 2, MAX_UNITS, false, 1);
+        let chunks = drain_all(
+            3,
+            Contiguous::new(10),
+            2,
+            MAX_UNITS,
+            false,
+            1,
+            Schedule::Guided,
+        );
         assert_eq!(chunks[0], vec![0..2, 2..4]);
         assert_eq!(chunks[1], vec![4..6, 6..7]);
         assert_eq!(chunks[2], vec![7..9, 9..10]);

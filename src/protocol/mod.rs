@@ -465,18 +465,20 @@ impl<A: Atomics> Protocol<A> {
         self.unreported += jobs;
     }
 
-    /// Claims `want(start)` units (at least one) from the front of this
-    /// rank's own range, where `start` is the first unit of the range.
+    /// Claims `want(range)` units (at least one) from the front of this
+    /// rank's own range, where `range` is what the range holds (its units).
     /// `None` when the range is empty. Across nodes, also serves hunger:
     /// see the module doc.
-    pub(crate) fn claim(&mut self, want: impl Fn(u64) -> u64) -> Result<Option<Range<u64>>> {
+    pub(crate) fn claim(&mut self, want: impl Fn(Range<u64>) -> u64) -> Result<Option<Range<u64>>> {
         // Serve thieves and reports waiting on this rank first (software RMA).
         self.atomics.progress()?;
         if self.multi_node() {
             self.poll_started()?;
         }
         while !self.own.is_empty() {
-            let (rest, taken) = self.own.take_front(want(self.own.start()).max(1));
+            let (rest, taken) = self
+                .own
+                .take_front(want(self.own.start()..self.own.end()).max(1));
             let seen = self.cas(self.me(), self.own, rest)?;
             if seen == self.own {
                 self.own = rest;
@@ -555,10 +557,10 @@ impl<A: Atomics> Protocol<A> {
         Ok(())
     }
 
-    /// The first `want(start)` units of `loot` for the caller; the rest
+    /// The first `want(loot)` units of `loot` for the caller; the rest
     /// becomes the own range (which must be empty).
-    fn keep(&mut self, loot: Range<u64>, want: &impl Fn(u64) -> u64) -> Result<Range<u64>> {
-        let take = want(loot.start).clamp(1, loot.end - loot.start);
+    fn keep(&mut self, loot: Range<u64>, want: &impl Fn(Range<u64>) -> u64) -> Result<Range<u64>> {
+        let take = want(loot.clone()).clamp(1, loot.end - loot.start);
         if loot.start + take < loot.end {
             self.took(Path::Install);
         }
@@ -582,9 +584,12 @@ impl<A: Atomics> Protocol<A> {
     }
 
     /// Called when this rank has no work left: reports, then hunts until it
-    /// gets units (returns the first `want(start)` of them, the rest
+    /// gets units (returns the first `want(units)` of them, the rest
     /// installed as the own range) or the run is finished (`None`).
-    pub(crate) fn find_work(&mut self, want: impl Fn(u64) -> u64) -> Result<Option<Range<u64>>> {
+    pub(crate) fn find_work(
+        &mut self,
+        want: impl Fn(Range<u64>) -> u64,
+    ) -> Result<Option<Range<u64>>> {
         debug_assert!(self.own.is_empty());
         self.report()?;
         self.wait_begins("in give_more for work")?;

@@ -71,6 +71,9 @@ impl Atomics for HybridAtomics {
     fn read(&self, target: usize, slot: Slot) -> Result<u64> {
         self.of(slot).read(target, slot)
     }
+    fn peek(&self, slot: Slot) -> Result<u64> {
+        self.of(slot).peek(slot)
+    }
     fn start(&self, target: usize, slot: Slot, update: Update) -> Result<Pending> {
         self.of(slot).start(target, slot, update)
     }

@@ -252,6 +252,14 @@ pub(crate) trait Atomics {
     }
     /// An atomic read (`MPI_NO_OP`) of a swap slot.
     fn read(&self, target: usize, slot: Slot) -> Result<u64>;
+    /// This rank's own `slot` as a hint: on MPI windows a CPU load (see
+    /// `Window::peek_own`), which may be stale or, while a remote update
+    /// is in progress, any value; confirm with an atomic before acting on
+    /// it. Once no update is in flight, it returns the word's value. An
+    /// atomic [`Atomics::load`] by default.
+    fn peek(&self, slot: Slot) -> Result<u64> {
+        self.load(self.rank(), slot)
+    }
 }
 
 /// Which path a `Dlb` runs on, chosen at init.
@@ -298,6 +306,9 @@ impl Atomics for WindowAtomics {
     }
     fn read(&self, target: usize, slot: Slot) -> Result<u64> {
         each_path!(self, a => a.read(target, slot))
+    }
+    fn peek(&self, slot: Slot) -> Result<u64> {
+        each_path!(self, a => a.peek(slot))
     }
     fn start(&self, target: usize, slot: Slot, update: Update) -> Result<Pending> {
         each_path!(self, a => a.start(target, slot, update))

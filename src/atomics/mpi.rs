@@ -79,6 +79,12 @@ impl Atomics for MpiAtomics {
         let (op, value) = rma_op(slot, Update::Read);
         self.win.fetch_op(target, slot.index(), value, op)
     }
+    fn peek(&self, slot: Slot) -> Result<u64> {
+        match self.win.peek_own(slot.index())? {
+            Some(value) => Ok(value),
+            None => self.load(self.rank(), slot),
+        }
+    }
     fn start(&self, target: usize, slot: Slot, update: Update) -> Result<Pending> {
         let (op, value) = rma_op(slot, update);
         if target == self.rank() {

@@ -53,6 +53,10 @@ pub(crate) struct Window {
     alloc_mem: *mut c_void,
     /// Base of every rank's words (Shared flavor only).
     shared_bases: Vec<*mut u64>,
+    /// This rank's words, and whether the memory model is
+    /// `MPI_WIN_UNIFIED` (only then may it read them with loads: `peek`).
+    own_base: *mut u64,
+    unified: bool,
     epoch_open: bool,
     /// Atomics on this window complete without the target's help, so
     /// `progress` has nothing to do: Open MPI's shared windows (osc/sm does
@@ -203,6 +207,8 @@ impl Window {
             words_per_rank,
             alloc_mem,
             shared_bases: Vec::new(),
+            own_base: ptr::null_mut(),
+            unified: false,
             epoch_open: false,
             passive: flavor == WindowFlavor::Shared && ffi::DLB_MPI_IS_OPEN_MPI == 1,
             hook: None,
@@ -225,6 +231,8 @@ impl Window {
                 "{call} returned memory not aligned to 8 bytes"
             )));
         }
+        self.own_base = base as *mut u64;
+        self.unified = self.require_unified().is_ok();
         if self.flavor == WindowFlavor::Shared {
             // Agreed: a rank that returned alone would leave the others
             // waiting in the barrier below (MPICH lets a shared window span
@@ -584,6 +592,34 @@ impl Window {
         }
         #[cfg(not(target_os = "linux"))]
         let _ = (rank, index);
+    }
+
+    /// This rank's word `index` read with a CPU load after `MPI_Win_sync`,
+    /// or `None` where the memory model is not unified. Only a hint, which
+    /// callers confirm with an MPI atomic before acting on it: MPI leaves
+    /// the value a load returns undefined while a remote update of the word
+    /// is in progress (§12.7), but once none is, a load after
+    /// `MPI_Win_sync` returns the word's value (the unified model). Unlike
+    /// an MPI atomic on one's own word, it never waits for a remote rank
+    /// that holds the window (Open MPI 4.1's osc/ucx serializes every
+    /// atomic on a window behind a lock that remote ranks take).
+    pub(crate) fn peek_own(&self, index: usize) -> Result<Option<u64>> {
+        if !self.unified || self.own_base.is_null() {
+            return Ok(None);
+        }
+        assert!(
+            index < self.words_per_rank,
+            "word {index} out of the window"
+        );
+        self.sync()?;
+        // SAFETY: `own_base` is this rank's memory of the live window
+        // (`words_per_rank` u64s, 8-byte aligned, checked in `initialize`);
+        // `Atomic<u64>` has the size and alignment of u64. An atomic load
+        // is not an atomic read-modify-write, so it takes nothing from the
+        // atomicity of MPI's operations on the word; the memory lives as
+        // long as `self` and no `&mut` aliases it.
+        let word = unsafe { &*(self.own_base.add(index) as *const Atomic<u64>) };
+        Ok(Some(word.load(std::sync::atomic::Ordering::Acquire)))
     }
 
     /// Word `index` of `rank` in a shared-memory window, for CPU atomics.

@@ -24,6 +24,10 @@ const RUN_BITS: u32 = 16;
 /// How often `give_more` reads `Offer[me]` for a mark: a read is a (local)
 /// MPI operation, cheap but not free next to a CPU claim.
 const OFFER_CHECK_PERIOD: Duration = Duration::from_micros(20);
+/// After a take came back empty-handed, the hunter starts no take for this
+/// long, doubling with each further empty one up to [`MAX_TAKE_PAUSE`].
+const FIRST_TAKE_PAUSE: Duration = Duration::from_micros(64);
+const MAX_TAKE_PAUSE: Duration = Duration::from_millis(1);
 
 /// A hunger mark: `hunter` (on another node) asks for units, to be answered
 /// in its inbox word `inbox`; made in run `run` (low bits).
@@ -89,7 +93,8 @@ impl<A: Atomics> Protocol<A> {
             self.next_offer_check = Some(now + OFFER_CHECK_PERIOD);
         }
         let me = self.me();
-        if self.atomics.read(me, Slot::Offer)? == EMPTY {
+        // A hint first: a mark, once swapped in, stays until removed.
+        if self.atomics.peek(Slot::Offer)? == EMPTY {
             return Ok(());
         }
         let offer = if self.has_bug(Bug::AnswerLeavesMark) {
@@ -214,6 +219,12 @@ impl<A: Atomics> Protocol<A> {
             if MODEL_CHECKING && self.takes_failed_at == Some(self.atomics.content_writes()) {
                 return Ok(());
             }
+            if self
+                .takes_paused_until
+                .is_some_and(|until| Instant::now() < until)
+            {
+                return Ok(());
+            }
             let run = self.finish_target;
             let current = self.takes.iter().filter(|t| t.run == run).count();
             if current >= REMOTE_TAKES.min(remote) {
@@ -264,7 +275,8 @@ impl<A: Atomics> Protocol<A> {
                 self.displaced(old)?;
             }
             let take = &self.takes[i];
-            if !take.answered {
+            // A hint first: an answer, once landed, stays until read.
+            if !take.answered && self.atomics.peek(Slot::INBOX[take.inbox])? != NO_ANSWER {
                 let answer = self.atomics.swap(me, Slot::INBOX[take.inbox], NO_ANSWER)?;
                 if answer != NO_ANSWER {
                     self.takes[i].answered = true;
@@ -312,9 +324,14 @@ impl<A: Atomics> Protocol<A> {
         if answer == NONE {
             if MODEL_CHECKING {
                 self.takes_failed_at = Some(self.atomics.content_writes());
+            } else {
+                self.take_pause = (self.take_pause * 2).clamp(FIRST_TAKE_PAUSE, MAX_TAKE_PAUSE);
+                self.takes_paused_until = Some(Instant::now() + self.take_pause);
             }
             return Ok(());
         }
+        self.take_pause = Duration::ZERO;
+        self.takes_paused_until = None;
         let word = RangeWord::from_bits(answer);
         if word.is_empty() || self.takes[i].run != self.finish_target {
             return Err(Error::internal(format!(

@@ -50,6 +50,19 @@
 //! victim's next `give_more`, and an answer for the idle hunter's next
 //! round, which is why units travel in answers, see below.)
 //!
+//! A rank polls its own cross-node words (`Offer`, its inbox words, `Told`,
+//! and on rank 0 `Done`) first with a *peek*, a CPU load of its own window
+//! memory after `MPI_Win_sync`, and makes the atomic only when the peek shows
+//! something to act on. A peek is a hint, never acted on by itself: MPI
+//! leaves its value undefined while a remote update of the word is under
+//! way, but each of these words keeps the state a rank waits for (a mark,
+//! an answer, a count that only grows) until the rank itself changes it, so
+//! a later peek sees it once no update is in flight (the unified memory
+//! model; where a window is not unified, a peek is the atomic). The atomic
+//! then decides. On Open MPI 4.1's osc/ucx this matters: every atomic there
+//! takes a lock on the target's window, also on one's own, and waits behind
+//! remote holders whose operations wait for the target.
+//!
 //! # Operations
 //!
 //! - **Claim** (owner, from the front): CAS `Range[me]` from `own = [s, e)`
@@ -75,7 +88,11 @@
 //!   resigns when it leaves the idle loop; the leader hunts only when alone
 //!   on its node, so that it stays free to serve the end of a run on stacks
 //!   where a started operation blocks its maker until the target serves it
-//!   (Open MPI osc/ucx).
+//!   (Open MPI osc/ucx). After a take answered `NONE` the hunter starts no
+//!   take for a pause that doubles from 64 µs to 1 ms with each further
+//!   empty answer and ends with the first units: while the other nodes are
+//!   dry too, takes only trade marks, and on osc/ucx each one holds a lock
+//!   on its target's window that the target's own operations wait for.
 //! - **Answer** (owner, in `give_more` after a claim, at most every 20 µs;
 //!   idle ranks every round): if `Offer[me]` does not read `EMPTY`, swap
 //!   `EMPTY` in. A mark `(h, k, run)` it removed is answered by starting a
@@ -92,8 +109,10 @@
 //! - **Report** (a rank that ran out of work): on one node, start an add of
 //!   its `unreported` count to `Done[0]`; across nodes, add it to
 //!   `Unsent[l]` of its leader by CAS (shared memory).
-//! - **Forward** (across nodes, a rank whose node is dry): CAS `Unsent[l]`
-//!   from its value `u > 0` to 0 and start an add of `u` to `Done[0]`.
+//! - **Forward** (across nodes, once its node is dry: a rank that has just
+//!   reported, and the node's hunter every round): CAS `Unsent[l]` from its
+//!   value `u > 0` to 0 and start an add of `u` to `Done[0]`. (Not every
+//!   idle rank every round: their adds would pile up on rank 0's window.)
 //! - **Finish**, on one node (the *finisher*, whose report brought this
 //!   run's count to the run's job total `N`): add 1 to `Finished[r]` of every
 //!   rank (and wake it).
@@ -360,6 +379,10 @@ pub(crate) struct Protocol<A: Atomics> {
     /// Under a model checker: `Atomics::writes` when takes last came back
     /// empty-handed (see `hunt_remote`).
     takes_failed_at: Option<u64>,
+    /// When the hunter may start its next take, after takes came back
+    /// empty-handed (see `hunt_remote`), and the pause that set it.
+    takes_paused_until: Option<Instant>,
+    take_pause: std::time::Duration,
     /// `Done` at the start of the current run (wrapping).
     done_base: u64,
     /// Jobs in the current run.
@@ -396,6 +419,8 @@ impl<A: Atomics> Protocol<A> {
             told_relayed: 0,
             next_offer_check: None,
             takes_failed_at: None,
+            takes_paused_until: None,
+            take_pause: std::time::Duration::ZERO,
             done_base: 0,
             total: 0,
             unreported: 0,
@@ -645,9 +670,16 @@ impl<A: Atomics> Protocol<A> {
             }
             let just_reported = std::mem::take(&mut first_round);
             if self.multi_node() && (sweep.node_dry() || just_reported && self.mates_all_empty()?) {
-                self.forward()?;
+                // The count of a rank that just reported goes at once (the
+                // end of a run waits for it); later ones only through the
+                // node's hunter, one rank per node, so that the forwards
+                // of idle ranks do not pile up on `Done`'s rank.
+                if just_reported {
+                    self.forward()?;
+                }
                 if hunting || self.become_hunter()? {
                     hunting = true;
+                    self.forward()?;
                     self.hunt_remote()?;
                 }
             }

@@ -25,7 +25,8 @@
 //!   2 ranks is `--ignored` (too slow for CI).
 //! - shuttle (`--cfg dlb_shuttle`): random and PCT (depth 3) schedules,
 //!   each with its own victim seed drawn from shuttle's random source (so a
-//!   failing schedule replays with its seed). Every configuration runs two
+//!   failing schedule replays with its seed), which also picks the chunk
+//!   schedule (fixed, guided or factoring; loom keeps fixed chunks). Every configuration runs two
 //!   runs in a row: 4 to 8 ranks on one node with 300 to 2500 jobs per run
 //!   (8 configurations, two of them with a run in coarse units: 2^63 - 1
 //!   and 2^32 + 7 jobs), and 4 to 8 ranks in nodes of 1 to 4 with 200 to
@@ -74,7 +75,7 @@ use crate::atomics::LocalAtomics;
 use crate::dispenser::Dispenser;
 use crate::mapping::{Colors, Contiguous, Mapping, RoundRobin};
 use crate::protocol::{Bug, Protocol, MAX_UNITS};
-use crate::MAX_JOBS;
+use crate::{Schedule, MAX_JOBS};
 use std::fmt;
 use std::ops::Range;
 
@@ -307,6 +308,13 @@ where
         Arc::new((0..runs.len()).map(|_| AtomicU64::new(0)).collect());
     let barrier = Arc::new(Barrier::new(p));
     let (seed, bug) = (case.seed.draw(), case.bug);
+    // Chunk sizes: a seed drawn per schedule (shuttle) also picks the
+    // schedule; fixed seeds (loom's models) keep fixed chunks.
+    let schedule = if matches!(case.seed, Seed::Fixed(_)) {
+        Schedule::Fixed
+    } else {
+        [Schedule::Fixed, Schedule::Guided, Schedule::Factoring][(seed % 3) as usize]
+    };
     let threads: Vec<_> = LocalAtomics::nodes(p, case.per_node)
         .into_iter()
         .enumerate()
@@ -319,8 +327,9 @@ where
                 // clock, which the checkers do not control (replays must be
                 // deterministic); the protocol sees the same claims of one
                 // or several units either way.
-                let mut dispenser =
-                    Dispenser::new(Some(protocol), rank, p, MAX_UNITS).pace(false, 1);
+                let mut dispenser = Dispenser::new(Some(protocol), rank, p, MAX_UNITS)
+                    .pace(false, 1)
+                    .schedule(schedule);
                 let mut got: Vec<Vec<Range<u64>>> = Vec::new();
                 for (run, (mapping, maxjobs)) in runs.iter().enumerate() {
                     if run > 0 {

@@ -1,7 +1,8 @@
 //! The node-aware path: node-level words ([`Level::Node`]) live in a shared
 //! window of the node and take CPU atomics, truly passive; cross-node words
 //! ([`Level::Cross`]) live in an MPI window over all ranks and take MPI
-//! atomics. No word is in both, so no word ever sees both kinds of atomics.
+//! atomics. No word is in both, so no word ever sees both kinds of atomics
+//! (an owner's peek at its own cross-node word is a load, not an atomic).
 
 use super::{Atomics, Level, MpiAtomics, Pending, ShmAtomics, Slot, Update};
 use crate::error::Result;

@@ -21,7 +21,9 @@
 //! compare-and-swap whose new value equals its compare value) or with
 //! `MPI_NO_OP`. A word never sees both CPU and MPI atomics: a window belongs
 //! to one kind, and [`HybridAtomics`] places each slot in one window by its
-//! level.
+//! level. (The one CPU access to an MPI window's word is
+//! [`Atomics::peek`]: a plain load by the word's owner, a hint that a
+//! read-modify-write never relies on.)
 
 mod hybrid;
 #[cfg(test)]

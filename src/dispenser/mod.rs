@@ -274,10 +274,11 @@ impl<A: Atomics> Dispenser<A> {
                 }
                 None => {
                     self.ahead.reset();
+                    // New units, wherever they come from, are sized afresh.
+                    sizer.restart();
                     // Waiting for work: one chunk, as wanted without ahead.
                     let found = protocol.find_work(want(1))?;
                     self.chunk_cap = self.sizer.last_limit();
-                    self.sizer.restart();
                     found
                 }
             };
@@ -461,6 +462,33 @@ mod tests {
         // (the bound holds while a call takes well under 1 µs).
         let (claims, calls) = claims_per_call(DEFAULT_CLAIM_AHEAD, 5000);
         assert!(claims * 2 < calls, "{claims} claims for {calls} calls");
+    }
+
+    #[test]
+    fn units_from_a_steal_are_sized_from_the_loot() {
+        // 2 ranks, 102 jobs: rank 0 drains its own 0..51 with factoring
+        // (which ends in the middle of a batch), then steals the back half
+        // of rank 1's 51..102, 76..102, whose first chunk is ceil(26 / 4).
+        let mut group = LocalAtomics::group(2);
+        let (a1, a0) = (group.pop().unwrap(), group.pop().unwrap());
+        let mut d1 = Dispenser::new(Some(Protocol::new(a1, 1)), 1, 2, MAX_UNITS).pace(false, 1);
+        let mut d0 = Dispenser::new(Some(Protocol::new(a0, 1)), 0, 2, MAX_UNITS)
+            .pace(false, 1)
+            .schedule(Schedule::Factoring);
+        d1.begin(102).unwrap();
+        d0.begin(102).unwrap();
+        let m = Contiguous::new(102);
+        let mut sizes = Vec::new();
+        let stolen = loop {
+            let r = d0.next(&m, u64::MAX).unwrap().unwrap();
+            if r.start >= 51 {
+                break r;
+            }
+            sizes.push(r.end - r.start);
+        };
+        assert_eq!(sizes.iter().sum::<u64>(), 51);
+        assert_eq!(&sizes[..4], &[13, 13, 7, 7], "batches of 2");
+        assert_eq!(stolen, 76..83, "sized from the loot, not the old batch");
     }
 
     #[test]

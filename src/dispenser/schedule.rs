@@ -12,7 +12,11 @@
 //! in all when the ranges are balanced; the rules are the ones above applied
 //! to that range, as if all `P` ranks shared it (they may, by stealing).
 //! So a chunk is at most `1/P` of its range (guided) or `1/(2P)` (factoring),
-//! and what stays in the range for thieves is at least `(P - 1)/P` of it.
+//! and what stays in the range for thieves is at least `(P - 1)/P` of it,
+//! except when a claim takes several chunks at once (claiming ahead, see
+//! `ahead.rs`): it does so only after chunks that were done within about
+//! 2 µs of their claim, so the chunks claimed ahead are predicted to be
+//! that quick in all.
 //!
 //! Chunk sizes decide only how units are cut, never which rank gets a unit:
 //! exactly-once and termination do not depend on them.
@@ -26,9 +30,11 @@ pub(crate) struct Sizer {
     schedule: Schedule,
     ranks: u64,
     /// Factoring: the chunk size of the current batch, and how many chunks
-    /// of it are left (0: the next claim begins a batch).
-    batch: u64,
-    left: u64,
+    /// of it are left (0: the next claim begins a batch). Cells, like the
+    /// two below: the dispenser restarts a batch while its claim closure
+    /// holds the sizer.
+    batch: Cell<u64>,
+    left: Cell<u64>,
     /// What the range held at the last `limit` call, and the limit given.
     seen: Cell<u64>,
     last: Cell<u64>,
@@ -40,8 +46,8 @@ impl Sizer {
         Sizer {
             schedule,
             ranks: ranks.max(1),
-            batch: 0,
-            left: 0,
+            batch: Cell::new(0),
+            left: Cell::new(0),
             seen: Cell::new(0),
             last: Cell::new(u64::MAX),
         }
@@ -55,7 +61,7 @@ impl Sizer {
         let limit = match self.schedule {
             Schedule::Fixed => u64::MAX,
             Schedule::Guided => remaining.div_ceil(self.ranks),
-            Schedule::Factoring if self.left > 0 => self.batch,
+            Schedule::Factoring if self.left.get() > 0 => self.batch.get(),
             Schedule::Factoring => self.batch_chunk(remaining),
         }
         .max(1);
@@ -70,20 +76,21 @@ impl Sizer {
     }
 
     /// A claim took its chunks with the last limit.
-    pub(crate) fn claimed(&mut self) {
+    pub(crate) fn claimed(&self) {
         if self.schedule == Schedule::Factoring {
-            if self.left == 0 {
-                self.batch = self.batch_chunk(self.seen.get());
-                self.left = self.ranks;
+            if self.left.get() == 0 {
+                self.batch.set(self.batch_chunk(self.seen.get()));
+                self.left.set(self.ranks);
             }
-            self.left -= 1;
+            self.left.set(self.left.get() - 1);
         }
     }
 
-    /// The rank got a new range (a run began, or a steal brought units):
-    /// factoring begins a new batch at the next claim.
-    pub(crate) fn restart(&mut self) {
-        self.left = 0;
+    /// The rank gets a new range (a run begins, or it looks for units
+    /// elsewhere): factoring sizes the next chunk from that range and
+    /// begins a new batch at the next claim.
+    pub(crate) fn restart(&self) {
+        self.left.set(0);
         self.last.set(u64::MAX);
     }
 
@@ -100,7 +107,7 @@ mod tests {
     /// Chunk sizes of one rank that claims from a range of `jobs` jobs
     /// that nobody steals from, until it is empty.
     fn drain(schedule: Schedule, ranks: u64, jobs: u64) -> Vec<u64> {
-        let mut s = Sizer::new(schedule, ranks);
+        let s = Sizer::new(schedule, ranks);
         s.restart();
         let (mut left, mut chunks) = (jobs, Vec::new());
         while left > 0 {
@@ -140,7 +147,7 @@ mod tests {
 
     #[test]
     fn a_new_range_begins_a_new_batch() {
-        let mut s = Sizer::new(Schedule::Factoring, 2);
+        let s = Sizer::new(Schedule::Factoring, 2);
         assert_eq!(s.limit(100), 25);
         s.claimed();
         assert_eq!(s.limit(75), 25, "within the batch");

@@ -616,8 +616,8 @@ impl Window {
         // (`words_per_rank` u64s, 8-byte aligned, checked in `initialize`);
         // `Atomic<u64>` has the size and alignment of u64. An atomic load
         // is not an atomic read-modify-write, so it takes nothing from the
-        // atomicity of MPI's operations on the word; the memory lives as
-        // long as `self` and no `&mut` aliases it.
+        // atomicity of MPI's operations on the word; the memory lives until
+        // `free`, which clears `own_base` first, and no `&mut` aliases it.
         let word = unsafe { &*(self.own_base.add(index) as *const Atomic<u64>) };
         Ok(Some(word.load(std::sync::atomic::Ordering::Acquire)))
     }
@@ -775,6 +775,9 @@ impl Window {
                 std::mem::forget(hook);
             }
         }
+        // No peek at memory that the window frees below.
+        self.own_base = ptr::null_mut();
+        self.unified = false;
         if std::mem::take(&mut self.epoch_open) {
             // SAFETY: the epoch opened by `open_epoch` is closed exactly once
             // (`epoch_open` was taken).

@@ -324,7 +324,9 @@ impl<A: Atomics> Protocol<A> {
         if answer == NONE {
             if MODEL_CHECKING {
                 self.takes_failed_at = Some(self.atomics.content_writes());
-            } else {
+            } else if self.takes[i].run == self.finish_target {
+                // (Marks of an earlier run are answered NONE when their
+                // victims begin this one: that says nothing about now.)
                 self.take_pause = (self.take_pause * 2).clamp(FIRST_TAKE_PAUSE, MAX_TAKE_PAUSE);
                 self.takes_paused_until = Some(Instant::now() + self.take_pause);
             }

@@ -111,8 +111,10 @@
 //!   `Unsent[l]` of its leader by CAS (shared memory).
 //! - **Forward** (across nodes, once its node is dry: a rank that has just
 //!   reported, and the node's hunter every round): CAS `Unsent[l]` from its
-//!   value `u > 0` to 0 and start an add of `u` to `Done[0]`. (Not every
-//!   idle rank every round: their adds would pile up on rank 0's window.)
+//!   value `u > 0` to 0 and start an add of `u` to `Done[0]`. Not every idle
+//!   rank in every round: then the reports of several ranks of a node went
+//!   to `Done` in as many adds at once, and on osc/ucx each of them holds a
+//!   lock on rank 0's window while it waits for rank 0.
 //! - **Finish**, on one node (the *finisher*, whose report brought this
 //!   run's count to the run's job total `N`): add 1 to `Finished[r]` of every
 //!   rank (and wake it).
@@ -133,9 +135,9 @@
 //! A rank that runs out of work reports, then loops: poll its started
 //! operations (serving others' on software RMA), install the stash, check
 //! for the end, answer a mark on its offer, try to steal from a random node-mate, and,
-//! once every node-mate was found empty (or it has none), forward the node's
-//! count and, as the node's hunter, keep takes in flight to random ranks on
-//! other nodes; then back off ([`idle::Backoff`]: spin, yield, sleep on
+//! once every node-mate was found empty (or it has none): forward the node's
+//! count if it has just reported, and, as the node's hunter, forward it and
+//! keep takes in flight to random ranks on other nodes; then back off ([`idle::Backoff`]: spin, yield, sleep on
 //! `Finished[me]`, at most 1 ms on one node and, across nodes, 128 µs, or
 //! 32 µs for leaders, which serve the end of a run; a long idle period
 //! (32 ms or more) stretches these to 1/64 of the wait, up to 4 ms).
@@ -259,9 +261,15 @@
 //! completed (a rank reports before idling). On one node, rank 0 serves the
 //! reports, the last one reaches `N` (every report carries at least one job,
 //! so exactly one does), and its rank tells everyone. Across nodes, every
-//! node is dry then, so the last rank that reported on each node, still
-//! looping, forwards its node's `Unsent`; rank 0 is idle, serves the
-//! forwards, and sees `Done` reach `N` while it polls. It tells its node, and
+//! node is dry then, and each node's `Unsent` is forwarded: by the last rank
+//! that reported there, in its first idle round, if it reads every
+//! node-mate's range empty then (it does unless a node-mate still holds or
+//! is about to claim units, and then that node-mate reports after it); else
+//! by the node's hunter, which forwards in every round: once a node is dry
+//! its ranks all loop, `Hunter[l]` is 0 or held by one of them, and a rank
+//! that may hunt takes it (a node of several ranks has one besides the
+//! leader, who hunts only when alone). Rank 0 is idle, serves the forwards,
+//! and sees `Done` reach `N` while it polls. It tells its node, and
 //! every other node through its leader: the leader is still idle and serving
 //! when rank 0's add to `Told` arrives, because its node-mates can hear only
 //! through it, so none of them left, and neither did it. Each `Finished` word
@@ -477,6 +485,8 @@ impl<A: Atomics> Protocol<A> {
         }
         self.done_base = self.done_base.wrapping_add(self.total);
         self.total = total;
+        self.take_pause = std::time::Duration::ZERO;
+        self.takes_paused_until = None;
         self.counters = Counters::default();
         self.finished = total == 0;
         if total > 0 {
@@ -672,14 +682,12 @@ impl<A: Atomics> Protocol<A> {
             if self.multi_node() && (sweep.node_dry() || just_reported && self.mates_all_empty()?) {
                 // The count of a rank that just reported goes at once (the
                 // end of a run waits for it); later ones only through the
-                // node's hunter, one rank per node, so that the forwards
-                // of idle ranks do not pile up on `Done`'s rank.
-                if just_reported {
+                // node's hunter, one rank per node (see "Forward").
+                hunting = hunting || self.become_hunter()?;
+                if just_reported || hunting {
                     self.forward()?;
                 }
-                if hunting || self.become_hunter()? {
-                    hunting = true;
-                    self.forward()?;
+                if hunting {
                     self.hunt_remote()?;
                 }
             }
@@ -737,7 +745,7 @@ impl<A: Atomics> Protocol<A> {
 
     /// Whether every node-mate's range word reads empty now (read once per
     /// idle period): a rank that just reported forwards its node's count at
-    /// once instead of after a sweep of failed steals (the end of a run
+    /// once instead of leaving it to the node's hunter (the end of a run
     /// waits for that forward).
     /// Under a model checker only the sweep counts, which keeps the
     /// schedules small; either way the forward is safe at any time.

@@ -51,11 +51,10 @@ pub(crate) struct Dispenser<A: Atomics> {
     /// Every call timed (else every visit to the protocol).
     per_call_timing: bool,
     ahead: Ahead,
-    /// Chunk sizes by schedule (the RMA variant).
+    /// Chunk sizes by schedule (the RMA variant). Its last limit caps the
+    /// chunks of the pending positions: it is set only by the claim or the
+    /// wait that filled them (`u64::MAX`: only `maxjobs`).
     sizer: Sizer,
-    /// At most this many jobs per chunk of the pending positions, by
-    /// schedule (`u64::MAX`: only `maxjobs`).
-    chunk_cap: u64,
     /// Calls served from pending chunks may skip the protocol and the
     /// clock: the RMA variant, without per-call timing or the watchdog
     /// (which wants a heartbeat per call).
@@ -87,7 +86,6 @@ impl<A: Atomics> Dispenser<A> {
             per_call_timing,
             ahead: Ahead::new(DEFAULT_CLAIM_AHEAD),
             sizer: Sizer::new(Schedule::Fixed, size as u64),
-            chunk_cap: u64::MAX,
             just_claimed: false,
             quick: false,
         }
@@ -179,7 +177,6 @@ impl<A: Atomics> Dispenser<A> {
         }
         self.ahead.reset();
         self.sizer.restart();
-        self.chunk_cap = u64::MAX;
         self.just_claimed = false;
         Ok(())
     }
@@ -269,7 +266,6 @@ impl<A: Atomics> Dispenser<A> {
             let units = match claimed {
                 Some(units) => {
                     self.sizer.claimed();
-                    self.chunk_cap = self.sizer.last_limit();
                     Some(units)
                 }
                 None => {
@@ -277,9 +273,7 @@ impl<A: Atomics> Dispenser<A> {
                     // New units, wherever they come from, are sized afresh.
                     sizer.restart();
                     // Waiting for work: one chunk, as wanted without ahead.
-                    let found = protocol.find_work(want(1))?;
-                    self.chunk_cap = self.sizer.last_limit();
-                    found
+                    protocol.find_work(want(1))?
                 }
             };
             match visit {
@@ -310,7 +304,7 @@ impl<A: Atomics> Dispenser<A> {
         let end = self
             .pending
             .end
-            .min(start.saturating_add(maxjobs.min(self.chunk_cap)))
+            .min(start.saturating_add(maxjobs.min(self.sizer.last_limit())))
             .min(mapping.segment_end(start));
         self.pending.start = end;
         self.handed += end - start;

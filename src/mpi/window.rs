@@ -232,12 +232,13 @@ impl Window {
             )));
         }
         self.own_base = base as *mut u64;
-        self.unified = self.require_unified().is_ok();
+        let unified = self.require_unified();
+        self.unified = unified.is_ok();
         if self.flavor == WindowFlavor::Shared {
             // Agreed: a rank that returned alone would leave the others
             // waiting in the barrier below (MPICH lets a shared window span
             // nodes and then answers the query with 0 bytes).
-            let bases = self.require_unified().and_then(|()| {
+            let bases = unified.and_then(|()| {
                 (0..comm.size())
                     .map(|r| self.shared_query(r))
                     .collect::<Result<Vec<_>>>()

@@ -29,6 +29,28 @@ const OFFER_CHECK_PERIOD: Duration = Duration::from_micros(20);
 const FIRST_TAKE_PAUSE: Duration = Duration::from_micros(64);
 const MAX_TAKE_PAUSE: Duration = Duration::from_millis(1);
 
+/// The hunter's pause after takes of the current run came back
+/// empty-handed (see the module doc of [`super`]); the default is none.
+#[derive(Debug, Default)]
+pub(super) struct TakePause {
+    pause: Duration,
+    until: Option<Instant>,
+}
+
+impl TakePause {
+    /// Whether no take may start at `now`.
+    fn holds(&self, now: Instant) -> bool {
+        self.until.is_some_and(|until| now < until)
+    }
+
+    /// A take came back empty-handed at `now`: pause twice as long as last
+    /// time, from [`FIRST_TAKE_PAUSE`] up to [`MAX_TAKE_PAUSE`].
+    fn lengthen(&mut self, now: Instant) {
+        self.pause = (self.pause * 2).clamp(FIRST_TAKE_PAUSE, MAX_TAKE_PAUSE);
+        self.until = Some(now + self.pause);
+    }
+}
+
 /// A hunger mark: `hunter` (on another node) asks for units, to be answered
 /// in its inbox word `inbox`; made in run `run` (low bits).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -219,10 +241,7 @@ impl<A: Atomics> Protocol<A> {
             if MODEL_CHECKING && self.takes_failed_at == Some(self.atomics.content_writes()) {
                 return Ok(());
             }
-            if self
-                .takes_paused_until
-                .is_some_and(|until| Instant::now() < until)
-            {
+            if self.take_pause.holds(Instant::now()) {
                 return Ok(());
             }
             let run = self.finish_target;
@@ -327,13 +346,11 @@ impl<A: Atomics> Protocol<A> {
             } else if self.takes[i].run == self.finish_target {
                 // (Marks of an earlier run are answered NONE when their
                 // victims begin this one: that says nothing about now.)
-                self.take_pause = (self.take_pause * 2).clamp(FIRST_TAKE_PAUSE, MAX_TAKE_PAUSE);
-                self.takes_paused_until = Some(Instant::now() + self.take_pause);
+                self.take_pause.lengthen(Instant::now());
             }
             return Ok(());
         }
-        self.take_pause = Duration::ZERO;
-        self.takes_paused_until = None;
+        self.take_pause = TakePause::default();
         let word = RangeWord::from_bits(answer);
         if word.is_empty() || self.takes[i].run != self.finish_target {
             return Err(Error::internal(format!(

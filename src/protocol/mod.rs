@@ -134,10 +134,11 @@
 //!
 //! A rank that runs out of work reports, then loops: poll its started
 //! operations (serving others' on software RMA), install the stash, check
-//! for the end, answer a mark on its offer, try to steal from a random node-mate, and,
-//! once every node-mate was found empty (or it has none): forward the node's
-//! count if it has just reported, and, as the node's hunter, forward it and
-//! keep takes in flight to random ranks on other nodes; then back off ([`idle::Backoff`]: spin, yield, sleep on
+//! for the end, answer a mark on its offer, try to steal from a random
+//! node-mate, and, once every node-mate was found empty (or it has none):
+//! forward the node's count if it has just reported, and, as the node's
+//! hunter, forward it and keep takes in flight to random ranks on other
+//! nodes; then back off ([`idle::Backoff`]: spin, yield, sleep on
 //! `Finished[me]`, at most 1 ms on one node and, across nodes, 128 µs, or
 //! 32 µs for leaders, which serve the end of a run; a long idle period
 //! (32 ms or more) stretches these to 1/64 of the wait, up to 4 ms).
@@ -387,10 +388,8 @@ pub(crate) struct Protocol<A: Atomics> {
     /// Under a model checker: `Atomics::writes` when takes last came back
     /// empty-handed (see `hunt_remote`).
     takes_failed_at: Option<u64>,
-    /// When the hunter may start its next take, after takes came back
-    /// empty-handed (see `hunt_remote`), and the pause that set it.
-    takes_paused_until: Option<Instant>,
-    take_pause: std::time::Duration,
+    /// The hunter's pause after takes came back empty-handed.
+    take_pause: cross::TakePause,
     /// `Done` at the start of the current run (wrapping).
     done_base: u64,
     /// Jobs in the current run.
@@ -427,8 +426,7 @@ impl<A: Atomics> Protocol<A> {
             told_relayed: 0,
             next_offer_check: None,
             takes_failed_at: None,
-            takes_paused_until: None,
-            take_pause: std::time::Duration::ZERO,
+            take_pause: cross::TakePause::default(),
             done_base: 0,
             total: 0,
             unreported: 0,
@@ -485,8 +483,7 @@ impl<A: Atomics> Protocol<A> {
         }
         self.done_base = self.done_base.wrapping_add(self.total);
         self.total = total;
-        self.take_pause = std::time::Duration::ZERO;
-        self.takes_paused_until = None;
+        self.take_pause = cross::TakePause::default();
         self.counters = Counters::default();
         self.finished = total == 0;
         if total > 0 {

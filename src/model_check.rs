@@ -26,8 +26,9 @@
 //! - shuttle (`--cfg dlb_shuttle`): random and PCT (depth 3) schedules,
 //!   each with its own victim seed drawn from shuttle's random source (so a
 //!   failing schedule replays with its seed), which also picks the chunk
-//!   schedule (fixed, guided or factoring; loom keeps fixed chunks). Every configuration runs two
-//!   runs in a row: 4 to 8 ranks on one node with 300 to 2500 jobs per run
+//!   schedule (fixed, guided or factoring; loom keeps fixed chunks). Every
+//!   configuration runs two runs in a row: 4 to 8 ranks on one node with
+//!   300 to 2500 jobs per run
 //!   (8 configurations, two of them with a run in coarse units: 2^63 - 1
 //!   and 2^32 + 7 jobs), and 4 to 8 ranks in nodes of 1 to 4 with 200 to
 //!   1200 jobs per run (6 configurations, one with a run of 2^63 - 2^31

@@ -21,11 +21,10 @@
 
 mod common;
 
-use common::sleep::{scaled_costs, work, Measured};
+use common::sleep::{scaled_costs, timed, work, Outcome};
 use common::{json, Row};
 use dlb::collectives::allgather;
 use dlb::{Dlb, Schedule, MAX_JOBS};
-use std::time::Instant;
 
 const CONFIGS: [(Schedule, u64); 5] = [
     (Schedule::Fixed, 1),
@@ -43,45 +42,30 @@ fn label(schedule: Schedule, maxjobs: u64) -> String {
     }
 }
 
-/// What one configuration did in one run, on every rank.
-struct Outcome {
-    makespan: f64,
-    bound: f64,
-    calls_per_rank: f64,
-}
-
-/// Runs `jobs` jobs (`cost[id]` ms each, or nothing when `cost` is empty)
-/// after a barrier. Collective.
-fn timed(dlb: &mut Dlb, maxjobs: u64, jobs: u64, cost: &[f64]) -> dlb::Result<Outcome> {
-    let ranks = dlb.size() as f64;
-    let mut m = Measured::default();
-    let mut sum = 0u64;
-    allgather(dlb, 0)?; // a barrier
-    let start = Instant::now();
-    let mut run = dlb.setup(jobs)?;
-    while let Some(r) = run.give_more(maxjobs)? {
-        if cost.is_empty() {
-            r.for_each(|id| sum = sum.wrapping_add(std::hint::black_box(id)));
-        } else {
-            r.for_each(|id| work(cost[id as usize], &mut m));
+/// Runs `jobs` jobs (`cost[id]` ms each, or one add when `cost` is empty)
+/// after a barrier; the outcome and the mean `give_more` calls per rank.
+/// Collective.
+fn timed_schedule(
+    dlb: &mut Dlb,
+    maxjobs: u64,
+    jobs: u64,
+    cost: &[f64],
+) -> dlb::Result<(Outcome, f64)> {
+    let outcome = timed(dlb, |dlb, m| {
+        let mut sum = 0u64;
+        let mut run = dlb.setup(jobs)?;
+        while let Some(r) = run.give_more(maxjobs)? {
+            if cost.is_empty() {
+                r.for_each(|id| sum = sum.wrapping_add(std::hint::black_box(id)));
+            } else {
+                r.for_each(|id| work(cost[id as usize], m));
+            }
         }
-    }
-    let mine = start.elapsed().as_nanos() as u64;
-    std::hint::black_box(sum);
-    let calls = dlb.statistics().calls;
-    let makespan = *allgather(dlb, mine)?.iter().max().unwrap() as f64 * 1e-9;
-    let total = allgather(dlb, (m.total * 1e9) as u64)?.iter().sum::<u64>() as f64 * 1e-9;
-    let longest = *allgather(dlb, (m.longest * 1e9) as u64)?
-        .iter()
-        .max()
-        .unwrap() as f64
-        * 1e-9;
-    let calls = allgather(dlb, calls)?.iter().sum::<u64>() as f64 / ranks;
-    Ok(Outcome {
-        makespan,
-        bound: (total / ranks).max(longest),
-        calls_per_rank: calls,
-    })
+        std::hint::black_box(sum);
+        Ok(())
+    })?;
+    let calls = allgather(dlb, dlb.statistics().calls)?.iter().sum::<u64>();
+    Ok((outcome, calls as f64 / dlb.size() as f64))
 }
 
 fn main() -> dlb::Result<()> {
@@ -123,16 +107,16 @@ fn main() -> dlb::Result<()> {
                 Schedule::Guided => &mut guided,
                 Schedule::Factoring => &mut factoring,
             };
-            let out = timed(dlb, maxjobs, jobs, &cost)?;
+            let (out, calls_per_rank) = timed_schedule(dlb, maxjobs, jobs, &cost)?;
             let (metric, value, unit) = if workload == "zero" {
                 let per_rank = jobs as f64 / ranks as f64;
                 ("ns_per_job", out.makespan * 1e9 / per_rank, "ns")
             } else {
-                ("makespan_over_bound", out.makespan / out.bound, "ratio")
+                ("makespan_over_bound", out.ratio(), "ratio")
             };
             line.push_str(&format!(
                 "{:>22}",
-                format!("{value:.3} ({:.0})", out.calls_per_rank)
+                format!("{value:.3} ({calls_per_rank:.0})")
             ));
             let extra = || {
                 vec![
@@ -158,7 +142,7 @@ fn main() -> dlb::Result<()> {
                 path,
                 ranks: ranks as usize,
                 metric: "calls_per_rank",
-                value: out.calls_per_rank,
+                value: calls_per_rank,
                 unit: "calls",
                 extra: extra(),
             });

@@ -123,15 +123,25 @@ pub fn timed_run(
     stat: &mut Dlb,
     cost: &[f64],
 ) -> dlb::Result<Outcome> {
-    let ranks = rma.size() as f64;
+    timed(rma, |rma, m| run_strategy(strategy, rma, stat, cost, m))
+}
+
+/// Runs `run` once after a barrier (on `dlb`'s ranks) and gathers its
+/// makespan and the lower bound from the job times `run` recorded in its
+/// `Measured`. Collective.
+pub fn timed(
+    dlb: &mut Dlb,
+    run: impl FnOnce(&mut Dlb, &mut Measured) -> dlb::Result<()>,
+) -> dlb::Result<Outcome> {
+    let ranks = dlb.size() as f64;
     let mut m = Measured::default();
-    allgather(rma, 0)?; // a barrier
+    allgather(dlb, 0)?; // a barrier
     let start = Instant::now();
-    run_strategy(strategy, rma, stat, cost, &mut m)?;
+    run(dlb, &mut m)?;
     let mine = start.elapsed().as_nanos() as u64;
-    let makespan = *allgather(rma, mine)?.iter().max().unwrap() as f64 * 1e-9;
-    let total: f64 = allgather(rma, (m.total * 1e9) as u64)?.iter().sum::<u64>() as f64 * 1e-9;
-    let longest = *allgather(rma, (m.longest * 1e9) as u64)?
+    let makespan = *allgather(dlb, mine)?.iter().max().unwrap() as f64 * 1e-9;
+    let total: f64 = allgather(dlb, (m.total * 1e9) as u64)?.iter().sum::<u64>() as f64 * 1e-9;
+    let longest = *allgather(dlb, (m.longest * 1e9) as u64)?
         .iter()
         .max()
         .unwrap() as f64

@@ -25,7 +25,8 @@
 //!   2 ranks is `--ignored` (too slow for CI).
 //! - shuttle (`--cfg dlb_shuttle`): random and PCT (depth 3) schedules,
 //!   each with its own victim seed drawn from shuttle's random source (so a
-//!   failing schedule replays with its seed), which also picks the chunk
+//!   failing schedule replays with its seed: the ignored test
+//!   `shuttle_models::replay` says how), which also picks the chunk
 //!   schedule (fixed, guided or factoring; loom keeps fixed chunks). Every
 //!   configuration runs two runs in a row: 4 to 8 ranks on one node with
 //!   300 to 2500 jobs per run

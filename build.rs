@@ -13,8 +13,12 @@ fn main() {
         PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let header = manifest.join("include").join("dlb.h");
     println!("cargo:rerun-if-changed={}", header.display());
-    for name in ["INCLUDE", "LIB_PATHS", "LIBS"] {
+    for name in ["INCLUDE", "LIB_PATHS", "LIBS", "SMPI"] {
         println!("cargo:rerun-if-env-changed=DEP_DLB_MPI_{name}");
+    }
+    // Built against SimGrid's SMPI (see sys/build.rs and `ci/smpi`).
+    if env::var("DEP_DLB_MPI_SMPI").is_ok_and(|v| v == "1") {
+        println!("cargo:rustc-cfg=dlb_smpi");
     }
     let mpi = Mpi::from_dlb_sys();
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));

@@ -172,8 +172,9 @@ impl Builder {
     pub fn init(self) -> Result<Dlb> {
         mpi::ensure_initialized()?;
         // SAFETY: MPI is initialized and not finalized (checked above), so
-        // MPI_COMM_WORLD is a valid communicator.
-        unsafe { self.init_with(ffi::RSMPI_COMM_WORLD) }
+        // MPI_COMM_WORLD (read by dlb-sys's shim: on SMPI it is no
+        // constant) is a valid communicator.
+        unsafe { self.init_with(ffi::dlb_mpi_comm_world()) }
     }
 
     /// Initializes dlb on a duplicate of `comm`. Collective over `comm`.

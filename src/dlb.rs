@@ -143,7 +143,7 @@ impl Dlb {
         };
         while protocol.ops_in_flight() {
             protocol.poll_outside_run()?;
-            std::thread::sleep(Duration::from_micros(20));
+            crate::clock::sleep(Duration::from_micros(20));
         }
         self.comm.barrier_serving(|| protocol.atomics().progress())
     }

@@ -50,6 +50,7 @@ pub mod bench;
 mod builder;
 #[doc(hidden)]
 pub mod capi;
+mod clock;
 pub mod collectives;
 mod config;
 mod diagnostics;

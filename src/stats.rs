@@ -19,7 +19,8 @@
 //! `DLB_PER_CALL_TIMING=1`, always for the static variant) every call is
 //! timed, as the figures' definitions say.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use crate::clock::Instant;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// One rank's figures for the last run, from [`Dlb::statistics`](crate::Dlb::statistics).
 ///

@@ -70,6 +70,14 @@ fn main() {
             .to_string_lossy()
             .into_owned()
     };
+    // SimGrid's SMPI (simulated MPI; `ci/smpi`) lacks a few things of MPI-3
+    // that dlb works around under `cfg(dlb_smpi)`: dlb's build script sets
+    // it from this metadata.
+    let smpi = lib
+        .include_paths
+        .iter()
+        .any(|dir| dir.join("smpi.h").is_file());
+    println!("cargo:smpi={}", u8::from(smpi));
     println!("cargo:include={}", joined(&lib.include_paths));
     println!("cargo:lib_paths={}", joined(&lib.lib_paths));
     println!("cargo:libs={}", lib.libs.join(" "));
@@ -81,6 +89,7 @@ fn main() {
     let bindings = bindgen
         .allowlist_var("DLB_.*")
         .allowlist_type("dlb_.*")
+        .allowlist_function("dlb_mpi_.*")
         .blocklist_type("MPI_.*|ompi_.*")
         .constified_enum_module("dlb_mpi_int_constants")
         .generate()

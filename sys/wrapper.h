@@ -7,7 +7,8 @@
  *
  * - Handles that are link-time globals in Open MPI and cast macros in MPICH
  *   (MPI_NO_OP, MPI_REPLACE) are exported as `extern const`, defined in
- *   sys/src/shim.c, which is compiled with the same MPI's mpicc.
+ *   sys/src/shim.c, which is compiled with the same MPI's mpicc; so is
+ *   dlb_mpi_comm_world(), for MPIs whose MPI_COMM_WORLD is no constant.
  * - Integer constants whose name and type differ between MPIs are normalized
  *   to `int` in an enum: bindgen evaluates them, so no C code is needed.
  * - The probe values at the end let the Rust side check at compile time that
@@ -17,10 +18,23 @@
 #define DLB_WRAPPER_H
 
 #include <mpi.h>
+#include <stdint.h>
 
 extern const MPI_Op DLB_MPI_NO_OP;
 extern const MPI_Op DLB_MPI_REPLACE;
 extern const MPI_Datatype DLB_MPI_CHAR;
+
+/* MPI_COMM_WORLD, read at run time: in SimGrid's SMPI it is a variable, so
+ * mpi-sys's RSMPI_COMM_WORLD (a constant initialized from it) cannot be
+ * built there as it is (see ci/smpi.d/smpicc). */
+MPI_Comm dlb_mpi_comm_world(void);
+
+/* A monotonic clock in nanoseconds, and a sleep. dlb uses them only when
+ * built against SimGrid's SMPI: shim.c is compiled with smpicc there, whose
+ * pre-included smpi_helpers.h turns clock_gettime and nanosleep into the
+ * simulation's virtual-time versions. */
+uint64_t dlb_mpi_clock_ns(void);
+void dlb_mpi_sleep_ns(uint64_t ns);
 
 enum dlb_mpi_int_constants {
     DLB_MPI_LOCK_SHARED = MPI_LOCK_SHARED,

@@ -235,7 +235,7 @@ pub(crate) trait Atomics {
     /// the word and calls [`Atomics::wake`]. A plain sleep by default.
     fn wait(&self, slot: Slot, seen: u64, timeout: std::time::Duration) {
         let _ = (slot, seen);
-        std::thread::sleep(timeout);
+        crate::clock::sleep(timeout);
     }
     /// Wakes `target` if it waits on `slot` (after this rank changed it).
     fn wake(&self, target: usize, slot: Slot) -> Result<()> {

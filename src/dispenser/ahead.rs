@@ -21,7 +21,8 @@
 //! and a job is reported done only at a visit to the protocol after the
 //! call that followed it (see the dispenser's module doc).
 
-use std::time::{Duration, Instant};
+use crate::clock::Instant;
+use std::time::Duration;
 
 /// A claim's chunks done within this long make the next claim larger.
 pub(crate) const QUICK: Duration = Duration::from_micros(2);

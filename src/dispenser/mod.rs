@@ -16,6 +16,7 @@ mod schedule;
 mod units;
 
 use crate::atomics::Atomics;
+use crate::clock::Instant;
 use crate::config::Schedule;
 use crate::error::{Error, Result};
 use crate::mapping::split::block;
@@ -26,7 +27,6 @@ use ahead::Ahead;
 pub(crate) use ahead::DEFAULT_CAP as DEFAULT_CLAIM_AHEAD;
 use schedule::Sizer;
 use std::ops::Range;
-use std::time::Instant;
 use units::UnitPlan;
 
 /// Hands out positions for one rank.

@@ -364,7 +364,7 @@ fn complete_serving(
             return Ok(());
         }
         serve()?;
-        std::thread::sleep(pause);
+        crate::clock::sleep(pause);
         pause = (pause * 2).min(longest);
     }
 }

@@ -64,7 +64,7 @@ pub(crate) fn is_finalized() -> Result<bool> {
 pub(crate) fn abort() -> ! {
     // SAFETY: called only while MPI is initialized (from a running dlb);
     // MPI_COMM_WORLD is a valid predefined communicator.
-    unsafe { ffi::MPI_Abort(ffi::RSMPI_COMM_WORLD, 3) };
+    unsafe { ffi::MPI_Abort(ffi::dlb_mpi_comm_world(), 3) };
     std::process::exit(3)
 }
 

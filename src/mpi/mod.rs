@@ -8,6 +8,8 @@
 
 mod comm;
 mod environment;
+#[cfg(dlb_smpi)]
+pub(crate) mod simulated;
 mod tool;
 mod window;
 

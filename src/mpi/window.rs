@@ -41,6 +41,11 @@ impl WindowFlavor {
     }
 }
 
+/// Words each rank's window holds beyond the caller's, for the lock that
+/// makes `MPI_Compare_and_swap` atomic on SimGrid's SMPI (see
+/// [`Window::compare_and_swap`]); none elsewhere.
+const SMPI_CAS_LOCK_WORDS: usize = if cfg!(dlb_smpi) { 2 } else { 0 };
+
 /// A window of `words_per_rank` zero-initialized `u64`s on every rank.
 #[derive(Debug)]
 pub(crate) struct Window {
@@ -139,7 +144,7 @@ impl Window {
     /// words. Returns after a barrier, so no rank can access a word before
     /// its owner zeroed it.
     pub(crate) fn new(comm: &Comm, flavor: WindowFlavor, words_per_rank: usize) -> Result<Window> {
-        let bytes = (words_per_rank * U64_BYTES) as ffi::MPI_Aint;
+        let bytes = ((words_per_rank + SMPI_CAS_LOCK_WORDS) * U64_BYTES) as ffi::MPI_Aint;
         let info = Info::hints()?;
         let mut base: *mut c_void = ptr::null_mut();
         // SAFETY: MPI_WIN_NULL is an immutable predefined handle.
@@ -255,9 +260,16 @@ impl Window {
             }
         }
         self.open_epoch()?;
-        // SAFETY: `base` points to this rank's `words_per_rank` u64s, which
-        // no other process touches before the barrier below.
-        unsafe { ptr::write_bytes(base as *mut u64, 0, self.words_per_rank) };
+        // SAFETY: `base` points to this rank's `words_per_rank` u64s (and the
+        // SMPI lock words after them), which no other process touches before
+        // the barrier below.
+        unsafe {
+            ptr::write_bytes(
+                base as *mut u64,
+                0,
+                self.words_per_rank + SMPI_CAS_LOCK_WORDS,
+            )
+        };
         // The zeros are stores to the window: make them part of its public
         // copy before any rank may access it (§12.7, the unified model's
         // store-then-sync-then-barrier rule), and see the others' zeros.
@@ -370,6 +382,14 @@ impl Window {
 
     /// `MPI_Compare_and_swap` on `target`'s word `index`, completed with
     /// `MPI_Win_flush` (§12.3.4, §12.5.4). Returns the previous value.
+    ///
+    /// On SimGrid's SMPI 3.32 (`cfg(dlb_smpi)`) the call alone is not
+    /// atomic: it reads the word under the target window's mutex but
+    /// releases it before its write lands, so a concurrent one reads the old
+    /// value (8 ranks doing 100 compare-and-swap increments each left 450 of
+    /// 800). There each one runs under a ticket lock on the target, two
+    /// words after the caller's taken and released with `MPI_Fetch_and_op`,
+    /// which SMPI does atomically; it costs three more round trips.
     pub(crate) fn compare_and_swap(
         &self,
         target: usize,
@@ -378,7 +398,14 @@ impl Window {
         new: u64,
     ) -> Result<u64> {
         self.check_index(index);
+        #[cfg(dlb_smpi)]
+        let ticket = self.smpi_lock(target)?;
         let mut old: u64 = 0;
+        let compare = &expected as *const u64 as *const c_void;
+        // SimGrid's SMPI 3.32 declares the compare buffer without `const`;
+        // it only reads it, as the standard says.
+        #[cfg(dlb_smpi)]
+        let compare = compare.cast_mut();
         // SAFETY: origin, compare and result point to live u64s that stay
         // valid until the flush below completes the operation; the target
         // displacement is inside the window (checked in debug builds, fixed
@@ -386,7 +413,7 @@ impl Window {
         check("MPI_Compare_and_swap", unsafe {
             ffi::MPI_Compare_and_swap(
                 &new as *const u64 as *const c_void,
-                &expected as *const u64 as *const c_void,
+                compare,
                 &mut old as *mut u64 as *mut c_void,
                 ffi::RSMPI_UINT64_T,
                 target as c_int,
@@ -395,7 +422,32 @@ impl Window {
             )
         })?;
         self.flush(target)?;
+        #[cfg(dlb_smpi)]
+        self.smpi_unlock(target, ticket)?;
         Ok(old)
+    }
+
+    /// Takes the ticket lock of `target`'s window (SMPI only, see
+    /// [`Window::compare_and_swap`]); returns the ticket.
+    #[cfg(dlb_smpi)]
+    fn smpi_lock(&self, target: usize) -> Result<u64> {
+        let (next, serving) = (self.words_per_rank, self.words_per_rank + 1);
+        let ticket = self.fetch_op_at(target, next, 1, RmaOp::Sum)?;
+        let mut pause = std::time::Duration::from_micros(1);
+        while self.fetch_op_at(target, serving, 0, RmaOp::NoOp)? != ticket {
+            crate::clock::sleep(pause);
+            pause = (pause * 2).min(std::time::Duration::from_micros(64));
+        }
+        Ok(ticket)
+    }
+
+    /// Releases the lock that [`Window::smpi_lock`] took with `ticket`.
+    #[cfg(dlb_smpi)]
+    fn smpi_unlock(&self, target: usize, ticket: u64) -> Result<()> {
+        let serving = self.words_per_rank + 1;
+        let was = self.fetch_op_at(target, serving, 1, RmaOp::Sum)?;
+        debug_assert_eq!(was, ticket, "the SMPI lock was not held");
+        Ok(())
     }
 
     /// `MPI_Fetch_and_op` with `op` on `target`'s word `index`, completed
@@ -408,8 +460,16 @@ impl Window {
         op: RmaOp,
     ) -> Result<u64> {
         self.check_index(index);
+        self.fetch_op_at(target, index, value, op)
+    }
+
+    /// [`Window::fetch_op`] on any word of the window, the SMPI lock words
+    /// included.
+    fn fetch_op_at(&self, target: usize, index: usize, value: u64, op: RmaOp) -> Result<u64> {
         let mut old: u64 = 0;
-        // SAFETY: as in `compare_and_swap`; the op handle is predefined.
+        // SAFETY: as in `compare_and_swap` (`index` is inside the window:
+        // below `words_per_rank` or one of the lock words after them); the
+        // op handle is predefined.
         check("MPI_Fetch_and_op", unsafe {
             ffi::MPI_Fetch_and_op(
                 &value as *const u64 as *const c_void,
@@ -550,7 +610,9 @@ impl Window {
         seen: u64,
         timeout: std::time::Duration,
     ) {
-        #[cfg(target_os = "linux")]
+        // (On SMPI every rank is a simulated process of one real thread: a
+        // futex wait would stop the whole simulation. A virtual sleep there.)
+        #[cfg(all(target_os = "linux", not(dlb_smpi)))]
         {
             let word = low_half(self.shared_word(rank, index));
             let ts = libc::timespec {
@@ -573,16 +635,16 @@ impl Window {
                 );
             }
         }
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(any(not(target_os = "linux"), dlb_smpi))]
         {
             let _ = (rank, index, seen);
-            std::thread::sleep(timeout);
+            crate::clock::sleep(timeout);
         }
     }
 
     /// Wakes every process waiting in [`Window::wait_on_shared`] on this word.
     pub(crate) fn wake_shared(&self, rank: usize, index: usize) {
-        #[cfg(target_os = "linux")]
+        #[cfg(all(target_os = "linux", not(dlb_smpi)))]
         {
             let word = low_half(self.shared_word(rank, index));
             // SAFETY: as in `wait_on_shared`; FUTEX_WAKE neither reads nor
@@ -591,7 +653,7 @@ impl Window {
                 libc::syscall(libc::SYS_futex, word, libc::FUTEX_WAKE, i32::MAX);
             }
         }
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(any(not(target_os = "linux"), dlb_smpi))]
         let _ = (rank, index);
     }
 
@@ -712,7 +774,7 @@ impl Drop for RmaRequest {
 /// The address of the 32 bits holding the low half of `word`: a futex
 /// works on 32-bit words, and a counter that grows by one always changes
 /// its low half.
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(dlb_smpi)))]
 fn low_half(word: &Atomic<u64>) -> *const u32 {
     let base = word as *const Atomic<u64> as *const u32;
     if cfg!(target_endian = "little") {

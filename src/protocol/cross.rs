@@ -5,8 +5,9 @@
 use super::{Bug, Path, Protocol, RangeWord, Take, REMOTE_TAKES};
 use crate::atomics::primitive::MODEL_CHECKING;
 use crate::atomics::{Atomics, Slot, Update};
+use crate::clock::Instant;
 use crate::error::{Error, Result};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// An `Offer` word without a mark.
 const EMPTY: u64 = 0;

@@ -4,8 +4,9 @@
 use super::{Bug, Path, Protocol, DONE_RANK};
 use crate::atomics::primitive::MODEL_CHECKING;
 use crate::atomics::{poll_all, Atomics, Pending, Slot, Update};
+use crate::clock::Instant;
 use crate::error::{Error, Result};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long rank 0 waits for its notices to the other nodes' leaders.
 const NOTICE_WAIT: Duration = Duration::from_millis(1);

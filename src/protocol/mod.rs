@@ -302,11 +302,12 @@ pub(crate) use word::{RangeWord, MAX_UNITS};
 
 use crate::atomics::primitive::MODEL_CHECKING;
 use crate::atomics::{poll_all, Atomics, Pending, Slot};
+use crate::clock::Instant;
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 use idle::{Backoff, Sweep};
 use std::ops::Range;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The rank that holds the global done counter.
 const DONE_RANK: usize = 0;
@@ -736,7 +737,7 @@ impl<A: Atomics> Protocol<A> {
             if ops.is_empty() || until.is_some_and(|t| Instant::now() >= t) {
                 return Ok(());
             }
-            backoff.snooze_with(std::thread::sleep);
+            backoff.snooze_with(crate::clock::sleep);
         }
     }
 

@@ -22,9 +22,10 @@
 
 use super::Protocol;
 use crate::atomics::{Atomics, Pending, Slot, Update};
+use crate::clock::Instant;
 use crate::error::Result;
 use std::fmt::Write as _;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What a waiting rank knows about one other rank's heartbeat.
 #[derive(Debug, Default)]
@@ -185,7 +186,7 @@ impl<A: Atomics> Protocol<A> {
             let report = self.hang_report(&silent, waited);
             eprint!("{report}");
             // Let the other waiting ranks print theirs.
-            std::thread::sleep(Duration::from_secs(1));
+            crate::clock::sleep(Duration::from_secs(1));
             on_hang();
         }
         Ok(())

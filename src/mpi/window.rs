@@ -144,6 +144,14 @@ impl Window {
     /// words. Returns after a barrier, so no rank can access a word before
     /// its owner zeroed it.
     pub(crate) fn new(comm: &Comm, flavor: WindowFlavor, words_per_rank: usize) -> Result<Window> {
+        if cfg!(dlb_smpi) && flavor == WindowFlavor::Shared {
+            // Same answer on every rank, so no rank is left in a collective.
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "SimGrid's SMPI gives every rank of a shared window the same memory: use \
+                 DLB_ATOMICS=mpi (the default path falls back to it)",
+            ));
+        }
         let bytes = ((words_per_rank + SMPI_CAS_LOCK_WORDS) * U64_BYTES) as ffi::MPI_Aint;
         let info = Info::hints()?;
         let mut base: *mut c_void = ptr::null_mut();

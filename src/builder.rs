@@ -22,6 +22,7 @@ use std::time::Duration;
 /// | [`claim_ahead`](Builder::claim_ahead) | `DLB_CLAIM_AHEAD=<n>` | 32 |
 /// | [`per_call_timing`](Builder::per_call_timing) | `DLB_PER_CALL_TIMING=1\|0` | 0 |
 /// | [`schedule`](Builder::schedule) | `DLB_SCHEDULE=fixed\|guided\|factoring` | `fixed` |
+/// | [`direct_steals`](Builder::direct_steals) | `DLB_DIRECT_STEALS=1\|0` | 0 |
 ///
 /// ```no_run
 /// use dlb::{AtomicsPath, Dlb, Variant};
@@ -41,6 +42,7 @@ pub struct Builder {
     pub(crate) claim_ahead: Option<u64>,
     pub(crate) per_call_timing: Option<bool>,
     pub(crate) schedule: Option<Schedule>,
+    pub(crate) direct_steals: Option<bool>,
 }
 
 impl Builder {
@@ -132,6 +134,34 @@ impl Builder {
     /// ```
     pub fn per_call_timing(mut self, on: bool) -> Builder {
         self.per_call_timing = Some(on);
+        self
+    }
+
+    /// Lets every rank steal directly from every other over MPI atomics
+    /// (also `DLB_DIRECT_STEALS=1`; off by default): the `mpi` path with all
+    /// ranks as one node to the protocol, a thief's compare-and-swap on any
+    /// rank's range, whichever node it is on. For networks that do MPI
+    /// atomics in hardware (RDMA atomics, which complete without the
+    /// target's CPU). By default, ranks on different nodes move work only
+    /// by a hunger mark that the owner answers in its next `give_more`,
+    /// because on software RMA an operation on a rank busy outside MPI waits
+    /// for it; with direct steals, such a steal waits too. On SimGrid's SMPI
+    /// (passive atomics, 64 ranks in nodes of 8, `ci/smpi`) direct steals
+    /// took a workload whose expensive jobs all start on one node from 2.19
+    /// to 1.43 times the lower bound, but uniform jobs from 1.15 to 1.32
+    /// (there every compare-and-swap takes a lock, so thieves delay owners;
+    /// see BENCHMARKS.md). Needs the `mpi` path: with `atomics(Shm)` or
+    /// `atomics(Hybrid)` init fails with
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind).
+    ///
+    /// ```no_run
+    /// let _mpi = dlb::Mpi::init()?;
+    /// let dlb = dlb::Dlb::builder().direct_steals(true).init()?;
+    /// assert_eq!(dlb.atomics_path(), Some(dlb::AtomicsPath::Mpi));
+    /// # Ok::<(), dlb::Error>(())
+    /// ```
+    pub fn direct_steals(mut self, on: bool) -> Builder {
+        self.direct_steals = Some(on);
         self
     }
 

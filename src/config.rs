@@ -206,6 +206,21 @@ pub(crate) fn per_call_timing_from_env() -> Result<Option<bool>> {
     }
 }
 
+/// `DLB_DIRECT_STEALS=1|0`: every rank steals directly from every other
+/// over MPI atomics (see `Builder::direct_steals`).
+pub(crate) fn direct_steals_from_env() -> Result<Option<bool>> {
+    let Ok(value) = std::env::var("DLB_DIRECT_STEALS") else {
+        return Ok(None);
+    };
+    match value.trim() {
+        "1" | "yes" | "true" | "on" => Ok(Some(true)),
+        "" | "0" | "no" | "false" | "off" => Ok(Some(false)),
+        _ => Err(Error::invalid_argument(format!(
+            "DLB_DIRECT_STEALS={value} is neither 1 nor 0"
+        ))),
+    }
+}
+
 pub(crate) fn window_from_env() -> Result<Option<WindowFlavor>> {
     from_env(
         "DLB_WINDOW",

@@ -16,30 +16,22 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::mpi::{self, Comm, Window, WindowFlavor};
 use crate::protocol::{Protocol, Topology, MAX_UNITS};
 
-impl Dlb {
-    /// A `Dlb` on `comm` (dlb's own duplicate) with the options of
-    /// `builder`. Collective over `comm`.
-    pub(crate) fn new(builder: Builder, comm: Comm) -> Result<Dlb> {
-        let variant = match builder.variant {
-            Some(v) => v,
-            None => config::variant_from_env()?.unwrap_or(Variant::Rma),
-        };
-        let asked_path = match builder.atomics {
-            Some(p) => Some(p),
-            None => config::atomics_from_env()?,
-        };
-        let asked_window = match builder.window {
-            Some(w) => Some(w),
-            None => config::window_from_env()?,
-        };
-        let ranks_per_node = match builder.ranks_per_node {
-            Some(k) => Some(k),
-            None => config::ranks_per_node_from_env()?,
-        };
-        let timeout = match builder.timeout {
-            Some(t) => Some(t),
-            None => config::timeout_from_env()?,
-        };
+/// The options of one init: the [`Builder`]'s, else the environment's, else
+/// the defaults.
+struct Options {
+    variant: Variant,
+    asked_path: Option<AtomicsPath>,
+    asked_window: Option<WindowFlavor>,
+    ranks_per_node: Option<usize>,
+    timeout: Option<std::time::Duration>,
+    claim_ahead: u64,
+    per_call_timing: bool,
+    schedule: config::Schedule,
+    direct_steals: bool,
+}
+
+impl Options {
+    fn resolve(builder: &Builder) -> Result<Options> {
         let claim_ahead = match builder.claim_ahead {
             Some(n) if (1..=config::MAX_CLAIM_AHEAD).contains(&n) => n,
             Some(n) => {
@@ -50,14 +42,59 @@ impl Dlb {
             }
             None => config::claim_ahead_from_env()?.unwrap_or(DEFAULT_CLAIM_AHEAD),
         };
-        let per_call_timing = match builder.per_call_timing {
-            Some(on) => on,
-            None => config::per_call_timing_from_env()?.unwrap_or(false),
-        };
-        let schedule = match builder.schedule {
-            Some(s) => s,
-            None => config::schedule_from_env()?.unwrap_or_default(),
-        };
+        Ok(Options {
+            variant: match builder.variant {
+                Some(v) => v,
+                None => config::variant_from_env()?.unwrap_or(Variant::Rma),
+            },
+            asked_path: match builder.atomics {
+                Some(p) => Some(p),
+                None => config::atomics_from_env()?,
+            },
+            asked_window: match builder.window {
+                Some(w) => Some(w),
+                None => config::window_from_env()?,
+            },
+            ranks_per_node: match builder.ranks_per_node {
+                Some(k) => Some(k),
+                None => config::ranks_per_node_from_env()?,
+            },
+            timeout: match builder.timeout {
+                Some(t) => Some(t),
+                None => config::timeout_from_env()?,
+            },
+            claim_ahead,
+            per_call_timing: match builder.per_call_timing {
+                Some(on) => on,
+                None => config::per_call_timing_from_env()?.unwrap_or(false),
+            },
+            schedule: match builder.schedule {
+                Some(s) => s,
+                None => config::schedule_from_env()?.unwrap_or_default(),
+            },
+            direct_steals: match builder.direct_steals {
+                Some(on) => on,
+                None => config::direct_steals_from_env()?.unwrap_or(false),
+            },
+        })
+    }
+}
+
+impl Dlb {
+    /// A `Dlb` on `comm` (dlb's own duplicate) with the options of
+    /// `builder`. Collective over `comm`.
+    pub(crate) fn new(builder: Builder, comm: Comm) -> Result<Dlb> {
+        let Options {
+            variant,
+            asked_path,
+            asked_window,
+            ranks_per_node,
+            timeout,
+            claim_ahead,
+            per_call_timing,
+            schedule,
+            direct_steals,
+        } = Options::resolve(&builder)?;
         agree(
             &comm,
             [
@@ -66,6 +103,7 @@ impl Dlb {
                 asked_window.map_or(9, |w| w as u64),
                 ranks_per_node.map_or(0, |k| k as u64),
                 timeout.map_or(0, |t| t.as_millis() as u64),
+                u64::from(direct_steals),
             ],
         )?;
         let (rank, size) = (comm.rank(), comm.size());
@@ -73,7 +111,13 @@ impl Dlb {
         let (protocol, path, flavor) = match variant {
             Variant::Static => (None, None, None),
             Variant::Rma => {
-                let atomics = open_atomics(&comm, asked_path, asked_window, ranks_per_node)?;
+                let atomics = open_atomics(
+                    &comm,
+                    asked_path,
+                    asked_window,
+                    ranks_per_node,
+                    direct_steals,
+                )?;
                 let (path, flavor) = match &atomics {
                     WindowAtomics::Mpi(a) => (AtomicsPath::Mpi, a.flavor()),
                     WindowAtomics::Shm(_) => (AtomicsPath::Shm, WindowFlavor::Shared),
@@ -115,7 +159,7 @@ pub(crate) fn agree<const N: usize>(comm: &Comm, values: [u64; N]) -> Result<()>
     } else {
         Err(Error::new(
             ErrorKind::Mismatch,
-            "ranks chose different variants, atomics, windows or timeouts",
+            "ranks chose different variants, atomics, windows, timeouts or direct steals",
         ))
     }
 }
@@ -137,16 +181,34 @@ fn refuse_known_crash(comm: &Comm, flavor: WindowFlavor) -> Result<Option<String
     }))
 }
 
-/// Creates the windows for the RMA variant and wraps them in their atomics.
+/// Creates the windows for the RMA variant and wraps them in their atomics;
+/// with `direct`, MPI atomics with all ranks as one node.
 fn open_atomics(
     comm: &Comm,
     asked: Option<AtomicsPath>,
     window: Option<WindowFlavor>,
     ranks_per_node: Option<usize>,
+    direct: bool,
 ) -> Result<WindowAtomics> {
     let (node_map, node_comm) = comm.node_map(ranks_per_node)?;
     let topology = Topology::new(comm.rank(), node_map);
     let one_node = !topology.multi_node();
+    if direct {
+        if let Some(other @ (AtomicsPath::Shm | AtomicsPath::Hybrid)) = asked {
+            return Err(Error::invalid_argument(format!(
+                "direct steals (DLB_DIRECT_STEALS=1) need the mpi path, not {}",
+                other.name()
+            )));
+        }
+        let ctx = Opening {
+            comm,
+            // One node to the protocol: any rank steals from any other.
+            topology: Topology::new(comm.rank(), vec![0; comm.size()]),
+            real_one_node: comm.node_count()? == 1,
+            direct,
+        };
+        return ctx.with_flavors(AtomicsPath::Mpi, window, None);
+    }
     let mut path = match asked {
         Some(AtomicsPath::Shm) if !one_node => {
             return Err(Error::new(
@@ -192,6 +254,7 @@ fn open_atomics(
         comm,
         topology,
         real_one_node,
+        direct,
     };
     match ctx.with_flavors(path, window, node) {
         // Chosen by default on one node: MPI atomics when the MPI cannot
@@ -218,6 +281,9 @@ struct Opening<'a> {
     topology: Topology,
     /// Whether all ranks share one real node (simulated nodes may not).
     real_one_node: bool,
+    /// Direct steals: `topology` is one node of all ranks, kept on the
+    /// `mpi` path whatever the window.
+    direct: bool,
 }
 
 impl Opening<'_> {
@@ -252,7 +318,7 @@ impl Opening<'_> {
                         // between any two ranks by hunger mark and answer,
                         // and no rank waits on a busy rank's window for more
                         // than one mark.
-                        AtomicsPath::Mpi if win.is_passive() => {
+                        AtomicsPath::Mpi if win.is_passive() || self.direct => {
                             WindowAtomics::Mpi(MpiAtomics::new(win, topology.clone())?)
                         }
                         AtomicsPath::Mpi => WindowAtomics::Mpi(MpiAtomics::new(

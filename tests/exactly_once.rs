@@ -190,13 +190,22 @@ fn run_scenario(max_units: Option<u64>) {
 }
 
 /// The parent side: checks every run of every cycle.
-fn check_scenario(p: usize, records: &[Vec<String>], variant: Variant, unit_mode: bool) {
+/// `unit_mode`: runs in coarse units (`DLB_TEST_MAX_UNITS`);
+/// `expect_steals`: a slow rank 0 must be stolen from (not with coarse
+/// units, which are never split; not with direct steals on software RMA).
+fn check_scenario(
+    p: usize,
+    records: &[Vec<String>],
+    variant: Variant,
+    unit_mode: bool,
+    expect_steals: bool,
+) {
     // The first record is `config <variant> <atomics> <window>`.
     let plan = plan(p as u64);
     for cycle in 0..CYCLES {
         for (k, spec) in plan.iter().enumerate() {
             let id = format!("{cycle}.{k}");
-            check_run(p, &id, spec, records, variant, unit_mode);
+            check_run(p, &id, spec, records, variant, unit_mode, expect_steals);
         }
     }
 }
@@ -208,6 +217,7 @@ fn check_run(
     records: &[Vec<String>],
     variant: Variant,
     unit_mode: bool,
+    expect_steals: bool,
 ) {
     // (color, job) -> times handed out; per rank: chunks in order.
     let mut count: HashMap<(u64, u64), u32> = HashMap::new();
@@ -288,8 +298,7 @@ fn check_run(
             | Spec::Color { slow: true, .. }
             | Spec::Rr { slow: true, .. }
     );
-    // Coarse units are never split, so a slow rank may keep its one unit.
-    if slow && p > 1 && variant == Variant::Rma && !unit_mode {
+    if slow && p > 1 && variant == Variant::Rma && expect_steals {
         assert!(
             stolen_from_rank0 > 0,
             "{id} on {p} ranks: rank 0 was slow, yet nobody stole from it"
@@ -363,8 +372,29 @@ fn scenario(ranks: usize, env: &[(&str, &str)], variant: Variant) {
             "the atomics path asked for is the one used"
         );
     }
+    // Coarse units are never split, so a slow rank may keep its one unit.
     let unit_mode = env.iter().any(|(k, _)| *k == "DLB_TEST_MAX_UNITS");
-    check_scenario(ranks, &launch.ranks, variant, unit_mode);
+    let mut expect_steals = !unit_mode;
+    if env.contains(&("DLB_DIRECT_STEALS", "1")) {
+        assert_eq!(config[2], "mpi", "direct steals run on MPI atomics");
+        // Direct steals are for MPI atomics that complete without the
+        // target; of the windows here only Open MPI's shared window (osc/sm,
+        // CPU atomics) has them. Elsewhere (software RMA) a steal from a
+        // rank busy outside MPI waits for it, as documented, and a slow rank
+        // that claims ahead may keep its range: exactly-once is checked, the
+        // steal is not.
+        let passive =
+            config[3] == "shared" && dlb::library_version().is_ok_and(|v| v.contains("Open MPI"));
+        if !passive {
+            eprintln!(
+                "direct steals on {ranks} ranks over a {} window: software RMA, \
+                 so the slow-rank steal is not required",
+                config[3]
+            );
+        }
+        expect_steals &= passive;
+    }
+    check_scenario(ranks, &launch.ranks, variant, unit_mode, expect_steals);
 }
 
 #[test]
@@ -396,6 +426,30 @@ fn rma_on_mpi_atomics() {
     }
     for ranks in RANKS {
         scenario(ranks, &[("DLB_ATOMICS", "mpi")], Variant::Rma);
+    }
+}
+
+/// Direct steals (`DLB_DIRECT_STEALS=1`): MPI atomics with all ranks as one
+/// node, also where blocks of ranks act as nodes (which direct steals
+/// override).
+#[test]
+fn rma_with_direct_steals() {
+    if is_child() {
+        return;
+    }
+    for ranks in RANKS {
+        scenario(ranks, &[("DLB_DIRECT_STEALS", "1")], Variant::Rma);
+    }
+    for (ranks, per_node) in [(4, 2), (8, 2)] {
+        let per_node = per_node.to_string();
+        scenario(
+            ranks,
+            &[
+                ("DLB_DIRECT_STEALS", "1"),
+                ("DLB_RANKS_PER_NODE", per_node.as_str()),
+            ],
+            Variant::Rma,
+        );
     }
 }
 

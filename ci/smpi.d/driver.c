@@ -8,6 +8,8 @@
  * block (the first eighth of the IDs cost 8 x the rest), seed (the seed
  * example's 1-8 units). Strategies, in this order, each after a barrier:
  *   dlb            dlb_setup + dlb_give_more(1) (dlb's RMA variant)
+ *   dlb_direct     the same with DLB_DIRECT_STEALS=1 (any rank steals from
+ *                  any other over MPI atomics)
  *   static         block split, no communication
  *   global_counter one MPI_Fetch_and_op counter on rank 0
  *   master_worker  rank 0 hands out one ID per message and computes nothing
@@ -87,6 +89,18 @@ static void run_dlb(void) {
     while ((rc = dlb_give_more(1, jobs)) == 1)
         for (dlb_int i = jobs[0]; i < jobs[1]; i++) work(i);
     check_dlb(rc, "dlb_give_more");
+}
+
+/* dlb with direct steals (DLB_DIRECT_STEALS=1: MPI atomics, any rank
+ * steals from any other), in a dlb of its own. */
+static void run_dlb_direct(void) {
+    check_dlb(dlb_finalize(), "dlb_finalize");
+    setenv("DLB_DIRECT_STEALS", "1", 1);
+    check_dlb(dlb_init(MPI_COMM_WORLD), "dlb_init");
+    run_dlb();
+    check_dlb(dlb_finalize(), "dlb_finalize");
+    unsetenv("DLB_DIRECT_STEALS");
+    check_dlb(dlb_init(MPI_COMM_WORLD), "dlb_init");
 }
 
 static void run_static(void) {
@@ -248,10 +262,11 @@ int main(int argc, char **argv) {
     double bound = sum / size > longest ? sum / size : longest;
     check_dlb(dlb_init(MPI_COMM_WORLD), "dlb_init");
 
-    static const char *names[] = {"dlb", "static", "global_counter", "master_worker", "lock_steal"};
-    static void (*const runs[])(void) = {run_dlb, run_static, run_global_counter,
-                                         run_master_worker, run_lock_steal};
-    for (int s = 0; s < 5; s++) {
+    static const char *names[] = {"dlb",           "dlb_direct",    "static",
+                                  "global_counter", "master_worker", "lock_steal"};
+    static void (*const runs[])(void) = {run_dlb,            run_dlb_direct,    run_static,
+                                         run_global_counter, run_master_worker, run_lock_steal};
+    for (int s = 0; s < 6; s++) {
         memset(ran, 0, sizeof(int) * (size_t)njobs);
         MPI_Barrier(MPI_COMM_WORLD);
         double start = MPI_Wtime();

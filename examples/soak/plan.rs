@@ -95,6 +95,8 @@ pub struct Cycle {
     pub claim_ahead: Option<u64>,
     pub per_call_timing: bool,
     pub schedule: Schedule,
+    /// Direct steals (only drawn where the path may be `mpi`).
+    pub direct_steals: bool,
     pub seed: u64,
     pub runs: u64,
 }
@@ -116,6 +118,7 @@ impl Cycle {
                 claim_ahead: None,
                 per_call_timing: false,
                 schedule: Schedule::Fixed,
+                direct_steals: false,
                 seed,
                 runs,
             };
@@ -150,6 +153,7 @@ impl Cycle {
             Schedule::Guided,
             Schedule::Factoring,
         ][rng.below(4) as usize];
+        let direct_steals = matches!(atomics, None | Some(AtomicsPath::Mpi)) && rng.below(4) == 0;
         Cycle {
             variant,
             atomics,
@@ -159,6 +163,7 @@ impl Cycle {
             claim_ahead,
             per_call_timing,
             schedule,
+            direct_steals,
             seed,
             runs,
         }
@@ -183,6 +188,7 @@ impl Cycle {
         }
         b.per_call_timing(self.per_call_timing)
             .schedule(self.schedule)
+            .direct_steals(self.direct_steals)
     }
 }
 

@@ -194,29 +194,26 @@ pub(crate) const MAX_CLAIM_AHEAD: u64 = 1024;
 /// `DLB_PER_CALL_TIMING=1|0`: time every `give_more` call (see
 /// `Builder::per_call_timing`).
 pub(crate) fn per_call_timing_from_env() -> Result<Option<bool>> {
-    let Ok(value) = std::env::var("DLB_PER_CALL_TIMING") else {
-        return Ok(None);
-    };
-    match value.trim() {
-        "1" | "yes" | "true" | "on" => Ok(Some(true)),
-        "" | "0" | "no" | "false" | "off" => Ok(Some(false)),
-        _ => Err(Error::invalid_argument(format!(
-            "DLB_PER_CALL_TIMING={value} is neither 1 nor 0"
-        ))),
-    }
+    switch_from_env("DLB_PER_CALL_TIMING")
 }
 
 /// `DLB_DIRECT_STEALS=1|0`: every rank steals directly from every other
 /// over MPI atomics (see `Builder::direct_steals`).
 pub(crate) fn direct_steals_from_env() -> Result<Option<bool>> {
-    let Ok(value) = std::env::var("DLB_DIRECT_STEALS") else {
+    switch_from_env("DLB_DIRECT_STEALS")
+}
+
+/// An on/off variable: `1`, `yes`, `true` or `on`; `0`, `no`, `false`,
+/// `off` or empty; `None` when unset.
+fn switch_from_env(name: &str) -> Result<Option<bool>> {
+    let Ok(value) = std::env::var(name) else {
         return Ok(None);
     };
     match value.trim() {
         "1" | "yes" | "true" | "on" => Ok(Some(true)),
         "" | "0" | "no" | "false" | "off" => Ok(Some(false)),
         _ => Err(Error::invalid_argument(format!(
-            "DLB_DIRECT_STEALS={value} is neither 1 nor 0"
+            "{name}={value} is neither 1 nor 0"
         ))),
     }
 }
@@ -394,6 +391,13 @@ mod tests {
         }
         std::env::remove_var("DLB_PER_CALL_TIMING");
         assert_eq!(per_call_timing_from_env().unwrap(), None);
+        std::env::set_var("DLB_DIRECT_STEALS", "yes");
+        assert_eq!(direct_steals_from_env().unwrap(), Some(true));
+        std::env::set_var("DLB_DIRECT_STEALS", "2");
+        let err = direct_steals_from_env().unwrap_err();
+        assert!(err.to_string().contains("DLB_DIRECT_STEALS=2"), "{err}");
+        std::env::remove_var("DLB_DIRECT_STEALS");
+        assert_eq!(direct_steals_from_env().unwrap(), None);
     }
 
     #[test]

@@ -193,6 +193,11 @@ fn open_atomics(
     let (node_map, node_comm) = comm.node_map(ranks_per_node)?;
     let topology = Topology::new(comm.rank(), node_map);
     let one_node = !topology.multi_node();
+    // Whether all ranks share one real node (simulated nodes may).
+    let real_one_node = match ranks_per_node {
+        Some(_) => comm.node_count()? == 1,
+        None => one_node,
+    };
     if direct {
         if let Some(other @ (AtomicsPath::Shm | AtomicsPath::Hybrid)) = asked {
             return Err(Error::invalid_argument(format!(
@@ -204,7 +209,7 @@ fn open_atomics(
             comm,
             // One node to the protocol: any rank steals from any other.
             topology: Topology::new(comm.rank(), vec![0; comm.size()]),
-            real_one_node: comm.node_count()? == 1,
+            real_one_node,
             direct,
         };
         return ctx.with_flavors(AtomicsPath::Mpi, window, None);
@@ -245,16 +250,11 @@ fn open_atomics(
         }
         _ => None,
     };
-    // Whether all ranks share one real node (simulated nodes may).
-    let real_one_node = match ranks_per_node {
-        Some(_) => comm.node_count()? == 1,
-        None => one_node,
-    };
     let ctx = Opening {
         comm,
         topology,
         real_one_node,
-        direct,
+        direct: false,
     };
     match ctx.with_flavors(path, window, node) {
         // Chosen by default on one node: MPI atomics when the MPI cannot

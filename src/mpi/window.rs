@@ -407,7 +407,29 @@ impl Window {
     ) -> Result<u64> {
         self.check_index(index);
         #[cfg(dlb_smpi)]
-        let ticket = self.smpi_lock(target)?;
+        {
+            // Released also when the operation fails: a lock left taken
+            // would leave every other rank's operation on `target` waiting.
+            let ticket = self.smpi_lock(target)?;
+            let result = self.compare_and_swap_flushed(target, index, expected, new);
+            let unlocked = self.smpi_unlock(target, ticket);
+            let old = result?;
+            unlocked?;
+            Ok(old)
+        }
+        #[cfg(not(dlb_smpi))]
+        self.compare_and_swap_flushed(target, index, expected, new)
+    }
+
+    /// The `MPI_Compare_and_swap` and `MPI_Win_flush` of
+    /// [`Window::compare_and_swap`].
+    fn compare_and_swap_flushed(
+        &self,
+        target: usize,
+        index: usize,
+        expected: u64,
+        new: u64,
+    ) -> Result<u64> {
         let mut old: u64 = 0;
         let compare = &expected as *const u64 as *const c_void;
         // SimGrid's SMPI 3.32 declares the compare buffer without `const`;
@@ -430,8 +452,6 @@ impl Window {
             )
         })?;
         self.flush(target)?;
-        #[cfg(dlb_smpi)]
-        self.smpi_unlock(target, ticket)?;
         Ok(old)
     }
 

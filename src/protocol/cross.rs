@@ -206,7 +206,7 @@ impl<A: Atomics> Protocol<A> {
         if topology.is_leader() && topology.mates().len() > 1 {
             return Ok(false);
         }
-        let leader = topology.leaders()[topology.node_of(self.me())];
+        let leader = topology.leader_of(topology.node_of(self.me()));
         let me = self.me() as u64 + 1;
         Ok(self.atomics.compare_and_swap(leader, Slot::Hunter, 0, me)? == 0)
     }
@@ -214,7 +214,7 @@ impl<A: Atomics> Protocol<A> {
     /// Gives up hunting for the node (takes in flight stay ours).
     pub(super) fn stop_hunting(&mut self) -> Result<()> {
         let topology = self.atomics.topology();
-        let leader = topology.leaders()[topology.node_of(self.me())];
+        let leader = topology.leader_of(topology.node_of(self.me()));
         let me = self.me() as u64 + 1;
         let seen = self.atomics.compare_and_swap(leader, Slot::Hunter, me, 0)?;
         if seen != me {
@@ -237,7 +237,7 @@ impl<A: Atomics> Protocol<A> {
     /// schedules explored, not the protocol: in real time the busy ranks
     /// run.)
     pub(super) fn hunt_remote(&mut self) -> Result<()> {
-        let remote = self.atomics.topology().remote().len();
+        let remote = self.atomics.topology().remote_count();
         loop {
             if MODEL_CHECKING && self.takes_failed_at == Some(self.atomics.content_writes()) {
                 return Ok(());
@@ -256,7 +256,10 @@ impl<A: Atomics> Protocol<A> {
                 return Ok(()); // marks of an earlier run hold the other inboxes
             };
             let victim = loop {
-                let v = self.atomics.topology().remote()[self.rng.below(remote as u64) as usize];
+                let v = self
+                    .atomics
+                    .topology()
+                    .remote_at(self.rng.below(remote as u64) as usize);
                 if self.takes.iter().all(|t| t.run != run || t.victim != v) {
                     break v;
                 }
@@ -383,10 +386,10 @@ impl<A: Atomics> Protocol<A> {
     /// and that needs the target's progress: in a run, a first operation on
     /// a rank that was told "no more" and computes would wait for it.
     pub(crate) fn connect_remote(&mut self) -> Result<()> {
-        let remote = self.atomics.topology().remote().to_vec();
-        let mut reads = remote
-            .iter()
-            .map(|&r| self.atomics.start(r, Slot::Offer, Update::Read))
+        let topology = self.atomics.topology().clone();
+        let mut reads = topology
+            .remote()
+            .map(|r| self.atomics.start(r, Slot::Offer, Update::Read))
             .collect::<Result<Vec<_>>>()?;
         self.await_ops(&mut reads, None)
     }

@@ -71,7 +71,7 @@ impl<A: Atomics> Protocol<A> {
     /// The leader of this rank's node.
     fn leader(&self) -> usize {
         let topology = self.atomics.topology();
-        topology.leaders()[topology.node_of(self.me())]
+        topology.leader_of(topology.node_of(self.me()))
     }
 
     /// Completed reports. On one node, the one that completes the run makes
@@ -134,7 +134,7 @@ impl<A: Atomics> Protocol<A> {
         let topology = self.atomics.topology().clone();
         let mut notices = Vec::new();
         if !self.has_bug(Bug::FinishTellsOwnNodeOnly) {
-            for &leader in topology.leaders() {
+            for leader in topology.leaders() {
                 if !topology.is_mate(leader) {
                     notices.push(self.atomics.start(leader, Slot::Told, Update::Add(1))?);
                 }

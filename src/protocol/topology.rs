@@ -2,59 +2,95 @@
 //! it: the node-mates a rank steals from with CPU atomics, the ranks on
 //! other nodes it takes offers from, and each node's leader, which hears
 //! "finished" for its whole node.
+//!
+//! The node map ([`NodeMap`]) is the same for every rank and is shared
+//! (an `Arc`): a rank's own view adds only its rank, so that ranks in one
+//! process (tests, the simulator of `crate::simulate`) hold one map, not
+//! one each.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+/// The nodes of a communicator: the same for every rank.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct NodeMap {
+    /// The node of every rank.
+    node_of: Vec<usize>,
+    /// Every rank's index among the ranks of its own node.
+    index_in_node: Vec<usize>,
+    /// All ranks, node by node, in rank order within a node.
+    by_node: Vec<usize>,
+    /// Where each node's ranks begin in `by_node`, and the total at the end.
+    node_start: Vec<usize>,
+}
+
+impl NodeMap {
+    /// The map of `node_of` (the node of every rank, numbered from 0 in the
+    /// order of each node's lowest rank).
+    pub(crate) fn new(node_of: Vec<usize>) -> NodeMap {
+        let nodes = node_of.iter().max().map_or(0, |m| m + 1);
+        let mut count = vec![0usize; nodes];
+        let mut index_in_node = Vec::with_capacity(node_of.len());
+        for &n in &node_of {
+            index_in_node.push(count[n]);
+            count[n] += 1;
+        }
+        let mut node_start = Vec::with_capacity(nodes + 1);
+        let mut at = 0;
+        for c in &count {
+            assert!(*c > 0, "nodes are numbered without gaps");
+            node_start.push(at);
+            at += c;
+        }
+        node_start.push(at);
+        let mut by_node = vec![0; node_of.len()];
+        for (r, &n) in node_of.iter().enumerate() {
+            by_node[node_start[n] + index_in_node[r]] = r;
+        }
+        NodeMap {
+            node_of,
+            index_in_node,
+            by_node,
+            node_start,
+        }
+    }
+
+    /// Ranks in blocks of `per_node` consecutive ranks per node.
+    #[cfg(any(test, feature = "simulate"))]
+    pub(crate) fn blocks(size: usize, per_node: usize) -> NodeMap {
+        NodeMap::new((0..size).map(|r| r / per_node.max(1)).collect())
+    }
+
+    /// Where `node`'s ranks are in `by_node`.
+    fn span(&self, node: usize) -> Range<usize> {
+        self.node_start[node]..self.node_start[node + 1]
+    }
+}
 
 /// The nodes of a communicator, seen from one rank.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Topology {
     rank: usize,
-    /// The node of every rank.
-    node_of: Vec<usize>,
-    /// This rank's node-mates, itself included, in rank order.
-    mates: Vec<usize>,
-    /// The ranks on other nodes, in rank order.
-    remote: Vec<usize>,
-    /// The lowest rank of every node, by node.
-    leaders: Vec<usize>,
-    /// Every rank's index among its node-mates, `usize::MAX` for ranks on
-    /// other nodes (an O(1) look-up on every shared-memory atomic).
-    mate_index: Vec<usize>,
+    map: Arc<NodeMap>,
 }
 
 impl Topology {
     /// `rank`'s view of the nodes in `node_of` (the node of every rank,
     /// numbered from 0 in the order of each node's lowest rank).
     pub(crate) fn new(rank: usize, node_of: Vec<usize>) -> Topology {
-        assert!(rank < node_of.len(), "rank {rank} outside the node map");
-        let me = node_of[rank];
-        let (mates, remote): (Vec<usize>, Vec<usize>) =
-            (0..node_of.len()).partition(|&r| node_of[r] == me);
-        let nodes = node_of.iter().max().map_or(0, |m| m + 1);
-        let leaders = (0..nodes)
-            .map(|n| {
-                node_of
-                    .iter()
-                    .position(|&x| x == n)
-                    .expect("nodes are numbered without gaps")
-            })
-            .collect();
-        let mut mate_index = vec![usize::MAX; node_of.len()];
-        for (i, &r) in mates.iter().enumerate() {
-            mate_index[r] = i;
-        }
-        Topology {
-            rank,
-            node_of,
-            mates,
-            remote,
-            leaders,
-            mate_index,
-        }
+        Topology::of(rank, Arc::new(NodeMap::new(node_of)))
+    }
+
+    /// `rank`'s view of a shared node map.
+    pub(crate) fn of(rank: usize, map: Arc<NodeMap>) -> Topology {
+        assert!(rank < map.node_of.len(), "rank {rank} outside the node map");
+        Topology { rank, map }
     }
 
     /// Ranks in blocks of `per_node` consecutive ranks per node (tests).
     #[cfg(test)]
     pub(crate) fn blocks(rank: usize, size: usize, per_node: usize) -> Topology {
-        Topology::new(rank, (0..size).map(|r| r / per_node.max(1)).collect())
+        Topology::of(rank, Arc::new(NodeMap::blocks(size, per_node)))
     }
 
     /// The rank this view belongs to.
@@ -64,26 +100,26 @@ impl Topology {
 
     /// The number of ranks.
     pub(crate) fn size(&self) -> usize {
-        self.node_of.len()
+        self.map.node_of.len()
     }
 
     /// `rank`'s index among this rank's node-mates, if it is one.
     #[inline]
     pub(crate) fn mate_index(&self, rank: usize) -> Option<usize> {
-        match self.mate_index.get(rank) {
-            Some(&i) if i != usize::MAX => Some(i),
+        match self.map.node_of.get(rank) {
+            Some(&n) if n == self.map.node_of[self.rank] => Some(self.map.index_in_node[rank]),
             _ => None,
         }
     }
 
     /// The node of `rank`.
     pub(crate) fn node_of(&self, rank: usize) -> usize {
-        self.node_of[rank]
+        self.map.node_of[rank]
     }
 
     /// The number of nodes.
     pub(crate) fn nodes(&self) -> usize {
-        self.leaders.len()
+        self.map.node_start.len() - 1
     }
 
     /// Whether the ranks span more than one node.
@@ -91,29 +127,50 @@ impl Topology {
         self.nodes() > 1
     }
 
-    /// This rank's node-mates, itself included.
+    /// This rank's node-mates, itself included, in rank order.
     pub(crate) fn mates(&self) -> &[usize] {
-        &self.mates
+        &self.map.by_node[self.map.span(self.node_of(self.rank))]
     }
 
-    /// The ranks on other nodes.
-    pub(crate) fn remote(&self) -> &[usize] {
-        &self.remote
+    /// How many ranks are on other nodes.
+    pub(crate) fn remote_count(&self) -> usize {
+        self.size() - self.mates().len()
     }
 
-    /// The leader (lowest rank) of every node.
-    pub(crate) fn leaders(&self) -> &[usize] {
-        &self.leaders
+    /// The `i`-th rank on another node (`i < remote_count()`), node by
+    /// node, in rank order within a node.
+    pub(crate) fn remote_at(&self, i: usize) -> usize {
+        let own = self.map.span(self.node_of(self.rank));
+        if i < own.start {
+            self.map.by_node[i]
+        } else {
+            self.map.by_node[i + own.len()]
+        }
+    }
+
+    /// The ranks on other nodes, as [`Topology::remote_at`] orders them.
+    pub(crate) fn remote(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.remote_count()).map(|i| self.remote_at(i))
+    }
+
+    /// The leader (lowest rank) of `node`.
+    pub(crate) fn leader_of(&self, node: usize) -> usize {
+        self.map.by_node[self.map.node_start[node]]
+    }
+
+    /// The leader (lowest rank) of every node, by node.
+    pub(crate) fn leaders(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.nodes()).map(|n| self.leader_of(n))
     }
 
     /// Whether this rank leads its node.
     pub(crate) fn is_leader(&self) -> bool {
-        self.leaders[self.node_of[self.rank]] == self.rank
+        self.map.index_in_node[self.rank] == 0
     }
 
     /// Whether `rank` shares this rank's node.
     pub(crate) fn is_mate(&self, rank: usize) -> bool {
-        self.node_of[rank] == self.node_of[self.rank]
+        self.map.node_of[rank] == self.map.node_of[self.rank]
     }
 }
 
@@ -127,15 +184,34 @@ mod tests {
         let t = Topology::new(3, vec![0, 1, 0, 1, 0]);
         assert_eq!(t.nodes(), 2);
         assert_eq!(t.mates(), &[1, 3]);
-        assert_eq!(t.remote(), &[0, 2, 4]);
-        assert_eq!(t.leaders(), &[0, 1]);
+        assert_eq!(t.remote().collect::<Vec<_>>(), [0, 2, 4]);
+        assert_eq!(t.leaders().collect::<Vec<_>>(), [0, 1]);
         assert!(!t.is_leader());
         assert!(Topology::new(1, vec![0, 1, 0, 1, 0]).is_leader());
         assert!(t.is_mate(1) && !t.is_mate(4));
+        assert_eq!(t.mate_index(3), Some(1));
+        assert_eq!(t.mate_index(4), None);
         let one = Topology::new(2, vec![0; 4]);
         assert!(!one.multi_node());
         assert_eq!(one.mates(), &[0, 1, 2, 3]);
-        assert!(one.remote().is_empty());
+        assert_eq!(one.remote_count(), 0);
         assert_eq!(Topology::blocks(5, 6, 2).mates(), &[4, 5]);
+    }
+
+    #[test]
+    fn remote_ranks_skip_the_own_node_only() {
+        let map = Arc::new(NodeMap::blocks(10, 4));
+        for rank in 0..10 {
+            let t = Topology::of(rank, Arc::clone(&map));
+            let remote: Vec<usize> = t.remote().collect();
+            let expected: Vec<usize> = (0..10).filter(|&r| r / 4 != rank / 4).collect();
+            assert_eq!(remote, expected, "rank {rank}");
+            assert_eq!(t.leader_of(t.node_of(rank)), rank / 4 * 4);
+        }
+        // Interleaved: node 0 = {0, 2, 4}, node 1 = {1, 3}.
+        let t = Topology::new(1, vec![0, 1, 0, 1, 0]);
+        assert_eq!(t.remote().collect::<Vec<_>>(), [0, 2, 4]);
+        let t = Topology::new(0, vec![0, 1, 0, 1, 0]);
+        assert_eq!(t.remote().collect::<Vec<_>>(), [1, 3]);
     }
 }

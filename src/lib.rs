@@ -66,6 +66,8 @@ mod report;
 #[doc(hidden)]
 pub mod rng;
 mod run;
+#[cfg(feature = "simulate")]
+pub mod simulate;
 mod stats;
 
 pub use crate::builder::Builder;

@@ -18,6 +18,9 @@ enum Inner {
     /// Queued at the target in process memory (tests, model checking).
     #[cfg(test)]
     Local(super::local::Ticket),
+    /// Started in the simulator (`crate::simulate`).
+    #[cfg(feature = "simulate")]
+    Simulated(std::sync::Arc<crate::simulate::Ticket>),
 }
 
 impl Pending {
@@ -35,6 +38,11 @@ impl Pending {
         Pending(Inner::Local(ticket))
     }
 
+    #[cfg(feature = "simulate")]
+    pub(crate) fn simulated(ticket: std::sync::Arc<crate::simulate::Ticket>) -> Pending {
+        Pending(Inner::Simulated(ticket))
+    }
+
     /// The value the word held before the update, once the update took
     /// effect; `None` until then. Polling an MPI request also drives MPI's
     /// progress engine.
@@ -44,6 +52,8 @@ impl Pending {
             Inner::Mpi(request) => request.test(),
             #[cfg(test)]
             Inner::Local(ticket) => Ok(ticket.result()),
+            #[cfg(feature = "simulate")]
+            Inner::Simulated(ticket) => ticket.poll(),
         }
     }
 }

@@ -297,6 +297,8 @@ mod word;
 #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
 pub(crate) use hooks::Paths;
 pub(crate) use hooks::{Bug, Path};
+#[cfg(feature = "simulate")]
+pub(crate) use topology::NodeMap;
 pub(crate) use topology::Topology;
 pub(crate) use word::{RangeWord, MAX_UNITS};
 

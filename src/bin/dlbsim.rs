@@ -1,0 +1,219 @@
+//! `dlbsim`: dlb's protocol and the baselines at any number of ranks in
+//! virtual time (feature `simulate`; see `dlb::simulate` and `ci/simulate`).
+//!
+//! ```text
+//! dlbsim [--ranks 4,16,64] [--per-node 8] [--models hw_rdma,sw_rma]
+//!        [--workloads uniform] [--strategies dlb,static,global_counter,master_worker]
+//!        [--per-rank 100] [--mean-ms 1] [--maxjobs 1] [--out FILE]
+//! ```
+//!
+//! One line per (strategy, model, workload, ranks) on standard output, and
+//! the same as a JSON object per line appended to `--out`.
+
+use dlb::simulate::{run, CrossModel, Scenario, Strategy, Workload};
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+struct Args {
+    ranks: Vec<usize>,
+    per_node: usize,
+    models: Vec<CrossModel>,
+    workloads: Vec<Workload>,
+    strategies: Vec<Strategy>,
+    per_rank: u64,
+    mean_ms: f64,
+    maxjobs: u64,
+    out: Option<String>,
+}
+
+const USAGE: &str = "usage: dlbsim [--ranks 4,16,64] [--per-node 8] [--models hw_rdma,sw_rma] \
+[--workloads uniform,ramp,block,seed,pareto] [--strategies dlb,static,global_counter,master_worker] \
+[--per-rank 100] [--mean-ms 1] [--maxjobs 1] [--out FILE]";
+
+fn list<T>(v: &str, parse: impl Fn(&str) -> Option<T>, what: &str) -> Result<Vec<T>, String> {
+    v.split(',')
+        .map(|s| parse(s.trim()).ok_or_else(|| format!("unknown {what} '{s}'")))
+        .collect()
+}
+
+fn parse() -> Result<Args, String> {
+    let mut a = Args {
+        ranks: vec![4, 16, 64],
+        per_node: 8,
+        models: vec![CrossModel::HwRdma, CrossModel::SwRma],
+        workloads: vec![Workload::Uniform],
+        strategies: Strategy::ALL.to_vec(),
+        per_rank: 100,
+        mean_ms: 1.0,
+        maxjobs: 1,
+        out: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        if flag == "--help" || flag == "-h" {
+            return Err(USAGE.into());
+        }
+        let v = it
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+        let num = |what: &str| format!("{flag}: '{v}' is not {what}");
+        match flag.as_str() {
+            "--ranks" => a.ranks = list(&v, |s| s.parse().ok().filter(|&n| n > 0), "rank count")?,
+            "--per-node" => {
+                a.per_node = v
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| num("a positive integer"))?
+            }
+            "--models" => a.models = list(&v, CrossModel::from_name, "model")?,
+            "--workloads" => a.workloads = list(&v, Workload::from_name, "workload")?,
+            "--strategies" => a.strategies = list(&v, Strategy::from_name, "strategy")?,
+            "--per-rank" => {
+                a.per_rank = v
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| num("a positive integer"))?
+            }
+            "--mean-ms" => {
+                a.mean_ms = v
+                    .parse()
+                    .ok()
+                    .filter(|&m: &f64| m > 0.0 && m.is_finite())
+                    .ok_or_else(|| num("a positive number"))?
+            }
+            "--maxjobs" => {
+                a.maxjobs = v
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| num("a positive integer"))?
+            }
+            "--out" => a.out = Some(v),
+            _ => return Err(format!("unknown option {flag}\n{USAGE}")),
+        }
+    }
+    Ok(a)
+}
+
+fn main() -> ExitCode {
+    let args = match parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("dlbsim: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut out = match &args.out {
+        Some(path) => match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!("dlbsim: cannot open {path}: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    println!(
+        "{:<15} {:<8} {:<8} {:>6} {:>9} {:>10} {:>10} {:>7} {:>8} {:>12} {:>8}",
+        "strategy",
+        "model",
+        "workload",
+        "ranks",
+        "jobs",
+        "makespan_s",
+        "bound_s",
+        "effic",
+        "steals",
+        "termination",
+        "wall_s"
+    );
+    let mut failed = false;
+    for &model in &args.models {
+        for &workload in &args.workloads {
+            for &ranks in &args.ranks {
+                let mut sc = Scenario::new(
+                    ranks,
+                    args.per_node,
+                    model,
+                    workload,
+                    args.per_rank * ranks as u64,
+                );
+                sc.mean = Duration::from_secs_f64(args.mean_ms / 1e3);
+                sc.maxjobs = args.maxjobs;
+                for &strategy in &args.strategies {
+                    if strategy == Strategy::MasterWorker && ranks < 2 {
+                        continue;
+                    }
+                    let began = Instant::now();
+                    let o = match run(strategy, &sc) {
+                        Ok(o) => o,
+                        Err(e) => {
+                            eprintln!(
+                                "dlbsim: FAIL {} {} {} {ranks} ranks: {e}",
+                                strategy.name(),
+                                model.name(),
+                                workload.name()
+                            );
+                            failed = true;
+                            continue;
+                        }
+                    };
+                    let wall = began.elapsed().as_secs_f64();
+                    println!(
+                        "{:<15} {:<8} {:<8} {:>6} {:>9} {:>10.4} {:>10.4} {:>7.3} {:>8} {:>10.1}us {:>8.2}",
+                        strategy.name(),
+                        model.name(),
+                        workload.name(),
+                        ranks,
+                        sc.jobs,
+                        o.makespan_ns as f64 / 1e9,
+                        o.bound_ns as f64 / 1e9,
+                        o.efficiency(),
+                        o.steals,
+                        o.termination_ns as f64 / 1e3,
+                        wall
+                    );
+                    let row = serde_json::json!({
+                        "bench": "simulate",
+                        "strategy": strategy.name(),
+                        "model": model.name(),
+                        "workload": workload.name(),
+                        "ranks": ranks,
+                        "per_node": sc.per_node,
+                        "jobs": sc.jobs,
+                        "mean_ms": args.mean_ms,
+                        "maxjobs": sc.maxjobs,
+                        "makespan_s": o.makespan_ns as f64 / 1e9,
+                        "bound_s": o.bound_ns as f64 / 1e9,
+                        "efficiency": o.efficiency(),
+                        "steals": o.steals,
+                        "steal_attempts": o.steal_attempts,
+                        "termination_s": o.termination_ns as f64 / 1e9,
+                        "cross_ops": o.cross_ops,
+                        "shm_ops": o.shm_ops,
+                        "wall_s": wall,
+                        "version": env!("CARGO_PKG_VERSION"),
+                    });
+                    if let Some(f) = out.as_mut() {
+                        if let Err(e) = writeln!(f, "{row}") {
+                            eprintln!("dlbsim: cannot write a row: {e}");
+                            return ExitCode::from(2);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

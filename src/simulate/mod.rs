@@ -1,0 +1,259 @@
+//! A virtual-time simulator of dlb's protocol, for more ranks than any
+//! machine here can run (feature `simulate`; the `dlbsim` command and
+//! `ci/simulate` drive it).
+//!
+//! What runs is the library's own code, unchanged: each simulated rank is
+//! an OS thread running the dispenser and the protocol behind
+//! `give_more`, over `SimAtomics` (`atomics.rs`), an implementation of the
+//! protocol's atomics trait whose every operation is charged in virtual
+//! time by a latency model ([`Latency`]: shared memory within a node,
+//! hardware RDMA or software RMA across nodes). The protocol's clock and
+//! sleeps (`crate::clock`) are the simulation's on those threads. A
+//! discrete-event kernel (`kernel.rs`) runs one rank at a time, always the
+//! one with the earliest next event, so a run is deterministic: the same
+//! [`Scenario`] gives the same [`Outcome`].
+//!
+//! Jobs cost virtual time outside MPI ([`Workload`], the same costs as
+//! `ci/smpi`'s driver). Every run checks that each job ID was handed out
+//! exactly once and that no rank heard "no more" before the last job was
+//! done, and fails with an error otherwise (or when the run does not end
+//! within a virtual-time limit).
+//!
+//! The baselines ([`Strategy`]) run under the same latency model as small
+//! event loops of their own.
+//!
+//! What is not modelled: the CPU time of dlb's own code between atomics
+//! (zero here), network contention other than at the target, and MPI
+//! collectives (`setup`'s all-reduce; all ranks begin at time 0).
+//!
+//! ```
+//! use dlb::simulate::{run, CrossModel, Scenario, Strategy, Workload};
+//! // 16 ranks in nodes of 4, hardware RDMA across nodes, 20 jobs per rank.
+//! let sc = Scenario::new(16, 4, CrossModel::HwRdma, Workload::Uniform, 320);
+//! let dlb = run(Strategy::Dlb, &sc).unwrap();
+//! assert!(dlb.makespan_ns >= dlb.bound_ns);
+//! assert!(dlb.efficiency() > 0.5);
+//! ```
+
+mod atomics;
+mod baselines;
+mod dlb_run;
+mod kernel;
+mod latency;
+mod workload;
+
+pub(crate) use atomics::Ticket;
+pub use latency::{CrossModel, Latency};
+pub use workload::Workload;
+
+use crate::error::{Error, Result};
+use crate::Schedule;
+use std::ops::Range;
+use std::time::Duration;
+
+/// Virtual time (ns) on a simulated rank's thread, `None` elsewhere (for
+/// `crate::clock`).
+pub(crate) fn virtual_now_ns() -> Option<u64> {
+    dlb_run::now_ns()
+}
+
+/// Lets `d` of virtual time pass on a simulated rank's thread; `false`
+/// elsewhere (for `crate::clock`).
+pub(crate) fn virtual_sleep(d: Duration) -> bool {
+    dlb_run::sleep(d)
+}
+
+/// What runs the jobs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    /// dlb's RMA variant (`setup` + `give_more`).
+    Dlb,
+    /// A static block split.
+    Static,
+    /// One fetch-and-add counter on rank 0.
+    GlobalCounter,
+    /// Rank 0 answers requests, one chunk each, and computes nothing.
+    MasterWorker,
+}
+
+impl Strategy {
+    /// Every strategy.
+    pub const ALL: [Strategy; 4] = [
+        Strategy::Dlb,
+        Strategy::Static,
+        Strategy::GlobalCounter,
+        Strategy::MasterWorker,
+    ];
+
+    /// The name in JSON rows and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Dlb => "dlb",
+            Strategy::Static => "static",
+            Strategy::GlobalCounter => "global_counter",
+            Strategy::MasterWorker => "master_worker",
+        }
+    }
+
+    /// The strategy named `name`.
+    pub fn from_name(name: &str) -> Option<Strategy> {
+        Strategy::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+/// One simulated run.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// Ranks.
+    pub ranks: usize,
+    /// Ranks per node (consecutive ranks share a node).
+    pub per_node: usize,
+    /// Operation costs.
+    pub latency: Latency,
+    /// Job costs.
+    pub workload: Workload,
+    /// Jobs in the run.
+    pub jobs: u64,
+    /// The mean job cost.
+    pub mean: Duration,
+    /// `maxjobs` of every `give_more` (and chunk of the baselines).
+    pub maxjobs: u64,
+    /// dlb's chunk schedule.
+    pub schedule: Schedule,
+    /// dlb's claiming ahead (on by default, as in the library).
+    pub claim_ahead: bool,
+    /// The seed of dlb's victim choices.
+    pub seed: u64,
+}
+
+impl Scenario {
+    /// `jobs` jobs of 1 ms mean on `ranks` ranks in nodes of `per_node`,
+    /// with the default costs of `cross`, `maxjobs` 1.
+    pub fn new(
+        ranks: usize,
+        per_node: usize,
+        cross: CrossModel,
+        workload: Workload,
+        jobs: u64,
+    ) -> Scenario {
+        Scenario {
+            ranks,
+            per_node: per_node.max(1),
+            latency: Latency::of(cross),
+            workload,
+            jobs,
+            mean: Duration::from_millis(1),
+            maxjobs: 1,
+            schedule: Schedule::Fixed,
+            claim_ahead: true,
+            seed: 0x5eed,
+        }
+    }
+
+    fn mean_ns(&self) -> f64 {
+        self.mean.as_nanos() as f64
+    }
+
+    /// The lower bound of the makespan: max(total / ranks, longest job).
+    pub fn bound_ns(&self) -> u64 {
+        let mean = self.mean_ns();
+        let (total, longest) = (0..self.jobs)
+            .map(|i| self.workload.cost(i, self.jobs, mean))
+            .fold((0u64, 0u64), |(t, m), c| (t + c, m.max(c)));
+        (total / self.ranks.max(1) as u64).max(longest)
+    }
+
+    /// Virtual time after which a run counts as one that does not end.
+    fn time_limit_ns(&self) -> u64 {
+        self.bound_ns()
+            .saturating_mul(50)
+            .saturating_add(10_000_000_000)
+    }
+}
+
+/// What a simulated run measured (times in ns of virtual time).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Until the last rank heard "no more".
+    pub makespan_ns: u64,
+    /// [`Scenario::bound_ns`].
+    pub bound_ns: u64,
+    /// From the last job's end to the last rank told "no more".
+    pub termination_ns: u64,
+    /// Steals, and takes from other nodes that brought work (dlb).
+    pub steals: u64,
+    /// Steal and take attempts (dlb).
+    pub steal_attempts: u64,
+    /// Operations across nodes started (dlb).
+    pub cross_ops: u64,
+    /// Shared-memory atomics (dlb).
+    pub shm_ops: u64,
+    /// The kernel's context switches (dlb; the simulator's own cost).
+    pub switches: u64,
+}
+
+impl Outcome {
+    fn plain(makespan_ns: u64, bound_ns: u64, termination_ns: u64) -> Outcome {
+        Outcome {
+            makespan_ns,
+            bound_ns,
+            termination_ns,
+            ..Outcome::default()
+        }
+    }
+
+    /// bound / makespan.
+    pub fn efficiency(&self) -> f64 {
+        self.bound_ns as f64 / self.makespan_ns.max(1) as f64
+    }
+}
+
+/// Simulates `sc` under `strategy`.
+///
+/// # Errors
+/// [`crate::ErrorKind::InvalidArgument`] for a scenario without ranks or
+/// jobs, or master-worker on one rank; [`crate::ErrorKind::Internal`] when
+/// dlb broke exactly-once or ended early, or its run did not end.
+pub fn run(strategy: Strategy, sc: &Scenario) -> Result<Outcome> {
+    if sc.ranks == 0 || sc.jobs == 0 || sc.maxjobs == 0 {
+        return Err(Error::invalid_argument(
+            "a simulated run needs ranks, jobs and maxjobs of at least 1",
+        ));
+    }
+    match strategy {
+        Strategy::Dlb => dlb_run::run(sc),
+        Strategy::Static => baselines::static_split(sc),
+        Strategy::GlobalCounter => baselines::global_counter(sc),
+        Strategy::MasterWorker => baselines::master_worker(sc),
+    }
+}
+
+/// Checks that `chunks` are a disjoint cover of `0..jobs`.
+fn check_exactly_once(chunks: &mut [Range<u64>], jobs: u64) -> Result<()> {
+    chunks.sort_by_key(|c| c.start);
+    let mut next = 0;
+    for c in chunks.iter() {
+        if c.start < next {
+            return Err(Error::internal(format!(
+                "jobs {:?} handed out twice",
+                c.start..next.min(c.end)
+            )));
+        }
+        if c.start > next {
+            return Err(Error::internal(format!(
+                "jobs {:?} never handed out",
+                next..c.start
+            )));
+        }
+        next = c.end;
+    }
+    if next != jobs {
+        return Err(Error::internal(format!(
+            "jobs {next}..{jobs} never handed out"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -199,6 +199,9 @@ fn main() -> ExitCode {
                         "cross_ops": o.cross_ops,
                         "shm_ops": o.shm_ops,
                         "wall_s": wall,
+                        "sim_switches": o.switches,
+                        "hottest_rank": o.hottest_rank,
+                        "hottest_rank_ops": o.hottest_rank_ops,
                         "version": env!("CARGO_PKG_VERSION"),
                     });
                     if let Some(f) = out.as_mut() {

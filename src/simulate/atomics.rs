@@ -97,6 +97,8 @@ pub(crate) struct World {
     /// Cross-node operations started, and shared-memory atomics made.
     pub(crate) cross_ops: AtomicU64,
     pub(crate) shm_ops: AtomicU64,
+    /// Cross-node operations that each rank received.
+    pub(crate) received: Vec<AtomicU64>,
 }
 
 impl World {
@@ -111,6 +113,7 @@ impl World {
             queues: (0..ranks).map(|_| Mutex::new(VecDeque::new())).collect(),
             cross_ops: AtomicU64::new(0),
             shm_ops: AtomicU64::new(0),
+            received: zeros(ranks),
         }
     }
 
@@ -122,6 +125,16 @@ impl World {
         self.queues[rank]
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The rank that received the most cross-node operations, and how many.
+    pub(crate) fn hottest(&self) -> (usize, u64) {
+        self.received
+            .iter()
+            .map(|n| n.load(Relaxed))
+            .enumerate()
+            .max_by_key(|&(r, n)| (n, std::cmp::Reverse(r)))
+            .unwrap_or((0, 0))
     }
 
     /// `rank` enters MPI: under software RMA it applies the operations
@@ -187,6 +200,7 @@ impl World {
         op: Op,
     ) -> Result<Arc<Ticket>> {
         self.cross_ops.fetch_add(1, Relaxed);
+        self.received[target].fetch_add(1, Relaxed);
         let now = self.kernel.now();
         let ticket = Arc::new(Ticket {
             old: AtomicU64::new(0),

@@ -144,6 +144,8 @@ pub(crate) fn run(sc: &Scenario) -> Result<Outcome> {
         cross_ops: world.cross_ops.load(Relaxed),
         shm_ops: world.shm_ops.load(Relaxed),
         switches: world.kernel.switches(),
+        hottest_rank: world.hottest().0,
+        hottest_rank_ops: world.hottest().1,
     })
 }
 

@@ -3,18 +3,27 @@
 //! earliest in virtual time (ties in the order they were scheduled).
 //!
 //! A running rank moves its clock forward with [`Kernel::advance`]; when
-//! another rank's event comes first, the baton passes to that rank's thread
+//! another rank's event comes first (by more than [`LOOKAHEAD`]), the baton passes to that rank's thread
 //! and the caller sleeps on its own condition variable until its event is
 //! the earliest. A rank may also wait for a wake-up ([`Kernel::wait`]) that
 //! another rank sends with [`Kernel::wake`], with a deadline. Because one
 //! thread runs at a time and events are taken in time order, everything a
 //! rank does at virtual time `t` happens after everything any rank did
-//! before `t`: the simulation is deterministic for a given scenario,
-//! whatever the host's scheduler does.
+//! before `t - LOOKAHEAD`: the simulation is deterministic for a given
+//! scenario, whatever the host's scheduler does.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::thread::Thread;
+
+/// How far (ns) a running rank may move past the next event of another
+/// rank without handing the baton over: operations up to 1 µs apart may
+/// take effect out of virtual-time order, well below an operation across
+/// nodes (2.5 µs or more), and it halves the switches between threads,
+/// which are most of the simulator's cost.
+const LOOKAHEAD: u64 = 1000;
 
 /// An event: rank `rank` resumes at `time` (ns), unless its generation
 /// moved on (a wait that ended early leaves its deadline event stale).
@@ -27,27 +36,32 @@ struct Sched {
     /// Events scheduled so far (tie-breaker: first scheduled runs first).
     seq: u64,
     events: BinaryHeap<Event>,
-    /// Whether each rank may run (the baton).
-    go: Vec<bool>,
     /// Each rank's generation: events of older generations are stale.
     generation: Vec<u64>,
     /// Ranks in [`Kernel::wait`].
     waiting: Vec<bool>,
     /// Ranks whose thread has not finished.
     live: usize,
-    /// A rank's thread panicked or the event queue ran dry with ranks
-    /// left: every thread stops.
+    /// A rank's thread failed or the event queue ran dry with ranks left:
+    /// every thread stops.
     failed: Option<String>,
     /// Context switches (the baton passed to another rank).
     switches: u64,
 }
 
 /// The scheduler shared by the ranks' threads.
+///
+/// The baton passes by `park` / `unpark`: the running thread picks the next
+/// rank under the lock, sets that rank's flag and unparks its thread, then
+/// parks until its own flag is set.
 #[derive(Debug)]
 pub(crate) struct Kernel {
     sched: Mutex<Sched>,
-    /// One per rank: signalled when the baton reaches it.
-    turn: Vec<Condvar>,
+    /// Whether each rank may run (the baton).
+    go: Vec<AtomicBool>,
+    /// Each rank's thread, once it entered.
+    threads: Vec<OnceLock<Thread>>,
+    failed: AtomicBool,
     /// Signalled when the last rank finishes (or the simulation fails).
     over: Condvar,
 }
@@ -68,14 +82,15 @@ impl Kernel {
                 now: 0,
                 seq: ranks as u64,
                 events,
-                go: vec![false; ranks],
                 generation: vec![0; ranks],
                 waiting: vec![false; ranks],
                 live: ranks,
                 failed: None,
                 switches: 0,
             }),
-            turn: (0..ranks).map(|_| Condvar::new()).collect(),
+            go: (0..ranks).map(|_| AtomicBool::new(false)).collect(),
+            threads: (0..ranks).map(|_| OnceLock::new()).collect(),
+            failed: AtomicBool::new(false),
             over: Condvar::new(),
         }
     }
@@ -101,7 +116,10 @@ impl Kernel {
     /// every rank finished; the failure, if one stopped it.
     pub(crate) fn run(&self) -> Result<(), String> {
         let mut s = self.lock();
-        s = self.dispatch(s, None);
+        let next = self.pick(&mut s, None);
+        drop(s);
+        self.hand_to(next);
+        let mut s = self.lock();
         while s.live > 0 && s.failed.is_none() {
             s = self.over.wait(s).unwrap_or_else(PoisonError::into_inner);
         }
@@ -113,8 +131,8 @@ impl Kernel {
 
     /// Called first on `rank`'s thread: blocks until its first event.
     pub(crate) fn enter(&self, rank: usize) -> Result<(), Aborted> {
-        let s = self.lock();
-        self.await_turn(s, rank).map(drop)
+        let _ = self.threads[rank].set(std::thread::current());
+        self.await_turn(rank)
     }
 
     /// Moves `rank`'s clock to `time` (ns, not before now), letting every
@@ -123,15 +141,16 @@ impl Kernel {
         let mut s = self.lock();
         let time = time.max(s.now);
         let first = s.events.peek().map_or(u64::MAX, |Reverse(e)| e.0);
-        if time < first {
+        if time < first.saturating_add(LOOKAHEAD) {
             // Nothing comes before: no switch.
             s.now = time;
             return Ok(());
         }
         let generation = s.generation[rank];
         push(&mut s, time, rank, generation);
-        let s = self.dispatch(s, Some(rank));
-        self.await_turn(s, rank).map(drop)
+        let next = self.pick(&mut s, Some(rank));
+        drop(s);
+        self.switch(rank, next)
     }
 
     /// Waits until `deadline` (ns) or until another rank's [`Kernel::wake`],
@@ -142,9 +161,10 @@ impl Kernel {
         s.waiting[rank] = true;
         let generation = s.generation[rank];
         push(&mut s, deadline, rank, generation);
-        let s = self.dispatch(s, Some(rank));
-        let mut s = self.await_turn(s, rank)?;
-        s.waiting[rank] = false;
+        let next = self.pick(&mut s, Some(rank));
+        drop(s);
+        self.switch(rank, next)?;
+        self.lock().waiting[rank] = false;
         Ok(())
     }
 
@@ -170,25 +190,22 @@ impl Kernel {
             s.failed.get_or_insert(format!("rank {rank}: {why}"));
         }
         if s.failed.is_some() {
-            // Wake every thread so that each returns `Aborted`.
-            for t in &self.turn {
-                t.notify_one();
-            }
+            drop(s);
+            self.fail_all();
+            return;
         }
-        if s.live == 0 || s.failed.is_some() {
+        if s.live == 0 {
             self.over.notify_all();
             return;
         }
-        drop(self.dispatch(s, None));
+        let next = self.pick(&mut s, None);
+        drop(s);
+        self.hand_to(next);
     }
 
-    /// Runs the earliest event: moves the clock and hands the baton to its
-    /// rank (unless that is `me`, who then simply goes on).
-    fn dispatch<'a>(
-        &'a self,
-        mut s: MutexGuard<'a, Sched>,
-        me: Option<usize>,
-    ) -> MutexGuard<'a, Sched> {
+    /// Takes the earliest live event: moves the clock and returns its rank.
+    /// `None` when none is left (with ranks left: a deadlock, recorded).
+    fn pick(&self, s: &mut Sched, me: Option<usize>) -> Option<usize> {
         loop {
             let Some(Reverse((time, _, rank, generation))) = s.events.pop() else {
                 if s.live > 0 && s.failed.is_none() {
@@ -196,12 +213,8 @@ impl Kernel {
                         "deadlock: {} ranks left, no event scheduled",
                         s.live
                     ));
-                    for t in &self.turn {
-                        t.notify_one();
-                    }
-                    self.over.notify_all();
                 }
-                return s;
+                return None;
             };
             if generation != s.generation[rank] {
                 continue; // a wait that ended early
@@ -209,31 +222,57 @@ impl Kernel {
             s.now = time;
             if Some(rank) != me {
                 s.switches += 1;
-                s.go[rank] = true;
-                self.turn[rank].notify_one();
-            } else {
-                s.go[rank] = true;
             }
-            return s;
+            return Some(rank);
         }
     }
 
+    /// Gives the baton to `next` (unless it is `me`) and waits for it.
+    fn switch(&self, me: usize, next: Option<usize>) -> Result<(), Aborted> {
+        match next {
+            Some(n) if n == me => Ok(()),
+            next => {
+                self.hand_to(next);
+                self.await_turn(me)
+            }
+        }
+    }
+
+    /// Lets `next` run; with no next rank, the simulation failed.
+    fn hand_to(&self, next: Option<usize>) {
+        match next {
+            Some(n) => {
+                self.go[n].store(true, Ordering::Release);
+                if let Some(t) = self.threads[n].get() {
+                    t.unpark();
+                }
+            }
+            None => self.fail_all(),
+        }
+    }
+
+    /// Stops every thread (each returns `Aborted`) and the run.
+    fn fail_all(&self) {
+        self.failed.store(true, Ordering::Release);
+        for t in self.threads.iter().filter_map(OnceLock::get) {
+            t.unpark();
+        }
+        let _s = self.lock();
+        self.over.notify_all();
+    }
+
     /// Blocks until the baton reaches `rank`.
-    fn await_turn<'a>(
-        &'a self,
-        mut s: MutexGuard<'a, Sched>,
-        rank: usize,
-    ) -> Result<MutexGuard<'a, Sched>, Aborted> {
-        while !s.go[rank] && s.failed.is_none() {
-            s = self.turn[rank]
-                .wait(s)
-                .unwrap_or_else(PoisonError::into_inner);
+    fn await_turn(&self, rank: usize) -> Result<(), Aborted> {
+        loop {
+            if self.go[rank].swap(false, Ordering::Acquire) {
+                return Ok(());
+            }
+            if self.failed.load(Ordering::Acquire) {
+                let why = self.lock().failed.clone().unwrap_or_default();
+                return Err(Aborted(why));
+            }
+            std::thread::park();
         }
-        if let Some(why) = &s.failed {
-            return Err(Aborted(why.clone()));
-        }
-        s.go[rank] = false;
-        Ok(s)
     }
 }
 
@@ -248,6 +287,9 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
+    /// A time unit well above the lookahead.
+    const U: u64 = 10 * LOOKAHEAD;
+
     /// Ranks that advance by different steps interleave in time order.
     #[test]
     fn events_run_in_virtual_time_order() {
@@ -258,7 +300,7 @@ mod tests {
                 let (kernel, log) = (Arc::clone(&kernel), Arc::clone(&log));
                 std::thread::spawn(move || {
                     kernel.enter(rank).unwrap();
-                    let step = [3u64, 5, 7][rank];
+                    let step = [3, 5, 7][rank] * U;
                     for i in 1..=4 {
                         kernel.advance(rank, i * step).unwrap();
                         log.lock().unwrap().push((kernel.now(), rank));
@@ -272,7 +314,7 @@ mod tests {
         let log = log.lock().unwrap();
         assert_eq!(log.len(), 12);
         assert!(log.windows(2).all(|w| w[0].0 <= w[1].0), "{log:?}");
-        assert_eq!(log.last(), Some(&(28, 2)));
+        assert_eq!(log.last(), Some(&(28 * U, 2)));
     }
 
     /// A wake ends a wait before its deadline; without one, the deadline.
@@ -282,9 +324,9 @@ mod tests {
         let k = Arc::clone(&kernel);
         let waiter = std::thread::spawn(move || {
             k.enter(0).unwrap();
-            k.wait(0, 1_000).unwrap();
+            k.wait(0, 100 * U).unwrap();
             let woken = k.now();
-            k.wait(0, woken + 50).unwrap();
+            k.wait(0, woken + 5 * U).unwrap();
             let timed_out = k.now();
             k.finish(0, None);
             (woken, timed_out)
@@ -292,13 +334,13 @@ mod tests {
         let k = Arc::clone(&kernel);
         let waker = std::thread::spawn(move || {
             k.enter(1).unwrap();
-            k.advance(1, 100).unwrap();
-            k.wake(0, 110);
+            k.advance(1, 10 * U).unwrap();
+            k.wake(0, 11 * U);
             k.finish(1, None);
         });
         kernel.run().unwrap();
         waker.join().unwrap();
-        assert_eq!(waiter.join().unwrap(), (110, 160));
+        assert_eq!(waiter.join().unwrap(), (11 * U, 16 * U));
     }
 
     /// A rank that waits with nobody left to wake it times out; a failure
@@ -309,14 +351,14 @@ mod tests {
         let k = Arc::clone(&kernel);
         let other = std::thread::spawn(move || {
             k.enter(1).unwrap();
-            let r = k.advance(1, 1_000_000);
+            let r = k.advance(1, 100 * U);
             k.finish(1, None);
             r.is_err()
         });
         let k = Arc::clone(&kernel);
         let failing = std::thread::spawn(move || {
             k.enter(0).unwrap();
-            k.advance(0, 10).unwrap();
+            k.advance(0, 10 * U).unwrap();
             k.finish(0, Some("broke".into()));
         });
         let result = kernel.run();

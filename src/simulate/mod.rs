@@ -190,6 +190,11 @@ pub struct Outcome {
     pub shm_ops: u64,
     /// The kernel's context switches (dlb; the simulator's own cost).
     pub switches: u64,
+    /// The rank that received the most cross-node operations (dlb): the
+    /// hot spot of the protocol.
+    pub hottest_rank: usize,
+    /// How many cross-node operations `hottest_rank` received.
+    pub hottest_rank_ops: u64,
 }
 
 impl Outcome {

@@ -76,6 +76,9 @@ pub(crate) enum Slot {
     /// The rank hunting on other nodes for this node, plus one, or 0 (used
     /// on node leaders only). CAS only.
     Hunter,
+    /// How many of this node's ranks are looking for work (used on node
+    /// leaders only, across nodes). Add only.
+    Idle,
     /// Empty, or the hunger mark of a rank on another node that asks this
     /// rank for units (see the protocol). Swap only.
     Offer,
@@ -136,7 +139,7 @@ pub(crate) enum Update {
 }
 
 impl Slot {
-    const COUNT: usize = if cfg!(feature = "bench") { 14 } else { 12 };
+    const COUNT: usize = if cfg!(feature = "bench") { 15 } else { 13 };
     /// The inbox words, in order.
     pub(crate) const INBOX: [Slot; 4] = [Slot::Inbox0, Slot::Inbox1, Slot::Inbox2, Slot::Inbox3];
 
@@ -149,7 +152,7 @@ impl Slot {
     pub(crate) const fn op(self) -> Op {
         match self {
             Slot::Range | Slot::Unsent | Slot::Hunter => Op::CompareAndSwap,
-            Slot::Finished | Slot::Told | Slot::Done | Slot::Heartbeat => Op::FetchAdd,
+            Slot::Finished | Slot::Idle | Slot::Told | Slot::Done | Slot::Heartbeat => Op::FetchAdd,
             Slot::Offer | Slot::Inbox0 | Slot::Inbox1 | Slot::Inbox2 | Slot::Inbox3 => Op::Swap,
             #[cfg(feature = "bench")]
             Slot::BenchCas => Op::CompareAndSwap,
@@ -161,7 +164,7 @@ impl Slot {
     /// Which ranks access this slot.
     pub(crate) const fn level(self) -> Level {
         match self {
-            Slot::Range | Slot::Finished | Slot::Unsent | Slot::Hunter => Level::Node,
+            Slot::Range | Slot::Finished | Slot::Unsent | Slot::Hunter | Slot::Idle => Level::Node,
             Slot::Offer
             | Slot::Inbox0
             | Slot::Inbox1
@@ -337,6 +340,7 @@ mod tests {
             Slot::Finished,
             Slot::Unsent,
             Slot::Hunter,
+            Slot::Idle,
             Slot::Offer,
             Slot::Inbox0,
             Slot::Inbox1,

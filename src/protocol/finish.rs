@@ -69,7 +69,7 @@ impl<A: Atomics> Protocol<A> {
     }
 
     /// The leader of this rank's node.
-    fn leader(&self) -> usize {
+    pub(super) fn leader(&self) -> usize {
         let topology = self.atomics.topology();
         topology.leader_of(topology.node_of(self.me()))
     }

@@ -20,6 +20,10 @@
 //!   and not yet added to `Done`. CAS only.
 //! - `Hunter[l]` (node leaders, across nodes): the rank that hunts on other
 //!   nodes for the node, plus one, or 0. CAS only.
+//! - `Idle[l]` (node leaders, across nodes): how many of the node's ranks
+//!   are in the idle loop (counted in after their report, out when they
+//!   leave it). Fetch-and-add only; it decides nothing but who forwards at
+//!   once (below).
 //!
 //! Cross-node words ([`crate::atomics::Level::Cross`]):
 //!
@@ -109,12 +113,16 @@
 //! - **Report** (a rank that ran out of work): on one node, start an add of
 //!   its `unreported` count to `Done[0]`; across nodes, add it to
 //!   `Unsent[l]` of its leader by CAS (shared memory).
-//! - **Forward** (across nodes, once its node is dry: a rank that has just
-//!   reported, and the node's hunter every round): CAS `Unsent[l]` from its
-//!   value `u > 0` to 0 and start an add of `u` to `Done[0]`. Not every idle
-//!   rank in every round: then the reports of several ranks of a node went
-//!   to `Done` in as many adds at once, and on osc/ucx each of them holds a
-//!   lock on rank 0's window while it waits for rank 0.
+//! - **Forward** (across nodes, once its node is dry: the rank whose count
+//!   into `Idle[l]` made it the node's size, i.e. the last of the node to
+//!   run dry, in its first idle round, and the node's hunter every round):
+//!   CAS `Unsent[l]` from its value `u > 0` to 0 and start an add of `u` to
+//!   `Done[0]`. Not every rank that just reported, nor every idle rank in
+//!   every round: then the reports of a node's ranks went to `Done` in as
+//!   many adds, all in the last millisecond of a run, one per rank (the
+//!   simulator, `crate::simulate`, showed rank 0 receiving as many adds as
+//!   there are ranks, its hottest word at 16,384 ranks), and on osc/ucx
+//!   each holds a lock on rank 0's window while it waits for rank 0.
 //! - **Finish**, on one node (the *finisher*, whose report brought this
 //!   run's count to the run's job total `N`): add 1 to `Finished[r]` of every
 //!   rank (and wake it).
@@ -262,11 +270,12 @@
 //! completed (a rank reports before idling). On one node, rank 0 serves the
 //! reports, the last one reaches `N` (every report carries at least one job,
 //! so exactly one does), and its rank tells everyone. Across nodes, every
-//! node is dry then, and each node's `Unsent` is forwarded: by the last rank
-//! that reported there, in its first idle round, if it reads every
-//! node-mate's range empty then (it does unless a node-mate still holds or
-//! is about to claim units, and then that node-mate reports after it); else
-//! by the node's hunter, which forwards in every round: once a node is dry
+//! node is dry then, and each node's `Unsent` is forwarded: by the node's
+//! last rank to run dry, in its first idle round (every rank counts itself
+//! into `Idle[l]` after its report, so the count that reaches the node's
+//! size comes after every report of the node: that rank's forward carries
+//! them all); and by the node's hunter, which forwards in every round (also
+//! under the model checkers, which leave the first rule out): once a node is dry
 //! its ranks all loop, `Hunter[l]` is 0 or held by one of them, and a rank
 //! that may hunt takes it (a node of several ranks has one besides the
 //! leader, who hunts only when alone). Rank 0 is idle, serves the forwards,
@@ -627,6 +636,7 @@ impl<A: Atomics> Protocol<A> {
     ) -> Result<Option<Range<u64>>> {
         debug_assert!(self.own.is_empty());
         self.report()?;
+        let last_idle = self.count_idle()?;
         self.wait_begins("in give_more for work")?;
         let started = Instant::now();
         let topology = self.atomics.topology();
@@ -679,10 +689,10 @@ impl<A: Atomics> Protocol<A> {
                 }
             }
             let just_reported = std::mem::take(&mut first_round);
-            if self.multi_node() && (sweep.node_dry() || just_reported && self.mates_all_empty()?) {
-                // The count of a rank that just reported goes at once (the
-                // end of a run waits for it); later ones only through the
-                // node's hunter, one rank per node (see "Forward").
+            if self.multi_node() && (sweep.node_dry() || just_reported && last_idle) {
+                // The count of the node's last rank to run dry goes at once
+                // (the end of a run waits for it); the others only through
+                // the node's hunter, one rank per node (see "Forward").
                 hunting = hunting || self.become_hunter()?;
                 if just_reported || hunting {
                     self.forward()?;
@@ -703,6 +713,7 @@ impl<A: Atomics> Protocol<A> {
         if hunting {
             self.stop_hunting()?;
         }
+        self.uncount_idle()?;
         self.wait_ends()?;
         let waited = started.elapsed();
         self.counters.idle += waited;
@@ -743,24 +754,28 @@ impl<A: Atomics> Protocol<A> {
         }
     }
 
-    /// Whether every node-mate's range word reads empty now (read once per
-    /// idle period): a rank that just reported forwards its node's count at
-    /// once instead of leaving it to the node's hunter (the end of a run
-    /// waits for that forward).
-    /// Under a model checker only the sweep counts, which keeps the
-    /// schedules small; either way the forward is safe at any time.
-    fn mates_all_empty(&self) -> Result<bool> {
-        if MODEL_CHECKING {
+    /// Across nodes, counts this rank among its node's idle ranks
+    /// (`Idle[l]`, after its report): whether it is the last of its node to
+    /// run dry, whose report the end of a run may wait for (see "Forward").
+    /// Under a model checker, never: the node's hunter forwards (the
+    /// checkers' schedules stay smaller).
+    fn count_idle(&self) -> Result<bool> {
+        if !self.multi_node() || MODEL_CHECKING {
             return Ok(false);
         }
-        for &mate in self.atomics.topology().mates() {
-            if mate != self.me()
-                && !RangeWord::from_bits(self.atomics.load(mate, Slot::Range)?).is_empty()
-            {
-                return Ok(false);
-            }
+        let before = self.atomics.fetch_add(self.leader(), Slot::Idle, 1)?;
+        Ok(before + 1 == self.atomics.topology().mates().len() as u64)
+    }
+
+    /// Takes this rank out of its node's idle ranks when it leaves the
+    /// idle loop (with work, or at the end of the run).
+    fn uncount_idle(&self) -> Result<()> {
+        if !self.multi_node() || MODEL_CHECKING {
+            return Ok(());
         }
-        Ok(true)
+        self.atomics
+            .fetch_add(self.leader(), Slot::Idle, u64::MAX)
+            .map(drop)
     }
 
     fn cas(&self, target: usize, expected: RangeWord, new: RangeWord) -> Result<RangeWord> {

@@ -2,7 +2,7 @@
 //! virtual time (feature `simulate`; see `dlb::simulate` and `ci/simulate`).
 //!
 //! ```text
-//! dlbsim [--ranks 4,16,64] [--per-node 8] [--models hw_rdma,sw_rma]
+//! dlbsim [--ranks 4,16,64] [--per-node 8] [--models hw_rdma,sw_rma,smpi]
 //!        [--workloads uniform] [--strategies dlb,static,global_counter,master_worker]
 //!        [--per-rank 100] [--mean-ms 1] [--maxjobs 1] [--out FILE]
 //! ```
@@ -10,7 +10,7 @@
 //! One line per (strategy, model, workload, ranks) on standard output, and
 //! the same as a JSON object per line appended to `--out`.
 
-use dlb::simulate::{run, CrossModel, Scenario, Strategy, Workload};
+use dlb::simulate::{run, CrossModel, Latency, Scenario, Strategy, Workload};
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 struct Args {
     ranks: Vec<usize>,
     per_node: usize,
-    models: Vec<CrossModel>,
+    models: Vec<Latency>,
     workloads: Vec<Workload>,
     strategies: Vec<Strategy>,
     per_rank: u64,
@@ -27,7 +27,7 @@ struct Args {
     out: Option<String>,
 }
 
-const USAGE: &str = "usage: dlbsim [--ranks 4,16,64] [--per-node 8] [--models hw_rdma,sw_rma] \
+const USAGE: &str = "usage: dlbsim [--ranks 4,16,64] [--per-node 8] [--models hw_rdma,sw_rma,smpi] \
 [--workloads uniform,ramp,block,seed,pareto] [--strategies dlb,static,global_counter,master_worker] \
 [--per-rank 100] [--mean-ms 1] [--maxjobs 1] [--out FILE]";
 
@@ -41,7 +41,10 @@ fn parse() -> Result<Args, String> {
     let mut a = Args {
         ranks: vec![4, 16, 64],
         per_node: 8,
-        models: vec![CrossModel::HwRdma, CrossModel::SwRma],
+        models: vec![
+            Latency::of(CrossModel::HwRdma),
+            Latency::of(CrossModel::SwRma),
+        ],
         workloads: vec![Workload::Uniform],
         strategies: Strategy::ALL.to_vec(),
         per_rank: 100,
@@ -67,7 +70,7 @@ fn parse() -> Result<Args, String> {
                     .filter(|&n| n > 0)
                     .ok_or_else(|| num("a positive integer"))?
             }
-            "--models" => a.models = list(&v, CrossModel::from_name, "model")?,
+            "--models" => a.models = list(&v, Latency::named, "model (hw_rdma, sw_rma, smpi)")?,
             "--workloads" => a.workloads = list(&v, Workload::from_name, "workload")?,
             "--strategies" => a.strategies = list(&v, Strategy::from_name, "strategy")?,
             "--per-rank" => {
@@ -141,10 +144,11 @@ fn main() -> ExitCode {
                 let mut sc = Scenario::new(
                     ranks,
                     args.per_node,
-                    model,
+                    model.cross,
                     workload,
                     args.per_rank * ranks as u64,
                 );
+                sc.latency = model;
                 sc.mean = Duration::from_secs_f64(args.mean_ms / 1e3);
                 sc.maxjobs = args.maxjobs;
                 for &strategy in &args.strategies {
@@ -158,7 +162,7 @@ fn main() -> ExitCode {
                             eprintln!(
                                 "dlbsim: FAIL {} {} {} {ranks} ranks: {e}",
                                 strategy.name(),
-                                model.name(),
+                                model.name,
                                 workload.name()
                             );
                             failed = true;
@@ -169,7 +173,7 @@ fn main() -> ExitCode {
                     println!(
                         "{:<15} {:<8} {:<8} {:>6} {:>9} {:>10.4} {:>10.4} {:>7.3} {:>8} {:>10.1}us {:>8.2}",
                         strategy.name(),
-                        model.name(),
+                        model.name,
                         workload.name(),
                         ranks,
                         sc.jobs,
@@ -183,7 +187,7 @@ fn main() -> ExitCode {
                     let row = serde_json::json!({
                         "bench": "simulate",
                         "strategy": strategy.name(),
-                        "model": model.name(),
+                        "model": model.name,
                         "workload": workload.name(),
                         "ranks": ranks,
                         "per_node": sc.per_node,

@@ -225,6 +225,14 @@ impl World {
             }),
         }
         self.mpi_call(origin)?;
+        if l.blocking_start {
+            // Only passive models know the time now; under software RMA
+            // the maker's polls wait for the target instead.
+            let ready = ticket.ready_at.load(Relaxed);
+            if ready != UNKNOWN {
+                self.kernel.advance(origin, ready)?;
+            }
+        }
         Ok(ticket)
     }
 }

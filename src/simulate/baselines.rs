@@ -146,9 +146,9 @@ pub(crate) fn global_counter(sc: &Scenario) -> Result<Outcome> {
 }
 
 /// Rank 0 answers request messages, one chunk each, in order of arrival,
-/// and computes nothing; the others compute. A message costs
-/// [`super::Latency::message`] across nodes and a shared-memory wake-up
-/// within rank 0's node; rank 0 spends `mpi_call` on each.
+/// and computes nothing; the others compute. A message takes `oneway`
+/// across nodes and a shared-memory wake-up within rank 0's node; rank 0
+/// spends `message_cpu` on each request.
 pub(crate) fn master_worker(sc: &Scenario) -> Result<Outcome> {
     if sc.ranks < 2 {
         return Err(Error::invalid_argument(
@@ -160,7 +160,7 @@ pub(crate) fn master_worker(sc: &Scenario) -> Result<Outcome> {
         if r / sc.per_node.max(1) == 0 {
             l.shm_wake
         } else {
-            l.message()
+            l.oneway
         }
     };
     let mut d = Dealer::new(sc);
@@ -188,7 +188,7 @@ pub(crate) fn master_worker(sc: &Scenario) -> Result<Outcome> {
                     break;
                 };
                 let exec = t.max(free);
-                free = exec + l.mpi_call;
+                free = exec + l.message_cpu;
                 d.answer(r, free + message(r));
             }
         }

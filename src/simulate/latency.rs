@@ -19,7 +19,22 @@
 //!     as the target's next call when it computes.
 //! - A rank's MPI operation on its own cross-node words (and a progress
 //!   call) costs [`Latency::mpi_call`]; a plain load of its own word
-//!   ([`crate::atomics::Atomics::peek`]) [`Latency::peek`].
+//!   ([`crate::atomics::Atomics::peek`]) [`Latency::peek`]; a message
+//!   (master-worker) [`Latency::message_cpu`] of its receiver's time.
+//!
+//! Profiles ([`Latency::named`]): `hw_rdma` and `sw_rma`, the defaults of
+//! the two models, and `smpi`, the costs that SimGrid's SMPI 3.32 charges
+//! on `ci/smpi`'s platform, measured there (`ci/smpi --rma-costs`, 16 to
+//! 256 ranks, 8 per simulated node): an `MPI_Fetch_and_op` + flush on a
+//! rank of another node takes 12.5 µs; 255 ranks adding to one rank are
+//! served one per 12.2 µs (127: 11.8 µs; 63: 11.2 µs); an atomic on one's own window
+//! costs 0.2 µs; and `MPI_Rget_accumulate` itself returns only after the
+//! whole 12.5 µs, so a started operation blocks its maker
+//! ([`Latency::blocking_start`], as Open MPI 4.1's osc/ucx does too). A
+//! request message of master-worker costs the master 6.5 µs (from
+//! `ci/smpi`'s master-worker at 256 and 512 ranks: 6.4 and 6.6 µs per
+//! request). It exists to validate the simulator against SMPI
+//! (`ci/simulate --validate`), not as a model of a machine.
 
 /// How operations across nodes behave.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +67,8 @@ impl CrossModel {
 /// Operation costs, in nanoseconds of virtual time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Latency {
+    /// The profile's name (`hw_rdma`, `sw_rma`, `smpi`).
+    pub name: &'static str,
     /// The cross-node model.
     pub cross: CrossModel,
     /// One shared-memory atomic (the cache line held for this long).
@@ -66,6 +83,11 @@ pub struct Latency {
     pub mpi_call: u64,
     /// A plain load of one's own word.
     pub peek: u64,
+    /// The receiver's time per message (master-worker's requests).
+    pub message_cpu: u64,
+    /// Whether starting a cross-node operation blocks its maker until the
+    /// result is back (SMPI 3.32; Open MPI 4.1's osc/ucx).
+    pub blocking_start: bool,
 }
 
 impl Latency {
@@ -73,6 +95,7 @@ impl Latency {
     pub fn of(cross: CrossModel) -> Latency {
         match cross {
             CrossModel::HwRdma => Latency {
+                name: "hw_rdma",
                 cross,
                 shm_op: 50,
                 shm_wake: 2_000,
@@ -80,8 +103,11 @@ impl Latency {
                 service: 500,
                 mpi_call: 200,
                 peek: 20,
+                message_cpu: 1_000,
+                blocking_start: false,
             },
             CrossModel::SwRma => Latency {
+                name: "sw_rma",
                 cross,
                 shm_op: 50,
                 shm_wake: 2_000,
@@ -89,14 +115,30 @@ impl Latency {
                 service: 10_000,
                 mpi_call: 500,
                 peek: 20,
+                message_cpu: 5_000,
+                blocking_start: false,
             },
         }
     }
 
-    /// A message from one node to another (master-worker's requests and
-    /// answers): `oneway`, plus the receiver's handling.
-    pub(crate) fn message(&self) -> u64 {
-        self.oneway + self.mpi_call
+    /// SMPI's costs on `ci/smpi`'s platform (see the module doc).
+    pub fn smpi() -> Latency {
+        Latency {
+            name: "smpi",
+            oneway: 250,
+            service: 12_000,
+            message_cpu: 6_500,
+            blocking_start: true,
+            ..Latency::of(CrossModel::HwRdma)
+        }
+    }
+
+    /// The profile named `name`: `hw_rdma`, `sw_rma` or `smpi`.
+    pub fn named(name: &str) -> Option<Latency> {
+        match name {
+            "smpi" => Some(Latency::smpi()),
+            _ => CrossModel::from_name(name).map(Latency::of),
+        }
     }
 }
 
@@ -112,7 +154,12 @@ mod tests {
         assert_eq!(2 * sw.oneway + sw.service, 40_000);
         for m in [CrossModel::HwRdma, CrossModel::SwRma] {
             assert_eq!(CrossModel::from_name(m.name()), Some(m));
+            assert_eq!(Latency::named(m.name()), Some(Latency::of(m)));
         }
+        assert_eq!(
+            Latency::named("smpi").map(|l| l.cross),
+            Some(CrossModel::HwRdma)
+        );
         assert_eq!(CrossModel::from_name("ib"), None);
     }
 }

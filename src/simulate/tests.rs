@@ -126,3 +126,45 @@ fn the_exactly_once_check_can_fail() {
     assert!(check_exactly_once(&mut [0..2, 3..5], 5).is_err());
     assert!(check_exactly_once(&mut [0..2, 2..4], 5).is_err());
 }
+
+#[test]
+fn a_blocking_start_holds_its_maker_until_the_result_is_back() {
+    use super::atomics::{SimAtomics, World};
+    use crate::atomics::{Atomics, Slot, Update};
+    use crate::protocol::{NodeMap, Topology};
+    use std::sync::Arc;
+    for (latency, blocks) in [
+        (Latency::of(CrossModel::HwRdma), false),
+        (Latency::smpi(), true),
+    ] {
+        let world = Arc::new(World::new(2, latency));
+        let map = Arc::new(NodeMap::blocks(2, 1));
+        let w = Arc::clone(&world);
+        let idle = std::thread::spawn(move || {
+            w.kernel.enter(1).unwrap();
+            w.kernel.advance(1, 10_000_000).unwrap();
+            w.kernel.finish(1, None);
+        });
+        let w = Arc::clone(&world);
+        let maker = std::thread::spawn(move || {
+            w.kernel.enter(0).unwrap();
+            let a = SimAtomics::new(Arc::clone(&w), Topology::of(0, map));
+            let mut p = a.start(1, Slot::Offer, Update::Read).unwrap();
+            let after_start = w.kernel.now();
+            let ready = p.poll().unwrap().is_some();
+            w.kernel.finish(0, None);
+            (after_start, ready)
+        });
+        world.kernel.run().unwrap();
+        idle.join().unwrap();
+        let (after_start, ready) = maker.join().unwrap();
+        let round_trip = 2 * latency.oneway + latency.service;
+        assert_eq!(
+            after_start >= round_trip,
+            blocks,
+            "{}: {after_start} ns",
+            latency.name
+        );
+        assert_eq!(ready, blocks, "{}", latency.name);
+    }
+}

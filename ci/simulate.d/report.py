@@ -86,7 +86,8 @@ def plot(path, svg_path):
         out.append(f'<rect x="{x0}" y="20" width="{pw}" height="{ph}" fill="none" stroke="#999"/>')
         for e in (0.0, 0.25, 0.5, 0.75, 0.9, 1.0):
             out.append(f'<line x1="{x0}" x2="{x0 + pw}" y1="{y(e):.1f}" y2="{y(e):.1f}" stroke="#eee"/>')
-            out.append(f'<text x="{x0 - 30}" y="{y(e) + 4:.1f}">{e:.2f}</text>')
+            if e != 0.9:
+                out.append(f'<text x="{x0 - 30}" y="{y(e) + 4:.1f}">{e:.2f}</text>')
         for p in sorted(set(all_ranks)):
             out.append(f'<text x="{x(p) - 10:.1f}" y="{20 + ph + 15}">{p}</text>')
         out.append(f'<text x="{x0 + pw / 2 - 15}" y="{20 + ph + 30}">ranks</text>')
@@ -97,7 +98,9 @@ def plot(path, svg_path):
             out.append(f'<path d="{path_d}" fill="none" stroke="{color}" stroke-width="2"/>')
             for p, e in pts:
                 out.append(f'<circle cx="{x(p):.1f}" cy="{y(e):.1f}" r="3" fill="{color}"/>')
-            out.append(f'<text x="{x0 + 8}" y="{20 + ph - 8 - 13 * j}" fill="{color}">{strategy}</text>')
+            ly = 20 + ph - 8 - 13 * j
+            out.append(f'<line x1="{x0 + 8}" x2="{x0 + 24}" y1="{ly - 4}" y2="{ly - 4}" stroke="{color}" stroke-width="3"/>')
+            out.append(f'<text x="{x0 + 28}" y="{ly}">{strategy}</text>')
     out.append("</svg>")
     with open(svg_path, "w") as f:
         f.write("\n".join(out) + "\n")

@@ -37,6 +37,14 @@ fn list<T>(v: &str, parse: impl Fn(&str) -> Option<T>, what: &str) -> Result<Vec
         .collect()
 }
 
+/// `v` as a positive number (`n > 0`, finite).
+fn positive<T: std::str::FromStr + PartialOrd + Default>(flag: &str, v: &str) -> Result<T, String> {
+    v.parse::<T>()
+        .ok()
+        .filter(|n| *n > T::default())
+        .ok_or_else(|| format!("{flag}: '{v}' is not a positive number"))
+}
+
 fn parse() -> Result<Args, String> {
     let mut a = Args {
         ranks: vec![4, 16, 64],
@@ -60,40 +68,20 @@ fn parse() -> Result<Args, String> {
         let v = it
             .next()
             .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
-        let num = |what: &str| format!("{flag}: '{v}' is not {what}");
         match flag.as_str() {
             "--ranks" => a.ranks = list(&v, |s| s.parse().ok().filter(|&n| n > 0), "rank count")?,
-            "--per-node" => {
-                a.per_node = v
-                    .parse()
-                    .ok()
-                    .filter(|&n| n > 0)
-                    .ok_or_else(|| num("a positive integer"))?
-            }
+            "--per-node" => a.per_node = positive(&flag, &v)?,
             "--models" => a.models = list(&v, Latency::named, "model (hw_rdma, sw_rma, smpi)")?,
             "--workloads" => a.workloads = list(&v, Workload::from_name, "workload")?,
             "--strategies" => a.strategies = list(&v, Strategy::from_name, "strategy")?,
-            "--per-rank" => {
-                a.per_rank = v
-                    .parse()
-                    .ok()
-                    .filter(|&n| n > 0)
-                    .ok_or_else(|| num("a positive integer"))?
-            }
+            "--per-rank" => a.per_rank = positive(&flag, &v)?,
             "--mean-ms" => {
-                a.mean_ms = v
-                    .parse()
-                    .ok()
-                    .filter(|&m: &f64| m > 0.0 && m.is_finite())
-                    .ok_or_else(|| num("a positive number"))?
+                a.mean_ms = positive(&flag, &v)?;
+                if !a.mean_ms.is_finite() {
+                    return Err(format!("--mean-ms: '{v}' is not finite"));
+                }
             }
-            "--maxjobs" => {
-                a.maxjobs = v
-                    .parse()
-                    .ok()
-                    .filter(|&n| n > 0)
-                    .ok_or_else(|| num("a positive integer"))?
-            }
+            "--maxjobs" => a.maxjobs = positive(&flag, &v)?,
             "--out" => a.out = Some(v),
             _ => return Err(format!("unknown option {flag}\n{USAGE}")),
         }

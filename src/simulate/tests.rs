@@ -76,40 +76,57 @@ fn baselines_end_and_master_worker_needs_two_ranks() {
     assert!(run(Strategy::Dlb, &Scenario { jobs: 0, ..one }).is_err());
 }
 
+/// One simulated rank's part in [`on_two_nodes`].
+type RankBody = Box<dyn FnOnce(&atomics::SimAtomics, &kernel::Kernel) + Send>;
+
+/// Runs `rank0` and `rank1` as two simulated ranks on two nodes (each
+/// with its atomics and the world's kernel); returns what `rank0` returns.
+fn on_two_nodes<R: Send + 'static>(
+    latency: Latency,
+    rank0: impl FnOnce(&atomics::SimAtomics, &kernel::Kernel) -> R + Send + 'static,
+    rank1: impl FnOnce(&atomics::SimAtomics, &kernel::Kernel) + Send + 'static,
+) -> R {
+    use crate::protocol::{NodeMap, Topology};
+    use std::sync::Arc;
+    let world = Arc::new(atomics::World::new(2, latency));
+    let map = Arc::new(NodeMap::blocks(2, 1));
+    let spawn = |rank: usize, body: RankBody| {
+        let (w, m) = (Arc::clone(&world), Arc::clone(&map));
+        std::thread::spawn(move || {
+            w.kernel.enter(rank).unwrap();
+            let a = atomics::SimAtomics::new(Arc::clone(&w), Topology::of(rank, m));
+            body(&a, &w.kernel);
+            w.kernel.finish(rank, None);
+        })
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let t0 = spawn(0, Box::new(move |a, k| tx.send(rank0(a, k)).unwrap()));
+    let t1 = spawn(1, Box::new(rank1));
+    world.kernel.run().unwrap();
+    t0.join().unwrap();
+    t1.join().unwrap();
+    rx.recv().unwrap()
+}
+
 #[test]
 fn software_rma_waits_for_a_busy_target_and_hardware_does_not() {
     // Rank 1 computes 1 ms while rank 0 (another node) starts a read of
     // its offer word; under software RMA the read completes only after
     // rank 1's next MPI call.
-    use super::atomics::{SimAtomics, World};
     use crate::atomics::{Atomics, Slot, Update};
-    use crate::protocol::{NodeMap, Topology};
-    use std::sync::Arc;
     for (cross, late) in [(CrossModel::HwRdma, false), (CrossModel::SwRma, true)] {
-        let world = Arc::new(World::new(2, Latency::of(cross)));
-        let map = Arc::new(NodeMap::blocks(2, 1));
-        let w = Arc::clone(&world);
-        let m = Arc::clone(&map);
-        let busy = std::thread::spawn(move || {
-            w.kernel.enter(1).unwrap();
-            let a = SimAtomics::new(Arc::clone(&w), Topology::of(1, m));
-            w.kernel.advance(1, 1_000_000).unwrap();
-            a.progress().unwrap();
-            w.kernel.finish(1, None);
-        });
-        let w = Arc::clone(&world);
-        let asker = std::thread::spawn(move || {
-            w.kernel.enter(0).unwrap();
-            let a = SimAtomics::new(Arc::clone(&w), Topology::of(0, map));
-            let mut p = a.start(1, Slot::Offer, Update::Read).unwrap();
-            while p.poll().unwrap().is_none() {}
-            let t = w.kernel.now();
-            w.kernel.finish(0, None);
-            t
-        });
-        world.kernel.run().unwrap();
-        busy.join().unwrap();
-        let done = asker.join().unwrap();
+        let done = on_two_nodes(
+            Latency::of(cross),
+            |a, k| {
+                let mut p = a.start(1, Slot::Offer, Update::Read).unwrap();
+                while p.poll().unwrap().is_none() {}
+                k.now()
+            },
+            |a, k| {
+                k.advance(1, 1_000_000).unwrap();
+                a.progress().unwrap();
+            },
+        );
         assert_eq!(
             done > 1_000_000,
             late,
@@ -129,35 +146,19 @@ fn the_exactly_once_check_can_fail() {
 
 #[test]
 fn a_blocking_start_holds_its_maker_until_the_result_is_back() {
-    use super::atomics::{SimAtomics, World};
     use crate::atomics::{Atomics, Slot, Update};
-    use crate::protocol::{NodeMap, Topology};
-    use std::sync::Arc;
     for (latency, blocks) in [
         (Latency::of(CrossModel::HwRdma), false),
         (Latency::smpi(), true),
     ] {
-        let world = Arc::new(World::new(2, latency));
-        let map = Arc::new(NodeMap::blocks(2, 1));
-        let w = Arc::clone(&world);
-        let idle = std::thread::spawn(move || {
-            w.kernel.enter(1).unwrap();
-            w.kernel.advance(1, 10_000_000).unwrap();
-            w.kernel.finish(1, None);
-        });
-        let w = Arc::clone(&world);
-        let maker = std::thread::spawn(move || {
-            w.kernel.enter(0).unwrap();
-            let a = SimAtomics::new(Arc::clone(&w), Topology::of(0, map));
-            let mut p = a.start(1, Slot::Offer, Update::Read).unwrap();
-            let after_start = w.kernel.now();
-            let ready = p.poll().unwrap().is_some();
-            w.kernel.finish(0, None);
-            (after_start, ready)
-        });
-        world.kernel.run().unwrap();
-        idle.join().unwrap();
-        let (after_start, ready) = maker.join().unwrap();
+        let (after_start, ready) = on_two_nodes(
+            latency,
+            |a, k| {
+                let mut p = a.start(1, Slot::Offer, Update::Read).unwrap();
+                (k.now(), p.poll().unwrap().is_some())
+            },
+            |_, k| k.advance(1, 10_000_000).unwrap(),
+        );
         let round_trip = 2 * latency.oneway + latency.service;
         assert_eq!(
             after_start >= round_trip,

@@ -20,10 +20,11 @@
 //!   and not yet added to `Done`. CAS only.
 //! - `Hunter[l]` (node leaders, across nodes): the rank that hunts on other
 //!   nodes for the node, plus one, or 0. CAS only.
-//! - `Idle[l]` (node leaders, across nodes): how many of the node's ranks
-//!   are in the idle loop (counted in after their report, out when they
-//!   leave it). Fetch-and-add only; it decides nothing but who forwards at
-//!   once (below).
+//! - `Idle[l]` (node leaders, across nodes, on nodes of several ranks):
+//!   how many of the node's ranks are idle: counted in after their report
+//!   (or at the start of a run they begin without units), out when they
+//!   leave the idle loop. Fetch-and-add only; it decides nothing but who
+//!   forwards at once (below).
 //!
 //! Cross-node words ([`crate::atomics::Level::Cross`]):
 //!
@@ -113,16 +114,18 @@
 //! - **Report** (a rank that ran out of work): on one node, start an add of
 //!   its `unreported` count to `Done[0]`; across nodes, add it to
 //!   `Unsent[l]` of its leader by CAS (shared memory).
-//! - **Forward** (across nodes, once its node is dry: the rank whose count
-//!   into `Idle[l]` made it the node's size, i.e. the last of the node to
-//!   run dry, in its first idle round, and the node's hunter every round):
-//!   CAS `Unsent[l]` from its value `u > 0` to 0 and start an add of `u` to
-//!   `Done[0]`. Not every rank that just reported, nor every idle rank in
-//!   every round: then the reports of a node's ranks went to `Done` in as
-//!   many adds, all in the last millisecond of a run, one per rank (the
-//!   simulator, `crate::simulate`, showed rank 0 receiving as many adds as
-//!   there are ranks, its hottest word at 16,384 ranks), and on osc/ucx
-//!   each holds a lock on rank 0's window while it waits for rank 0.
+//! - **Forward** (across nodes): CAS `Unsent[l]` from its value `u > 0` to
+//!   0 and start an add of `u` to `Done[0]`. Made by a rank that has just
+//!   reported, in its first idle round, when it finds every rank of its
+//!   node idle (`Idle[l]` at the node's size, which a rank alone on its
+//!   node always is) or, on a node of two, its one node-mate empty; and by
+//!   the node's hunter in every round once the node is dry. Not by every
+//!   rank that just reported, nor every idle rank in every round: then the
+//!   reports of a node's ranks went to `Done` in as many adds, all in the
+//!   last millisecond of a run, one per rank (the simulator,
+//!   `crate::simulate`, showed rank 0 receiving as many adds as there are
+//!   ranks, its hottest word at 16,384 ranks), and on osc/ucx each holds a
+//!   lock on rank 0's window while it waits for rank 0.
 //! - **Finish**, on one node (the *finisher*, whose report brought this
 //!   run's count to the run's job total `N`): add 1 to `Finished[r]` of every
 //!   rank (and wake it).
@@ -143,10 +146,10 @@
 //! A rank that runs out of work reports, then loops: poll its started
 //! operations (serving others' on software RMA), install the stash, check
 //! for the end, answer a mark on its offer, try to steal from a random
-//! node-mate, and, once every node-mate was found empty (or it has none):
-//! forward the node's count if it has just reported, and, as the node's
-//! hunter, forward it and keep takes in flight to random ranks on other
-//! nodes; then back off ([`idle::Backoff`]: spin, yield, sleep on
+//! node-mate, and, once every node-mate was found empty (or it has none)
+//! or, in its first round, all of its node was idle: forward the node's
+//! count if it has just reported, and, as the node's hunter, forward it
+//! and keep takes in flight to random ranks on other nodes; then back off ([`idle::Backoff`]: spin, yield, sleep on
 //! `Finished[me]`, at most 1 ms on one node and, across nodes, 128 µs, or
 //! 32 µs for leaders, which serve the end of a run; a long idle period
 //! (32 ms or more) stretches these to 1/64 of the wait, up to 4 ms).
@@ -270,12 +273,18 @@
 //! completed (a rank reports before idling). On one node, rank 0 serves the
 //! reports, the last one reaches `N` (every report carries at least one job,
 //! so exactly one does), and its rank tells everyone. Across nodes, every
-//! node is dry then, and each node's `Unsent` is forwarded: by the node's
-//! last rank to run dry, in its first idle round (every rank counts itself
-//! into `Idle[l]` after its report, so the count that reaches the node's
-//! size comes after every report of the node: that rank's forward carries
-//! them all); and by the node's hunter, which forwards in every round (also
-//! under the model checkers, which leave the first rule out): once a node is dry
+//! node is dry then, and each node's `Unsent` is forwarded: by the rank
+//! whose report came last on its node, in its first idle round (every rank
+//! is counted into `Idle[l]` before it idles, after its report, and a rank
+//! that began without units from the start, so when the last report is
+//! made every other rank of the node is counted and that rank's forward
+//! carries every report; a rank that has not yet called `give_more` in the
+//! run either began without units, and is counted, or began with units and
+//! counts itself in when it runs dry: only if thieves took all of its
+//! units before its first `give_more` does the forward wait for that
+//! call); and by the node's hunter, which forwards in every
+//! round (also under the model checkers, which leave the first rule out):
+//! once a node is dry
 //! its ranks all loop, `Hunter[l]` is 0 or held by one of them, and a rank
 //! that may hunt takes it (a node of several ranks has one besides the
 //! leader, who hunts only when alone). Rank 0 is idle, serves the forwards,
@@ -395,6 +404,8 @@ pub(crate) struct Protocol<A: Atomics> {
     in_flight: Vec<Pending>,
     /// `Told[me]` increments already relayed to the node (leaders).
     told_relayed: u64,
+    /// Whether this rank is counted in its node's `Idle` word.
+    idle_counted: bool,
     /// When `give_more` next reads `Offer[me]` for hunger.
     next_offer_check: Option<Instant>,
     /// Under a model checker: `Atomics::writes` when takes last came back
@@ -436,6 +447,7 @@ impl<A: Atomics> Protocol<A> {
             reports: Vec::new(),
             in_flight: Vec::new(),
             told_relayed: 0,
+            idle_counted: false,
             next_offer_check: None,
             takes_failed_at: None,
             take_pause: cross::TakePause::default(),
@@ -500,6 +512,12 @@ impl<A: Atomics> Protocol<A> {
         self.finished = total == 0;
         if total > 0 {
             self.finish_target += 1;
+        }
+        if total > 0 && units.is_empty() && self.counts_idle() {
+            // A rank that begins without units is idle until it gets some,
+            // also before its first `give_more` (see "Forward").
+            self.atomics.fetch_add(self.leader(), Slot::Idle, 1)?;
+            self.idle_counted = true;
         }
         self.install(units)
     }
@@ -754,23 +772,43 @@ impl<A: Atomics> Protocol<A> {
         }
     }
 
+    /// Whether this rank keeps its node's `Idle` count: across nodes, on a
+    /// node of several ranks (alone, a rank is always its node's last), and
+    /// never under a model checker, whose schedules stay smaller with the
+    /// node's hunter as the only forwarder.
+    fn counts_idle(&self) -> bool {
+        self.multi_node() && self.atomics.topology().mates().len() > 1 && !MODEL_CHECKING
+    }
+
     /// Across nodes, counts this rank among its node's idle ranks
-    /// (`Idle[l]`, after its report): whether it is the last of its node to
-    /// run dry, whose report the end of a run may wait for (see "Forward").
-    /// Under a model checker, never: the node's hunter forwards (the
-    /// checkers' schedules stay smaller).
-    fn count_idle(&self) -> Result<bool> {
+    /// (`Idle[l]`, after its report; a rank that began the run without
+    /// units is counted already): whether every rank of its node is idle
+    /// now, so that this rank's forward carries every report of the node
+    /// (see "Forward"). `>=`, not `==`: a `give_more` that failed with an
+    /// error may have left a rank counted, and a forward too many is
+    /// harmless.
+    fn count_idle(&mut self) -> Result<bool> {
         if !self.multi_node() || MODEL_CHECKING {
             return Ok(false);
         }
-        let before = self.atomics.fetch_add(self.leader(), Slot::Idle, 1)?;
-        Ok(before + 1 == self.atomics.topology().mates().len() as u64)
+        let mates = self.atomics.topology().mates().len() as u64;
+        if mates == 1 {
+            return Ok(true);
+        }
+        let leader = self.leader();
+        let now = if self.idle_counted {
+            self.atomics.load(leader, Slot::Idle)?
+        } else {
+            self.idle_counted = true;
+            self.atomics.fetch_add(leader, Slot::Idle, 1)? + 1
+        };
+        Ok(now >= mates)
     }
 
     /// Takes this rank out of its node's idle ranks when it leaves the
     /// idle loop (with work, or at the end of the run).
-    fn uncount_idle(&self) -> Result<()> {
-        if !self.multi_node() || MODEL_CHECKING {
+    fn uncount_idle(&mut self) -> Result<()> {
+        if !std::mem::take(&mut self.idle_counted) {
             return Ok(());
         }
         self.atomics

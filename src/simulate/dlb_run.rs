@@ -146,6 +146,7 @@ pub(crate) fn run(sc: &Scenario) -> Result<Outcome> {
         switches: world.kernel.switches(),
         hottest_rank: world.hottest().0,
         hottest_rank_ops: world.hottest().1,
+        told_ns: outs.iter().map(|o| o.told_at).collect(),
     })
 }
 
@@ -181,6 +182,9 @@ fn one_rank(
         .schedule(sc.schedule);
     let mapping = Contiguous::new(sc.jobs);
     d.begin(sc.jobs)?;
+    if sc.late_ranks.contains(&rank) {
+        kernel.advance(rank, kernel.now() + nanos(sc.late_by))?;
+    }
     let mut out = RankOut::default();
     let mean = sc.mean_ns();
     loop {

@@ -124,6 +124,11 @@ pub struct Scenario {
     pub claim_ahead: bool,
     /// The seed of dlb's victim choices.
     pub seed: u64,
+    /// Ranks that make their first `give_more` only `late_by` after
+    /// `setup` (work of their own in between); none by default.
+    pub late_ranks: Vec<usize>,
+    /// See `late_ranks`.
+    pub late_by: Duration,
 }
 
 impl Scenario {
@@ -147,6 +152,8 @@ impl Scenario {
             schedule: Schedule::Fixed,
             claim_ahead: true,
             seed: 0x5eed,
+            late_ranks: Vec::new(),
+            late_by: Duration::ZERO,
         }
     }
 
@@ -195,6 +202,8 @@ pub struct Outcome {
     pub hottest_rank: usize,
     /// How many cross-node operations `hottest_rank` received.
     pub hottest_rank_ops: u64,
+    /// When each rank heard "no more" (dlb).
+    pub told_ns: Vec<u64>,
 }
 
 impl Outcome {

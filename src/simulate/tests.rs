@@ -169,3 +169,27 @@ fn a_blocking_start_holds_its_maker_until_the_result_is_back() {
         assert_eq!(ready, blocks, "{}", latency.name);
     }
 }
+
+#[test]
+fn a_late_rank_without_units_delays_nobody_on_other_nodes() {
+    // One job, on rank 0; ranks 1-3 (rank 0's node-mates, no units) make
+    // their first `give_more` only 50 ms after setup. They count as idle
+    // from the start, so rank 0's report goes to `Done` at once and the
+    // other node hears "no more" at once; the late ranks hear it when
+    // they ask.
+    for cross in [CrossModel::HwRdma, CrossModel::SwRma] {
+        let mut sc = Scenario::new(8, 4, cross, Workload::Uniform, 1);
+        sc.late_ranks = vec![1, 2, 3];
+        sc.late_by = Duration::from_millis(50);
+        let o = run(Strategy::Dlb, &sc).unwrap();
+        for r in 4..8 {
+            assert!(
+                o.told_ns[r] < 5_000_000,
+                "{}: rank {r} told at {} µs",
+                cross.name(),
+                o.told_ns[r] / 1000
+            );
+        }
+        assert!(o.told_ns[1] >= 50_000_000, "{:?}", o.told_ns);
+    }
+}

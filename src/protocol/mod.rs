@@ -118,8 +118,10 @@
 //!   0 and start an add of `u` to `Done[0]`. Made by a rank that has just
 //!   reported, in its first idle round, when it finds every rank of its
 //!   node idle (`Idle[l]` at the node's size, which a rank alone on its
-//!   node always is) or, on a node of two, its one node-mate empty; and by
-//!   the node's hunter in every round once the node is dry. Not by every
+//!   node always is) or, on a node of two, its one node-mate empty; once
+//!   per idle period by a rank whose sweep found the node dry and
+//!   `Idle[l]` at the node's size; and by the node's hunter in every round
+//!   once the node is dry. Not by every
 //!   rank that just reported, nor every idle rank in every round: then the
 //!   reports of a node's ranks went to `Done` in as many adds, all in the
 //!   last millisecond of a run, one per rank (the simulator,
@@ -148,12 +150,12 @@
 //! for the end, answer a mark on its offer, try to steal from a random
 //! node-mate, and, once every node-mate was found empty (or it has none)
 //! or, in its first round, all of its node was idle: forward the node's
-//! count if it has just reported, and, as the node's hunter, forward it
-//! and keep takes in flight to random ranks on other nodes; then back off ([`idle::Backoff`]: spin, yield, sleep on
-//! `Finished[me]`, at most 1 ms on one node and, across nodes, 128 µs, or
-//! 32 µs for leaders, which serve the end of a run; a long idle period
-//! (32 ms or more) stretches these to 1/64 of the wait, up to 4 ms).
-//! After a lost
+//! count as described under "Forward", and, as the node's hunter, keep
+//! takes in flight to random ranks on other nodes; then back off
+//! ([`idle::Backoff`]: spin, yield, sleep on `Finished[me]`, at most 1 ms
+//! on one node and, across nodes, 128 µs, or 32 µs for leaders, which
+//! serve the end of a run; a long idle period (32 ms or more) stretches
+//! these to 1/64 of the wait, up to 4 ms). After a lost
 //! race ([`Steal::Retry`]) the thief stays with the node-mate that has work.
 //!
 //! On one node there are no cross-node operations: no offers, no takes, no
@@ -282,7 +284,9 @@
 //! run either began without units, and is counted, or began with units and
 //! counts itself in when it runs dry: only if thieves took all of its
 //! units before its first `give_more` does the forward wait for that
-//! call); and by the node's hunter, which forwards in every
+//! call; and a rank that counted in before a node-mate's start of run
+//! did, reads `Idle[l]` again once its sweep finds the node dry); and by
+//! the node's hunter, which forwards in every
 //! round (also under the model checkers, which leave the first rule out):
 //! once a node is dry
 //! its ranks all loop, `Hunter[l]` is 0 or held by one of them, and a rank
@@ -663,6 +667,8 @@ impl<A: Atomics> Protocol<A> {
         let mut sweep = Sweep::new(self.atomics.topology().mates(), self.me());
         let mut hunting = false;
         let mut first_round = true;
+        // Whether this rank saw its node all idle and forwarded for it.
+        let mut forwarded = false;
         let found = loop {
             sweep.begin_attempt(&self.atomics);
             self.atomics.progress()?;
@@ -708,11 +714,17 @@ impl<A: Atomics> Protocol<A> {
             }
             let just_reported = std::mem::take(&mut first_round);
             if self.multi_node() && (sweep.node_dry() || just_reported && last_idle) {
-                // The count of the node's last rank to run dry goes at once
-                // (the end of a run waits for it); the others only through
-                // the node's hunter, one rank per node (see "Forward").
+                // The node's count goes at once when all of its ranks are
+                // idle (the end of a run waits for it): seen by the rank
+                // whose report came last, or, once, by a rank whose sweep
+                // found the node dry (a node-mate counted in late); else
+                // only through the node's hunter, one rank per node (see
+                // "Forward").
+                let all_idle = just_reported && last_idle
+                    || sweep.node_dry() && !forwarded && self.node_all_idle()?;
+                forwarded |= all_idle;
                 hunting = hunting || self.become_hunter()?;
-                if just_reported || hunting {
+                if just_reported || hunting || all_idle {
                     self.forward()?;
                 }
                 if hunting {
@@ -803,6 +815,16 @@ impl<A: Atomics> Protocol<A> {
             self.atomics.fetch_add(leader, Slot::Idle, 1)? + 1
         };
         Ok(now >= mates)
+    }
+
+    /// Whether every rank of this rank's node is idle now (this one being
+    /// counted): a read of `Idle[l]`.
+    fn node_all_idle(&self) -> Result<bool> {
+        if !self.idle_counted {
+            return Ok(false);
+        }
+        let mates = self.atomics.topology().mates().len() as u64;
+        Ok(self.atomics.load(self.leader(), Slot::Idle)? >= mates)
     }
 
     /// Takes this rank out of its node's idle ranks when it leaves the

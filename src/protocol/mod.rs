@@ -800,21 +800,17 @@ impl<A: Atomics> Protocol<A> {
     /// error may have left a rank counted, and a forward too many is
     /// harmless.
     fn count_idle(&mut self) -> Result<bool> {
-        if !self.multi_node() || MODEL_CHECKING {
-            return Ok(false);
+        if !self.counts_idle() {
+            // Alone on its node a rank is its node's last; on one node, or
+            // under a model checker, nobody forwards at once.
+            return Ok(self.multi_node() && !MODEL_CHECKING);
         }
-        let mates = self.atomics.topology().mates().len() as u64;
-        if mates == 1 {
-            return Ok(true);
+        if self.idle_counted {
+            return self.node_all_idle();
         }
-        let leader = self.leader();
-        let now = if self.idle_counted {
-            self.atomics.load(leader, Slot::Idle)?
-        } else {
-            self.idle_counted = true;
-            self.atomics.fetch_add(leader, Slot::Idle, 1)? + 1
-        };
-        Ok(now >= mates)
+        self.idle_counted = true;
+        let before = self.atomics.fetch_add(self.leader(), Slot::Idle, 1)?;
+        Ok(before + 1 >= self.atomics.topology().mates().len() as u64)
     }
 
     /// Whether every rank of this rank's node is idle now (this one being

@@ -72,9 +72,8 @@ impl<'a> Dealer<'a> {
 
     fn outcome(&self) -> Outcome {
         let makespan = self.end.iter().copied().max().unwrap_or(0);
-        let mut o = Outcome::plain(makespan, self.sc.bound_ns(), 0);
-        o.termination_ns = makespan.saturating_sub(self.last_job_done);
-        o
+        let termination = makespan.saturating_sub(self.last_job_done);
+        Outcome::plain(makespan, self.sc.bound_ns(), termination)
     }
 }
 

@@ -75,7 +75,8 @@ pub(crate) fn run(sc: &Scenario) -> Result<Outcome> {
     let world = Arc::new(World::new(p, sc.latency));
     let map = Arc::new(NodeMap::blocks(p, sc.per_node));
     let shared = Arc::new(Shared::default());
-    let limit = sc.time_limit_ns();
+    let bound_ns = sc.bound_ns();
+    let limit = Scenario::time_limit_ns(bound_ns);
     let mut threads = Vec::with_capacity(p);
     for rank in 0..p {
         let (world, map, shared, sc) = (
@@ -135,17 +136,18 @@ pub(crate) fn run(sc: &Scenario) -> Result<Outcome> {
     super::check_exactly_once(&mut chunks, sc.jobs)?;
     let makespan = outs.iter().map(|o| o.told_at).max().unwrap_or(0);
     let last_job = outs.iter().map(|o| o.last_job_done).max().unwrap_or(0);
+    let (hottest_rank, hottest_rank_ops) = world.hottest();
     Ok(Outcome {
         makespan_ns: makespan,
-        bound_ns: sc.bound_ns(),
+        bound_ns,
         termination_ns: makespan.saturating_sub(last_job),
         steals: outs.iter().map(|o| o.steals).sum(),
         steal_attempts: outs.iter().map(|o| o.steal_attempts).sum(),
         cross_ops: world.cross_ops.load(Relaxed),
         shm_ops: world.shm_ops.load(Relaxed),
         switches: world.kernel.switches(),
-        hottest_rank: world.hottest().0,
-        hottest_rank_ops: world.hottest().1,
+        hottest_rank,
+        hottest_rank_ops,
         told_ns: outs.iter().map(|o| o.told_at).collect(),
     })
 }

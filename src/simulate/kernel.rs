@@ -146,11 +146,7 @@ impl Kernel {
             s.now = time;
             return Ok(());
         }
-        let generation = s.generation[rank];
-        push(&mut s, time, rank, generation);
-        let next = self.pick(&mut s, Some(rank));
-        drop(s);
-        self.switch(rank, next)
+        self.resume_at(s, rank, time)
     }
 
     /// Waits until `deadline` (ns) or until another rank's [`Kernel::wake`],
@@ -159,11 +155,7 @@ impl Kernel {
         let mut s = self.lock();
         let deadline = deadline.max(s.now);
         s.waiting[rank] = true;
-        let generation = s.generation[rank];
-        push(&mut s, deadline, rank, generation);
-        let next = self.pick(&mut s, Some(rank));
-        drop(s);
-        self.switch(rank, next)?;
+        self.resume_at(s, rank, deadline)?;
         self.lock().waiting[rank] = false;
         Ok(())
     }
@@ -225,6 +217,21 @@ impl Kernel {
             }
             return Some(rank);
         }
+    }
+
+    /// Schedules `rank` (the running one) to resume at `time`, runs every
+    /// earlier event, and returns when its turn comes.
+    fn resume_at(
+        &self,
+        mut s: MutexGuard<'_, Sched>,
+        rank: usize,
+        time: u64,
+    ) -> Result<(), Aborted> {
+        let generation = s.generation[rank];
+        push(&mut s, time, rank, generation);
+        let next = self.pick(&mut s, Some(rank));
+        drop(s);
+        self.switch(rank, next)
     }
 
     /// Gives the baton to `next` (unless it is `me`) and waits for it.

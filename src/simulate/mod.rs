@@ -170,11 +170,10 @@ impl Scenario {
         (total / self.ranks.max(1) as u64).max(longest)
     }
 
-    /// Virtual time after which a run counts as one that does not end.
-    fn time_limit_ns(&self) -> u64 {
-        self.bound_ns()
-            .saturating_mul(50)
-            .saturating_add(10_000_000_000)
+    /// Virtual time after which a run whose bound is `bound_ns` counts as
+    /// one that does not end.
+    fn time_limit_ns(bound_ns: u64) -> u64 {
+        bound_ns.saturating_mul(50).saturating_add(10_000_000_000)
     }
 }
 

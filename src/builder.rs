@@ -38,6 +38,7 @@ pub struct Builder {
     pub(crate) seed: u64,
     pub(crate) max_units: Option<u64>,
     pub(crate) ranks_per_node: Option<usize>,
+    pub(crate) tree_fan_out: Option<usize>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) claim_ahead: Option<u64>,
     pub(crate) per_call_timing: Option<bool>,
@@ -195,6 +196,16 @@ impl Builder {
     #[doc(hidden)]
     pub fn ranks_per_node(mut self, k: usize) -> Builder {
         self.ranks_per_node = Some(k);
+        self
+    }
+
+    /// Testing aid: `k` children per node in the tree over the nodes that
+    /// carries counts of completed jobs up to rank 0 and "finished" down
+    /// (16 by default; 1 to 2^20), so that few nodes make a deep tree.
+    /// Also `DLB_TREE_FAN_OUT=k`.
+    #[doc(hidden)]
+    pub fn tree_fan_out(mut self, k: usize) -> Builder {
+        self.tree_fan_out = Some(k);
         self
     }
 

@@ -153,6 +153,23 @@ pub(crate) fn ranks_per_node_from_env() -> Result<Option<usize>> {
     }
 }
 
+/// `DLB_TREE_FAN_OUT=k`: a testing aid that sets the children per node of
+/// the node tree (see `Builder::tree_fan_out`).
+pub(crate) fn tree_fan_out_from_env() -> Result<Option<usize>> {
+    let Ok(value) = std::env::var("DLB_TREE_FAN_OUT") else {
+        return Ok(None);
+    };
+    match value.trim().parse::<usize>() {
+        Ok(k) if (1..=MAX_TREE_FAN_OUT).contains(&k) => Ok(Some(k)),
+        _ => Err(Error::invalid_argument(format!(
+            "DLB_TREE_FAN_OUT={value} is not a number of children per node from 1 to {MAX_TREE_FAN_OUT}"
+        ))),
+    }
+}
+
+/// The largest node-tree fan-out accepted.
+pub(crate) const MAX_TREE_FAN_OUT: usize = 1 << 20;
+
 /// `DLB_TIMEOUT=<seconds>`: the hang watchdog (see `Builder::timeout`);
 /// unset, empty or `0` leaves it off.
 pub(crate) fn timeout_from_env() -> Result<Option<std::time::Duration>> {

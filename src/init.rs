@@ -23,6 +23,7 @@ struct Options {
     asked_path: Option<AtomicsPath>,
     asked_window: Option<WindowFlavor>,
     ranks_per_node: Option<usize>,
+    tree_fan_out: Option<usize>,
     timeout: Option<std::time::Duration>,
     claim_ahead: u64,
     per_call_timing: bool,
@@ -59,6 +60,16 @@ impl Options {
                 Some(k) => Some(k),
                 None => config::ranks_per_node_from_env()?,
             },
+            tree_fan_out: match builder.tree_fan_out {
+                Some(k) if (1..=config::MAX_TREE_FAN_OUT).contains(&k) => Some(k),
+                Some(k) => {
+                    return Err(Error::invalid_argument(format!(
+                        "tree_fan_out({k}): from 1 to {} children per node",
+                        config::MAX_TREE_FAN_OUT
+                    )))
+                }
+                None => config::tree_fan_out_from_env()?,
+            },
             timeout: match builder.timeout {
                 Some(t) => Some(t),
                 None => config::timeout_from_env()?,
@@ -89,6 +100,7 @@ impl Dlb {
             asked_path,
             asked_window,
             ranks_per_node,
+            tree_fan_out,
             timeout,
             claim_ahead,
             per_call_timing,
@@ -104,6 +116,7 @@ impl Dlb {
                 ranks_per_node.map_or(0, |k| k as u64),
                 timeout.map_or(0, |t| t.as_millis() as u64),
                 u64::from(direct_steals),
+                tree_fan_out.map_or(0, |k| k as u64),
             ],
         )?;
         let (rank, size) = (comm.rank(), comm.size());
@@ -124,6 +137,9 @@ impl Dlb {
                     WindowAtomics::Hybrid(a) => (AtomicsPath::Hybrid, a.cross_flavor()),
                 };
                 let mut protocol = Protocol::new(atomics, builder.seed);
+                if let Some(k) = tree_fan_out {
+                    protocol.set_tree_fan_out(k);
+                }
                 protocol.set_timeout(timeout, mpi::abort);
                 if protocol.atomics().topology().multi_node() {
                     protocol.connect_remote()?;
@@ -159,7 +175,7 @@ pub(crate) fn agree<const N: usize>(comm: &Comm, values: [u64; N]) -> Result<()>
     } else {
         Err(Error::new(
             ErrorKind::Mismatch,
-            "ranks chose different variants, atomics, windows, timeouts or direct steals",
+            "ranks chose different variants, atomics, windows, timeouts, direct steals or tree fan-outs",
         ))
     }
 }

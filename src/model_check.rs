@@ -40,7 +40,10 @@
 //!
 //! Across nodes, operations on another node's words are queued at their
 //! target and take effect only when it calls `progress` (software RMA at its
-//! worst), and a rank that left never serves again.
+//! worst), and a rank that left never serves again. The node tree that
+//! carries counts up to rank 0 and "finished" down to the nodes' leaders
+//! is a chain there (one child per node), so the models of 3 and 5 nodes
+//! pass both over two and four hops.
 //!
 //! Each model asserts the invariants stated in the protocol's module doc:
 //! every job is handed out exactly once (the chunks handed out in a run
@@ -58,7 +61,7 @@
 //!
 //! The tests named `finds_*` switch on each deliberate bug (`Bug`) and
 //! assert that the checker reports a violation, so a checker that cannot
-//! fail would fail them. Shuttle finds all ten; loom the six that end in a
+//! fail would fail them. Shuttle finds all twelve; loom the six that end in a
 //! panic rather than a deadlock (loom aborts the process on a deadlock,
 //! which the test cannot catch): `StealIgnoresCas`, `FinishOneEarly`,
 //! `StealCasesEmpty` (2 ranks), `FinishCountsRunTwice` (2 runs),

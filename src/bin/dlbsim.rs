@@ -4,7 +4,7 @@
 //! ```text
 //! dlbsim [--ranks 4,16,64] [--per-node 8] [--models hw_rdma,sw_rma,smpi]
 //!        [--workloads uniform] [--strategies dlb,static,global_counter,master_worker]
-//!        [--per-rank 100] [--mean-ms 1] [--maxjobs 1] [--out FILE]
+//!        [--per-rank 100] [--mean-ms 1] [--maxjobs 1] [--fan-out 16] [--out FILE]
 //! ```
 //!
 //! One line per (strategy, model, workload, ranks) on standard output, and
@@ -24,12 +24,13 @@ struct Args {
     per_rank: u64,
     mean_ms: f64,
     maxjobs: u64,
+    fan_out: Option<usize>,
     out: Option<String>,
 }
 
 const USAGE: &str = "usage: dlbsim [--ranks 4,16,64] [--per-node 8] [--models hw_rdma,sw_rma,smpi] \
 [--workloads uniform,ramp,block,seed,pareto] [--strategies dlb,static,global_counter,master_worker] \
-[--per-rank 100] [--mean-ms 1] [--maxjobs 1] [--out FILE]";
+[--per-rank 100] [--mean-ms 1] [--maxjobs 1] [--fan-out 16] [--out FILE]";
 
 fn list<T>(v: &str, parse: impl Fn(&str) -> Option<T>, what: &str) -> Result<Vec<T>, String> {
     v.split(',')
@@ -58,6 +59,7 @@ fn parse() -> Result<Args, String> {
         per_rank: 100,
         mean_ms: 1.0,
         maxjobs: 1,
+        fan_out: None,
         out: None,
     };
     let mut it = std::env::args().skip(1);
@@ -82,6 +84,7 @@ fn parse() -> Result<Args, String> {
                 }
             }
             "--maxjobs" => a.maxjobs = positive(&flag, &v)?,
+            "--fan-out" => a.fan_out = Some(positive(&flag, &v)?),
             "--out" => a.out = Some(v),
             _ => return Err(format!("unknown option {flag}\n{USAGE}")),
         }
@@ -137,6 +140,7 @@ fn main() -> ExitCode {
                     args.per_rank * ranks as u64,
                 );
                 sc.latency = model;
+                sc.tree_fan_out = args.fan_out;
                 sc.mean = Duration::from_secs_f64(args.mean_ms / 1e3);
                 sc.maxjobs = args.maxjobs;
                 for &strategy in &args.strategies {
@@ -182,6 +186,7 @@ fn main() -> ExitCode {
                         "jobs": sc.jobs,
                         "mean_ms": args.mean_ms,
                         "maxjobs": sc.maxjobs,
+                        "tree_fan_out": args.fan_out,
                         "makespan_s": o.makespan_ns as f64 / 1e9,
                         "bound_s": o.bound_ns as f64 / 1e9,
                         "efficiency": o.efficiency(),

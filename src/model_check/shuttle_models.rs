@@ -163,16 +163,18 @@ const ONE_NODE_RANDOM: [Event; 6] = [
 
 /// What every test across nodes must reach (each runs several runs, so
 /// marks of an earlier run are found).
-const ACROSS_NODES_PCT: [Event; 7] = [
+const ACROSS_NODES_PCT: [Event; 9] = [
     EVERYWHERE[0],
     EVERYWHERE[1],
     Event::RemoteSteal,
     Event::Path(Path::FinishAcrossNodes),
     Event::Path(Path::Relay),
+    Event::Path(Path::RelayDown),
+    Event::Path(Path::Carry),
     Event::Path(Path::DisplacedMark),
     Event::Path(Path::StaleMark),
 ];
-const ACROSS_NODES_RANDOM: [Event; 10] = [
+const ACROSS_NODES_RANDOM: [Event; 12] = [
     ACROSS_NODES_PCT[0],
     ACROSS_NODES_PCT[1],
     ACROSS_NODES_PCT[2],
@@ -180,6 +182,8 @@ const ACROSS_NODES_RANDOM: [Event; 10] = [
     ACROSS_NODES_PCT[4],
     ACROSS_NODES_PCT[5],
     ACROSS_NODES_PCT[6],
+    ACROSS_NODES_PCT[7],
+    ACROSS_NODES_PCT[8],
     Event::Path(Path::PredictedCas),
     Event::Path(Path::Retry),
     Event::Path(Path::ArrivalWhileBusy),
@@ -342,6 +346,12 @@ fn finds_every_seeded_bug() {
             Random,
             case(4, 2, Model::Plain, &one),
         ),
+        (
+            Bug::RelayTellsOwnNodeOnly,
+            Random,
+            case(3, 1, Model::Plain, &one),
+        ),
+        (Bug::CarryKeepsCount, Random, case(3, 1, Model::Plain, &one)),
     ];
     for (bug, scheduler, case) in bugs {
         let case = case.bug(bug);

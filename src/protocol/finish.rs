@@ -8,15 +8,28 @@ use crate::clock::Instant;
 use crate::error::{Error, Result};
 use std::time::Duration;
 
-/// How long rank 0 waits for its notices to the other nodes' leaders.
+/// How long rank 0, or a leader that relays, waits for its notices to
+/// the leaders of its children in the node tree.
 const NOTICE_WAIT: Duration = Duration::from_millis(1);
+
+/// Children per node in the tree over the nodes (see
+/// [`crate::protocol::Topology::tree_children`]) that carries counts of
+/// completed jobs up to rank 0's `Done` and "finished" down from rank 0 to
+/// every node's leader. Each hop costs about one idle poll of the leader
+/// it reaches (up to 32 µs, see `idle`), and a leader starts one notice per
+/// child, well below a microsecond each, and serves one count per child
+/// and report: 16 children keep the two of the same order, and put 2,048
+/// nodes three hops from rank 0, where rank 0 alone would start 2,047
+/// notices and serve thousands of counts in a row. Under a model checker
+/// the tree is a chain, so that its few nodes reach the greatest depth.
+pub(super) const TREE_FAN_OUT: usize = if MODEL_CHECKING { 1 } else { 16 };
 
 impl<A: Atomics> Protocol<A> {
     /// Reports the unreported jobs: on one node, starts adding them to
     /// `Done`; across nodes, adds them to the node's `Unsent` count in
-    /// shared memory, which `forward` carries to `Done` once the node is dry
-    /// (on some stacks a started operation on a busy rank blocks, so only
-    /// ranks with nothing else to do make it).
+    /// shared memory, which `forward` sends up the node tree once the node
+    /// is dry (on some stacks a started operation on a busy rank blocks, so
+    /// only ranks with nothing else to do make it).
     pub(super) fn report(&mut self) -> Result<()> {
         if self.unreported == 0 || self.finished {
             return Ok(());
@@ -24,7 +37,7 @@ impl<A: Atomics> Protocol<A> {
         let mine = std::mem::take(&mut self.unreported);
         self.counters.reports += 1;
         if !self.multi_node() {
-            return self.send(mine);
+            return self.send(DONE_RANK, mine);
         }
         let leader = self.leader();
         let mut seen = self.atomics.load(leader, Slot::Unsent)?;
@@ -43,7 +56,8 @@ impl<A: Atomics> Protocol<A> {
     }
 
     /// Across nodes, on a rank whose node is dry: takes the node's `Unsent`
-    /// count and starts adding it to `Done`.
+    /// count and starts adding it to the `Done` word of its parent's leader
+    /// in the node tree (rank 0's for node 0 and its children).
     pub(super) fn forward(&mut self) -> Result<()> {
         let leader = self.leader();
         let mut seen = self.atomics.load(leader, Slot::Unsent)?;
@@ -52,19 +66,65 @@ impl<A: Atomics> Protocol<A> {
                 .atomics
                 .compare_and_swap(leader, Slot::Unsent, seen, 0)?;
             if now == seen {
-                return self.send(seen);
+                return self.send(self.count_target(), seen);
             }
             seen = now;
         }
         Ok(())
     }
 
-    /// Starts adding `jobs` to `Done`.
-    fn send(&mut self, jobs: u64) -> Result<()> {
-        let pending = self
-            .atomics
-            .start(DONE_RANK, Slot::Done, Update::Add(jobs))?;
-        self.reports.push((jobs, pending));
+    /// A leader of a node other than rank 0's, while idle: carries the
+    /// counts that its node's children in the node tree added to its `Done`
+    /// word on to its parent. It takes them out of the word first (an add
+    /// of their negation; nobody else subtracts, so the word never holds
+    /// less than it read) and then starts adding them to the parent's: a
+    /// count is never in two places, only for a moment in none but this
+    /// rank's hands.
+    fn carry(&mut self) -> Result<()> {
+        let topology = self.atomics.topology();
+        if !topology.multi_node() || !topology.is_leader() || self.me() == DONE_RANK {
+            return Ok(());
+        }
+        if !self.may_send_counts()? {
+            return Ok(());
+        }
+        // A hint first: only this rank takes counts out of the word.
+        if self.atomics.peek(Slot::Done)? == 0 {
+            return Ok(());
+        }
+        let held = self.atomics.load(self.me(), Slot::Done)?;
+        if held == 0 {
+            return Ok(());
+        }
+        if !self.has_bug(Bug::CarryKeepsCount) {
+            self.atomics
+                .fetch_add(self.me(), Slot::Done, held.wrapping_neg())?;
+        }
+        self.took(Path::Carry);
+        self.send(self.count_target(), held)
+    }
+
+    /// Where this rank's node sends its counts: the leader of its parent
+    /// in the node tree, whose `Done` word they go to (rank 0 for node 0
+    /// and its children).
+    fn count_target(&self) -> usize {
+        let topology = self.atomics.topology();
+        let node = topology.node_of(self.me());
+        topology
+            .tree_parent(node, self.tree_fan_out)
+            .map_or(DONE_RANK, |parent| topology.leader_of(parent))
+    }
+
+    /// Sets the children per node of the node tree (a testing aid, the same
+    /// on every rank; at least 1).
+    pub(crate) fn set_tree_fan_out(&mut self, fan_out: usize) {
+        self.tree_fan_out = fan_out.max(1);
+    }
+
+    /// Starts adding `jobs` to `Done` of `target`.
+    fn send(&mut self, target: usize, jobs: u64) -> Result<()> {
+        let pending = self.atomics.start(target, Slot::Done, Update::Add(jobs))?;
+        self.reports.push((target, jobs, pending));
         self.poll_reports()
     }
 
@@ -74,17 +134,24 @@ impl<A: Atomics> Protocol<A> {
         topology.leader_of(topology.node_of(self.me()))
     }
 
-    /// Completed reports. On one node, the one that completes the run makes
-    /// its rank the finisher. Across nodes, rank 0 watches `Done` instead
-    /// (see `watch_done`), and completions only check the count.
+    /// Completed reports, forwards and carries. On one node, the one that
+    /// completes the run makes its rank the finisher. Across nodes, rank 0
+    /// watches `Done` instead (see `watch_done`), and completions only check
+    /// the count: a leader's `Done` word below rank 0 holds counts of the
+    /// current run only (a run ends only once all of its counts reached
+    /// rank 0).
     pub(super) fn poll_reports(&mut self) -> Result<()> {
         let mut i = 0;
         while i < self.reports.len() {
-            let Some(before) = self.reports[i].1.poll()? else {
+            let Some(before) = self.reports[i].2.poll()? else {
                 i += 1;
                 continue;
             };
-            let (mine, _) = self.reports.swap_remove(i);
+            let (target, mine, _) = self.reports.swap_remove(i);
+            if target != DONE_RANK {
+                self.check_count(before.wrapping_add(mine))?;
+                continue;
+            }
             let done = before.wrapping_add(mine).wrapping_sub(self.done_base);
             self.check_count(done)?;
             let early = self.has_bug(Bug::FinishOneEarly) && done + 1 == self.total;
@@ -131,14 +198,9 @@ impl<A: Atomics> Protocol<A> {
         if self.total == 0 || !(done == self.total || early) {
             return Ok(());
         }
-        let topology = self.atomics.topology().clone();
         let mut notices = Vec::new();
         if !self.has_bug(Bug::FinishTellsOwnNodeOnly) {
-            for leader in topology.leaders() {
-                if !topology.is_mate(leader) {
-                    notices.push(self.atomics.start(leader, Slot::Told, Update::Add(1))?);
-                }
-            }
+            self.tell_children(&mut notices)?;
         }
         self.took(Path::FinishAcrossNodes);
         self.tell_node()?;
@@ -146,13 +208,29 @@ impl<A: Atomics> Protocol<A> {
         self.wait_for_notices(notices)
     }
 
-    /// Rank 0 waits a little for its notices to take effect before it
-    /// answers "no more": MPI promises progress on an operation only while
-    /// its maker is inside MPI, and rank 0 may compute outside MPI for long
-    /// after. The leaders are normally idle and serve a notice within
-    /// microseconds; one that has not reached its first `give_more` of the
-    /// run yet (it had no units) does not, so the wait ends after
-    /// [`NOTICE_WAIT`] and what is left completes later, from `in_flight`.
+    /// Starts adding 1 to `Told` of the leader of each child of this
+    /// rank's node in the node tree (see [`TREE_FAN_OUT`]).
+    fn tell_children(&mut self, notices: &mut Vec<Pending>) -> Result<()> {
+        let topology = self.atomics.topology();
+        let node = topology.node_of(self.me());
+        let leaders: Vec<usize> = topology
+            .tree_children(node, self.tree_fan_out)
+            .map(|child| topology.leader_of(child))
+            .collect();
+        for leader in leaders {
+            notices.push(self.atomics.start(leader, Slot::Told, Update::Add(1))?);
+        }
+        Ok(())
+    }
+
+    /// Rank 0, or a leader that relays, waits a little for its notices to
+    /// take effect before it answers "no more": MPI promises progress on
+    /// an operation only while its maker is inside MPI, and the maker may
+    /// compute outside MPI for long after. The leaders are normally idle
+    /// and serve a notice within microseconds; one that has not reached its
+    /// first `give_more` of the run yet (it had no units) does not, so the
+    /// wait ends after [`NOTICE_WAIT`] and what is left completes later,
+    /// from `in_flight`.
     fn wait_for_notices(&mut self, mut notices: Vec<Pending>) -> Result<()> {
         if !MODEL_CHECKING {
             self.await_ops(&mut notices, Some(Instant::now() + NOTICE_WAIT))?;
@@ -177,10 +255,13 @@ impl<A: Atomics> Protocol<A> {
         poll_all(&mut self.in_flight)
     }
 
-    /// A leader passes a finish told by another node on to its node; on
-    /// `Done`'s rank, also watches `Done` (see `watch_done`).
+    /// A leader passes counts from its children in the node tree on to its
+    /// parent (see `carry`), and a finish told by its parent on to its
+    /// children's leaders and to its node; on `Done`'s rank, also watches
+    /// `Done` (see `watch_done`).
     pub(super) fn relay(&mut self) -> Result<()> {
         self.watch_done()?;
+        self.carry()?;
         let topology = self.atomics.topology();
         if !topology.multi_node() || !topology.is_leader() {
             return Ok(());
@@ -190,12 +271,19 @@ impl<A: Atomics> Protocol<A> {
             return Ok(());
         }
         let told = self.atomics.load(self.me(), Slot::Told)?;
+        let mut notices = Vec::new();
         while self.told_relayed < told {
             self.took(Path::Relay);
             self.told_relayed += 1;
+            if !self.has_bug(Bug::RelayTellsOwnNodeOnly) {
+                self.tell_children(&mut notices)?;
+            }
             self.tell_node()?;
         }
-        Ok(())
+        if !notices.is_empty() {
+            self.took(Path::RelayDown);
+        }
+        self.wait_for_notices(notices)
     }
 
     /// Whether this run is over, reading `Finished[me]` if not known yet.
@@ -209,7 +297,8 @@ impl<A: Atomics> Protocol<A> {
         }
         if self.finished {
             let reports = std::mem::take(&mut self.reports);
-            self.in_flight.extend(reports.into_iter().map(|(_, p)| p));
+            self.in_flight
+                .extend(reports.into_iter().map(|(_, _, p)| p));
         }
         Ok(self.finished)
     }

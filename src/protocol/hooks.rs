@@ -43,6 +43,13 @@ pub(crate) enum Bug {
     /// An owner answers a hunger mark it only read, without swapping it out
     /// of its offer word: the mark is answered again later.
     AnswerLeavesMark,
+    /// A leader that relays a finish tells its own node but not its
+    /// children in the node tree: the nodes below it never end.
+    RelayTellsOwnNodeOnly,
+    /// A leader carries the counts in its `Done` word up the node tree
+    /// without taking them out of the word: they are counted twice, and a
+    /// run ends before its jobs are done.
+    CarryKeepsCount,
 }
 
 /// Paths through the protocol that a model checker's schedules must reach:
@@ -69,6 +76,12 @@ pub(crate) enum Path {
     FinishAcrossNodes,
     /// A leader relays a finish told by another node.
     Relay,
+    /// ... and passes it on to the leaders of its children in the node
+    /// tree.
+    RelayDown,
+    /// A leader carries counts from its children in the node tree to its
+    /// parent.
+    Carry,
     /// A take's swap displaced another hunter's mark (answered `NONE`).
     DisplacedMark,
     /// A mark of an earlier run is answered `NONE`.
@@ -77,7 +90,7 @@ pub(crate) enum Path {
 
 #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
 impl Path {
-    pub(crate) const ALL: [Path; 10] = [
+    pub(crate) const ALL: [Path; 12] = [
         Path::PredictedCas,
         Path::PredictedCasWon,
         Path::Retry,
@@ -86,6 +99,8 @@ impl Path {
         Path::Finish,
         Path::FinishAcrossNodes,
         Path::Relay,
+        Path::RelayDown,
+        Path::Carry,
         Path::DisplacedMark,
         Path::StaleMark,
     ];

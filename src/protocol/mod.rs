@@ -17,7 +17,7 @@
 //! - `Finished[r]`: how many runs have been declared finished to `r`.
 //!   Accessed only by fetch-and-add; idle ranks sleep on it (a futex).
 //! - `Unsent[l]` (node leaders, across nodes): jobs completed on `l`'s node
-//!   and not yet added to `Done`. CAS only.
+//!   and not yet sent up the node tree. CAS only.
 //! - `Hunter[l]` (node leaders, across nodes): the rank that hunts on other
 //!   nodes for the node, plus one, or 0. CAS only.
 //! - `Idle[l]` (node leaders, across nodes, on nodes of several ranks):
@@ -35,9 +35,23 @@
 //!   `NO_ANSWER` (0), `NONE` (no units), or a nonempty [`RangeWord`] of
 //!   units. Accessed only by swap.
 //! - `Told[l]` (node leaders, the lowest rank of each node): runs declared
-//!   finished to `l`'s node by a rank on another node. Fetch-and-add only.
-//! - `Done[0]` (rank 0 only): jobs reported completed, summed over all runs,
+//!   finished to `l`'s node by its parent's leader in the node tree (below).
+//!   Fetch-and-add only.
+//! - `Done[0]` (rank 0): jobs reported completed, summed over all runs,
 //!   wrapping. Fetch-and-add only.
+//! - `Done[l]` (the leaders of the other nodes): jobs completed in the
+//!   subtree below `l`'s node (its children, their children, ...) that
+//!   reached `l` and that `l` has not carried on to its parent. Fetch-and-add
+//!   only (`l` subtracts by adding the negation).
+//!
+//! The *node tree* ([`Topology::tree_children`]) has node 0 (rank 0's) at
+//! its root and `K` = 16 children per node (`TREE_FAN_OUT`; 1 under the
+//! model checkers: a chain): node `n` > 0 has parent `(n - 1) / K`. Counts
+//! of completed jobs climb it to `Done[0]`, "finished" descends it to the
+//! leaders, so that rank 0 neither serves one add per node at the end of a
+//! run nor starts one notice per node (the simulator, `crate::simulate`,
+//! measured both as what grew with the number of nodes), and every node is
+//! at most `ceil(log_K(nodes))` hops from rank 0.
 //!
 //! Each rank also keeps private state: `own`, the last value it saw in its
 //! own `Range` word; `stash`, units it received and has not installed yet;
@@ -56,12 +70,13 @@
 //! round, which is why units travel in answers, see below.)
 //!
 //! A rank polls its own cross-node words (`Offer`, its inbox words, `Told`,
-//! and on rank 0 `Done`) first with a *peek*, a CPU load of its own window
+//! `Done`) first with a *peek*, a CPU load of its own window
 //! memory after `MPI_Win_sync`, and makes the atomic only when the peek shows
 //! something to act on. A peek is a hint, never acted on by itself: MPI
 //! leaves its value undefined while a remote update of the word is under
 //! way, but each of these words keeps the state a rank waits for (a mark,
-//! an answer, a count that only grows) until the rank itself changes it, so
+//! an answer, a count that only others add to) until the rank itself
+//! changes it, so
 //! a later peek sees it once no update is in flight (the unified memory
 //! model; where a window is not unified, a peek is the atomic). The atomic
 //! then decides. On Open MPI 4.1's osc/ucx this matters: every atomic there
@@ -115,33 +130,45 @@
 //!   its `unreported` count to `Done[0]`; across nodes, add it to
 //!   `Unsent[l]` of its leader by CAS (shared memory).
 //! - **Forward** (across nodes): CAS `Unsent[l]` from its value `u > 0` to
-//!   0 and start an add of `u` to `Done[0]`. Made by a rank that has just
+//!   0 and start an add of `u` to `Done[p]` of the leader `p` of the node's
+//!   parent in the node tree (rank 0 for node 0 and its children). Made by
+//!   a rank that has just
 //!   reported, in its first idle round, when it finds every rank of its
 //!   node idle (`Idle[l]` at the node's size, which a rank alone on its
 //!   node always is) or, on a node of two, its one node-mate empty; once
 //!   per idle period by a rank whose sweep found the node dry and
 //!   `Idle[l]` at the node's size; and by the node's hunter in every round
-//!   once the node is dry. Not by every
+//!   once the node is dry, while `Idle[l]` is at the node's size (on nodes
+//!   that keep it; see `may_send_counts`). Not by every
 //!   rank that just reported, nor every idle rank in every round: then the
-//!   reports of a node's ranks went to `Done` in as many adds, all in the
+//!   reports of a node's ranks went up in as many adds, all in the
 //!   last millisecond of a run, one per rank (the simulator,
 //!   `crate::simulate`, showed rank 0 receiving as many adds as there are
 //!   ranks, its hottest word at 16,384 ranks), and on osc/ucx each holds a
 //!   lock on rank 0's window while it waits for rank 0.
+//! - **Carry** (a leader other than rank 0, while idle, in every round in
+//!   which `Idle[me]` is at the node's size, on nodes that keep it): if
+//!   `Done[me]` holds `c > 0`, add `-c` to it, then start an add of `c` to
+//!   `Done[p]` of its parent's leader `p` (rank 0 at the top). Only `l`
+//!   takes counts out of `Done[l]`, so it never holds less than `l` read;
+//!   a count leaves one word before it is added to the next, so it is
+//!   never counted twice.
 //! - **Finish**, on one node (the *finisher*, whose report brought this
 //!   run's count to the run's job total `N`): add 1 to `Finished[r]` of every
 //!   rank (and wake it).
-//! - **Watch**, across nodes (rank 0, which holds `Done`, while idle): read
-//!   `Done`; when it reaches `N`, add 1 to `Finished[r]` of every node-mate
-//!   (and wake it) and start an add of 1 to `Told[l]` of every other node's
-//!   leader `l`; it answers "no more" once those adds completed, or after
-//!   1 ms at most (MPI promises progress on an operation only while its
-//!   maker is in MPI, and rank 0 may compute outside MPI for long after; a
-//!   leader that has not reached the run's first `give_more` would make
-//!   the wait long). Notices and reports of a finished run still in flight
-//!   complete later, unread.
-//! - **Relay** (a leader, while idle): when `Told[me]` grew, add 1 to
-//!   `Finished[r]` of every node-mate (and wake it).
+//! - **Watch**, across nodes (rank 0, which holds `Done[0]`, while idle):
+//!   read `Done[0]`; when it reaches `N`, start an add of 1 to `Told[l]` of
+//!   the leader `l` of each child of node 0 in the node tree, add 1 to
+//!   `Finished[r]` of every node-mate (and wake it); it answers "no more"
+//!   once those adds completed, or after 1 ms at most (MPI promises
+//!   progress on an operation only while its maker is in MPI, and rank 0
+//!   may compute outside MPI for long after; a leader that has not reached
+//!   the run's first `give_more` would make the wait long). Notices and
+//!   counts of a finished run still in flight complete later, unread.
+//! - **Relay** (a leader, while idle): when `Told[me]` grew, start an add
+//!   of 1 to `Told` of the leader of each of its node's children in the
+//!   node tree, add 1 to `Finished[r]` of every node-mate (and wake it),
+//!   and wait for those adds as rank 0 does.
 //! - **Finish check** (idle ranks): read `Finished[me]`; the run is over
 //!   when it reaches the number of runs (with `N > 0`) begun so far.
 //!
@@ -150,7 +177,8 @@
 //! for the end, answer a mark on its offer, try to steal from a random
 //! node-mate, and, once every node-mate was found empty (or it has none)
 //! or, in its first round, all of its node was idle: forward the node's
-//! count as described under "Forward", and, as the node's hunter, keep
+//! count as described under "Forward" (a leader also carries and relays in
+//! every round), and, as the node's hunter, keep
 //! takes in flight to random ranks on other nodes; then back off
 //! ([`idle::Backoff`]: spin, yield, sleep on `Finished[me]`, at most 1 ms
 //! on one node and, across nodes, 128 µs, or 32 µs for leaders, which
@@ -202,12 +230,17 @@
 //!    it read that answer (or ended the take). So an answer always lands on
 //!    `NO_ANSWER` (checked when it completes), and the hunter reads each
 //!    answer exactly once.
-//! 4. *Counting.* Jobs completed = `Done - base` + the `Unsent` words + the
-//!    forwards and reports in flight + the ranks' `unreported` counts, where
-//!    `base` is `Done` at the start of the run (a CAS moves counts between
-//!    `Unsent` and a rank without loss or copy, like units). So
-//!    `Done - base <= N`, with equality exactly when every job of the run was
-//!    completed and its count arrived.
+//! 4. *Counting.* Jobs completed = `Done[0] - base` + the `Unsent` words +
+//!    the other leaders' `Done` words + the reports, forwards and carries in
+//!    flight + the counts a leader took out of its `Done` word and has not
+//!    yet started to carry + the ranks' `unreported` counts, where `base` is
+//!    `Done[0]` at the start of the run (a CAS moves counts between `Unsent`
+//!    and a rank without loss or copy, like units, and a carry takes its
+//!    count out of one word before it adds it to the next). Every term is
+//!    at least 0, so `Done[0] - base <= N`, with equality exactly when every
+//!    job of the run was completed and every count of the run arrived at
+//!    rank 0: then no other word holds a count of the run, and the leaders'
+//!    `Done` words are 0 when the next run begins.
 //!
 //! # Why every job is handed out exactly once
 //!
@@ -248,10 +281,11 @@
 //! Across runs the same bits would mean other jobs, so runs must not
 //! overlap: `setup` is collective (an all-reduce that no rank leaves before
 //! every rank has left the previous run), and only then does a rank install
-//! its new range. Reports and notices may still be in flight when a rank
-//! leaves a run; they took effect before the run ended (`Finished` grows only
-//! after `Done` reached `N`, and notices are what makes it grow), and their
-//! answers are never read. Takes may be unanswered too: their marks are
+//! its new range. Reports, carries and notices may still be in flight when a
+//! rank leaves a run; they took effect before the run ended (`Finished`
+//! grows only after `Done[0]` reached `N`, which only the run's last count
+//! to arrive makes it reach, and notices are what makes `Finished` grow),
+//! and their answers are never read. Takes may be unanswered too: their marks are
 //! answered `NONE` by whoever removes them, because an owner answers with
 //! units only a mark of the run it is in (16 bits of the run number: a mark
 //! is answered at the latest when the rank it landed on begins the second
@@ -263,8 +297,8 @@
 //! # Why every rank terminates, and only when all jobs are done
 //!
 //! *Safety:* a rank answers "no more" only after it saw its `Finished` word
-//! reach the run's number; that happens only after some rank saw `Done` at
-//! `N` (invariant 4), and a job is reported only after the rank that ran it
+//! reach the run's number; that happens only after some rank saw `Done[0]`
+//! at `N` (invariant 4), and a job is reported only after the rank that ran it
 //! asked for more, i.e. after it completed.
 //! Only a true empty leads to the idle state: a lost race (`Retry`) is never
 //! mistaken for the end.
@@ -286,27 +320,35 @@
 //! units before its first `give_more` does the forward wait for that
 //! call; and a rank that counted in before a node-mate's start of run
 //! did, reads `Idle[l]` again once its sweep finds the node dry); and by
-//! the node's hunter, which forwards in every
-//! round (also under the model checkers, which leave the first rule out):
+//! the node's hunter, which forwards in every round in which it sees the
+//! whole node idle (every round where `Idle` is not kept: nodes of one
+//! rank, and under the model checkers, which leave the first rule out):
 //! once a node is dry
 //! its ranks all loop, `Hunter[l]` is 0 or held by one of them, and a rank
 //! that may hunt takes it (a node of several ranks has one besides the
-//! leader, who hunts only when alone). Rank 0 is idle, serves the forwards,
-//! and sees `Done` reach `N` while it polls. It tells its node, and
-//! every other node through its leader: the leader is still idle and serving
-//! when rank 0's add to `Told` arrives, because its node-mates can hear only
-//! through it, so none of them left, and neither did it. Each `Finished` word
-//! grows by exactly one per run (one teller per node). Idle ranks check
-//! `Finished[me]` at least once per backoff period. A rank that answered "no
-//! more" and computes for a long time delays nobody: nobody waits for an
-//! answer to a report, a take or a mark, and rank 0 delivers its notices
-//! before it answers (tested across nodes by
+//! leader, who hunts only when alone). No rank leaves before `Done[0]`
+//! reaches `N`, so every rank is idle and counted in `Idle`, every leader is
+//! serving, and carries what reaches its `Done` word on to its parent in
+//! each round: the counts climb
+//! the node tree, a hop per leader's round, and all of them reach rank 0,
+//! which is idle too, and sees `Done[0]` reach `N` while it polls. It
+//! tells its node, and its children in the node tree through their
+//! leaders, and each leader its children: a leader is still idle and
+//! serving when its parent's add to `Told` arrives, because it and its
+//! node-mates can hear only through that add, so none of them left. Each
+//! `Finished` and each `Told` word grows by exactly one per run (one teller
+//! per node, one parent per leader). Idle ranks check `Finished[me]` at
+//! least once per backoff period. A rank that answered "no more" and
+//! computes for a long time delays nobody: nobody waits for an answer to a
+//! report, a carry, a take or a mark, and rank 0 and each relaying leader
+//! deliver their notices before they answer (tested across nodes by
 //! `tests/termination.rs`); a mark on its offer only keeps one of the
 //! hunter's four inboxes busy until it answers it.
 //!
-//! The `Done` word is touched once per idle period per rank (not once per
-//! chunk), `Told` words once per run per node, offer and inbox words only
-//! while some node is dry: the hot words stay cold.
+//! Each rank's report is touched once per idle period (not once per chunk);
+//! each leader's `Done` word, rank 0's too, receives the forwards and
+//! carries of at most `K` child nodes and its own node's forwards; `Told` words are touched once per run per node; offer and inbox
+//! words only while some node is dry: the hot words stay cold.
 
 mod cross;
 mod finish;
@@ -400,12 +442,15 @@ pub(crate) struct Protocol<A: Atomics> {
     takes: Vec<Take>,
     /// Answers to others' marks in flight.
     answers: Vec<Pending>,
-    /// Reports in flight: the count added, and the operation.
-    reports: Vec<(u64, Pending)>,
+    /// Reports, forwards and carries in flight: the rank whose `Done` word
+    /// they add to, the count added, and the operation.
+    reports: Vec<(usize, u64, Pending)>,
     /// Started operations nobody waits for: reports of a run already
     /// finished. Completed when polled, and at the latest before the window
     /// is freed.
     in_flight: Vec<Pending>,
+    /// Children per node in the node tree (see `finish::TREE_FAN_OUT`).
+    tree_fan_out: usize,
     /// `Told[me]` increments already relayed to the node (leaders).
     told_relayed: u64,
     /// Whether this rank is counted in its node's `Idle` word.
@@ -450,6 +495,7 @@ impl<A: Atomics> Protocol<A> {
             answers: Vec::new(),
             reports: Vec::new(),
             in_flight: Vec::new(),
+            tree_fan_out: finish::TREE_FAN_OUT,
             told_relayed: 0,
             idle_counted: false,
             next_offer_check: None,
@@ -724,7 +770,7 @@ impl<A: Atomics> Protocol<A> {
                     || sweep.node_dry() && !forwarded && self.node_all_idle()?;
                 forwarded |= all_idle;
                 hunting = hunting || self.become_hunter()?;
-                if just_reported || hunting || all_idle {
+                if just_reported || all_idle || hunting && self.may_send_counts()? {
                     self.forward()?;
                 }
                 if hunting {
@@ -821,6 +867,19 @@ impl<A: Atomics> Protocol<A> {
         }
         let mates = self.atomics.topology().mates().len() as u64;
         Ok(self.atomics.load(self.leader(), Slot::Idle)? >= mates)
+    }
+
+    /// Whether the node's counts may go up the node tree now, in a round of
+    /// its hunter or a leader's carry: where the node keeps its `Idle`
+    /// count, only while every rank of the node is idle. Before, the run
+    /// cannot end (a rank of the node is busy, or has not yet counted in
+    /// and is about to), so counts sent then only cost their targets
+    /// service time: the simulator showed a leader's `Done` word on
+    /// software RMA receiving one add per report of its children's ranks,
+    /// 500 of them in the last 5 ms of a run of 4,096 ranks, each a slice
+    /// of the leader's time.
+    fn may_send_counts(&self) -> Result<bool> {
+        Ok(!self.counts_idle() || self.node_all_idle()?)
     }
 
     /// Takes this rank out of its node's idle ranks when it leaves the

@@ -158,9 +158,24 @@ impl Topology {
         self.map.by_node[self.map.node_start[node]]
     }
 
-    /// The leader (lowest rank) of every node, by node.
-    pub(crate) fn leaders(&self) -> impl Iterator<Item = usize> + '_ {
-        (0..self.nodes()).map(|n| self.leader_of(n))
+    /// The children of `node` in the tree of `fan_out` children per node
+    /// over the node numbers, rooted at node 0 (rank 0's), which carries
+    /// counts of completed jobs up to rank 0 and "finished" down from it:
+    /// nodes `node * fan_out + 1 ..= node * fan_out + fan_out` that exist.
+    /// Every node but node 0 is the child of exactly one node
+    /// ([`Topology::tree_parent`]), and every node is at most
+    /// `ceil(log_fan_out(nodes))` hops from node 0.
+    pub(crate) fn tree_children(&self, node: usize, fan_out: usize) -> Range<usize> {
+        let fan_out = fan_out.max(1);
+        let first = node.saturating_mul(fan_out).saturating_add(1);
+        let end = first.saturating_add(fan_out).min(self.nodes());
+        first.min(end)..end
+    }
+
+    /// The parent of `node` in the tree of [`Topology::tree_children`];
+    /// `None` for node 0.
+    pub(crate) fn tree_parent(&self, node: usize, fan_out: usize) -> Option<usize> {
+        node.checked_sub(1).map(|n| n / fan_out.max(1))
     }
 
     /// Whether this rank leads its node.
@@ -169,6 +184,7 @@ impl Topology {
     }
 
     /// Whether `rank` shares this rank's node.
+    #[cfg(any(test, feature = "simulate"))]
     pub(crate) fn is_mate(&self, rank: usize) -> bool {
         self.map.node_of[rank] == self.map.node_of[self.rank]
     }
@@ -185,7 +201,7 @@ mod tests {
         assert_eq!(t.nodes(), 2);
         assert_eq!(t.mates(), &[1, 3]);
         assert_eq!(t.remote().collect::<Vec<_>>(), [0, 2, 4]);
-        assert_eq!(t.leaders().collect::<Vec<_>>(), [0, 1]);
+        assert_eq!((t.leader_of(0), t.leader_of(1)), (0, 1));
         assert!(!t.is_leader());
         assert!(Topology::new(1, vec![0, 1, 0, 1, 0]).is_leader());
         assert!(t.is_mate(1) && !t.is_mate(4));
@@ -196,6 +212,46 @@ mod tests {
         assert_eq!(one.mates(), &[0, 1, 2, 3]);
         assert_eq!(one.remote_count(), 0);
         assert_eq!(Topology::blocks(5, 6, 2).mates(), &[4, 5]);
+    }
+
+    #[test]
+    fn node_tree_reaches_every_node_once() {
+        for nodes in [1, 2, 3, 5, 17, 300] {
+            for fan_out in [1, 2, 16] {
+                let t = Topology::blocks(0, nodes, 1);
+                let mut parent = vec![None; nodes];
+                for n in 0..nodes {
+                    for c in t.tree_children(n, fan_out) {
+                        assert!(c > n, "{nodes} nodes, fan-out {fan_out}: {n} -> {c}");
+                        assert_eq!(parent[c].replace(n), None, "{c} has two parents");
+                        assert_eq!(t.tree_parent(c, fan_out), Some(n));
+                    }
+                    assert!(t.tree_children(n, fan_out).len() <= fan_out);
+                }
+                // Every node but the root has a parent, so the depth is
+                // at most the number of tree levels.
+                assert_eq!(t.tree_parent(0, fan_out), None);
+                let mut depth = vec![0usize; nodes];
+                for n in 1..nodes {
+                    let p = parent[n].expect("every node but 0 has a parent");
+                    assert!(p < n);
+                    depth[n] = depth[p] + 1;
+                }
+                let levels = if fan_out == 1 {
+                    nodes - 1
+                } else {
+                    // ceil(log_fan_out(nodes(fan_out - 1) + 1)) - 1
+                    let (mut cap, mut width, mut l) = (1usize, 1usize, 0usize);
+                    while cap < nodes {
+                        width *= fan_out;
+                        cap += width;
+                        l += 1;
+                    }
+                    l
+                };
+                assert_eq!(depth.iter().max().copied().unwrap_or(0), levels);
+            }
+        }
     }
 
     #[test]

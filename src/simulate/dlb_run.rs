@@ -173,7 +173,10 @@ fn one_rank(
     let kernel = &world.kernel;
     kernel.enter(rank)?;
     let atomics = SimAtomics::new(Arc::clone(world), Topology::of(rank, map));
-    let protocol = Protocol::new(atomics, sc.seed);
+    let mut protocol = Protocol::new(atomics, sc.seed);
+    if let Some(k) = sc.tree_fan_out {
+        protocol.set_tree_fan_out(k);
+    }
     let claim_ahead = if sc.claim_ahead {
         DEFAULT_CLAIM_AHEAD
     } else {

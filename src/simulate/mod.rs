@@ -129,6 +129,8 @@ pub struct Scenario {
     pub late_ranks: Vec<usize>,
     /// See `late_ranks`.
     pub late_by: Duration,
+    /// Children per node of dlb's node tree; `None`: the library's default.
+    pub tree_fan_out: Option<usize>,
 }
 
 impl Scenario {
@@ -154,6 +156,7 @@ impl Scenario {
             seed: 0x5eed,
             late_ranks: Vec::new(),
             late_by: Duration::ZERO,
+            tree_fan_out: None,
         }
     }
 

@@ -474,6 +474,29 @@ fn rma_node_aware_on_simulated_nodes() {
     }
 }
 
+/// The node tree on simulated nodes made deep (`DLB_TREE_FAN_OUT`, a
+/// testing aid: 16 children per node by default): a chain of 3, 5 and 4
+/// nodes, and a binary tree of 7, so that leaders carry their children's
+/// counts up and relay "finished" down over several hops.
+#[test]
+fn rma_node_aware_in_a_deep_node_tree() {
+    if is_child() {
+        return;
+    }
+    for (ranks, per_node, fan_out) in [(3, 1, 1), (5, 1, 1), (8, 2, 1), (7, 1, 2)] {
+        let (per_node, fan_out) = (per_node.to_string(), fan_out.to_string());
+        scenario(
+            ranks,
+            &[
+                ("DLB_ATOMICS", "hybrid"),
+                ("DLB_RANKS_PER_NODE", per_node.as_str()),
+                ("DLB_TREE_FAN_OUT", fan_out.as_str()),
+            ],
+            Variant::Rma,
+        );
+    }
+}
+
 /// The path dlb picks itself: shared memory on one node (MPI atomics when
 /// the MPI makes no shared windows: `ci/test` runs this under Open MPI's
 /// `OMPI_MCA_osc=pt2pt`), the node-aware path across nodes (`ci/multinode`

@@ -2,7 +2,10 @@
 //! delay any other rank's "no more": nobody may wait on it. Each run picks
 //! one rank that, once told "no more", sleeps 1.5 s outside MPI; every other
 //! rank must hear "no more" well before that sleep ends. Runs with whatever
-//! `DLB_MPIEXEC` launches, so `ci/multinode` runs it across nodes too.
+//! `DLB_MPIEXEC` launches, so `ci/multinode` runs it across nodes too; and,
+//! on whatever it launches, once more with every rank a node of its own
+//! and the node tree a chain, so that the ranks away include leaders that
+//! relay "finished" to the node below them.
 
 mod common;
 
@@ -48,8 +51,13 @@ fn a_rank_away_after_no_more_delays_nobody() {
     if is_child() {
         return;
     }
-    for ranks in [2, 4, 8] {
-        let launch = launch("away_child", ranks, &[]);
+    let chain: &[(&str, &str)] = &[
+        ("DLB_ATOMICS", "hybrid"),
+        ("DLB_RANKS_PER_NODE", "1"),
+        ("DLB_TREE_FAN_OUT", "1"),
+    ];
+    for (ranks, env) in [(2, &[][..]), (4, &[]), (8, &[]), (4, chain)] {
+        let launch = launch("away_child", ranks, env);
         for run in 0..RUNS {
             let mut away = None;
             let times: Vec<u128> = launch
@@ -70,7 +78,7 @@ fn a_rank_away_after_no_more_delays_nobody() {
             let limit = times[away].max(first) + (AWAY.as_nanos() / 3);
             assert!(
                 last < limit,
-                "run {run} on {ranks} ranks: rank {away} went away at {} ms after the first \
+                "run {run} on {ranks} ranks ({env:?}): rank {away} went away at {} ms after the first \
                  'no more', and the last rank heard at {} ms (each rank, in ms: {:?})",
                 (times[away] - first) / 1_000_000,
                 (last - first) / 1_000_000,

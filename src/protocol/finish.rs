@@ -1,5 +1,6 @@
-//! Termination (see the module doc of [`super`]): reports to `Done[0]`,
-//! rank 0's watch and notices, the leaders' relay, and the finish check.
+//! Termination (see the module doc of [`super`]): reports, forwards and
+//! carries up the node tree to `Done[0]`, rank 0's watch and notices, the
+//! leaders' relay down the tree, and the finish check.
 
 use super::{Bug, Path, Protocol, DONE_RANK};
 use crate::atomics::primitive::MODEL_CHECKING;
@@ -174,10 +175,10 @@ impl<A: Atomics> Protocol<A> {
         Ok(())
     }
 
-    /// Across nodes, rank 0 (which holds `Done`, and is idle once every job
-    /// is done) reads `Done` while idle; when it reaches the run's total, it
-    /// tells its own node and every other node's leader (see
-    /// `wait_for_notices`).
+    /// Across nodes, rank 0 (which holds `Done[0]`, and is idle once every
+    /// job is done) reads `Done[0]` while idle; when it reaches the run's
+    /// total, it tells its own node and the leaders of its children in the
+    /// node tree (see `wait_for_notices`).
     fn watch_done(&mut self) -> Result<()> {
         let watches = self.multi_node() || self.has_bug(Bug::FinishCountsRunTwice);
         if self.me() != DONE_RANK || self.finished || !watches {

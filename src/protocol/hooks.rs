@@ -72,7 +72,7 @@ pub(crate) enum Path {
     /// tells every rank.
     Finish,
     /// Across nodes, rank 0 sees `Done` reach the total and tells its node
-    /// and the other nodes' leaders.
+    /// and the leaders of its children in the node tree.
     FinishAcrossNodes,
     /// A leader relays a finish told by another node.
     Relay,

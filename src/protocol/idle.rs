@@ -7,9 +7,12 @@
 //! of a run across nodes, which passes through leaders (every rank on the
 //! `mpi` path over software RMA), stays as fast as the roles' caps make it
 //! after short waits. After long ones, each sleep adds at most 1/64 of the
-//! wait so far, and the end passes through about four at most (rank 0's
-//! and the leaders'; node-mates on shared memory are woken), so it comes
-//! at most about 6% of the wait late, and at most about 16 ms. On software
+//! wait so far, and the end passes through `2 d + 1` of them, where `d` is
+//! the depth of the node tree (the protocol's module doc): a hunter's
+//! forward, a carry per level above it, rank 0's watch and a relay per
+//! level (node-mates on shared memory are woken). That is 3 on up to 17
+//! nodes and 7 on up to 4,369, so the end comes at most about 5% (11%) of
+//! the wait late, and at most about 12 ms (28 ms). On software
 //! RMA, where each wake-up makes several MPI calls, an idle rank then uses
 //! under 5% of a core (`benches/idle_cpu.rs`).
 
@@ -28,7 +31,8 @@ const FIRST_SLEEP: Duration = Duration::from_micros(8);
 pub(crate) const MAX_SLEEP: Duration = Duration::from_micros(1024);
 /// The longest sleep when the ranks span nodes: idle ranks serve the
 /// reports, takes and notices of others on software RMA, and termination
-/// across nodes passes through two of them.
+/// across nodes passes through one of them (a node's hunter, which
+/// forwards its node's count).
 pub(crate) const MAX_SLEEP_ACROSS_NODES: Duration = Duration::from_micros(128);
 /// The longest sleep of a node's leader across nodes: the end of a run
 /// passes through leaders (see the protocol), and on software RMA an

@@ -5,7 +5,8 @@
 //! (CPU atomics on shared memory), across nodes on words reached with MPI
 //! atomics, which on software RMA complete only when the target rank enters
 //! MPI. Operations on other nodes' words are started and polled, never
-//! waited for, with one bounded exception (rank 0's notices, below).
+//! waited for, with one bounded exception (the notices that end a run, from
+//! rank 0 and from relaying leaders, below).
 //!
 //! # State
 //!
@@ -51,12 +52,14 @@
 //! leaders, so that rank 0 neither serves one add per node at the end of a
 //! run nor starts one notice per node (the simulator, `crate::simulate`,
 //! measured both as what grew with the number of nodes), and every node is
-//! at most `ceil(log_K(nodes))` hops from rank 0.
+//! at most `ceil(log_K(nodes))` hops from rank 0 (for `K` > 1; a chain has
+//! `nodes - 1`).
 //!
 //! Each rank also keeps private state: `own`, the last value it saw in its
 //! own `Range` word; `stash`, units it received and has not installed yet;
-//! `unreported`, jobs it completed but has not added to `Done`; operations it
-//! started and has not seen complete (takes, answers, reports, notices);
+//! `unreported`, jobs it completed but has not reported; operations it
+//! started and has not seen complete (takes, answers, reports, forwards,
+//! carries, notices);
 //! and the
 //! private pending range of the layer above (`crate::dispenser`), which this
 //! module never sees.
@@ -139,7 +142,8 @@
 //!   per idle period by a rank whose sweep found the node dry and
 //!   `Idle[l]` at the node's size; and by the node's hunter in every round
 //!   once the node is dry, while `Idle[l]` is at the node's size (on nodes
-//!   that keep it; see `may_send_counts`). Not by every
+//!   that keep it), and else once it was idle for 1 ms and then once per
+//!   millisecond (see `may_send_counts`). Not by every
 //!   rank that just reported, nor every idle rank in every round: then the
 //!   reports of a node's ranks went up in as many adds, all in the
 //!   last millisecond of a run, one per rank (the simulator,
@@ -147,7 +151,8 @@
 //!   ranks, its hottest word at 16,384 ranks), and on osc/ucx each holds a
 //!   lock on rank 0's window while it waits for rank 0.
 //! - **Carry** (a leader other than rank 0, while idle, in every round in
-//!   which `Idle[me]` is at the node's size, on nodes that keep it): if
+//!   which `Idle[me]` is at the node's size, on nodes that keep it, and
+//!   else at most once per millisecond, as the hunter forwards): if
 //!   `Done[me]` holds `c > 0`, add `-c` to it, then start an add of `c` to
 //!   `Done[p]` of its parent's leader `p` (rank 0 at the top). Only `l`
 //!   takes counts out of `Done[l]`, so it never holds less than `l` read;
@@ -327,10 +332,13 @@
 //! its ranks all loop, `Hunter[l]` is 0 or held by one of them, and a rank
 //! that may hunt takes it (a node of several ranks has one besides the
 //! leader, who hunts only when alone). No rank leaves before `Done[0]`
-//! reaches `N`, so every rank is idle and counted in `Idle`, every leader is
-//! serving, and carries what reaches its `Done` word on to its parent in
-//! each round: the counts climb
-//! the node tree, a hop per leader's round, and all of them reach rank 0,
+//! reaches `N`, so every leader is idle and serving, and carries what
+//! reaches its `Done` word on to its parent: in each round once every rank
+//! of its node is counted in `Idle` (a rank not counted yet is one that
+//! began with units and has not called `give_more` since thieves took
+//! them), and at the latest 1 ms after the last carry otherwise. The counts
+//! climb the node tree, a hop per leader's round (or per millisecond while
+//! such a late rank stays away), and all of them reach rank 0,
 //! which is idle too, and sees `Done[0]` reach `N` while it polls. It
 //! tells its node, and its children in the node tree through their
 //! leaders, and each leader its children: a leader is still idle and
@@ -345,10 +353,11 @@
 //! `tests/termination.rs`); a mark on its offer only keeps one of the
 //! hunter's four inboxes busy until it answers it.
 //!
-//! Each rank's report is touched once per idle period (not once per chunk);
-//! each leader's `Done` word, rank 0's too, receives the forwards and
-//! carries of at most `K` child nodes and its own node's forwards; `Told` words are touched once per run per node; offer and inbox
-//! words only while some node is dry: the hot words stay cold.
+//! Each rank reports once per idle period (not once per chunk); each
+//! leader's `Done` word receives the forwards and carries of at most `K`
+//! child nodes (rank 0's also its own node's forwards), mostly once each
+//! node is idle; `Told` words are touched once per run per node; offer and
+//! inbox words only while some node is dry: the hot words stay cold.
 
 mod cross;
 mod finish;
@@ -380,6 +389,9 @@ const DONE_RANK: usize = 0;
 /// CAS attempts a thief makes on one victim, alternating the value each
 /// failed CAS returned and a prediction, before it reports [`Steal::Retry`].
 const STEAL_CAS_TRIES: u32 = 4;
+/// How often an idle rank sends its node's counts up the node tree while
+/// part of its node is not idle (see `Protocol::may_send_counts`).
+const PARTIAL_SEND_EVERY: Duration = Duration::from_millis(1);
 /// Takes a rank keeps in flight to ranks on other nodes, so that it never
 /// waits behind one busy rank.
 pub(crate) const REMOTE_TAKES: usize = 3;
@@ -455,6 +467,10 @@ pub(crate) struct Protocol<A: Atomics> {
     told_relayed: u64,
     /// Whether this rank is counted in its node's `Idle` word.
     idle_counted: bool,
+    /// While idle: when this rank may next send its node's counts up the
+    /// node tree although part of its node is not idle (see
+    /// `may_send_counts`); `None` outside the idle loop.
+    partial_send_at: Option<Instant>,
     /// When `give_more` next reads `Offer[me]` for hunger.
     next_offer_check: Option<Instant>,
     /// Under a model checker: `Atomics::writes` when takes last came back
@@ -498,6 +514,7 @@ impl<A: Atomics> Protocol<A> {
             tree_fan_out: finish::TREE_FAN_OUT,
             told_relayed: 0,
             idle_counted: false,
+            partial_send_at: None,
             next_offer_check: None,
             takes_failed_at: None,
             take_pause: cross::TakePause::default(),
@@ -807,7 +824,8 @@ impl<A: Atomics> Protocol<A> {
     }
 
     /// Polls the started operations. In `give_more` this is all: the run
-    /// cannot end while this rank holds a unit, so `relay` has nothing to do.
+    /// cannot end while this rank holds a unit, so `relay` has nothing to do
+    /// (a busy leader's node is not idle, so it would not carry either).
     fn poll_started(&mut self) -> Result<()> {
         self.poll_takes()?;
         self.poll_answers()?;
@@ -844,8 +862,10 @@ impl<A: Atomics> Protocol<A> {
     /// now, so that this rank's forward carries every report of the node
     /// (see "Forward"). `>=`, not `==`: a `give_more` that failed with an
     /// error may have left a rank counted, and a forward too many is
-    /// harmless.
+    /// harmless. Also begins the wait before this rank may send counts
+    /// while part of its node is busy (see `may_send_counts`).
     fn count_idle(&mut self) -> Result<bool> {
+        self.partial_send_at = Some(Instant::now() + PARTIAL_SEND_EVERY);
         if !self.counts_idle() {
             // Alone on its node a rank is its node's last; on one node, or
             // under a model checker, nobody forwards at once.
@@ -878,13 +898,33 @@ impl<A: Atomics> Protocol<A> {
     /// software RMA receiving one add per report of its children's ranks,
     /// 500 of them in the last 5 ms of a run of 4,096 ranks, each a slice
     /// of the leader's time.
-    fn may_send_counts(&self) -> Result<bool> {
-        Ok(!self.counts_idle() || self.node_all_idle()?)
+    ///
+    /// Not only then, though: a rank whose units thieves took before its
+    /// first `give_more` of the run counts itself in only at that call, and
+    /// until then its node would hold back its counts and, on a node with
+    /// children, theirs. So while part of the node is not idle the counts
+    /// go up once after this rank was idle for [`PARTIAL_SEND_EVERY`], and
+    /// then at most once per that period: a rank late in that way delays
+    /// the end by about that much per hop of the tree, not until it comes.
+    fn may_send_counts(&mut self) -> Result<bool> {
+        if !self.counts_idle() || self.node_all_idle()? {
+            return Ok(true);
+        }
+        let now = Instant::now();
+        match self.partial_send_at {
+            Some(at) if now >= at => {
+                self.partial_send_at = Some(now + PARTIAL_SEND_EVERY);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     /// Takes this rank out of its node's idle ranks when it leaves the
-    /// idle loop (with work, or at the end of the run).
+    /// idle loop (with work, or at the end of the run), and ends its
+    /// partial sends.
     fn uncount_idle(&mut self) -> Result<()> {
+        self.partial_send_at = None;
         if !std::mem::take(&mut self.idle_counted) {
             return Ok(());
         }

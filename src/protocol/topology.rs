@@ -164,7 +164,8 @@ impl Topology {
     /// nodes `node * fan_out + 1 ..= node * fan_out + fan_out` that exist.
     /// Every node but node 0 is the child of exactly one node
     /// ([`Topology::tree_parent`]), and every node is at most
-    /// `ceil(log_fan_out(nodes))` hops from node 0.
+    /// `ceil(log_fan_out(nodes))` hops from node 0 (for a fan-out above 1;
+    /// a chain, fan-out 1, has `nodes - 1`).
     pub(crate) fn tree_children(&self, node: usize, fan_out: usize) -> Range<usize> {
         let fan_out = fan_out.max(1);
         let first = node.saturating_mul(fan_out).saturating_add(1);

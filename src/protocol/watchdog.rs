@@ -218,7 +218,7 @@ impl<A: Atomics> Protocol<A> {
         );
         let done = match w.done.value {
             Some((d, _)) => format!(
-                "{} of {} jobs of this run reported done",
+                "{} of {} jobs of this run counted at rank 0",
                 d.wrapping_sub(self.done_base),
                 self.total
             ),

@@ -233,3 +233,34 @@ fn the_node_tree_keeps_rank_0_cold_and_the_end_short() {
     let binary = with_fan_out(2);
     assert!(binary.makespan_ns >= binary.bound_ns, "{binary:?}");
 }
+
+#[test]
+fn a_late_rank_robbed_of_its_units_holds_back_nobody_for_long() {
+    // Rank 5 (node 1 of 4, nodes of 4, the node tree a chain 0-1-2-3)
+    // makes its first `give_more` only 50 ms after setup; its node-mates
+    // steal all of its units meanwhile, and every job is done after about
+    // 25 ms. It counts itself idle only at that first call, so its node
+    // looks busy until then: node 1's counts, and node 2's and 3's that
+    // pass through node 1's leader, go up anyway after 1 ms of idleness
+    // (`may_send_counts`), and every other rank hears "no more" long
+    // before rank 5 comes.
+    for cross in [CrossModel::HwRdma, CrossModel::SwRma] {
+        let mut sc = scenario(16, 4, cross, Workload::Uniform, 20);
+        sc.late_ranks = vec![5];
+        sc.late_by = Duration::from_millis(50);
+        sc.tree_fan_out = Some(1);
+        let o = run(Strategy::Dlb, &sc).unwrap();
+        for (r, &told) in o.told_ns.iter().enumerate() {
+            if r != 5 {
+                assert!(
+                    told < 35_000_000,
+                    "{}: rank {r} told at {} µs: {:?}",
+                    cross.name(),
+                    told / 1000,
+                    o.told_ns
+                );
+            }
+        }
+        assert!(o.told_ns[5] >= 50_000_000, "{:?}", o.told_ns);
+    }
+}

@@ -69,6 +69,8 @@ mod run;
 #[cfg(feature = "simulate")]
 pub mod simulate;
 mod stats;
+#[doc(hidden)]
+pub mod workloads;
 
 pub use crate::builder::Builder;
 pub use crate::config::{AtomicsPath, Schedule, Variant};

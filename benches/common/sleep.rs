@@ -4,7 +4,6 @@
 
 use dlb::bench::{global_counter, master_worker};
 use dlb::collectives::allgather;
-use dlb::rng::Rng;
 use dlb::Dlb;
 use std::time::{Duration, Instant};
 
@@ -13,47 +12,17 @@ use std::time::{Duration, Instant};
 /// counter on rank 0.
 pub const STRATEGIES: [&str; 4] = ["dlb_rma", "dlb_static", "master_worker", "global_counter"];
 
-/// The size of rank 0's initial block in DLB's split of `jobs` over
-/// `ranks`: `ceil(jobs / ranks)`.
-pub fn first_block(jobs: u64, ranks: u64) -> u64 {
-    jobs / ranks + u64::from(jobs % ranks > 0)
-}
-
-/// Nominal job costs in milliseconds (mean at least 1 ms):
-/// - `uniform`: 0.5 to 2.5 ms, random;
-/// - `ramp`: 0.25 + 3 i / N ms for job i of N;
-/// - `pareto`: Pareto, shape 1.5, scale 0.5 ms (mean 1.5 ms), capped at 25 ms;
-/// - `seed_1_8`: the seed example's 1 to 8 units (random, uniform) of 0.5 ms;
-/// - `heavy_block`: rank 0's initial block (`first_block`) at 4 ms, the rest 1 ms.
-///
-/// The random draws depend only on `jobs`, so every rank computes the same.
+/// The workloads' job costs (one definition, shared with the simulator's
+/// validation against these benchmarks): see `dlb::workloads`.
 pub fn costs(workload: &str, jobs: u64, ranks: u64) -> Vec<f64> {
-    // Seeded by `jobs` only: every rank draws the same costs.
-    let mut rng = Rng::new(jobs);
-    let heavy_end = first_block(jobs, ranks);
-    (0..jobs)
-        .map(|i| match workload {
-            "uniform" => 0.5 + 2.0 * rng.unit(),
-            "ramp" => 0.25 + 3.0 * i as f64 / jobs as f64,
-            "pareto" => (0.5 / (1.0 - rng.unit()).powf(1.0 / 1.5)).min(25.0),
-            "seed_1_8" => 0.5 * (1.0 + (rng.unit() * 8.0).floor()),
-            "heavy_block" => {
-                if i < heavy_end {
-                    4.0
-                } else {
-                    1.0
-                }
-            }
-            _ => panic!("unknown workload {workload}"),
-        })
-        .collect()
+    dlb::workloads::costs(workload, jobs, ranks)
+        .unwrap_or_else(|| panic!("unknown workload {workload}"))
 }
 
 /// `costs` scaled so that their mean is exactly `mean_ms`.
 pub fn scaled_costs(workload: &str, jobs: u64, ranks: u64, mean_ms: f64) -> Vec<f64> {
-    let cost = costs(workload, jobs, ranks);
-    let factor = mean_ms * jobs as f64 / cost.iter().sum::<f64>();
-    cost.into_iter().map(|c| c * factor).collect()
+    dlb::workloads::scaled_costs(workload, jobs, ranks, mean_ms)
+        .unwrap_or_else(|| panic!("unknown workload {workload}"))
 }
 
 /// What a rank measured in one strategy run.

@@ -8,6 +8,13 @@
       reference_ratio, error = sim / reference - 1).
   report.py has-smpi SMPI.jsonl WORKLOAD RANKS,RANKS,...
       exit status 0 if SMPI's rows hold dlb at every one of those points.
+  report.py validate-real SIM.jsonl REAL.jsonl OUT.jsonl RANKS PER_NODE MPI
+      the same against the mean makespan / bound of real runs of
+      benches/multinode.rs (Open MPI osc/pt2pt) or benches/balance.rs (one
+      node: PER_NODE = RANKS), appended to OUT (reference "real").
+  report.py has-real REAL.jsonl RANKS PER_NODE MPI JOBS
+      exit status 0 if REAL holds such rows (of JOBS jobs; validate-real
+      takes the job count from SIM's rows).
   report.py plot SCALING.jsonl OUT.svg
       draws efficiency (bound / makespan) against ranks, one line per
       strategy, one panel per cross-node model and workload.
@@ -56,6 +63,85 @@ def validate(sim_path, smpi_path, out_path):
             f.write(json.dumps(o) + "\n")
     worst = max(out, key=lambda o: abs(o["error"]))
     print(f"worst: {worst['strategy']} {worst['workload']} {worst['ranks']}: {worst['error']:+.1%}")
+
+
+# The benchmarks' names for strategies and workloads, as the simulator's.
+REAL_STRATEGY = {"dlb_rma": "dlb", "dlb_static": "static",
+                 "master_worker": "master_worker", "global_counter": "global_counter"}
+# benches/multinode.rs names its workloads apart from their generators.
+MULTINODE_WORKLOAD = {"ramp": "ramp", "block": "heavy_block", "random": "seed_1_8"}
+
+
+def real_ratios(real_path, ranks, per_node, mpi, jobs):
+    """Mean makespan / bound per (strategy, bench:workload) of the real rows
+    of benches/multinode.rs (stack osc/pt2pt) or benches/balance.rs (one
+    node) of `jobs` jobs at `ranks` ranks in nodes of `per_node`, with `mpi`."""
+    acc = {}
+    for r in rows(real_path):
+        if r.get("mpi") != mpi or r.get("ranks") != ranks or r.get("jobs") != jobs:
+            continue
+        if r.get("bench") == "multinode":
+            if (r.get("metric") != "makespan_over_bound" or r.get("stack") != "openmpi-pt2pt"
+                    or r.get("ranks_per_node") != per_node):
+                continue
+            workload = MULTINODE_WORKLOAD.get(r["workload"])
+            ratio = r["value"]
+        elif r.get("bench") == "balance" and per_node == ranks:
+            workload, ratio = r["workload"], r["makespan_s"] / r["lower_bound_s"]
+        else:
+            continue
+        strategy = REAL_STRATEGY.get(r.get("strategy"))
+        if workload and strategy:
+            acc.setdefault((strategy, "bench:" + workload), []).append(ratio)
+    return {k: sum(v) / len(v) for k, v in acc.items()}
+
+
+def validate_real(sim_path, real_path, out_path, ranks, per_node, mpi):
+    """Appends to `out_path` the simulator's rows of `sim_path` side by side
+    with the real runs' mean ratios; prints them."""
+    ranks, per_node = int(ranks), int(per_node)
+    sims = [r for r in rows(sim_path) if r["ranks"] == ranks and r["per_node"] == per_node]
+    jobs = sims[0]["jobs"] if sims else None
+    real = real_ratios(real_path, ranks, per_node, mpi, jobs)
+    topology = "one node" if per_node == ranks else f"{ranks // per_node}x{per_node}"
+    out = []
+    print(f"{'strategy':<15} {'workload':<18} {'ranks':>5}  {'sim':>7} {'real':>7} {'error':>7}   ({topology}, {mpi})")
+    for r in sims:
+        key = (r["strategy"], r["workload"])
+        if key not in real:
+            continue
+        sim_ratio = r["makespan_s"] / r["bound_s"]
+        err = sim_ratio / real[key] - 1
+        print(f"{key[0]:<15} {key[1]:<18} {ranks:>5}  {sim_ratio:>7.3f} {real[key]:>7.3f} {err:>+7.1%}")
+        out.append({
+            "bench": "validation",
+            "reference": "real",
+            "topology": topology,
+            "mpi": mpi,
+            "model": r["model"],
+            "ranks": ranks,
+            "workload": r["workload"],
+            "strategy": r["strategy"],
+            "sim_ratio": sim_ratio,
+            "reference_ratio": real[key],
+            "error": err,
+        })
+    if not out:
+        sys.exit(f"report.py: no point of {sim_path} has real rows in {real_path}")
+    with open(out_path, "a") as f:
+        for o in out:
+            f.write(json.dumps(o) + "\n")
+    worst = max(out, key=lambda o: abs(o["error"]))
+    print(f"worst: {worst['strategy']} {worst['workload']}: {worst['error']:+.1%}")
+
+
+def has_real(real_path, ranks, per_node, mpi, jobs):
+    """Exit status 0 if `real_path` has real rows for that shape."""
+    try:
+        found = real_ratios(real_path, int(ranks), int(per_node), mpi, int(jobs))
+    except OSError:
+        found = {}
+    sys.exit(0 if found else 1)
 
 
 COLORS = {"dlb": "#d62728", "static": "#7f7f7f", "global_counter": "#1f77b4",
@@ -117,6 +203,10 @@ if __name__ == "__main__":
         has_smpi(*sys.argv[2:])
     elif len(sys.argv) == 5 and sys.argv[1] == "validate":
         validate(*sys.argv[2:])
+    elif len(sys.argv) == 8 and sys.argv[1] == "validate-real":
+        validate_real(*sys.argv[2:])
+    elif len(sys.argv) == 7 and sys.argv[1] == "has-real":
+        has_real(*sys.argv[2:])
     elif len(sys.argv) == 4 and sys.argv[1] == "plot":
         plot(*sys.argv[2:])
     else:

@@ -8,28 +8,59 @@
 //! ```
 //!
 //! One line per (strategy, model, workload, ranks) on standard output, and
-//! the same as a JSON object per line appended to `--out`.
+//! the same as a JSON object per line appended to `--out`. Workloads named
+//! `bench:NAME` are the benchmarks' (`dlb::workloads`: `bench:ramp`,
+//! `bench:heavy_block`, `bench:seed_1_8`, ...), with their nominal costs, or
+//! scaled to `--mean-ms` when it is given, as `benches/multinode.rs` does.
 
 use dlb::simulate::{run, CrossModel, Latency, Scenario, Strategy, Workload};
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+/// A workload of the simulator's own, or of the benchmarks.
+#[derive(Clone, Copy)]
+enum Jobs {
+    Sim(Workload),
+    Bench(&'static str),
+}
+
+impl Jobs {
+    fn from_name(s: &str) -> Option<Jobs> {
+        match s.strip_prefix("bench:") {
+            Some(b) => dlb::workloads::NAMES
+                .into_iter()
+                .find(|&n| n == b)
+                .map(Jobs::Bench),
+            None => Workload::from_name(s).map(Jobs::Sim),
+        }
+    }
+
+    fn name(self) -> String {
+        match self {
+            Jobs::Sim(w) => w.name().to_owned(),
+            Jobs::Bench(b) => format!("bench:{b}"),
+        }
+    }
+}
+
 struct Args {
     ranks: Vec<usize>,
     per_node: usize,
     models: Vec<Latency>,
-    workloads: Vec<Workload>,
+    workloads: Vec<Jobs>,
     strategies: Vec<Strategy>,
     per_rank: u64,
     mean_ms: f64,
+    /// Whether `--mean-ms` was given (benchmark workloads are scaled then).
+    mean_given: bool,
     maxjobs: u64,
     fan_out: Option<usize>,
     out: Option<String>,
 }
 
 const USAGE: &str = "usage: dlbsim [--ranks 4,16,64] [--per-node 8] [--models hw_rdma,sw_rma,smpi] \
-[--workloads uniform,ramp,block,seed,pareto] [--strategies dlb,static,global_counter,master_worker] \
+[--workloads uniform,ramp,block,seed,pareto,bench:NAME] [--strategies dlb,static,global_counter,master_worker] \
 [--per-rank 100] [--mean-ms 1] [--maxjobs 1] [--fan-out 16] [--out FILE]";
 
 fn list<T>(v: &str, parse: impl Fn(&str) -> Option<T>, what: &str) -> Result<Vec<T>, String> {
@@ -54,10 +85,11 @@ fn parse() -> Result<Args, String> {
             Latency::of(CrossModel::HwRdma),
             Latency::of(CrossModel::SwRma),
         ],
-        workloads: vec![Workload::Uniform],
+        workloads: vec![Jobs::Sim(Workload::Uniform)],
         strategies: Strategy::ALL.to_vec(),
         per_rank: 100,
         mean_ms: 1.0,
+        mean_given: false,
         maxjobs: 1,
         fan_out: None,
         out: None,
@@ -74,11 +106,12 @@ fn parse() -> Result<Args, String> {
             "--ranks" => a.ranks = list(&v, |s| s.parse().ok().filter(|&n| n > 0), "rank count")?,
             "--per-node" => a.per_node = positive(&flag, &v)?,
             "--models" => a.models = list(&v, Latency::named, "model (hw_rdma, sw_rma, smpi)")?,
-            "--workloads" => a.workloads = list(&v, Workload::from_name, "workload")?,
+            "--workloads" => a.workloads = list(&v, Jobs::from_name, "workload")?,
             "--strategies" => a.strategies = list(&v, Strategy::from_name, "strategy")?,
             "--per-rank" => a.per_rank = positive(&flag, &v)?,
             "--mean-ms" => {
                 a.mean_ms = positive(&flag, &v)?;
+                a.mean_given = true;
                 if !a.mean_ms.is_finite() {
                     return Err(format!("--mean-ms: '{v}' is not finite"));
                 }
@@ -132,17 +165,22 @@ fn main() -> ExitCode {
     for &model in &args.models {
         for &workload in &args.workloads {
             for &ranks in &args.ranks {
-                let mut sc = Scenario::new(
-                    ranks,
-                    args.per_node,
-                    model.cross,
-                    workload,
-                    args.per_rank * ranks as u64,
-                );
+                let own = match workload {
+                    Jobs::Sim(w) => w,
+                    Jobs::Bench(_) => Workload::Uniform,
+                };
+                let jobs = args.per_rank * ranks as u64;
+                let mut sc = Scenario::new(ranks, args.per_node, model.cross, own, jobs);
                 sc.latency = model;
                 sc.tree_fan_out = args.fan_out;
                 sc.mean = Duration::from_secs_f64(args.mean_ms / 1e3);
                 sc.maxjobs = args.maxjobs;
+                if let Jobs::Bench(name) = workload {
+                    let mean = args.mean_given.then_some(sc.mean);
+                    sc = sc
+                        .with_bench_costs(name, mean)
+                        .expect("names are checked when parsed");
+                }
                 for &strategy in &args.strategies {
                     if strategy == Strategy::MasterWorker && ranks < 2 {
                         continue;
@@ -184,7 +222,9 @@ fn main() -> ExitCode {
                         "ranks": ranks,
                         "per_node": sc.per_node,
                         "jobs": sc.jobs,
-                        "mean_ms": args.mean_ms,
+                        // Benchmark workloads at nominal costs have their own mean.
+                        "mean_ms": (args.mean_given || matches!(workload, Jobs::Sim(_)))
+                            .then_some(args.mean_ms),
                         "maxjobs": sc.maxjobs,
                         "tree_fan_out": args.fan_out,
                         "makespan_s": o.makespan_ns as f64 / 1e9,

@@ -13,13 +13,9 @@ use std::collections::{BinaryHeap, VecDeque};
 
 /// Every rank runs its block of the DLB split; no communication.
 pub(crate) fn static_split(sc: &Scenario) -> Result<Outcome> {
-    let (p, mean) = (sc.ranks as u64, sc.mean_ns());
+    let p = sc.ranks as u64;
     let makespan = (0..p)
-        .map(|r| {
-            block(sc.jobs, p, r)
-                .map(|i| sc.workload.cost(i, sc.jobs, mean))
-                .sum::<u64>()
-        })
+        .map(|r| block(sc.jobs, p, r).map(|i| sc.cost(i)).sum::<u64>())
         .max()
         .unwrap_or(0);
     Ok(Outcome::plain(makespan, sc.bound_ns(), 0))
@@ -61,10 +57,7 @@ impl<'a> Dealer<'a> {
         }
         let chunk = self.next..(self.next + self.sc.maxjobs).min(self.sc.jobs);
         self.next = chunk.end;
-        let mean = self.sc.mean_ns();
-        let cost: u64 = chunk
-            .map(|i| self.sc.workload.cost(i, self.sc.jobs, mean))
-            .sum();
+        let cost: u64 = chunk.map(|i| self.sc.cost(i)).sum();
         self.last_job_done = self.last_job_done.max(time + cost);
         self.push(time + cost, rank);
         true

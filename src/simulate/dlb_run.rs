@@ -191,17 +191,13 @@ fn one_rank(
         kernel.advance(rank, kernel.now() + nanos(sc.late_by))?;
     }
     let mut out = RankOut::default();
-    let mean = sc.mean_ns();
     loop {
         if kernel.now() > limit {
             return Err(no_end(rank, limit));
         }
         match d.next(&mapping, sc.maxjobs)? {
             Some(chunk) => {
-                let cost: u64 = chunk
-                    .clone()
-                    .map(|i| sc.workload.cost(i, sc.jobs, mean))
-                    .sum();
+                let cost: u64 = chunk.clone().map(|i| sc.cost(i)).sum();
                 kernel.advance(rank, kernel.now() + cost)?;
                 out.last_job_done = kernel.now();
                 shared.completed.fetch_add(chunk.end - chunk.start, Relaxed);

@@ -49,6 +49,7 @@ pub use workload::Workload;
 use crate::error::{Error, Result};
 use crate::Schedule;
 use std::ops::Range;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Virtual time (ns) on a simulated rank's thread, `None` elsewhere (for
@@ -131,6 +132,9 @@ pub struct Scenario {
     pub late_by: Duration,
     /// Children per node of dlb's node tree; `None`: the library's default.
     pub tree_fan_out: Option<usize>,
+    /// The cost of every job (ns), overriding `workload` and `mean`: the
+    /// benchmarks' workloads (see [`Scenario::with_bench_costs`]).
+    pub costs: Option<Arc<[u64]>>,
 }
 
 impl Scenario {
@@ -157,18 +161,41 @@ impl Scenario {
             late_ranks: Vec::new(),
             late_by: Duration::ZERO,
             tree_fan_out: None,
+            costs: None,
         }
     }
 
-    fn mean_ns(&self) -> f64 {
-        self.mean.as_nanos() as f64
+    /// The jobs of the benchmark workload `name` of `benches/`
+    /// ([`crate::workloads`]), scaled to a mean of `mean` if given,
+    /// instead of this scenario's workload; `None` for an unknown name.
+    pub fn with_bench_costs(mut self, name: &str, mean: Option<Duration>) -> Option<Scenario> {
+        let ms = match mean {
+            Some(m) => crate::workloads::scaled_costs(
+                name,
+                self.jobs,
+                self.ranks as u64,
+                m.as_secs_f64() * 1e3,
+            )?,
+            None => crate::workloads::costs(name, self.jobs, self.ranks as u64)?,
+        };
+        self.costs = Some(ms.iter().map(|c| (c * 1e6).round() as u64).collect());
+        Some(self)
+    }
+
+    /// The cost of job `i` (ns).
+    pub(crate) fn cost(&self, i: u64) -> u64 {
+        match &self.costs {
+            Some(costs) => costs[i as usize],
+            None => self
+                .workload
+                .cost(i, self.jobs, self.mean.as_nanos() as f64),
+        }
     }
 
     /// The lower bound of the makespan: max(total / ranks, longest job).
     pub fn bound_ns(&self) -> u64 {
-        let mean = self.mean_ns();
         let (total, longest) = (0..self.jobs)
-            .map(|i| self.workload.cost(i, self.jobs, mean))
+            .map(|i| self.cost(i))
             .fold((0u64, 0u64), |(t, m), c| (t + c, m.max(c)));
         (total / self.ranks.max(1) as u64).max(longest)
     }

@@ -23,26 +23,30 @@ const STACK: usize = 256 << 10;
 
 /// What the ranks share besides the world.
 #[derive(Debug, Default)]
-struct Shared {
+pub(super) struct Shared {
     /// Jobs completed so far.
-    completed: AtomicU64,
+    pub(super) completed: AtomicU64,
     /// Ranks told "no more".
-    told: AtomicUsize,
+    pub(super) told: AtomicUsize,
     /// Ranks told and with no operation in flight.
-    quiet: AtomicUsize,
+    pub(super) quiet: AtomicUsize,
 }
 
 /// One rank's result.
 #[derive(Debug, Default)]
-struct RankOut {
-    chunks: Vec<Range<u64>>,
+pub(super) struct RankOut {
+    pub(super) chunks: Vec<Range<u64>>,
     /// When its last chunk's jobs were done (ns).
-    last_job_done: u64,
+    pub(super) last_job_done: u64,
     /// When it heard "no more" (ns).
-    told_at: u64,
-    steals: u64,
-    steal_attempts: u64,
+    pub(super) told_at: u64,
+    pub(super) steals: u64,
+    pub(super) steal_attempts: u64,
 }
+
+/// What one simulated rank runs (see [`run_ranks`]).
+pub(super) type RankBody =
+    fn(&Arc<World>, Arc<NodeMap>, usize, &Scenario, &Shared, u64) -> Result<RankOut>;
 
 thread_local! {
     /// The world and rank of a simulated rank's thread, for the clock.
@@ -71,6 +75,13 @@ pub(crate) fn sleep(d: Duration) -> bool {
 
 /// Runs `sc` under dlb.
 pub(crate) fn run(sc: &Scenario) -> Result<Outcome> {
+    run_ranks(sc, one_rank)
+}
+
+/// Runs `body` on every rank of `sc`, each on a thread of its own in
+/// virtual time, and checks the chunks the ranks ran (every job exactly
+/// once) and when they heard "no more".
+pub(super) fn run_ranks(sc: &Scenario, body: RankBody) -> Result<Outcome> {
     let p = sc.ranks;
     let world = Arc::new(World::new(p, sc.latency));
     let map = Arc::new(NodeMap::blocks(p, sc.per_node));
@@ -91,7 +102,7 @@ pub(crate) fn run(sc: &Scenario) -> Result<Outcome> {
             .spawn(move || {
                 CURRENT.with(|c| *c.borrow_mut() = Some((Arc::clone(&world), rank)));
                 let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    one_rank(&world, map, rank, &sc, &shared, limit)
+                    body(&world, map, rank, &sc, &shared, limit)
                 }));
                 let out = match out {
                     Ok(out) => out,
@@ -241,7 +252,7 @@ fn one_rank(
     }
 }
 
-fn no_end(rank: usize, limit: u64) -> Error {
+pub(super) fn no_end(rank: usize, limit: u64) -> Error {
     Error::internal(format!(
         "rank {rank}: the run did not end within {:.3} s of virtual time",
         limit as f64 / 1e9

@@ -19,8 +19,10 @@
 //! done, and fails with an error otherwise (or when the run does not end
 //! within a virtual-time limit).
 //!
-//! The baselines ([`Strategy`]) run under the same latency model as small
-//! event loops of their own.
+//! The baselines ([`Strategy`]) run under the same latency model: static,
+//! global counter and master-worker as small event loops of their own, the
+//! Fortran DLB library's lock steals (`lock_steal.rs`) on a thread per rank
+//! over the same simulated atomics as dlb.
 //!
 //! What is not modelled: the CPU time of dlb's own code between atomics
 //! (zero here), network contention other than at the target, and MPI
@@ -40,6 +42,7 @@ mod baselines;
 mod dlb_run;
 mod kernel;
 mod latency;
+mod lock_steal;
 mod workload;
 
 pub(crate) use atomics::Ticket;
@@ -75,15 +78,21 @@ pub enum Strategy {
     GlobalCounter,
     /// Rank 0 answers requests, one chunk each, and computes nothing.
     MasterWorker,
+    /// The Fortran DLB library's RMA variant in outline: ranges under
+    /// ticket locks, thieves visiting every rank in turn, a done counter on
+    /// rank 0 (see `lock_steal.rs`). Its sweeps cost O(P) atomics per idle
+    /// rank, so it is slow to simulate beyond a thousand ranks.
+    LockSteal,
 }
 
 impl Strategy {
     /// Every strategy.
-    pub const ALL: [Strategy; 4] = [
+    pub const ALL: [Strategy; 5] = [
         Strategy::Dlb,
         Strategy::Static,
         Strategy::GlobalCounter,
         Strategy::MasterWorker,
+        Strategy::LockSteal,
     ];
 
     /// The name in JSON rows and on the command line.
@@ -93,6 +102,7 @@ impl Strategy {
             Strategy::Static => "static",
             Strategy::GlobalCounter => "global_counter",
             Strategy::MasterWorker => "master_worker",
+            Strategy::LockSteal => "lock_steal",
         }
     }
 
@@ -268,6 +278,7 @@ pub fn run(strategy: Strategy, sc: &Scenario) -> Result<Outcome> {
         Strategy::Static => baselines::static_split(sc),
         Strategy::GlobalCounter => baselines::global_counter(sc),
         Strategy::MasterWorker => baselines::master_worker(sc),
+        Strategy::LockSteal => lock_steal::run(sc),
     }
 }
 

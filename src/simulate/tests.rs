@@ -63,10 +63,16 @@ fn baselines_end_and_master_worker_needs_two_ranks() {
             Strategy::Static,
             Strategy::GlobalCounter,
             Strategy::MasterWorker,
+            Strategy::LockSteal,
         ] {
             let o = run(s, &sc).unwrap();
             assert!(o.makespan_ns >= o.bound_ns, "{}: {o:?}", s.name());
         }
+        // Lock steals move work (rank 0's block is the heavy eighth) and
+        // hand out every job once (checked by `run`).
+        let block = scenario(8, 4, cross, Workload::Block, 10);
+        let ls = run(Strategy::LockSteal, &block).unwrap();
+        assert!(ls.steals > 0, "{ls:?}");
         // Master-worker loses rank 0's share: at most 7/8 efficient.
         let mw = run(Strategy::MasterWorker, &sc).unwrap();
         assert!(mw.efficiency() < 0.88, "{mw:?}");

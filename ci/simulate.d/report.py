@@ -56,9 +56,15 @@ def validate(sim_path, smpi_path, out_path):
             "reference_ratio": ref_ratio,
             "error": err,
         })
+    write_points(out, out_path, "w", f"no point of {sim_path} is in {smpi_path}")
+
+
+def write_points(out, out_path, mode, none_found):
+    """Writes the validation points `out` to `out_path` (mode "w" or "a")
+    and prints the worst; exits with `none_found` if there is none."""
     if not out:
-        sys.exit(f"report.py: no point of {sim_path} is in {smpi_path}")
-    with open(out_path, "w") as f:
+        sys.exit(f"report.py: {none_found}")
+    with open(out_path, mode) as f:
         for o in out:
             f.write(json.dumps(o) + "\n")
     worst = max(out, key=lambda o: abs(o["error"]))
@@ -126,13 +132,7 @@ def validate_real(sim_path, real_path, out_path, ranks, per_node, mpi):
             "reference_ratio": real[key],
             "error": err,
         })
-    if not out:
-        sys.exit(f"report.py: no point of {sim_path} has real rows in {real_path}")
-    with open(out_path, "a") as f:
-        for o in out:
-            f.write(json.dumps(o) + "\n")
-    worst = max(out, key=lambda o: abs(o["error"]))
-    print(f"worst: {worst['strategy']} {worst['workload']}: {worst['error']:+.1%}")
+    write_points(out, out_path, "a", f"no point of {sim_path} has real rows in {real_path}")
 
 
 def has_real(real_path, ranks, per_node, mpi, jobs):

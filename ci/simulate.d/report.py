@@ -139,7 +139,7 @@ def has_real(real_path, ranks, per_node, mpi, jobs):
     """Exit status 0 if `real_path` has real rows for that shape."""
     try:
         found = real_ratios(real_path, int(ranks), int(per_node), mpi, int(jobs))
-    except OSError:
+    except (OSError, ValueError):  # no file, or a line that is not JSON
         found = {}
     sys.exit(0 if found else 1)
 

@@ -142,8 +142,9 @@
 //!   per idle period by a rank whose sweep found the node dry and
 //!   `Idle[l]` at the node's size; and by the node's hunter in every round
 //!   once the node is dry, while `Idle[l]` is at the node's size (on nodes
-//!   that keep it), and else once it was idle for 1 ms and then once per
-//!   millisecond (see `may_send_counts`). Not by every
+//!   that keep it), and on those, while part of the node is not idle,
+//!   once it was idle for 1 ms and then once per millisecond (see
+//!   `may_send_counts`). Not by every
 //!   rank that just reported, nor every idle rank in every round: then the
 //!   reports of a node's ranks went up in as many adds, all in the
 //!   last millisecond of a run, one per rank (the simulator,
@@ -152,7 +153,7 @@
 //!   lock on rank 0's window while it waits for rank 0.
 //! - **Carry** (a leader other than rank 0, while idle, in every round in
 //!   which `Idle[me]` is at the node's size, on nodes that keep it, and
-//!   else at most once per millisecond, as the hunter forwards): if
+//!   else about once per millisecond, as the hunter forwards): if
 //!   `Done[me]` holds `c > 0`, add `-c` to it, then start an add of `c` to
 //!   `Done[p]` of its parent's leader `p` (rank 0 at the top). Only `l`
 //!   takes counts out of `Done[l]`, so it never holds less than `l` read;
@@ -327,18 +328,25 @@
 //! did, reads `Idle[l]` again once its sweep finds the node dry); and by
 //! the node's hunter, which forwards in every round in which it sees the
 //! whole node idle (every round where `Idle` is not kept: nodes of one
-//! rank, and under the model checkers, which leave the first rule out):
-//! once a node is dry
+//! rank, and under the model checkers, which leave the first rule out),
+//! and, while a rank robbed before its first `give_more` keeps the node
+//! from looking idle, about once per millisecond (see `may_send_counts`;
+//! this needs a hunter, a rank other than the leader that is not late
+//! itself: where every rank but the leader is late in that way, the
+//! node's count waits for the first of them): once a node is dry
 //! its ranks all loop, `Hunter[l]` is 0 or held by one of them, and a rank
 //! that may hunt takes it (a node of several ranks has one besides the
 //! leader, who hunts only when alone). No rank leaves before `Done[0]`
-//! reaches `N`, so every leader is idle and serving, and carries what
-//! reaches its `Done` word on to its parent: in each round once every rank
-//! of its node is counted in `Idle` (a rank not counted yet is one that
-//! began with units and has not called `give_more` since thieves took
-//! them), and at the latest 1 ms after the last carry otherwise. The counts
-//! climb the node tree, a hop per leader's round (or per millisecond while
-//! such a late rank stays away), and all of them reach rank 0,
+//! reaches `N`, so every leader that has come to its first `give_more` is
+//! idle and serving (one that has not holds back its subtree's counts and
+//! notices until it comes), and carries what reaches its `Done` word on to
+//! its parent: in each round once every rank of its node is counted in
+//! `Idle` (a rank not counted yet is one that began with units and has not
+//! called `give_more` since thieves took them), and otherwise about once
+//! per millisecond (a round that finds nothing to carry also waits the
+//! period out). The counts climb the node tree, a hop per leader's round
+//! (or per millisecond while such a late rank stays away), and all of them
+//! reach rank 0,
 //! which is idle too, and sees `Done[0]` reach `N` while it polls. It
 //! tells its node, and its children in the node tree through their
 //! leaders, and each leader its children: a leader is still idle and
@@ -825,7 +833,7 @@ impl<A: Atomics> Protocol<A> {
 
     /// Polls the started operations. In `give_more` this is all: the run
     /// cannot end while this rank holds a unit, so `relay` has nothing to do
-    /// (a busy leader's node is not idle, so it would not carry either).
+    /// (and `relay` runs only in the idle loop).
     fn poll_started(&mut self) -> Result<()> {
         self.poll_takes()?;
         self.poll_answers()?;

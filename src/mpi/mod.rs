@@ -8,6 +8,8 @@
 
 mod comm;
 mod environment;
+#[cfg(feature = "simulate")]
+pub(crate) mod host_threads;
 #[cfg(dlb_smpi)]
 pub(crate) mod simulated;
 mod tool;

@@ -9,6 +9,7 @@ use super::{Outcome, Scenario};
 use crate::dispenser::{Dispenser, DEFAULT_CLAIM_AHEAD};
 use crate::error::{Error, Result};
 use crate::mapping::Contiguous;
+use crate::mpi::host_threads;
 use crate::protocol::{NodeMap, Protocol, Topology, MAX_UNITS};
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -78,6 +79,37 @@ pub(crate) fn run(sc: &Scenario) -> Result<Outcome> {
     run_ranks(sc, one_rank)
 }
 
+/// A simulated rank's thread: `body`, on `cpu` if given, with its failure
+/// (or panic) reported to the kernel so that the others stop too.
+#[allow(clippy::too_many_arguments)] // one rank's share of `run_ranks`
+fn rank_thread(
+    world: &Arc<World>,
+    map: Arc<NodeMap>,
+    rank: usize,
+    sc: &Scenario,
+    shared: &Shared,
+    body: RankBody,
+    limit: u64,
+    cpu: Option<usize>,
+) -> Result<RankOut> {
+    if let Some(cpu) = cpu {
+        host_threads::pin_current_thread(cpu);
+    }
+    CURRENT.with(|c| *c.borrow_mut() = Some((Arc::clone(world), rank)));
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        body(world, map, rank, sc, shared, limit)
+    }));
+    let out = match out {
+        Ok(out) => out,
+        Err(panic) => Err(Error::internal(panic_text(&panic))),
+    };
+    world
+        .kernel
+        .finish(rank, out.as_ref().err().map(ToString::to_string));
+    CURRENT.with(|c| *c.borrow_mut() = None);
+    out
+}
+
 /// Runs `body` on every rank of `sc`, each on a thread of its own in
 /// virtual time, and checks the chunks the ranks ran (every job exactly
 /// once) and when they heard "no more".
@@ -88,6 +120,12 @@ pub(super) fn run_ranks(sc: &Scenario, body: RankBody) -> Result<Outcome> {
     let shared = Arc::new(Shared::default());
     let bound_ns = sc.bound_ns();
     let limit = Scenario::time_limit_ns(bound_ns);
+    // Every rank's thread on the CPU this one runs on, and a futex hash
+    // for as many threads: the baton then passes in a few microseconds
+    // (`crate::mpi::host_threads`). Best effort: without either, the same
+    // simulation, slower.
+    let cpu = host_threads::current_cpu();
+    host_threads::widen_futex_hash(p);
     let mut threads = Vec::with_capacity(p);
     for rank in 0..p {
         let (world, map, shared, sc) = (
@@ -99,21 +137,7 @@ pub(super) fn run_ranks(sc: &Scenario, body: RankBody) -> Result<Outcome> {
         let spawned = std::thread::Builder::new()
             .name(format!("sim-rank-{rank}"))
             .stack_size(STACK)
-            .spawn(move || {
-                CURRENT.with(|c| *c.borrow_mut() = Some((Arc::clone(&world), rank)));
-                let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    body(&world, map, rank, &sc, &shared, limit)
-                }));
-                let out = match out {
-                    Ok(out) => out,
-                    Err(panic) => Err(Error::internal(panic_text(&panic))),
-                };
-                world
-                    .kernel
-                    .finish(rank, out.as_ref().err().map(ToString::to_string));
-                CURRENT.with(|c| *c.borrow_mut() = None);
-                out
-            });
+            .spawn(move || rank_thread(&world, map, rank, &sc, &shared, body, limit, cpu));
         match spawned {
             Ok(t) => threads.push(t),
             Err(e) => {

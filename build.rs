@@ -1,18 +1,18 @@
-//! Build script of dlb: for C and Fortran users, writes the pkg-config file
-//! `dlb.pc` beside the libraries (target/<profile>/); and checks that
-//! `include/dlb.h` matches the Rust definitions of the C API, by generating
-//! Rust declarations from it that `src/capi/header_check.rs` compares.
+//! Build script of dlb. With the `capi` feature (the C and Fortran
+//! library, `capi/`: libdlbrma): writes the pkg-config file `dlbrma.pc`
+//! beside the libraries (target/<profile>/), and checks that
+//! `include/dlbrma.h` matches the Rust definitions of the C API, by
+//! generating Rust declarations from it that `src/capi/header_check.rs`
+//! compares. Without it (a Rust program that depends on dlb), neither.
 //!
 //! The MPI is the one dlb-sys found (its `links` metadata, see
 //! `sys/build.rs`): one probe for the whole build.
 
-use std::{env, fs, path::PathBuf};
+use std::env;
+#[cfg(feature = "capi")]
+use std::{fs, path::PathBuf};
 
 fn main() {
-    let manifest =
-        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let header = manifest.join("include").join("dlb.h");
-    println!("cargo:rerun-if-changed={}", header.display());
     for name in ["INCLUDE", "LIB_PATHS", "LIBS", "SMPI"] {
         println!("cargo:rerun-if-env-changed=DEP_DLB_MPI_{name}");
     }
@@ -20,6 +20,17 @@ fn main() {
     if env::var("DEP_DLB_MPI_SMPI").is_ok_and(|v| v == "1") {
         println!("cargo:rustc-cfg=dlb_smpi");
     }
+    #[cfg(feature = "capi")]
+    c_library();
+}
+
+/// The C API's header check and pkg-config file.
+#[cfg(feature = "capi")]
+fn c_library() {
+    let manifest =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let header = manifest.join("include").join("dlbrma.h");
+    println!("cargo:rerun-if-changed={}", header.display());
     let mpi = Mpi::from_dlb_sys();
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
 
@@ -33,11 +44,12 @@ fn main() {
     bindgen
         .blocklist_type("MPI_.*|ompi_.*")
         .generate()
-        .expect("dlb: bindgen failed on include/dlb.h")
+        .expect("dlb: bindgen failed on include/dlbrma.h")
         .write_to_file(out.join("dlb_h.rs"))
         .expect("dlb: cannot write the header bindings");
 
-    // dlb.pc beside libdlb.a: OUT_DIR is target/<profile>/build/dlb-*/out.
+    // dlbrma.pc beside libdlbrma.a (built by capi/): OUT_DIR is
+    // target/<profile>/build/dlb-*/out.
     let libdir = out
         .ancestors()
         .nth(3)
@@ -47,7 +59,7 @@ fn main() {
     for dir in &mpi.include_paths {
         cflags.push_str(&format!(" -I{}", dir.display()));
     }
-    let mut libs = format!("{}", libdir.join("libdlb.a").display());
+    let mut libs = format!("{}", libdir.join("libdlbrma.a").display());
     for dir in &mpi.lib_paths {
         libs.push_str(&format!(" -L{}", dir.display()));
     }
@@ -59,23 +71,25 @@ fn main() {
     libs.push_str(" -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc");
     let pc = format!(
         "# Written by dlb's build.rs for the MPI it was built against.\n\
-         Name: dlb\n\
+         Name: dlbrma\n\
          Description: dynamic load balancing for MPI with one-sided atomics\n\
          Version: {}\n\
          Cflags: {cflags}\n\
          Libs: {libs}\n",
         env::var("CARGO_PKG_VERSION").unwrap_or_default()
     );
-    fs::write(libdir.join("dlb.pc"), pc).expect("dlb: cannot write dlb.pc");
+    fs::write(libdir.join("dlbrma.pc"), pc).expect("dlb: cannot write dlbrma.pc");
 }
 
 /// The MPI dlb-sys built against.
+#[cfg(feature = "capi")]
 struct Mpi {
     include_paths: Vec<PathBuf>,
     lib_paths: Vec<PathBuf>,
     libs: Vec<String>,
 }
 
+#[cfg(feature = "capi")]
 impl Mpi {
     fn from_dlb_sys() -> Mpi {
         let var = |name: &str| {

@@ -1,6 +1,6 @@
-! dlb.f90: DLB's Fortran interface, on top of dlb's C API (include/dlb.h).
+! dlb.f90: DLB's Fortran interface, on top of dlb's C API (include/dlbrma.h).
 ! Compile it with your own compiler, beside your program:
-!   mpif90 fortran/dlb.f90 prog.f90 $(pkg-config --cflags --libs target/release/dlb.pc)
+!   mpif90 fortran/dlb.f90 prog.f90 $(pkg-config --cflags --libs target/release/dlbrma.pc)
 ! IDs are 1-based as in DLB: run jobs(1)+1 .. jobs(2) (round robin: step jobs(3)).
 ! DLB's interface has no error argument: an error prints dlb's message and
 ! stops the program with MPI_Abort.

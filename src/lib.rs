@@ -49,6 +49,7 @@ mod atomics;
 pub mod bench;
 mod builder;
 #[doc(hidden)]
+#[cfg(feature = "capi")]
 pub mod capi;
 mod clock;
 pub mod collectives;

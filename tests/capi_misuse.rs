@@ -1,5 +1,5 @@
 //! The C API's misuse, as a table: every entry point with bad arguments and
-//! in the wrong order answers the documented `DLB_ERR_*` code (include/dlb.h)
+//! in the wrong order answers the documented `DLB_ERR_*` code (include/dlbrma.h)
 //! on every rank, never a crash or a hang, and dlb stays usable afterwards.
 //! Run on real `mpiexec` jobs of 1 and 3 ranks.
 
@@ -169,7 +169,7 @@ fn launcher_rank() -> usize {
         .expect("the launcher sets OMPI_COMM_WORLD_RANK, PMI_RANK or PMIX_RANK")
 }
 
-/// The `dlb_int` of include/dlb.h.
+/// The `dlb_int` of include/dlbrma.h.
 #[allow(non_camel_case_types)]
 type dlb_int_t = i64;
 

@@ -183,6 +183,7 @@ fn init_without_mpi_is_an_error() {
 }
 
 #[test]
+#[cfg(feature = "capi")]
 fn c_init_without_mpi_is_an_error() {
     if is_child() {
         return;

@@ -19,7 +19,7 @@
  * the first rank's start to the last rank's end), the lower bound
  * max(total / P, longest job), their ratio, and whether every ID ran
  * exactly once. Exit status 1 if any ID did not. */
-#include <dlb.h>
+#include <dlbrma.h>
 #include <mpi.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* DLB's README example in C: every job ID of three runs (plain, color, round
  * robin), printed 0-based.
- *   mpicc examples/c/dlb_example.c $(pkg-config --cflags --libs target/release/dlb.pc) */
-#include <dlb.h>
+ *   mpicc examples/c/dlb_example.c $(pkg-config --cflags --libs target/release/dlbrma.pc) */
+#include <dlbrma.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

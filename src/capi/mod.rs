@@ -1,4 +1,4 @@
-//! The C API declared in `include/dlb.h`: DLB's interface for C programs,
+//! The C API declared in `include/dlbrma.h`: DLB's interface for C programs,
 //! and for Fortran through `fortran/dlb.f90`.
 //!
 //! One dlb instance per process lives in thread-local state (dlb needs
@@ -105,7 +105,7 @@ fn init(comm: ffi::MPI_Comm) -> c_int {
                 "dlb_init called twice without dlb_finalize",
             ));
         }
-        // SAFETY: dlb.h documents that `comm` must be a valid communicator
+        // SAFETY: dlbrma.h documents that `comm` must be a valid communicator
         // of the MPI dlb was built against; MPI's own initialization is
         // checked inside.
         let dlb = unsafe { Builder::default().init_with(comm) }?;

@@ -1,18 +1,20 @@
 /*
- * dlb.h: the C interface of dlb, dynamic load balancing for MPI programs
+ * dlbrma.h: the C interface of dlb, dynamic load balancing for MPI programs
  * with MPI-3 one-sided atomics. DLB's interface (the Fortran DLB library),
- * with 0-based IDs and half-open ranges.
+ * with 0-based IDs and half-open ranges. The library is libdlbrma (not
+ * libdlb) so that it can be installed beside BSC's DLB, which installs
+ * libdlb and dlb.h.
  *
- * Build:  cargo build --release
- * Link:   mpicc prog.c $(pkg-config --cflags --libs target/release/dlb.pc)
+ * Build:  cargo build --release -p dlbrma
+ * Link:   mpicc prog.c $(pkg-config --cflags --libs target/release/dlbrma.pc)
  *
  * Every function returns a non-negative value on success and a negative
  * DLB_ERR_* code on failure; dlb_strerror() gives the message. All calls are
  * made from one thread (dlb needs MPI_THREAD_SINGLE). Checked against the
  * Rust definitions at build time (build.rs runs bindgen over this file).
  */
-#ifndef DLB_H
-#define DLB_H
+#ifndef DLBRMA_H
+#define DLBRMA_H
 
 #include <mpi.h>
 #include <stdint.h>
@@ -66,4 +68,4 @@ const char *dlb_strerror(int err);
 }
 #endif
 
-#endif /* DLB_H */
+#endif /* DLBRMA_H */

@@ -229,4 +229,40 @@ impl Builder {
         let comm = unsafe { Comm::duplicate(comm) }?;
         Dlb::new(self, comm)
     }
+
+    /// Initializes dlb on a duplicate of an [rsmpi](https://docs.rs/mpi)
+    /// communicator: the world, a split, any `Communicator`. Collective over
+    /// `comm`. Feature `rsmpi`; rsmpi 0.8 shares its `mpi-sys` with dlb, so
+    /// the two see one MPI.
+    ///
+    /// ```no_run
+    /// use mpi::traits::*;
+    ///
+    /// let universe = mpi::initialize().expect("MPI initializes once");
+    /// let world = universe.world();
+    /// let mut dlb = dlb::Dlb::builder().init_on(&world)?;
+    /// let mut run = dlb.setup(100)?;
+    /// while let Some(jobs) = run.give_more(4)? {
+    ///     for id in jobs {
+    ///         println!("rank {} runs job {id}", world.rank());
+    ///     }
+    /// }
+    /// # Ok::<(), dlb::Error>(())
+    /// ```
+    #[cfg(feature = "rsmpi")]
+    pub fn init_on<C>(self, comm: &C) -> Result<Dlb>
+    where
+        C: ::mpi::topology::Communicator + ::mpi::raw::AsRaw<Raw = ffi::MPI_Comm>,
+    {
+        // Before the handle is read: an rsmpi communicator value can outlive
+        // its universe (MPI finalized), and then its handle is dead.
+        mpi::ensure_initialized()?;
+        // SAFETY: rsmpi hands out communicator values only for communicators
+        // that exist (it frees a user communicator when its value drops, and
+        // never makes one from MPI_COMM_NULL), `comm` is borrowed for the
+        // call, and MPI is initialized and not finalized (checked above), so
+        // the handle is valid; rsmpi 0.8's `mpi_sys::MPI_Comm` is dlb-sys's
+        // (one mpi-sys, one MPI).
+        unsafe { self.init_with(comm.as_raw()) }
+    }
 }

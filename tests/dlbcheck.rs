@@ -96,15 +96,42 @@ fn a_launch_of_singletons_fails() {
     if is_child() {
         return;
     }
-    // What MPICH under `srun --mpi=pmix` looks like: Slurm started more
-    // tasks than the MPI job has ranks.
-    let job = mpiexec(2, DLBCHECK, &["--quick"], &[("SLURM_NTASKS", "64")]);
+    // What MPICH under `srun --mpi=pmix` looks like to each process: a
+    // singleton (no MPI launcher) in a Slurm step of more tasks.
+    let out = std::process::Command::new("timeout")
+        .args(["-k", "10", "120", DLBCHECK, "--quick"])
+        .env("SLURM_NTASKS", "64")
+        .env("SLURM_STEP_NUM_TASKS", "64")
+        .output()
+        .expect("cannot run timeout");
+    let job = Job {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
     assert!(!job.status.success(), "{}", job.text());
     assert!(
         last_line(&job).starts_with("dlbcheck: FAIL the launcher started 64 processes"),
         "{}",
         job.text()
     );
+}
+
+#[test]
+fn mpiexec_inside_a_larger_slurm_allocation_passes() {
+    if is_child() {
+        return;
+    }
+    // `mpirun -n 2` inside an `sbatch -n 64` script: the allocation's
+    // SLURM_NTASKS is not this job's size.
+    let job = mpiexec(
+        2,
+        DLBCHECK,
+        &["--quick", "--jobs", "200"],
+        &[("SLURM_NTASKS", "64")],
+    );
+    assert!(job.status.success(), "{}", job.text());
+    assert_eq!(last_line(&job), "dlbcheck: PASS", "{}", job.text());
 }
 
 #[test]

@@ -32,10 +32,14 @@ options:
   --quick                  small and fast, for CI and scaling sweeps
   --report-init            every rank prints 'dlbcheck: rank R: MPI is up' once MPI_Init
                            returned (tells a launch that failed inside MPI from a dlb failure)
-  --help                   this text
+  --help, -h               this text
+  --version, -V            dlbcheck's (and dlb's) version
 
 environment: DLB_ATOMICS=mpi|shm, DLB_WINDOW=allocate|shared|create as for the library.
-The last line is 'dlbcheck: PASS' or 'dlbcheck: FAIL <reason>'; the exit status matches.";
+The last line is 'dlbcheck: PASS' or 'dlbcheck: FAIL <reason>'; the exit status matches.
+A launch whose size disagrees with MPI's (singletons) fails; the launcher's size is read from
+OMPI_COMM_WORLD_SIZE, PMI_SIZE or SLURM_STEP_NUM_TASKS, the first one set (not SLURM_NTASKS,
+which an mpirun inside an sbatch script inherits from the allocation).";
 
 #[derive(Clone, Debug)]
 struct Options {
@@ -49,7 +53,15 @@ struct Options {
     report_init: bool,
 }
 
-fn parse(args: &[String]) -> Result<Option<Options>, String> {
+/// What the command line asks for.
+#[derive(Debug)]
+enum Command {
+    Run(Options),
+    Help,
+    Version,
+}
+
+fn parse(args: &[String]) -> Result<Command, String> {
     let quick = args.iter().any(|a| a == "--quick");
     let mut o = Options {
         jobs: if quick { 500 } else { 5000 },
@@ -73,7 +85,8 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
                 .map_err(|_| format!("{name}: '{v}' is not a number"))
         };
         match arg.as_str() {
-            "--help" | "-h" => return Ok(None),
+            "--help" | "-h" => return Ok(Command::Help),
+            "--version" | "-V" => return Ok(Command::Version),
             "--quick" => {}
             "--report-init" => o.report_init = true,
             "--jobs" => o.jobs = number("--jobs", value("--jobs")?)?,
@@ -103,7 +116,7 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
             other => return Err(format!("unknown option {other} (see --help)")),
         }
     }
-    Ok(Some(o))
+    Ok(Command::Run(o))
 }
 
 /// What went wrong, on this rank.
@@ -112,9 +125,13 @@ type Outcome = Result<(), String>;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let options = match parse(&args) {
-        Ok(Some(o)) => o,
-        Ok(None) => {
+        Ok(Command::Run(o)) => o,
+        Ok(Command::Help) => {
             println!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Version) => {
+            println!("dlbcheck {} (dlb {0})", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
         Err(e) => {
@@ -307,25 +324,27 @@ fn launcher_rank() -> usize {
 /// A launch of N singletons (MPICH under `srun --mpi=pmix`, for one) looks
 /// like a 1-rank job to each process.
 fn launcher_mismatch(size: usize) -> Option<String> {
-    for var in [
-        "SLURM_NTASKS",
-        "OMPI_COMM_WORLD_SIZE",
-        "PMI_SIZE",
-        "PMIX_SIZE",
-    ] {
-        if let Some(expected) = std::env::var(var)
-            .ok()
-            .and_then(|v| v.parse::<usize>().ok())
-        {
-            if expected != size {
-                return Some(format!(
-                    "the launcher started {expected} processes ({var}) but MPI sees {size} rank(s): \
-                     a launch of singletons (MPICH under srun needs --mpi=pmi2; Open MPI --mpi=pmix)"
-                ));
-            }
-        }
-    }
-    None
+    mismatch_in(size, |var| std::env::var(var).ok())
+}
+
+/// The variables that name how many processes the launcher that started
+/// this one started, most specific first; only the first one set counts.
+/// Not `SLURM_NTASKS`: that is the allocation's, which an `mpirun -n 4`
+/// inside an `sbatch -n 8` script inherits; and `SLURM_STEP_NUM_TASKS`
+/// only when no MPI launcher said more (mpirun and mpiexec.hydra start
+/// their daemons as a Slurm step of one task per node).
+const LAUNCHER_SIZES: [&str; 3] = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"];
+
+fn mismatch_in(size: usize, env: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let (var, expected) = LAUNCHER_SIZES
+        .iter()
+        .find_map(|&var| Some((var, env(var)?.parse::<usize>().ok()?)))?;
+    (expected != size).then(|| {
+        format!(
+            "the launcher started {expected} processes ({var}) but MPI sees {size} rank(s): \
+             a launch of singletons (MPICH under srun needs --mpi=pmi2; Open MPI --mpi=pmix)"
+        )
+    })
 }
 
 /// One run of `interface`; checks every ID ran exactly once (on rank 0).
@@ -433,4 +452,53 @@ fn each_once(count: &[u64]) -> Outcome {
 
 fn dlb_size_of<M>(run: &dlb::Run<'_, M>) -> u64 {
     run.dlb().size() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn mpirun_inside_an_sbatch_allocation_is_not_a_mismatch() {
+        // sbatch -n 8, then mpirun -n 4 (its daemons: a step of 2 tasks).
+        let vars = [
+            ("SLURM_NTASKS", "8"),
+            ("SLURM_STEP_NUM_TASKS", "2"),
+            ("OMPI_COMM_WORLD_SIZE", "4"),
+        ];
+        assert_eq!(mismatch_in(4, env(&vars)), None);
+    }
+
+    #[test]
+    fn singletons_under_srun_are_a_mismatch() {
+        let vars = [("SLURM_NTASKS", "8"), ("SLURM_STEP_NUM_TASKS", "8")];
+        let why = mismatch_in(1, env(&vars)).expect("8 singletons");
+        assert!(why.contains("SLURM_STEP_NUM_TASKS"), "{why}");
+        assert_eq!(mismatch_in(8, env(&vars)), None);
+    }
+
+    #[test]
+    fn hydra_counts_before_slurm() {
+        let vars = [("PMI_SIZE", "3"), ("SLURM_STEP_NUM_TASKS", "1")];
+        assert_eq!(mismatch_in(3, env(&vars)), None);
+        assert!(mismatch_in(1, env(&vars)).is_some());
+        assert_eq!(mismatch_in(5, env(&[])), None);
+    }
+
+    #[test]
+    fn help_and_version_are_commands() {
+        let args = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert!(matches!(parse(&args(&["--version"])), Ok(Command::Version)));
+        assert!(matches!(parse(&args(&["-h"])), Ok(Command::Help)));
+        assert!(matches!(parse(&args(&["--quick"])), Ok(Command::Run(o)) if o.jobs == 500));
+        assert!(parse(&args(&["--jobs"])).is_err());
+    }
 }

@@ -339,7 +339,16 @@ fn mismatch_in(size: usize, env: impl Fn(&str) -> Option<String>) -> Option<Stri
     let (var, expected) = LAUNCHER_SIZES
         .iter()
         .find_map(|&var| Some((var, env(var)?.parse::<usize>().ok()?)))?;
-    (expected != size).then(|| {
+    // Slurm's step count is the launcher's only when the processes are
+    // Slurm's tasks; a launcher that runs daemons as a step of one task per
+    // node and says nothing itself would differ too. Singletons, what this
+    // check is for, always see one rank.
+    let suspicious = if var == "SLURM_STEP_NUM_TASKS" {
+        size == 1 && expected > 1
+    } else {
+        expected != size
+    };
+    suspicious.then(|| {
         format!(
             "the launcher started {expected} processes ({var}) but MPI sees {size} rank(s): \
              a launch of singletons (MPICH under srun needs --mpi=pmi2; Open MPI --mpi=pmix)"
@@ -491,6 +500,9 @@ mod tests {
         assert_eq!(mismatch_in(3, env(&vars)), None);
         assert!(mismatch_in(1, env(&vars)).is_some());
         assert_eq!(mismatch_in(5, env(&[])), None);
+        // Daemons of a launcher that names no size: a step of 2 tasks.
+        let vars = [("SLURM_STEP_NUM_TASKS", "2")];
+        assert_eq!(mismatch_in(4, env(&vars)), None);
     }
 
     #[test]

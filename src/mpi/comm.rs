@@ -49,6 +49,20 @@ impl Comm {
                 "the communicator is MPI_COMM_NULL",
             ));
         }
+        // An intercommunicator has two groups: its collectives fill buffers
+        // sized by the remote group, which dlb sizes by its own. Refused on
+        // every rank alike (the property belongs to the communicator).
+        let mut inter: std::ffi::c_int = 0;
+        // SAFETY: the caller guarantees `user` is valid; `inter` is a valid
+        // out-flag.
+        check("MPI_Comm_test_inter", unsafe {
+            ffi::MPI_Comm_test_inter(user, &mut inter)
+        })?;
+        if inter != 0 {
+            return Err(crate::Error::invalid_argument(
+                "the communicator is an intercommunicator: dlb needs an intracommunicator",
+            ));
+        }
         let mut raw = user;
         // SAFETY: the caller guarantees `user` is valid; `raw` is a valid
         // out-handle.

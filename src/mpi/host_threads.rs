@@ -75,9 +75,18 @@ mod prctl {
 pub(crate) fn futex_hash_slots() -> Option<usize> {
     #[cfg(target_os = "linux")]
     {
-        // SAFETY: prctl with integer arguments only; GET_SLOTS returns the
+        // SAFETY: prctl with integer arguments only (unsigned long, as the
+        // kernel reads them); GET_SLOTS returns the
         // process's setting, or -1 with errno (no such option here).
-        let have = unsafe { libc::prctl(prctl::PR_FUTEX_HASH, prctl::GET_SLOTS, 0, 0, 0) };
+        let have = unsafe {
+            libc::prctl(
+                prctl::PR_FUTEX_HASH,
+                prctl::GET_SLOTS,
+                0 as libc::c_ulong,
+                0 as libc::c_ulong,
+                0 as libc::c_ulong,
+            )
+        };
         usize::try_from(have).ok()
     }
     #[cfg(not(target_os = "linux"))]

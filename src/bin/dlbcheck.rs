@@ -38,8 +38,9 @@ options:
 environment: DLB_ATOMICS=mpi|shm, DLB_WINDOW=allocate|shared|create as for the library.
 The last line is 'dlbcheck: PASS' or 'dlbcheck: FAIL <reason>'; the exit status matches.
 A launch whose size disagrees with MPI's (singletons) fails; the launcher's size is read from
-OMPI_COMM_WORLD_SIZE, PMI_SIZE or SLURM_STEP_NUM_TASKS, the first one set (not SLURM_NTASKS,
-which an mpirun inside an sbatch script inherits from the allocation).";
+OMPI_COMM_WORLD_SIZE or PMI_SIZE, or else, for a rank that sees itself alone, from Slurm's
+SLURM_STEP_NUM_TASKS (never SLURM_NTASKS, which an mpirun inside an sbatch script inherits
+from the allocation).";
 
 #[derive(Clone, Debug)]
 struct Options {
@@ -131,7 +132,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Ok(Command::Version) => {
-            println!("dlbcheck {} (dlb {0})", env!("CARGO_PKG_VERSION"));
+            println!("dlbcheck (dlb) {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
         Err(e) => {
@@ -332,7 +333,8 @@ fn launcher_mismatch(size: usize) -> Option<String> {
 /// Not `SLURM_NTASKS`: that is the allocation's, which an `mpirun -n 4`
 /// inside an `sbatch -n 8` script inherits; and `SLURM_STEP_NUM_TASKS`
 /// only when no MPI launcher said more (mpirun and mpiexec.hydra start
-/// their daemons as a Slurm step of one task per node).
+/// their daemons as a Slurm step of one task per node), and then only
+/// for singletons (see `mismatch_in`).
 const LAUNCHER_SIZES: [&str; 3] = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"];
 
 fn mismatch_in(size: usize, env: impl Fn(&str) -> Option<String>) -> Option<String> {

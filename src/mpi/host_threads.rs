@@ -103,7 +103,7 @@ pub(crate) fn widen_futex_hash(waiters: usize) {
         // 0 is the global table, also sized by CPUs: replaced as well.
         Some(have) if have < want => {
             #[cfg(target_os = "linux")]
-            // SAFETY: prctl with integer arguments only; SET_SLOTS with a
+            // SAFETY: prctl with integer arguments only (unsigned long); SET_SLOTS with a
             // power of two reallocates the process's futex hash (the kernel
             // moves queued waiters over). On failure the old table stays,
             // which is all this function promises.
@@ -112,8 +112,8 @@ pub(crate) fn widen_futex_hash(waiters: usize) {
                     prctl::PR_FUTEX_HASH,
                     prctl::SET_SLOTS,
                     want as libc::c_ulong,
-                    0,
-                    0,
+                    0 as libc::c_ulong,
+                    0 as libc::c_ulong,
                 )
             };
         }

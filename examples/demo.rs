@@ -4,7 +4,8 @@
 //! `max(total / P, longest task)` and against DLB's static block split.
 //!
 //! Run with `ci/demo`, or `mpiexec -n 4 target/release/examples/demo
-//! [unit_ms]`.
+//! [unit_ms] [--json]`; with `--json` rank 0 prints one JSON object
+//! instead of the text (what `ci/slurm/scaling.sbatch` reads).
 
 use dlb::collectives::allgather;
 use std::time::{Duration, Instant};
@@ -23,11 +24,15 @@ fn costs(tasks: u64) -> Vec<u64> {
         .collect()
 }
 
-fn main() -> dlb::Result<()> {
-    let unit_ms: u64 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(20);
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let json = args.iter().any(|a| a == "--json");
+    let unit_ms: u64 = match args.iter().find(|a| *a != "--json") {
+        None => 20,
+        Some(a) => a
+            .parse()
+            .map_err(|_| format!("'{a}' is not a unit in ms (usage: demo [unit_ms] [--json])"))?,
+    };
     let _mpi = dlb::Mpi::init()?;
     let mut dlb = dlb::Dlb::init()?;
     let (me, p) = (dlb.rank(), dlb.size() as u64);
@@ -68,6 +73,24 @@ fn main() -> dlb::Result<()> {
             .unwrap_or(0)
             * unit_ms;
         let makespan_ms = *ends.iter().max().unwrap() as f64 / 1000.0;
+        if json {
+            let row = serde_json::json!({
+                "tasks": tasks,
+                "unit_ms": unit_ms,
+                "ranks": p,
+                "variant": dlb.variant().name(),
+                "atomics": dlb.atomics_path().map(|a| a.name()),
+                "makespan_ms": makespan_ms,
+                "ideal_ms": ideal,
+                "makespan_over_ideal": makespan_ms / ideal,
+                "static_ms": static_ms,
+                "static_over_ideal": static_ms as f64 / ideal,
+                "tasks_per_rank": counts,
+                "steals_per_rank": steals,
+            });
+            println!("{row}");
+            return Ok(dlb.finalize()?);
+        }
         println!(
             "dlb demo: {tasks} tasks of 1-8 units (1 unit = {unit_ms} ms), total {total} units, on {p} ranks; \
              variant {}, atomics {}",
@@ -100,5 +123,5 @@ fn main() -> dlb::Result<()> {
             }
         );
     }
-    dlb.finalize()
+    Ok(dlb.finalize()?)
 }

@@ -84,3 +84,10 @@ pub use crate::stats::Statistics;
 
 /// Raw MPI bindings (mpi-sys plus what it lacks), for `Builder::init_with`.
 pub use dlb_sys as sys;
+
+/// This library's version (the crate's), for reports and provenance.
+///
+/// ```
+/// assert!(dlb::VERSION.starts_with("0."));
+/// ```
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

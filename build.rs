@@ -7,6 +7,10 @@
 //!
 //! The MPI is the one dlb-sys found (its `links` metadata, see
 //! `sys/build.rs`): one probe for the whole build.
+//!
+//! Always: the git revision of the checkout being built, for provenance
+//! (`DLB_GIT_REVISION`, with `-dirty` when tracked files were changed;
+//! absent outside a git checkout, such as a crate from crates.io).
 
 use std::env;
 #[cfg(feature = "capi")]
@@ -20,8 +24,44 @@ fn main() {
     if env::var("DEP_DLB_MPI_SMPI").is_ok_and(|v| v == "1") {
         println!("cargo:rustc-cfg=dlb_smpi");
     }
+    git_revision();
     #[cfg(feature = "capi")]
     c_library();
+}
+
+/// Sets `DLB_GIT_REVISION` for the crate when it is built from a git
+/// checkout, and reruns when HEAD, its branch or the index changes (only
+/// files that exist: a missing one would rerun every build).
+fn git_revision() {
+    let manifest = env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(&manifest)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    let Some(dir) = git(&["rev-parse", "--absolute-git-dir"]) else {
+        return;
+    };
+    let dir = std::path::Path::new(&dir);
+    let mut watched = vec![dir.join("HEAD"), dir.join("index"), dir.join("packed-refs")];
+    if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
+        watched.push(dir.join(branch));
+    }
+    for file in watched.iter().filter(|f| f.exists()) {
+        println!("cargo:rerun-if-changed={}", file.display());
+    }
+    let Some(revision) = git(&["rev-parse", "--short=12", "HEAD"]) else {
+        return;
+    };
+    let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
+        .is_some_and(|changes| !changes.is_empty());
+    let suffix = if dirty { "-dirty" } else { "" };
+    println!("cargo:rustc-env=DLB_GIT_REVISION={revision}{suffix}");
 }
 
 /// The C API's header check and pkg-config file.

@@ -8,6 +8,7 @@ use crate::dlb::Dlb;
 use crate::error::Result;
 use crate::mpi::{self, Comm, WindowFlavor};
 use dlb_sys as ffi;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Options for [`Dlb`]. Each option left unset is read from the
@@ -23,6 +24,7 @@ use std::time::Duration;
 /// | [`per_call_timing`](Builder::per_call_timing) | `DLB_PER_CALL_TIMING=1\|0` | 0 |
 /// | [`schedule`](Builder::schedule) | `DLB_SCHEDULE=fixed\|guided\|factoring` | `fixed` |
 /// | [`direct_steals`](Builder::direct_steals) | `DLB_DIRECT_STEALS=1\|0` | 0 |
+/// | [`trace`](Builder::trace) | `DLB_TRACE=<file>` | off |
 ///
 /// ```no_run
 /// use dlb::{AtomicsPath, Dlb, Variant};
@@ -44,6 +46,7 @@ pub struct Builder {
     pub(crate) per_call_timing: Option<bool>,
     pub(crate) schedule: Option<Schedule>,
     pub(crate) direct_steals: Option<bool>,
+    pub(crate) trace: Option<PathBuf>,
 }
 
 impl Builder {
@@ -187,6 +190,35 @@ impl Builder {
     /// ```
     pub fn schedule(mut self, schedule: Schedule) -> Builder {
         self.schedule = Some(schedule);
+        self
+    }
+
+    /// Records a trace of every run (also `DLB_TRACE=<file>`; off by
+    /// default): each chunk handed out (positions, how it was obtained:
+    /// claim, ahead, steal, remote, given, static), each wait for work, each
+    /// steal attempt (victim, outcome, latency) and take, and "no more".
+    /// At [`finalize`](Dlb::finalize) rank 0 writes `file` in Chrome's
+    /// trace-event JSON format (Perfetto, chrome://tracing; `dlbtrace gantt`
+    /// draws it): one process per node, one thread per rank, times aligned
+    /// at a barrier at init, and the provenance (versions, MPI library,
+    /// paths, ranks, nodes, date). Costs a clock read and 48 bytes per
+    /// `give_more` call while on; see `src/trace/mod.rs`. Every rank must
+    /// trace or none (init fails with
+    /// [`ErrorKind::Mismatch`](crate::ErrorKind) otherwise); the file name
+    /// counts on rank 0.
+    ///
+    /// ```no_run
+    /// let _mpi = dlb::Mpi::init()?;
+    /// let mut dlb = dlb::Dlb::builder().trace("dlb-trace.json").init()?;
+    /// let mut run = dlb.setup(100)?;
+    /// while let Some(jobs) = run.give_more(4)? {
+    ///     for _id in jobs { /* ... */ }
+    /// }
+    /// dlb.finalize()?; // rank 0 writes dlb-trace.json
+    /// # Ok::<(), dlb::Error>(())
+    /// ```
+    pub fn trace(mut self, file: impl Into<PathBuf>) -> Builder {
+        self.trace = Some(file.into());
         self
     }
 

@@ -121,12 +121,17 @@ impl Dlb {
     /// but can only print errors.
     pub fn finalize(mut self) -> Result<()> {
         let quiesced = self.quiesce();
+        // After the quiesce barrier: every rank is out of its last run.
+        let traced = match quiesced {
+            Ok(()) => self.write_trace(),
+            Err(_) => Ok(()),
+        };
         let windows = match self.dispenser.protocol_mut() {
             Some(protocol) => protocol.atomics_mut().free(),
             None => Ok(()),
         };
         let comm = self.comm.free();
-        quiesced.and(windows).and(comm)
+        quiesced.and(traced).and(windows).and(comm)
     }
 
     /// Completes this rank's operations still in flight (takes, answers,

@@ -15,6 +15,7 @@ use crate::dlb::Dlb;
 use crate::error::{Error, ErrorKind, Result};
 use crate::mpi::{self, Comm, Window, WindowFlavor};
 use crate::protocol::{Protocol, Topology, MAX_UNITS};
+use crate::trace::{self, Recorder, StealLog};
 
 /// The options of one init: the [`Builder`]'s, else the environment's, else
 /// the defaults.
@@ -29,6 +30,7 @@ struct Options {
     per_call_timing: bool,
     schedule: config::Schedule,
     direct_steals: bool,
+    trace: Option<std::path::PathBuf>,
 }
 
 impl Options {
@@ -87,6 +89,7 @@ impl Options {
                 Some(on) => on,
                 None => config::direct_steals_from_env()?.unwrap_or(false),
             },
+            trace: builder.trace.clone().or_else(trace::path_from_env),
         })
     }
 }
@@ -106,6 +109,7 @@ impl Dlb {
             per_call_timing,
             schedule,
             direct_steals,
+            trace,
         } = Options::resolve(&builder)?;
         agree(
             &comm,
@@ -117,6 +121,7 @@ impl Dlb {
                 timeout.map_or(0, |t| t.as_millis() as u64),
                 u64::from(direct_steals),
                 tree_fan_out.map_or(0, |k| k as u64),
+                u64::from(trace.is_some()),
             ],
         )?;
         let (rank, size) = (comm.rank(), comm.size());
@@ -148,7 +153,7 @@ impl Dlb {
                 (Some(protocol), Some(path), Some(flavor))
             }
         };
-        Ok(Dlb {
+        let mut dlb = Dlb {
             dispenser: Dispenser::new(protocol, rank, size, max_units)
                 .pace(per_call_timing, claim_ahead)
                 .schedule(schedule),
@@ -157,7 +162,18 @@ impl Dlb {
             flavor,
             quiesced: false,
             comm,
-        })
+        };
+        if let Some(asked) = trace {
+            let file = trace::file::create(&dlb.comm, &asked)?;
+            // The common origin of every rank's times: the barrier's exit.
+            dlb.comm.barrier()?;
+            let origin = crate::clock::Instant::now();
+            if let Some(protocol) = dlb.dispenser.protocol_mut() {
+                protocol.set_steal_log(StealLog::new(origin));
+            }
+            dlb.dispenser.set_trace(Recorder::new(file, origin));
+        }
+        Ok(dlb)
     }
 }
 
@@ -175,7 +191,8 @@ pub(crate) fn agree<const N: usize>(comm: &Comm, values: [u64; N]) -> Result<()>
     } else {
         Err(Error::new(
             ErrorKind::Mismatch,
-            "ranks chose different variants, atomics, windows, timeouts, direct steals or tree fan-outs",
+            "ranks chose different variants, atomics, windows, timeouts, direct steals, tree fan-outs \
+             or tracing (DLB_TRACE)",
         ))
     }
 }

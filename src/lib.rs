@@ -63,6 +63,7 @@ mod mapping;
 mod model_check;
 mod mpi;
 mod protocol;
+mod provenance;
 mod report;
 #[doc(hidden)]
 pub mod rng;
@@ -70,6 +71,7 @@ mod run;
 #[cfg(feature = "simulate")]
 pub mod simulate;
 mod stats;
+mod trace;
 #[doc(hidden)]
 pub mod workloads;
 

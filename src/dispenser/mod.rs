@@ -10,6 +10,10 @@
 //! the next call that visits the protocol, which is the next call unless
 //! chunks are pending (claimed ahead, or part of a coarse unit); the call
 //! that answers "no more" always visits, after reporting everything.
+//!
+//! When tracing (`src/trace/`), every call also reads the clock and hands
+//! the recorder the chunk, how it was obtained, the waits for work and the
+//! protocol's steal attempts.
 
 mod ahead;
 mod schedule;
@@ -23,6 +27,7 @@ use crate::mapping::split::block;
 use crate::mapping::Mapping;
 use crate::protocol::{Counters, Protocol, MAX_UNITS};
 use crate::stats::{Statistics, Timeline};
+use crate::trace::{How, Recorder};
 use ahead::Ahead;
 pub(crate) use ahead::DEFAULT_CAP as DEFAULT_CLAIM_AHEAD;
 use schedule::Sizer;
@@ -62,6 +67,10 @@ pub(crate) struct Dispenser<A: Atomics> {
     /// With per-call timing: this call claimed without a thief around (its
     /// end is when the claim's chunks start).
     just_claimed: bool,
+    /// The recorder, when tracing.
+    trace: Option<Box<Recorder>>,
+    /// How the chunk the current call hands out was obtained (tracing).
+    how: How,
 }
 
 impl<A: Atomics> Dispenser<A> {
@@ -88,7 +97,24 @@ impl<A: Atomics> Dispenser<A> {
             sizer: Sizer::new(Schedule::Fixed, size as u64),
             just_claimed: false,
             quick: false,
+            trace: None,
+            how: How::Claim,
         }
+    }
+
+    /// Records every call from now on (tracing).
+    pub(crate) fn set_trace(&mut self, recorder: Recorder) {
+        self.trace = Some(Box::new(recorder));
+    }
+
+    /// The recorder, when tracing; it takes the protocol's last steal
+    /// records first.
+    pub(crate) fn trace_mut(&mut self) -> Option<&mut Recorder> {
+        let trace = self.trace.as_deref_mut()?;
+        if let Some(log) = self.protocol.as_mut().and_then(Protocol::steal_log_mut) {
+            trace.take_steals(log);
+        }
+        Some(trace)
     }
 
     /// Sets when the clock is read (see `src/stats.rs`; always per call for
@@ -178,6 +204,9 @@ impl<A: Atomics> Dispenser<A> {
         self.ahead.reset();
         self.sizer.restart();
         self.just_claimed = false;
+        if let Some(trace) = &mut self.trace {
+            trace.begin_run();
+        }
         Ok(())
     }
 
@@ -194,11 +223,20 @@ impl<A: Atomics> Dispenser<A> {
         if !self.open {
             return Ok(None);
         }
+        let traced = self.trace.as_deref_mut().map(|trace| {
+            let now = trace.now();
+            trace.enter(now);
+            now
+        });
         if self.quick && !self.pending.is_empty() {
-            // Served from chunks claimed ahead: no atomic, no clock. What
-            // was handed out since the last visit is reported at the next.
+            // Served from chunks claimed ahead: no atomic, no clock (unless
+            // tracing). What was handed out since the last visit is
+            // reported at the next.
             let chunk = self.cut(mapping, maxjobs);
             self.timeline.count(chunk.end - chunk.start);
+            if let (Some(trace), Some(now)) = (self.trace.as_deref_mut(), traced) {
+                trace.handed(How::Ahead, chunk.clone(), now);
+            }
             return Ok(Some(chunk));
         }
         // An error leaves the run open: the next setup reports it everywhere.
@@ -213,6 +251,13 @@ impl<A: Atomics> Dispenser<A> {
             }
         }
         self.open = next.is_some();
+        if let Some(trace) = self.trace.as_deref_mut() {
+            let now = trace.now();
+            match &next {
+                Some(chunk) => trace.handed(self.how, chunk.clone(), now),
+                None => trace.no_more(now),
+            }
+        }
         Ok(next)
     }
 
@@ -266,6 +311,7 @@ impl<A: Atomics> Dispenser<A> {
             let units = match claimed {
                 Some(units) => {
                     self.sizer.claimed();
+                    self.how = How::Claim;
                     Some(units)
                 }
                 None => {
@@ -273,7 +319,7 @@ impl<A: Atomics> Dispenser<A> {
                     // New units, wherever they come from, are sized afresh.
                     sizer.restart();
                     // Waiting for work: one chunk, as wanted without ahead.
-                    protocol.find_work(want(1))?
+                    find_work(protocol, self.trace.as_deref_mut(), &mut self.how, want(1))?
                 }
             };
             match visit {
@@ -292,6 +338,9 @@ impl<A: Atomics> Dispenser<A> {
             self.pending = plan.positions(units);
         } else if let Some(protocol) = &mut self.protocol {
             protocol.complete(handed);
+            self.how = How::Ahead;
+        } else {
+            self.how = How::Static;
         }
         Ok(Some(self.cut(mapping, maxjobs)))
     }
@@ -310,6 +359,34 @@ impl<A: Atomics> Dispenser<A> {
         self.handed += end - start;
         start..end
     }
+}
+
+/// Waits for work (`Protocol::find_work`); when tracing, records the wait
+/// and the steal attempts, and sets `how` the units came.
+fn find_work<A: Atomics>(
+    protocol: &mut Protocol<A>,
+    trace: Option<&mut Recorder>,
+    how: &mut How,
+    want: impl Fn(Range<u64>) -> u64,
+) -> Result<Option<Range<u64>>> {
+    let Some(trace) = trace else {
+        return protocol.find_work(want);
+    };
+    let (began, was) = (trace.now(), protocol.counters());
+    let found = protocol.find_work(want)?;
+    let now = protocol.counters();
+    *how = if now.remote_steals > was.remote_steals {
+        How::Remote
+    } else if now.steals > was.steals {
+        How::Steal
+    } else {
+        How::Given
+    };
+    trace.idle(began, trace.now(), found.is_some());
+    if let Some(log) = protocol.steal_log_mut() {
+        trace.take_steals(log);
+    }
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -311,6 +311,60 @@ impl Comm {
     }
 }
 
+impl Comm {
+    /// Every rank's `values` on rank 0, one vector per rank in rank order
+    /// (`None` on the other ranks): `MPI_Gather` of the counts, then
+    /// `MPI_Gatherv` (§6.5). Ranks may pass different numbers of values;
+    /// each at most `i32::MAX`, and on rank 0 their sum too (an error
+    /// otherwise, on every rank). Collective.
+    pub(crate) fn gather_to_root(&self, values: &[u64]) -> Result<Option<Vec<Vec<u64>>>> {
+        let counts = self.allgather(&[values.len() as u64])?;
+        let total: u64 = counts.iter().sum();
+        if counts.iter().any(|&c| c > i32::MAX as u64) || total > i32::MAX as u64 {
+            return Err(crate::error::Error::invalid_argument(format!(
+                "gather: {total} values in all, more than MPI's int counts hold"
+            )));
+        }
+        let root = self.rank == 0;
+        let c_counts: Vec<c_int> = counts.iter().map(|&c| c as c_int).collect();
+        let displs: Vec<c_int> = c_counts
+            .iter()
+            .scan(0, |at, &c| Some(std::mem::replace(at, *at + c)))
+            .collect();
+        let mut all = vec![0u64; if root { total as usize } else { 0 }];
+        // SAFETY: every rank sends its `values.len()` u64s (MPI_UINT64_T),
+        // the count every rank agreed through the allgather above; on rank 0
+        // the receive buffer holds the sum of the counts and `displs` are
+        // their prefix sums, all within i32 (checked), so each rank's block
+        // lands inside it; the receive arguments are significant only at the
+        // root, and elsewhere point to valid (empty) vectors; buffers live
+        // across the blocking call; collective.
+        check("MPI_Gatherv", unsafe {
+            ffi::MPI_Gatherv(
+                values.as_ptr() as *const c_void,
+                values.len() as c_int,
+                ffi::RSMPI_UINT64_T,
+                all.as_mut_ptr() as *mut c_void,
+                c_counts.as_ptr(),
+                displs.as_ptr(),
+                ffi::RSMPI_UINT64_T,
+                0,
+                self.raw,
+            )
+        })?;
+        if !root {
+            return Ok(None);
+        }
+        Ok(Some(
+            c_counts
+                .iter()
+                .zip(&displs)
+                .map(|(&c, &d)| all[d as usize..(d + c) as usize].to_vec())
+                .collect(),
+        ))
+    }
+}
+
 /// Point-to-point messages, for the master-worker baseline of the
 /// benchmarks only (feature `bench`): dlb itself sends nothing.
 #[cfg(feature = "bench")]

@@ -269,6 +269,9 @@ impl<A: Atomics> Protocol<A> {
                 .atomics
                 .start(victim, Slot::Offer, Update::Swap(mark.bits()))?;
             self.counters.steal_attempts += 1;
+            if let Some(log) = &mut self.steal_log {
+                log.take(victim);
+            }
             self.takes.push(Take {
                 victim,
                 inbox,

@@ -388,6 +388,7 @@ use crate::atomics::{poll_all, Atomics, Pending, Slot};
 use crate::clock::Instant;
 use crate::error::{Error, Result};
 use crate::rng::Rng;
+use crate::trace::{Outcome, StealLog};
 use idle::{Backoff, Sweep};
 use std::ops::Range;
 use std::time::Duration;
@@ -501,6 +502,8 @@ pub(crate) struct Protocol<A: Atomics> {
     counters: Counters,
     /// The hang watchdog, when a timeout is set.
     watchdog: Option<Box<watchdog::Watchdog>>,
+    /// Steal attempts and takes, when tracing (`src/trace/`).
+    steal_log: Option<Box<StealLog>>,
     #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
     bug: Option<Bug>,
     #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
@@ -535,6 +538,7 @@ impl<A: Atomics> Protocol<A> {
             rng,
             counters: Counters::default(),
             watchdog: None,
+            steal_log: None,
             #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
             bug: None,
             #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
@@ -632,8 +636,34 @@ impl<A: Atomics> Protocol<A> {
         Ok(None)
     }
 
-    /// One steal attempt on node-mate `victim`.
+    /// Records steal attempts and takes from now on (tracing).
+    pub(crate) fn set_steal_log(&mut self, log: StealLog) {
+        self.steal_log = Some(Box::new(log));
+    }
+
+    /// The steal attempts and takes recorded, when tracing.
+    pub(crate) fn steal_log_mut(&mut self) -> Option<&mut StealLog> {
+        self.steal_log.as_deref_mut()
+    }
+
+    /// One steal attempt on node-mate `victim`, recorded when tracing.
     pub(crate) fn steal(&mut self, victim: usize) -> Result<Steal> {
+        let Some(began) = self.steal_log.as_ref().map(|log| log.now()) else {
+            return self.steal_untraced(victim);
+        };
+        let steal = self.steal_untraced(victim)?;
+        let (outcome, units) = match &steal {
+            Steal::Success(loot) => (Outcome::Success, loot.end - loot.start),
+            Steal::Empty => (Outcome::Empty, 0),
+            Steal::Retry => (Outcome::Retry, 0),
+        };
+        if let Some(log) = &mut self.steal_log {
+            log.steal(began, victim, outcome, units);
+        }
+        Ok(steal)
+    }
+
+    fn steal_untraced(&mut self, victim: usize) -> Result<Steal> {
         self.counters.steal_attempts += 1;
         let mut expected = RangeWord::from_bits(self.atomics.load(victim, Slot::Range)?);
         if expected.is_empty() {

@@ -1,0 +1,138 @@
+//! Provenance: what produced a result (dlb's version and git revision, the
+//! MPI library, the variant, atomics path and window, ranks, nodes and
+//! hosts, the date), as one JSON object for traces and benchmark rows.
+
+use crate::dlb::Dlb;
+use crate::error::Result;
+use crate::mpi;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// What produced a trace or a benchmark row.
+#[derive(Clone, Debug)]
+pub(crate) struct Provenance {
+    pub(crate) mpi_library: String,
+    pub(crate) variant: &'static str,
+    pub(crate) atomics: Option<&'static str>,
+    pub(crate) window: Option<&'static str>,
+    pub(crate) ranks: usize,
+    /// dlb's nodes (simulated ones with `DLB_RANKS_PER_NODE`).
+    pub(crate) nodes: usize,
+    /// Groups of ranks that share memory: the machines.
+    pub(crate) hosts: usize,
+    /// The node of every rank.
+    pub(crate) node_of: Vec<usize>,
+    /// UTC, ISO 8601, to the second.
+    pub(crate) date: String,
+}
+
+/// The git revision dlb was built from (`unknown` outside a checkout).
+pub(crate) const GIT_REVISION: &str = match option_env!("DLB_GIT_REVISION") {
+    Some(r) => r,
+    None => "unknown",
+};
+
+impl Provenance {
+    /// Collective over `dlb`'s ranks (it counts nodes and hosts).
+    pub(crate) fn gather(dlb: &Dlb) -> Result<Provenance> {
+        let node_of = dlb.node_of_ranks()?;
+        let hosts = dlb.node_count()?;
+        Ok(Provenance {
+            mpi_library: mpi::library_version()?,
+            variant: dlb.variant().name(),
+            atomics: dlb.atomics_path().map(|p| p.name()),
+            window: dlb.window_flavor().map(|w| w.name()),
+            ranks: dlb.size(),
+            nodes: node_of.iter().max().map_or(0, |m| m + 1),
+            hosts,
+            node_of,
+            date: utc_now(),
+        })
+    }
+
+    /// One JSON object.
+    pub(crate) fn to_json(&self) -> String {
+        let opt = |s: Option<&str>| s.map_or("null".to_owned(), json_string);
+        format!(
+            "{{\"dlb_version\":{},\"git_revision\":{},\"mpi_library\":{},\"variant\":{},\"atomics\":{},\
+             \"window\":{},\"ranks\":{},\"nodes\":{},\"hosts\":{},\"date\":{},\"clock\":{}}}",
+            json_string(crate::VERSION),
+            json_string(GIT_REVISION),
+            json_string(&self.mpi_library),
+            json_string(self.variant),
+            opt(self.atomics),
+            opt(self.window),
+            self.ranks,
+            self.nodes,
+            self.hosts,
+            json_string(&self.date),
+            json_string("per-rank monotonic clocks, aligned at the exit of a barrier at init"),
+        )
+    }
+}
+
+/// `s` as a JSON string literal.
+pub(crate) fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Now, UTC, as `YYYY-MM-DDTHH:MM:SSZ`.
+pub(crate) fn utc_now() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    utc(secs)
+}
+
+/// Seconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SSZ` (the proleptic
+/// Gregorian calendar: days to civil dates by 400-year eras).
+fn utc(secs: u64) -> String {
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Shift the epoch to 0000-03-01, so leap days end each year.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_civil() {
+        assert_eq!(utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(utc(1_709_251_199), "2024-02-29T23:59:59Z");
+        assert_eq!(utc(1_796_342_400), "2026-12-04T00:00:00Z");
+    }
+
+    #[test]
+    fn strings_are_escaped() {
+        assert_eq!(json_string("a\"b\\c\nd\u{1}"), "\"a\\\"b\\\\c\\nd\\u0001\"");
+    }
+}

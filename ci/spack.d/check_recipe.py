@@ -95,6 +95,10 @@ need(("depends_on", "mpi") in names, 'depends_on("mpi") is missing')
 need(("variant", "fortran") in names, 'variant("fortran") is missing')
 need(any(d == "depends_on" and a[0].startswith("rust") for d, a, _ in recorded), "no build dependency on rust")
 need(any(d == "depends_on" and a[0].startswith("llvm") for d, a, _ in recorded), "no build dependency on llvm (libclang)")
+# depends_on("c") and depends_on("fortran") need Spack 0.22.2 (a backport of
+# 0.23's language dependencies): the docstring says so.
+need("Spack 0.22.2 or newer" in " ".join((getattr(cls, "__doc__", None) or "").split()),
+     "the docstring does not say that the recipe needs Spack 0.22.2 or newer")
 
 
 class Spec:

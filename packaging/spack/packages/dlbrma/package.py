@@ -1,6 +1,7 @@
 # Spack recipe for dlb's C and Fortran library, dlbrma (MIT OR Apache-2.0,
-# as dlb). See packaging/spack/README.md in dlb's repository for how to
-# use it; ci/spack-check checks it without Spack.
+# as dlb). Needs Spack 0.22.2 or newer (see the class docstring). See
+# packaging/spack/README.md in dlb's repository for how to use it;
+# ci/spack-check checks it without Spack.
 
 import os
 
@@ -18,7 +19,14 @@ class Dlbrma(Package):
     C library libdlbrma with dlbrma.h, the Fortran module dlb (DLB's
     interface), pkg-config files, a CMake package (find_package(dlbrma))
     and the dlbcheck command. Named dlbrma so that it installs beside BSC's
-    DLB (package dlb)."""
+    DLB (package dlb).
+
+    Needs Spack 0.22.2 or newer (or 0.21.3): the recipe declares the
+    languages it compiles with depends_on("c") and depends_on("fortran"),
+    the language dependencies of Spack 0.23, which 0.22.2 and 0.21.3 accept
+    through a backport and older releases do not know; its
+    license() directive needs 0.21. ci/install, which install() runs, is
+    tested with Open MPI and MPICH; other MPI providers are untested."""
 
     # No public repository yet: build from a checkout of dlb with
     #   spack develop --path /path/to/dlb dlbrma@=main
@@ -61,6 +69,7 @@ class Dlbrma(Package):
             join_path(self.prefix.include, "dlbrma.h"),
             join_path(self.prefix.lib, "cmake", "dlbrma", "dlbrma-config.cmake"),
             join_path(self.prefix.lib, "pkgconfig", "dlbrma.pc"),
+            join_path(self.prefix.lib, "pkgconfig", "dlbrma-static.pc"),
         ]:
             if not os.path.exists(path):
                 raise InstallError(f"dlbrma: {path} was not installed")

@@ -25,6 +25,7 @@ use std::time::Duration;
 /// | [`schedule`](Builder::schedule) | `DLB_SCHEDULE=fixed\|guided\|factoring` | `fixed` |
 /// | [`direct_steals`](Builder::direct_steals) | `DLB_DIRECT_STEALS=1\|0` | 0 |
 /// | [`trace`](Builder::trace) | `DLB_TRACE=<file>` | off |
+/// | [`verbose`](Builder::verbose) | `DLB_VERBOSE=1\|0` | 0 |
 ///
 /// ```no_run
 /// use dlb::{AtomicsPath, Dlb, Variant};
@@ -47,6 +48,7 @@ pub struct Builder {
     pub(crate) schedule: Option<Schedule>,
     pub(crate) direct_steals: Option<bool>,
     pub(crate) trace: Option<PathBuf>,
+    pub(crate) verbose: Option<bool>,
 }
 
 impl Builder {
@@ -219,6 +221,24 @@ impl Builder {
     /// ```
     pub fn trace(mut self, file: impl Into<PathBuf>) -> Builder {
         self.trace = Some(file.into());
+        self
+    }
+
+    /// Every rank prints one line to standard error at init (also
+    /// `DLB_VERBOSE=1`; off by default): the variant, the atomics path and
+    /// how each level reaches the counters, the window flavor, claiming
+    /// ahead, the schedule, tracing and the MPI library, each with why
+    /// (set by the program, by an environment variable, or the default and
+    /// the fact it rests on, such as "all 8 ranks share one node").
+    ///
+    /// ```no_run
+    /// let _mpi = dlb::Mpi::init()?;
+    /// // dlb: rank 0 of 8: variant rma (default); atomics shm (default: all 8 ranks share one node); ...
+    /// let dlb = dlb::Dlb::builder().verbose(true).init()?;
+    /// # Ok::<(), dlb::Error>(())
+    /// ```
+    pub fn verbose(mut self, on: bool) -> Builder {
+        self.verbose = Some(on);
         self
     }
 

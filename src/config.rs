@@ -214,6 +214,12 @@ pub(crate) fn per_call_timing_from_env() -> Result<Option<bool>> {
     switch_from_env("DLB_PER_CALL_TIMING")
 }
 
+/// `DLB_VERBOSE=1|0`: every rank says at init what it chose and why (see
+/// `Builder::verbose`).
+pub(crate) fn verbose_from_env() -> Result<Option<bool>> {
+    switch_from_env("DLB_VERBOSE")
+}
+
 /// `DLB_DIRECT_STEALS=1|0`: every rank steals directly from every other
 /// over MPI atomics (see `Builder::direct_steals`).
 pub(crate) fn direct_steals_from_env() -> Result<Option<bool>> {

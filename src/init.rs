@@ -16,10 +16,13 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::mpi::{self, Comm, Window, WindowFlavor};
 use crate::protocol::{Protocol, Topology, MAX_UNITS};
 use crate::trace::{self, Recorder, StealLog};
+use crate::verbose::{Reasons, Source};
 
 /// The options of one init: the [`Builder`]'s, else the environment's, else
 /// the defaults.
 struct Options {
+    reasons: Reasons,
+    verbose: bool,
     variant: Variant,
     asked_path: Option<AtomicsPath>,
     asked_window: Option<WindowFlavor>,
@@ -45,19 +48,39 @@ impl Options {
             }
             None => config::claim_ahead_from_env()?.unwrap_or(DEFAULT_CLAIM_AHEAD),
         };
+        let (variant, variant_source) =
+            pick(builder.variant, "DLB_VARIANT", config::variant_from_env)?;
+        let (asked_path, atomics_source) =
+            pick(builder.atomics, "DLB_ATOMICS", config::atomics_from_env)?;
+        let (asked_window, window_source) =
+            pick(builder.window, "DLB_WINDOW", config::window_from_env)?;
+        let (schedule, schedule_source) =
+            pick(builder.schedule, "DLB_SCHEDULE", config::schedule_from_env)?;
+        let claim_ahead_source = match (builder.claim_ahead, std::env::var_os("DLB_CLAIM_AHEAD")) {
+            (Some(_), _) => Source::Program,
+            (None, Some(_)) => Source::Env("DLB_CLAIM_AHEAD"),
+            (None, None) => Source::Default,
+        };
+        let trace = builder.trace.clone().or_else(trace::path_from_env);
+        let schedule = schedule.unwrap_or_default();
         Ok(Options {
-            variant: match builder.variant {
-                Some(v) => v,
-                None => config::variant_from_env()?.unwrap_or(Variant::Rma),
+            reasons: Reasons {
+                variant: variant_source,
+                atomics: atomics_source,
+                window: window_source,
+                atomics_why: String::new(),
+                window_why: String::new(),
+                claim_ahead: (claim_ahead, claim_ahead_source),
+                schedule: (schedule, schedule_source),
+                trace: trace.clone(),
             },
-            asked_path: match builder.atomics {
-                Some(p) => Some(p),
-                None => config::atomics_from_env()?,
+            verbose: match builder.verbose {
+                Some(on) => on,
+                None => config::verbose_from_env()?.unwrap_or(false),
             },
-            asked_window: match builder.window {
-                Some(w) => Some(w),
-                None => config::window_from_env()?,
-            },
+            variant: variant.unwrap_or(Variant::Rma),
+            asked_path,
+            asked_window,
             ranks_per_node: match builder.ranks_per_node {
                 Some(k) => Some(k),
                 None => config::ranks_per_node_from_env()?,
@@ -81,17 +104,30 @@ impl Options {
                 Some(on) => on,
                 None => config::per_call_timing_from_env()?.unwrap_or(false),
             },
-            schedule: match builder.schedule {
-                Some(s) => s,
-                None => config::schedule_from_env()?.unwrap_or_default(),
-            },
+            schedule,
             direct_steals: match builder.direct_steals {
                 Some(on) => on,
                 None => config::direct_steals_from_env()?.unwrap_or(false),
             },
-            trace: builder.trace.clone().or_else(trace::path_from_env),
+            trace,
         })
     }
+}
+
+/// A value the program set, else the one `var` sets (read by `env`), and
+/// where it came from.
+fn pick<T>(
+    program: Option<T>,
+    var: &'static str,
+    env: impl FnOnce() -> Result<Option<T>>,
+) -> Result<(Option<T>, Source)> {
+    if program.is_some() {
+        return Ok((program, Source::Program));
+    }
+    Ok(match env()? {
+        Some(v) => (Some(v), Source::Env(var)),
+        None => (None, Source::Default),
+    })
 }
 
 impl Dlb {
@@ -99,6 +135,8 @@ impl Dlb {
     /// `builder`. Collective over `comm`.
     pub(crate) fn new(builder: Builder, comm: Comm) -> Result<Dlb> {
         let Options {
+            mut reasons,
+            verbose,
             variant,
             asked_path,
             asked_window,
@@ -129,13 +167,14 @@ impl Dlb {
         let (protocol, path, flavor) = match variant {
             Variant::Static => (None, None, None),
             Variant::Rma => {
-                let atomics = open_atomics(
+                let (atomics, why) = open_atomics(
                     &comm,
                     asked_path,
                     asked_window,
                     ranks_per_node,
                     direct_steals,
                 )?;
+                (reasons.atomics_why, reasons.window_why) = why;
                 let (path, flavor) = match &atomics {
                     WindowAtomics::Mpi(a) => (AtomicsPath::Mpi, a.flavor()),
                     WindowAtomics::Shm(_) => (AtomicsPath::Shm, WindowFlavor::Shared),
@@ -163,17 +202,36 @@ impl Dlb {
             quiesced: false,
             comm,
         };
+        dlb.start_observing(trace, verbose, reasons)?;
+        Ok(dlb)
+    }
+
+    /// Starts tracing (a file named at init, a common origin of times) and
+    /// prints the verbose line, as asked. Collective when tracing.
+    fn start_observing(
+        &mut self,
+        trace: Option<std::path::PathBuf>,
+        verbose: bool,
+        mut reasons: Reasons,
+    ) -> Result<()> {
         if let Some(asked) = trace {
-            let file = trace::file::create(&dlb.comm, &asked)?;
+            let file = trace::file::create(&self.comm, &asked)?;
             // The common origin of every rank's times: the barrier's exit.
-            dlb.comm.barrier()?;
+            self.comm.barrier()?;
             let origin = crate::clock::Instant::now();
-            if let Some(protocol) = dlb.dispenser.protocol_mut() {
+            if let Some(protocol) = self.dispenser.protocol_mut() {
                 protocol.set_steal_log(StealLog::new(origin));
             }
-            dlb.dispenser.set_trace(Recorder::new(file, origin));
+            self.dispenser.set_trace(Recorder::new(file.clone(), origin));
+            reasons.trace = Some(file);
         }
-        Ok(dlb)
+        if verbose {
+            // One write, so that ranks' lines do not interleave; a closed
+            // standard error is no reason to fail init.
+            let line = format!("{}\n", self.verbose_line(&reasons));
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+        }
+        Ok(())
     }
 }
 
@@ -216,15 +274,65 @@ fn refuse_known_crash(comm: &Comm, flavor: WindowFlavor) -> Result<Option<String
 
 /// Creates the windows for the RMA variant and wraps them in their atomics;
 /// with `direct`, MPI atomics with all ranks as one node.
+/// Also returns why the path and the window are what they are, when they
+/// were not asked for (see `src/verbose.rs`).
 fn open_atomics(
     comm: &Comm,
     asked: Option<AtomicsPath>,
     window: Option<WindowFlavor>,
     ranks_per_node: Option<usize>,
     direct: bool,
-) -> Result<WindowAtomics> {
+) -> Result<(WindowAtomics, (String, String))> {
+    let (atomics, nodes, real_one_node) =
+        open_windows(comm, asked, window, ranks_per_node, direct)?;
+    let path = match &atomics {
+        WindowAtomics::Mpi(_) => AtomicsPath::Mpi,
+        WindowAtomics::Shm(_) => AtomicsPath::Shm,
+        WindowAtomics::Hybrid(_) => AtomicsPath::Hybrid,
+    };
+    let atomics_why = match (asked, path) {
+        (Some(_), _) => String::new(),
+        _ if direct => "direct steals use MPI atomics between all ranks".to_owned(),
+        (None, AtomicsPath::Shm) => format!("all {} ranks share one node", comm.size()),
+        (None, AtomicsPath::Hybrid) => format!(
+            "the ranks span {nodes} nodes: shared memory within each, MPI atomics across"
+        ),
+        (None, AtomicsPath::Mpi) if nodes == 1 => {
+            "this MPI made no shared window, so MPI atomics".to_owned()
+        }
+        (None, AtomicsPath::Mpi) => format!(
+            "the ranks span {nodes} nodes and this MPI made no shared window per node, so MPI atomics"
+        ),
+    };
+    let window_why = match (window, path) {
+        (Some(_), _) => String::new(),
+        (None, AtomicsPath::Shm) => "CPU atomics need a shared window".to_owned(),
+        (None, _) => {
+            let tried: Vec<&str> = config::flavors(path, None, real_one_node)?
+                .iter()
+                .map(|f| f.name())
+                .collect();
+            format!(
+                "the first this MPI could make of [{}] (MPI atomics across ranks)",
+                tried.join(", ")
+            )
+        }
+    };
+    Ok((atomics, (atomics_why, window_why)))
+}
+
+/// [`open_atomics`]'s work; also returns the number of nodes and whether
+/// all ranks share one real node.
+fn open_windows(
+    comm: &Comm,
+    asked: Option<AtomicsPath>,
+    window: Option<WindowFlavor>,
+    ranks_per_node: Option<usize>,
+    direct: bool,
+) -> Result<(WindowAtomics, usize, bool)> {
     let (node_map, node_comm) = comm.node_map(ranks_per_node)?;
     let topology = Topology::new(comm.rank(), node_map);
+    let nodes = topology.nodes();
     let one_node = !topology.multi_node();
     // Whether all ranks share one real node (simulated nodes may).
     let real_one_node = match ranks_per_node {
@@ -245,7 +353,8 @@ fn open_atomics(
             real_one_node,
             direct,
         };
-        return ctx.with_flavors(AtomicsPath::Mpi, window, None);
+        let atomics = ctx.with_flavors(AtomicsPath::Mpi, window, None)?;
+        return Ok((atomics, nodes, real_one_node));
     }
     let mut path = match asked {
         Some(AtomicsPath::Shm) if !one_node => {
@@ -289,7 +398,7 @@ fn open_atomics(
         real_one_node,
         direct: false,
     };
-    match ctx.with_flavors(path, window, node) {
+    let atomics = match ctx.with_flavors(path, window, node) {
         // Chosen by default on one node: MPI atomics when the MPI cannot
         // make shared windows (Open MPI with OMPI_MCA_osc=pt2pt or ucx).
         Err(e) if path == AtomicsPath::Shm && asked.is_none() && window.is_none() => ctx
@@ -305,7 +414,8 @@ fn open_atomics(
                 )
             }),
         other => other,
-    }
+    }?;
+    Ok((atomics, nodes, real_one_node))
 }
 
 /// What opening a window needs besides the path and the flavor.

@@ -72,6 +72,7 @@ mod run;
 pub mod simulate;
 mod stats;
 mod trace;
+mod verbose;
 #[doc(hidden)]
 pub mod workloads;
 

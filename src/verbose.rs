@@ -1,0 +1,101 @@
+//! `DLB_VERBOSE=1` (`Builder::verbose`): the line each rank prints to
+//! standard error at init, naming what init chose (variant, atomics path
+//! and how each level reaches the counters, window flavor, MPI library,
+//! chunking, tracing) and why (asked by the program, by the environment,
+//! or the default and the fact it rests on).
+
+use crate::config::{Schedule, Variant};
+use crate::dlb::Dlb;
+use crate::mpi;
+
+/// Where a choice came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// The program (`Builder`).
+    Program,
+    /// An environment variable.
+    Env(&'static str),
+    /// Neither: the default.
+    Default,
+}
+
+impl Source {
+    fn says(self, default_why: &str) -> String {
+        match self {
+            Source::Program => "set by the program".to_owned(),
+            Source::Env(var) => format!("set by {var}"),
+            Source::Default if default_why.is_empty() => "default".to_owned(),
+            Source::Default => format!("default: {default_why}"),
+        }
+    }
+}
+
+/// Why init chose what it chose, gathered while it chose.
+#[derive(Clone, Debug)]
+pub(crate) struct Reasons {
+    pub(crate) variant: Source,
+    pub(crate) atomics: Source,
+    pub(crate) window: Source,
+    /// Why the default path is what it is (empty when asked).
+    pub(crate) atomics_why: String,
+    /// Why the default window is what it is (empty when asked).
+    pub(crate) window_why: String,
+    pub(crate) claim_ahead: (u64, Source),
+    pub(crate) schedule: (Schedule, Source),
+    pub(crate) trace: Option<std::path::PathBuf>,
+}
+
+impl Dlb {
+    /// The verbose line of this rank (without the trailing newline).
+    pub(crate) fn verbose_line(&self, r: &Reasons) -> String {
+        let mut parts = vec![format!(
+            "variant {} ({})",
+            self.variant.name(),
+            r.variant.says("")
+        )];
+        if self.variant == Variant::Rma {
+            if let (Some(path), Some(flavor)) = (self.path, self.flavor) {
+                parts.push(format!(
+                    "atomics {} ({})",
+                    path.name(),
+                    r.atomics.says(&r.atomics_why)
+                ));
+                parts.push(format!(
+                    "window {} ({})",
+                    flavor.name(),
+                    r.window.says(&r.window_why)
+                ));
+            }
+            if let Ok(Some(levels)) = self.level_description() {
+                parts.push(levels);
+            }
+            parts.push(format!(
+                "claim ahead up to {} chunks ({})",
+                r.claim_ahead.0,
+                r.claim_ahead.1.says("")
+            ));
+            parts.push(format!(
+                "schedule {} ({})",
+                r.schedule.0.name(),
+                r.schedule.1.says("")
+            ));
+        } else {
+            parts.push("no window: each rank runs its own block (for debugging)".to_owned());
+        }
+        parts.push(match &r.trace {
+            Some(p) => format!("tracing to {}", p.display()),
+            None => "tracing off".to_owned(),
+        });
+        let library = mpi::library_version().unwrap_or_else(|e| e.to_string());
+        parts.push(format!(
+            "MPI: {}",
+            library.lines().next().unwrap_or("unknown")
+        ));
+        format!(
+            "dlb: rank {} of {}: {}",
+            self.rank(),
+            self.size(),
+            parts.join("; ")
+        )
+    }
+}

@@ -1,0 +1,103 @@
+//! `DLB_VERBOSE=1` under real `mpiexec` jobs: one line per rank at init,
+//! naming each choice and why.
+
+mod common;
+
+use common::{is_child, launch, Recorder};
+
+#[test]
+fn verbose_child() {
+    if !is_child() {
+        return;
+    }
+    let _mpi = dlb::Mpi::init().unwrap();
+    let dlb = dlb::Dlb::init().unwrap();
+    Recorder::new(dlb.rank()).record(&[&"up"]);
+    dlb.finalize().unwrap();
+}
+
+/// The verbose lines of a launch, one per rank, in rank order.
+fn lines(ranks: usize, env: &[(&str, &str)]) -> Vec<String> {
+    let mut env = env.to_vec();
+    env.push(("DLB_VERBOSE", "1"));
+    let launch = launch("verbose_child", ranks, &env);
+    let mut lines: Vec<String> = launch
+        .output
+        .lines()
+        .filter(|l| l.starts_with("dlb: rank "))
+        .map(str::to_owned)
+        .collect();
+    lines.sort_by_key(|l| {
+        l["dlb: rank ".len()..]
+            .split(' ')
+            .next()
+            .and_then(|r| r.parse::<usize>().ok())
+    });
+    assert_eq!(lines.len(), ranks, "one line per rank:\n{}", launch.output);
+    for (rank, line) in lines.iter().enumerate() {
+        assert!(
+            line.starts_with(&format!("dlb: rank {rank} of {ranks}: ")),
+            "{line}"
+        );
+        assert!(line.contains("; MPI: ") && line.contains("MPI"), "{line}");
+    }
+    lines
+}
+
+#[test]
+fn verbose_names_the_defaults_and_why() {
+    if is_child() {
+        return;
+    }
+    for line in lines(3, &[]) {
+        for part in [
+            "variant rma (default)",
+            "atomics shm (default: all 3 ranks share one node)",
+            "window shared (default: CPU atomics need a shared window)",
+            "one node: CPU atomics on a shared window",
+            "claim ahead up to 32 chunks (default)",
+            "schedule fixed (default)",
+            "tracing off",
+        ] {
+            assert!(line.contains(part), "'{part}' missing: {line}");
+        }
+    }
+}
+
+#[test]
+fn verbose_names_what_the_environment_set() {
+    if is_child() {
+        return;
+    }
+    let env = [
+        ("DLB_ATOMICS", "hybrid"),
+        ("DLB_RANKS_PER_NODE", "1"),
+        ("DLB_SCHEDULE", "guided"),
+        ("DLB_CLAIM_AHEAD", "4"),
+    ];
+    for line in lines(2, &env) {
+        for part in [
+            "atomics hybrid (set by DLB_ATOMICS)",
+            "within a node: CPU atomics on a shared window; across nodes: MPI atomics",
+            "claim ahead up to 4 chunks (set by DLB_CLAIM_AHEAD)",
+            "schedule guided (set by DLB_SCHEDULE)",
+        ] {
+            assert!(line.contains(part), "'{part}' missing: {line}");
+        }
+    }
+    for line in lines(2, &[("DLB_VARIANT", "static")]) {
+        assert!(
+            line.contains("variant static (set by DLB_VARIANT); no window"),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn quiet_by_default() {
+    if is_child() {
+        return;
+    }
+    let launch = launch("verbose_child", 2, &[]);
+    assert!(!launch.output.contains("dlb: rank "), "{}", launch.output);
+}

@@ -23,6 +23,7 @@ fn main() -> dlb::Result<()> {
     let _mpi = dlb::Mpi::init()?;
     let mut rma = Dlb::builder().variant(Variant::Rma).init()?;
     let mut stat = Dlb::builder().variant(Variant::Static).init()?;
+    common::record_provenance(&rma);
     let ranks = rma.size() as u64;
     let path = rma.atomics_path().map_or("none", |p| p.name());
     let jobs = if o.quick { 16 * ranks } else { 48 * ranks };

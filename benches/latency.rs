@@ -9,6 +9,7 @@
 //! | `raw_cas` | one compare-and-swap + flush on rank 1's window word |
 //! | `raw_self_cas` | one compare-and-swap + flush on the own window word |
 //! | `claim` | one `give_more(1)` served from the own range, no thief around |
+//! | `claim_traced` | the same with tracing on (`DLB_TRACE`: a clock read and a record per call) |
 //! | `steal_idle` | one successful steal from a victim waiting in a barrier |
 //! | `steal_busy` | one successful steal from a victim computing outside MPI in jobs of 20 µs (and serving thieves between jobs, as `give_more` does) |
 //! | `termination` | one run: the last job done -> the last rank told "no more" |
@@ -100,6 +101,11 @@ fn main() -> dlb::Result<()> {
                 STEALS_PER_BATCH,
             ),
             ("termination", termination_latency(&mut dlb, term_runs)?, 1),
+            (
+                "claim_traced",
+                traced_claim_latency(path, loops)?,
+                per_batch,
+            ),
         ];
         let mut summary = Vec::new();
         for (name, values, per_batch) in &figures {
@@ -152,6 +158,10 @@ fn main() -> dlb::Result<()> {
             println!(
                 "# claim / raw_self_cas (avg): {:.2}",
                 ratio("claim", "raw_self_cas")
+            );
+            println!(
+                "# claim_traced / claim (avg): {:.2}",
+                ratio("claim_traced", "claim")
             );
             println!();
         }
@@ -212,6 +222,23 @@ fn claim_latency(dlb: &mut Dlb, loops: Loops) -> dlb::Result<Vec<f64>> {
     }
     allgather(run.dlb(), 0)?; // rank 1 waits here
     while run.give_more(u64::MAX)?.is_some() {}
+    Ok(times)
+}
+
+/// [`claim_latency`] on a second `Dlb` on `path` that traces (to a
+/// temporary file, removed afterwards): what tracing costs a claim.
+fn traced_claim_latency(path: AtomicsPath, loops: Loops) -> dlb::Result<Vec<f64>> {
+    let file = std::env::temp_dir().join(format!("dlb-latency-trace-{}.json", std::process::id()));
+    let mut traced = Dlb::builder().atomics(path).trace(&file).init()?;
+    let times = claim_latency(&mut traced, loops)?;
+    let me = traced.rank();
+    let file = traced.trace_path().expect("tracing").to_path_buf();
+    traced.finalize()?;
+    if me == 0 {
+        if let Err(e) = std::fs::remove_file(&file) {
+            eprintln!("latency: cannot remove {}: {e}", file.display());
+        }
+    }
     Ok(times)
 }
 

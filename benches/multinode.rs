@@ -241,6 +241,7 @@ fn main() -> dlb::Result<()> {
     let _mpi = dlb::Mpi::init()?;
     let mut rma = Dlb::builder().variant(Variant::Rma).init()?;
     let mut stat = Dlb::builder().variant(Variant::Static).init()?;
+    common::record_provenance(&rma);
     let me = rma.rank();
     let ranks = rma.size();
     let path = rma.atomics_path().map_or("none", |p| p.name());

@@ -74,6 +74,7 @@ fn main() -> dlb::Result<()> {
     let mut fixed = Dlb::builder().schedule(Schedule::Fixed).init()?;
     let mut guided = Dlb::builder().schedule(Schedule::Guided).init()?;
     let mut factoring = Dlb::builder().schedule(Schedule::Factoring).init()?;
+    common::record_provenance(&fixed);
     let me = fixed.rank();
     let ranks = fixed.size() as u64;
     let path = fixed.atomics_path().map_or("none", |p| p.name());

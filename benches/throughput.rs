@@ -29,6 +29,7 @@ fn main() -> dlb::Result<()> {
     let mut results = Vec::new();
     for variant in [Variant::Rma, Variant::Static] {
         let mut dlb = Dlb::builder().variant(variant).init()?;
+        common::record_provenance(&dlb);
         let seconds = timed(&mut dlb, |dlb| {
             let mut run = dlb.setup(jobs)?;
             let mut sink = 0u64;

@@ -246,3 +246,21 @@ pub fn master_worker(dlb: &Dlb, jobs: u64, mut work: impl FnMut(u64)) -> Result<
     }
     Ok(())
 }
+
+/// What produced a benchmark's rows, as one JSON object: dlb's version and
+/// git revision, the MPI library, ranks, nodes, hosts and the date (the
+/// rows say the atomics path each). Collective.
+pub fn provenance_json(dlb: &Dlb) -> Result<String> {
+    use crate::provenance::{json_string, Provenance, GIT_REVISION};
+    let p = Provenance::gather(dlb)?;
+    Ok(format!(
+        "{{\"dlb_version\":{},\"git_revision\":{},\"mpi_library\":{},\"ranks\":{},\"nodes\":{},\"hosts\":{},\"date\":{}}}",
+        json_string(crate::VERSION),
+        json_string(GIT_REVISION),
+        json_string(&p.mpi_library),
+        p.ranks,
+        p.nodes,
+        p.hosts,
+        json_string(&p.date)
+    ))
+}

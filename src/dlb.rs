@@ -91,6 +91,21 @@ impl Dlb {
         self.flavor
     }
 
+    /// The file this `Dlb`'s trace goes to at [`finalize`](Dlb::finalize)
+    /// (rank 0 writes it), when tracing: the name asked for the first
+    /// `Dlb` of a process, with `.1`, `.2`, ... for later ones (see
+    /// [`Builder::trace`]).
+    ///
+    /// ```no_run
+    /// let _mpi = dlb::Mpi::init()?;
+    /// let dlb = dlb::Dlb::builder().trace("run.json").init()?;
+    /// assert_eq!(dlb.trace_path(), Some(std::path::Path::new("run.json")));
+    /// # Ok::<(), dlb::Error>(())
+    /// ```
+    pub fn trace_path(&self) -> Option<&std::path::Path> {
+        self.dispenser.trace_path()
+    }
+
     /// Starts a run of `jobs` jobs with IDs `0..jobs`; rank `k` of `p` first
     /// owns DLB's block `q*k + min(r, k)..` (`q = jobs / p`, `r = jobs % p`).
     /// Collective: every rank must pass the same `jobs`.

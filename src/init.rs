@@ -222,7 +222,8 @@ impl Dlb {
             if let Some(protocol) = self.dispenser.protocol_mut() {
                 protocol.set_steal_log(StealLog::new(origin));
             }
-            self.dispenser.set_trace(Recorder::new(file.clone(), origin));
+            self.dispenser
+                .set_trace(Recorder::new(file.clone(), origin));
             reasons.trace = Some(file);
         }
         if verbose {

@@ -53,6 +53,8 @@ fn trace_child() {
             }
         }
     }
+    let asked = std::env::var_os("DLB_TRACE").map(PathBuf::from);
+    assert_eq!(dlb.trace_path(), asked.as_deref());
     rec.record(&[&"done"]);
     dlb.finalize().unwrap();
 }

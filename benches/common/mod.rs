@@ -6,6 +6,7 @@
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 pub use serde_json::{json, Map, Value};
 
@@ -26,11 +27,29 @@ pub fn options() -> Options {
     }
 }
 
+/// What produced this run's rows (`dlb::bench::provenance_json`), added
+/// to every row as `provenance`; set once by [`record_provenance`].
+static PROVENANCE: OnceLock<Value> = OnceLock::new();
+
+/// Finds out what produced this run, the first time (every rank calls it
+/// at the same points: it is collective the first time).
+pub fn record_provenance(dlb: &dlb::Dlb) {
+    if PROVENANCE.get().is_some() {
+        return;
+    }
+    let text = dlb::bench::provenance_json(dlb).expect("provenance");
+    let value = serde_json::from_str(&text).expect("provenance is JSON");
+    PROVENANCE.get_or_init(|| value);
+}
+
 /// dlb on the atomics `path`, or `None` (said on stderr) where this MPI
 /// cannot give that path, for a benchmark that measures every path.
 pub fn init_on(bench: &str, path: dlb::AtomicsPath) -> Option<dlb::Dlb> {
     match dlb::Dlb::builder().atomics(path).init() {
-        Ok(d) => Some(d),
+        Ok(d) => {
+            record_provenance(&d);
+            Some(d)
+        }
         Err(e) => {
             eprintln!("{bench}: skipping the {} path: {e}", path.name());
             None
@@ -79,7 +98,9 @@ pub struct Row<'a> {
 
 impl Row<'_> {
     /// The row as one JSON object: the fields every row has (`bench`, `mpi`,
-    /// `path`, `ranks`, `metric`, `value`, `unit`), then `extra`.
+    /// `path`, `ranks`, `metric`, `value`, `unit`), then `extra`, then
+    /// `provenance` (see [`record_provenance`]; a row written before it was
+    /// recorded panics, so that no row goes without).
     pub fn json(&self) -> String {
         let mut fields = Map::new();
         fields.insert("bench".into(), self.bench.into());
@@ -92,6 +113,10 @@ impl Row<'_> {
         for (k, v) in &self.extra {
             fields.insert((*k).into(), v.clone());
         }
+        let provenance = PROVENANCE
+            .get()
+            .expect("common::record_provenance runs before rows are written");
+        fields.insert("provenance".into(), provenance.clone());
         Value::Object(fields).to_string()
     }
 }

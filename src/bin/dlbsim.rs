@@ -243,6 +243,7 @@ fn main() -> ExitCode {
                         "hottest_rank": o.hottest_rank,
                         "hottest_rank_ops": o.hottest_rank_ops,
                         "version": env!("CARGO_PKG_VERSION"),
+                        "provenance": dlb::simulate::provenance(ranks, sc.per_node),
                     });
                     if let Some(f) = out.as_mut() {
                         if let Err(e) = writeln!(f, "{row}") {

@@ -107,6 +107,11 @@ impl<A: Atomics> Dispenser<A> {
         self.trace = Some(Box::new(recorder));
     }
 
+    /// Where the trace goes, when tracing.
+    pub(crate) fn trace_path(&self) -> Option<&std::path::Path> {
+        self.trace.as_deref().map(|t| t.path.as_path())
+    }
+
     /// The recorder, when tracing; it takes the protocol's last steal
     /// records first.
     pub(crate) fn trace_mut(&mut self) -> Option<&mut Recorder> {

@@ -261,6 +261,20 @@ impl Outcome {
     }
 }
 
+/// What produced a simulator row, as JSON: dlb's version and git revision,
+/// the MPI (none: simulated), the ranks and the date.
+pub fn provenance(ranks: usize, per_node: usize) -> serde_json::Value {
+    serde_json::json!({
+        "dlb_version": crate::VERSION,
+        "git_revision": crate::provenance::GIT_REVISION,
+        "mpi_library": "none (dlb's virtual-time simulator)",
+        "ranks": ranks,
+        "nodes": ranks.div_ceil(per_node.max(1)),
+        "hosts": 1,
+        "date": crate::provenance::utc_now(),
+    })
+}
+
 /// Simulates `sc` under `strategy`.
 ///
 /// # Errors

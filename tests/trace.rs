@@ -164,14 +164,15 @@ fn check_layout(trace: &Value, node_of: &[u64]) {
     }
 }
 
-/// Every position of every run in exactly one chunk; a "no more" per rank
-/// and run; chunks named by how they were obtained.
+/// Every position of every run in exactly one chunk; a setup with the
+/// run's positions and a "no more" per rank and run; chunks named by how they were obtained.
 fn check_runs(trace: &Value, ranks: u64) {
     let events = trace["traceEvents"].as_array().unwrap();
     for (run, (interface, n)) in RUNS.iter().enumerate() {
         let run = run as u64;
         let mut seen = vec![0u32; *n as usize];
         let mut no_more = vec![0u32; ranks as usize];
+        let mut setups = vec![0u32; ranks as usize];
         for e in events.iter().filter(|e| e["args"]["run"] == run) {
             match (e["ph"].as_str(), e["cat"].as_str()) {
                 (Some("X"), Some("jobs")) => {
@@ -187,8 +188,12 @@ fn check_runs(trace: &Value, ranks: u64) {
                     assert!(first < end && end <= *n, "{interface} run {run}: {e}");
                     (first..end).for_each(|p| seen[p as usize] += 1);
                 }
-                (Some("i"), Some("run")) => {
+                (Some("i"), Some("run")) if e["name"] == "no more" => {
                     no_more[e["tid"].as_u64().unwrap() as usize] += 1;
+                }
+                (Some("i"), Some("run")) if e["name"] == "setup" => {
+                    assert_eq!(e["args"]["positions"].as_u64(), Some(*n), "{e}");
+                    setups[e["tid"].as_u64().unwrap() as usize] += 1;
                 }
                 _ => {}
             }
@@ -207,6 +212,10 @@ fn check_runs(trace: &Value, ranks: u64) {
         assert!(
             no_more.iter().all(|&c| c == 1),
             "{interface} run {run}: no more {no_more:?}"
+        );
+        assert!(
+            setups.iter().all(|&c| c == 1),
+            "{interface} run {run}: setups {setups:?}"
         );
     }
 }

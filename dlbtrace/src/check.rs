@@ -1,10 +1,12 @@
 //! `dlbtrace check`: is the trace well formed, and did each run hand out
 //! every position exactly once? The malformed events `read` found are
-//! problems; so is, in each run, a position of `0..N` (N the largest `end`
-//! of the run's chunks) that no chunk holds or that two chunks hold.
+//! problems; so is, in each run, a position of `0..N` that no chunk holds
+//! or that two chunks hold. N is what the run's setup events say (dlb
+//! writes one per rank and run; ranks that disagree are a problem), else,
+//! in traces without them, the largest `end` of the run's chunks.
 
 use crate::trace::{Kind, Trace};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// At most this many lines about one run's positions; the rest are counted.
 const MAX_GAPS_SHOWN: usize = 10;
@@ -25,16 +27,45 @@ pub fn check(trace: &Trace) -> Verdict {
         ..Verdict::default()
     };
     let mut chunks: BTreeMap<u64, Vec<(u64, u64, usize)>> = BTreeMap::new();
+    let mut setups: BTreeMap<u64, BTreeSet<u64>> = BTreeMap::new();
     for e in &trace.events {
-        if let Kind::Jobs { first, end, .. } = e.kind {
-            chunks.entry(e.run).or_default().push((first, end, e.index));
+        match e.kind {
+            Kind::Jobs { first, end, .. } => {
+                chunks.entry(e.run).or_default().push((first, end, e.index));
+            }
+            Kind::Setup { positions } => {
+                setups.entry(e.run).or_default().insert(positions);
+                chunks.entry(e.run).or_default();
+            }
+            _ => {}
         }
     }
     for (run, mut list) in chunks {
-        let n = list.iter().map(|c| c.1).max().unwrap_or(0);
+        let largest_end = list.iter().map(|c| c.1).max().unwrap_or(0);
+        let n = match setups
+            .get(&run)
+            .map(|s| s.iter().copied().collect::<Vec<_>>())
+        {
+            None => largest_end,
+            Some(said) if said.len() == 1 => said[0],
+            Some(said) => {
+                verdict.problems.push(format!(
+                    "run {run}: the ranks' setups disagree on the positions: {said:?}"
+                ));
+                said.iter().copied().max().unwrap_or(0).max(largest_end)
+            }
+        };
         verdict.runs.insert(run, (n, list.len() as u64));
         list.sort_unstable();
-        let said = coverage(&list);
+        let mut said = coverage(&list);
+        if largest_end > n {
+            said.push(format!(
+                "{} beyond the run's {n}",
+                positions(n, largest_end)
+            ));
+        } else if largest_end < n {
+            said.push(format!("{} missing", positions(largest_end, n)));
+        }
         let hidden = said.len().saturating_sub(MAX_GAPS_SHOWN);
         verdict.problems.extend(
             said.into_iter()

@@ -160,6 +160,8 @@ fn plan<'e>(trace: &Trace, events: &[&'e Event], scale: &Scale, large: bool) -> 
             Kind::Steal { outcome, .. } => (&mut *marks, legend::steal_class(*outcome)),
             Kind::RemoteTake { .. } => (&mut *marks, REMOTE_TAKE),
             Kind::NoMore => (&mut *marks, NO_MORE),
+            // Not drawn: the run's start shows as its first chunk or wait.
+            Kind::Setup { .. } => continue,
         };
         list.push(Piece {
             x0,

@@ -228,6 +228,12 @@ fn kind(c: &Common) -> Result<Option<Kind>, String> {
             victim: uint("victim"),
         },
         (_, "run", "no more") if instant => Kind::NoMore,
+        (_, "run", "setup") if instant => match uint("positions") {
+            Some(positions) => Kind::Setup { positions },
+            None => {
+                return Err("setup event without args.positions (a non-negative integer)".into())
+            }
+        },
         _ => return Ok(None),
     }))
 }

@@ -48,6 +48,7 @@ impl Figures {
             Kind::NoMore => {
                 self.no_more_us = Some(self.no_more_us.map_or(e.ts, |t| t.max(e.ts)));
             }
+            Kind::Setup { .. } => {}
         }
     }
 

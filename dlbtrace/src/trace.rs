@@ -151,6 +151,11 @@ pub enum Kind {
     },
     /// `give_more` said there is no more work.
     NoMore,
+    /// A run was set up (every rank records its own).
+    Setup {
+        /// The run's positions, `0..positions`.
+        positions: u64,
+    },
 }
 
 /// One known event of one rank.

@@ -155,3 +155,65 @@ fn bad_arguments_exit_2() {
     assert_eq!(out.code, Some(0));
     assert!(out.stdout.contains("EXAMPLES:"));
 }
+
+/// With setup events (as dlb writes them), N is the run's, so positions
+/// missing at the very end are caught too; ranks that disagree on N fail.
+#[test]
+fn setups_name_the_runs_positions() {
+    let setup = |rank: u32, n: u32| {
+        format!(
+            r#"{{"ph":"i","s":"t","cat":"run","name":"setup","pid":0,"tid":{rank},"ts":0,"args":{{"run":0,"positions":{n}}}}}"#
+        )
+    };
+    let chunk = |rank: u32, first: u32, end: u32| {
+        format!(
+            r#"{{"ph":"X","cat":"jobs","name":"claim","pid":0,"tid":{rank},"ts":1,"dur":2,"args":{{"run":0,"first":{first},"end":{end}}}}}"#
+        )
+    };
+    let run = |events: &[String]| {
+        let refs: Vec<&str> = events.iter().map(String::as_str).collect();
+        trace_of(&refs)
+    };
+    let whole = [setup(0, 10), setup(1, 10), chunk(0, 0, 6), chunk(1, 6, 10)];
+    let out = check("setup-ok", &run(&whole));
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("  run 0: positions 0..10 in 2 chunk(s)\n"),
+        "{}",
+        out.stdout
+    );
+
+    let short = [setup(0, 10), setup(1, 10), chunk(0, 0, 6), chunk(1, 6, 9)];
+    let out = check("setup-tail", &run(&short));
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("  run 0: position 9 missing\n"),
+        "{}",
+        out.stdout
+    );
+
+    let disagree = [setup(0, 10), setup(1, 12), chunk(0, 0, 6), chunk(1, 6, 10)];
+    let out = check("setup-disagree", &run(&disagree));
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("setups disagree on the positions: [10, 12]"),
+        "{}",
+        out.stdout
+    );
+
+    let beyond = [setup(0, 8), setup(1, 8), chunk(0, 0, 6), chunk(1, 6, 10)];
+    let out = check("setup-beyond", &run(&beyond));
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("positions 8..10 beyond the run's 8"),
+        "{}",
+        out.stdout
+    );
+
+    // A run set up with no positions, and nothing handed out: fine.
+    let empty = [setup(0, 0), setup(1, 0)];
+    let out = check("setup-empty", &run(&empty));
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+}

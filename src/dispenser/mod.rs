@@ -210,7 +210,7 @@ impl<A: Atomics> Dispenser<A> {
         self.sizer.restart();
         self.just_claimed = false;
         if let Some(trace) = &mut self.trace {
-            trace.begin_run();
+            trace.begin_run(jobs);
         }
         Ok(())
     }

@@ -3,8 +3,8 @@
 //! and chrome://tracing open. One process (`pid`) per node, one thread
 //! (`tid`) per rank, named by metadata events (`ph: "M"`); chunks and
 //! waits are complete events (`ph: "X"`, `ts` and `dur` in microseconds),
-//! steal attempts, takes and "no more" instant events (`ph: "i"`, thread
-//! scope).
+//! steal attempts, takes, "no more" and each run's setup (with its number
+//! of positions) instant events (`ph: "i"`, thread scope).
 
 use super::{Kind, Record};
 use crate::provenance::{json_string, Provenance};
@@ -73,6 +73,7 @@ fn one_event(out: &mut String, r: &Record, pid: usize, tid: usize) {
         Kind::Steal(_) => ("i", "steal", "steal"),
         Kind::RemoteTake => ("i", "steal", "remote take"),
         Kind::NoMore => ("i", "run", "no more"),
+        Kind::Setup => ("i", "run", "setup"),
     };
     out.push_str(&format!(
         "{{\"ph\":\"{ph}\",\"cat\":\"{cat}\",\"name\":{},\"pid\":{pid},\"tid\":{tid},\"ts\":{}",
@@ -105,6 +106,7 @@ fn one_event(out: &mut String, r: &Record, pid: usize, tid: usize) {
             out.push_str(&format!(",\"victim\":{}", r.a));
         }
         Kind::NoMore => {}
+        Kind::Setup => out.push_str(&format!(",\"positions\":{}", r.a)),
     }
     out.push_str("}}");
 }

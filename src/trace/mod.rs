@@ -10,7 +10,8 @@
 //!   it found work;
 //! - every steal attempt on a node-mate (victim, outcome, units, latency)
 //!   and every take started on a rank of another node;
-//! - the "no more" answer.
+//! - the "no more" answer;
+//! - the setup of each run, with its number of positions `N`.
 //!
 //! Positions are the run's `0..N`: the job IDs of `setup`; for
 //! `setup_color`, job `p` of the colors laid end to end; for `setup_rr`,
@@ -122,6 +123,8 @@ pub(crate) enum Kind {
     RemoteTake,
     /// "No more".
     NoMore,
+    /// A run was set up with `a` positions.
+    Setup,
 }
 
 impl Kind {
@@ -132,6 +135,7 @@ impl Kind {
             Kind::Steal(o) => 20 + o as u64,
             Kind::RemoteTake => 30,
             Kind::NoMore => 40,
+            Kind::Setup => 50,
         }
     }
 
@@ -142,6 +146,7 @@ impl Kind {
             20..=22 => Kind::Steal(Outcome::ALL[(code - 20) as usize]),
             30 => Kind::RemoteTake,
             40 => Kind::NoMore,
+            50 => Kind::Setup,
             _ => return None,
         })
     }
@@ -272,12 +277,13 @@ impl Recorder {
         since(self.origin, Instant::now())
     }
 
-    /// A run begins (a chunk still open, of a run left unfinished by an
-    /// error, ends now).
-    pub(crate) fn begin_run(&mut self) {
+    /// A run of `positions` positions begins (a chunk still open, of a run
+    /// left unfinished by an error, ends now).
+    pub(crate) fn begin_run(&mut self, positions: u64) {
         let now = self.now();
         self.enter(now);
         self.runs += 1;
+        self.push(Kind::Setup, now, now, positions, 0);
     }
 
     fn run(&self) -> u64 {
@@ -351,7 +357,7 @@ mod tests {
     #[test]
     fn records_round_trip_through_words() {
         let mut r = Recorder::new(PathBuf::from("t.json"), Instant::now());
-        r.begin_run();
+        r.begin_run(6);
         r.enter(5);
         r.handed(How::Claim, 0..4, 10);
         r.enter(30);
@@ -361,11 +367,21 @@ mod tests {
         let mut log = StealLog::new(r.origin());
         log.steal(1, 3, Outcome::Retry, 0);
         log.take(7);
-        r.begin_run();
+        r.begin_run(6);
         r.take_steals(&mut log);
         let words = r.words();
-        let back = Record::from_words(&words).expect("whole records");
-        assert_eq!(back.len(), 6);
+        let mut back = Record::from_words(&words).expect("whole records");
+        assert_eq!(back.len(), 8);
+        let setups: Vec<Record> = back
+            .iter()
+            .copied()
+            .filter(|r| r.kind == Kind::Setup)
+            .collect();
+        assert_eq!(
+            setups.iter().map(|r| (r.run, r.a)).collect::<Vec<_>>(),
+            [(0, 6), (1, 6)]
+        );
+        back.retain(|r| r.kind != Kind::Setup);
         assert_eq!(
             (back[0].kind, back[0].t0, back[0].t1, back[0].a, back[0].b),
             (Kind::Jobs(How::Claim), 10, 30, 0, 4)

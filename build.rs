@@ -8,9 +8,10 @@
 //! The MPI is the one dlb-sys found (its `links` metadata, see
 //! `sys/build.rs`): one probe for the whole build.
 //!
-//! Always: the git revision of the checkout being built, for provenance
-//! (`DLB_GIT_REVISION`, with `-dirty` when tracked files were changed;
-//! absent outside a git checkout, such as a crate from crates.io).
+//! Always: the git revision being built, for provenance
+//! (`DLB_GIT_REVISION`: from `.cargo_vcs_info.json` in a packaged crate,
+//! else from dlb's git checkout with `-dirty` when tracked files were
+//! changed; absent otherwise, and shown as "unknown").
 
 use std::env;
 #[cfg(feature = "capi")]
@@ -29,28 +30,68 @@ fn main() {
     c_library();
 }
 
-/// Sets `DLB_GIT_REVISION` for the crate when it is built from a git
-/// checkout, and reruns when HEAD, its branch or the index changes (only
-/// files that exist: a missing one would rerun every build).
+/// Sets `DLB_GIT_REVISION` for the crate: the commit it was packaged from
+/// (`.cargo_vcs_info.json`, in a crate from crates.io or `cargo
+/// package`), else, in a git checkout of dlb itself, `HEAD` (with
+/// `-dirty` when tracked files differ from it). Reruns when HEAD, a ref,
+/// the index or dlb's sources change (only paths that exist: a missing one
+/// would rerun every build).
 fn git_revision() {
     let manifest = env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let manifest = std::path::Path::new(&manifest);
+    let vcs_info = manifest.join(".cargo_vcs_info.json");
+    if let Ok(text) = std::fs::read_to_string(&vcs_info) {
+        println!("cargo:rerun-if-changed={}", vcs_info.display());
+        // {"git": {"sha1": "<40 hex digits>", "dirty": true?}, ...}
+        if let Some(sha) = text
+            .split("\"sha1\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').nth(1))
+        {
+            let dirty = if text.contains("\"dirty\": true") {
+                "-dirty"
+            } else {
+                ""
+            };
+            let short = &sha[..sha.len().min(12)];
+            println!("cargo:rustc-env=DLB_GIT_REVISION={short}{dirty}");
+        }
+        return;
+    }
     let git = |args: &[&str]| {
         std::process::Command::new("git")
+            .arg("--no-optional-locks")
             .arg("-C")
-            .arg(&manifest)
+            .arg(manifest)
             .args(args)
             .output()
             .ok()
             .filter(|o| o.status.success())
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
     };
-    let Some(dir) = git(&["rev-parse", "--absolute-git-dir"]) else {
+    // Only dlb's own checkout: not a repository dlb was vendored into.
+    if git(&["ls-files", "--error-unmatch", "build.rs"]).is_none() {
+        return;
+    }
+    let (Some(dir), Some(common)) = (
+        git(&["rev-parse", "--absolute-git-dir"]),
+        git(&["rev-parse", "--path-format=absolute", "--git-common-dir"]),
+    ) else {
         return;
     };
-    let dir = std::path::Path::new(&dir);
-    let mut watched = vec![dir.join("HEAD"), dir.join("index"), dir.join("packed-refs")];
+    let (dir, common) = (std::path::Path::new(&dir), std::path::Path::new(&common));
+    let mut watched = vec![
+        dir.join("HEAD"),
+        dir.join("index"),
+        dir.join("logs").join("HEAD"),
+        common.join("packed-refs"),
+    ];
     if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
-        watched.push(dir.join(branch));
+        watched.push(common.join(branch));
+    }
+    // The sources, for `-dirty` (cargo watches directories recursively).
+    for own in ["src", "sys", "include", "Cargo.toml", "build.rs"] {
+        watched.push(manifest.join(own));
     }
     for file in watched.iter().filter(|f| f.exists()) {
         println!("cargo:rerun-if-changed={}", file.display());

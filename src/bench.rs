@@ -250,8 +250,17 @@ pub fn master_worker(dlb: &Dlb, jobs: u64, mut work: impl FnMut(u64)) -> Result<
 /// What produced a benchmark's rows, as one JSON object: dlb's version and
 /// git revision, the MPI library, ranks, nodes, hosts and the date (the
 /// rows say the atomics path each). Collective.
+///
+/// ```no_run
+/// let _mpi = dlb::Mpi::init()?;
+/// let dlb = dlb::Dlb::init()?;
+/// let provenance = dlb::bench::provenance_json(&dlb)?;
+/// assert!(provenance.starts_with("{\"dlb_version\":"));
+/// # Ok::<(), dlb::Error>(())
+/// ```
 pub fn provenance_json(dlb: &Dlb) -> Result<String> {
-    use crate::provenance::{json_string, Provenance, GIT_REVISION};
+    use crate::json::json_string;
+    use crate::provenance::{Provenance, GIT_REVISION};
     let p = Provenance::gather(dlb)?;
     Ok(format!(
         "{{\"dlb_version\":{},\"git_revision\":{},\"mpi_library\":{},\"ranks\":{},\"nodes\":{},\"hosts\":{},\"date\":{}}}",

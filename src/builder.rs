@@ -197,17 +197,18 @@ impl Builder {
 
     /// Records a trace of every run (also `DLB_TRACE=<file>`; off by
     /// default): each chunk handed out (positions, how it was obtained:
-    /// claim, ahead, steal, remote, given, static), each wait for work, each
-    /// steal attempt (victim, outcome, latency) and take, and "no more".
+    /// claim, ahead, steal, remote, static), each wait for work, each steal
+    /// attempt (victim, outcome, latency), each take on another node and
+    /// its answer, each run's setup and "no more".
     /// At [`finalize`](Dlb::finalize) rank 0 writes `file` in Chrome's
     /// trace-event JSON format (Perfetto, chrome://tracing; `dlbtrace gantt`
     /// draws it): one process per node, one thread per rank, times aligned
     /// at a barrier at init, and the provenance (versions, MPI library,
-    /// paths, ranks, nodes, date). Costs a clock read and 48 bytes per
-    /// `give_more` call while on; see `src/trace/mod.rs`. Every rank must
+    /// paths, ranks, nodes, date). Costs one or two clock reads and 48
+    /// bytes per `give_more` call while on; see `src/trace/mod.rs`. Every rank must
     /// trace or none (init fails with
-    /// [`ErrorKind::Mismatch`](crate::ErrorKind) otherwise); the file name
-    /// counts on rank 0.
+    /// [`ErrorKind::Mismatch`](crate::ErrorKind) otherwise); rank 0 creates
+    /// the file at init (an error on every rank if it cannot) and writes it.
     ///
     /// ```no_run
     /// let _mpi = dlb::Mpi::init()?;

@@ -6,7 +6,7 @@
 //! ([`Dlb::probe_passive_progress`]).
 
 use crate::atomics::{Atomics, Slot};
-use crate::config::{self, AtomicsPath};
+use crate::config::AtomicsPath;
 use crate::dlb::Dlb;
 use crate::error::Result;
 use crate::mpi;
@@ -30,7 +30,7 @@ impl Dlb {
     /// # Ok(()) }
     /// ```
     pub fn node_of_ranks(&self) -> Result<Vec<usize>> {
-        Ok(self.comm.node_map(config::ranks_per_node_from_env()?)?.0)
+        Ok(self.comm.node_map(self.ranks_per_node)?.0)
     }
 
     /// How the RMA variant reaches the words of ranks on the same node and

@@ -43,6 +43,9 @@ pub struct Dlb {
     pub(crate) flavor: Option<WindowFlavor>,
     /// Whether `quiesce` ran (it runs once, at finalize or drop).
     pub(crate) quiesced: bool,
+    /// Simulated nodes of this many ranks (`Builder::ranks_per_node` or
+    /// `DLB_RANKS_PER_NODE`, as resolved at init).
+    pub(crate) ranks_per_node: Option<usize>,
     pub(crate) comm: Comm,
 }
 
@@ -129,18 +132,18 @@ impl Dlb {
         Ok(Run { dlb: self, mapping })
     }
 
-    /// Completes this rank's operations in flight, then frees the window and
-    /// the private communicator. Collective. An error in any step is
-    /// returned (the first one; the later steps still run, so every rank
-    /// takes part in every collective free). Dropping a `Dlb` does the same
-    /// but can only print errors.
+    /// Completes this rank's operations in flight, writes the trace when
+    /// tracing (every rank's records gathered to rank 0, which writes the
+    /// file; an error writing it is returned on rank 0 only), then frees the
+    /// window and the private communicator. Collective. An error in any
+    /// step is returned (the first one; the later steps still run, so every
+    /// rank takes part in every collective). Dropping a `Dlb` does the same
+    /// but writes no trace and can only print errors.
     pub fn finalize(mut self) -> Result<()> {
         let quiesced = self.quiesce();
-        // After the quiesce barrier: every rank is out of its last run.
-        let traced = match quiesced {
-            Ok(()) => self.write_trace(),
-            Err(_) => Ok(()),
-        };
+        // Every rank takes part, whatever its quiesce said, so that the
+        // collectives of the trace match (nothing when not tracing).
+        let traced = self.write_trace();
         let windows = match self.dispenser.protocol_mut() {
             Some(protocol) => protocol.atomics_mut().free(),
             None => Ok(()),

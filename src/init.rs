@@ -56,11 +56,18 @@ impl Options {
             pick(builder.window, "DLB_WINDOW", config::window_from_env)?;
         let (schedule, schedule_source) =
             pick(builder.schedule, "DLB_SCHEDULE", config::schedule_from_env)?;
-        let claim_ahead_source = match (builder.claim_ahead, std::env::var_os("DLB_CLAIM_AHEAD")) {
+        // (An invalid value already failed above, in claim_ahead_from_env.)
+        let claim_ahead_source = match (builder.claim_ahead, std::env::var("DLB_CLAIM_AHEAD")) {
             (Some(_), _) => Source::Program,
-            (None, Some(_)) => Source::Env("DLB_CLAIM_AHEAD"),
-            (None, None) => Source::Default,
+            (None, Ok(_)) => Source::Env("DLB_CLAIM_AHEAD"),
+            (None, Err(_)) => Source::Default,
         };
+        let (direct_steals, direct_source) = pick(
+            builder.direct_steals,
+            "DLB_DIRECT_STEALS",
+            config::direct_steals_from_env,
+        )?;
+        let direct_steals = direct_steals.unwrap_or(false);
         let trace = builder.trace.clone().or_else(trace::path_from_env);
         let schedule = schedule.unwrap_or_default();
         Ok(Options {
@@ -71,6 +78,7 @@ impl Options {
                 atomics_why: String::new(),
                 window_why: String::new(),
                 claim_ahead: (claim_ahead, claim_ahead_source),
+                direct_steals: direct_steals.then_some(direct_source),
                 schedule: (schedule, schedule_source),
                 trace: trace.clone(),
             },
@@ -105,10 +113,7 @@ impl Options {
                 None => config::per_call_timing_from_env()?.unwrap_or(false),
             },
             schedule,
-            direct_steals: match builder.direct_steals {
-                Some(on) => on,
-                None => config::direct_steals_from_env()?.unwrap_or(false),
-            },
+            direct_steals,
             trace,
         })
     }
@@ -200,6 +205,7 @@ impl Dlb {
             path,
             flavor,
             quiesced: false,
+            ranks_per_node,
             comm,
         };
         dlb.start_observing(trace, verbose, reasons)?;
@@ -227,10 +233,12 @@ impl Dlb {
             reasons.trace = Some(file);
         }
         if verbose {
-            // One write, so that ranks' lines do not interleave; a closed
-            // standard error is no reason to fail init.
+            // One write, so that ranks' lines do not interleave.
             let line = format!("{}\n", self.verbose_line(&reasons));
-            let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+            if std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes()).is_err() {
+                // A closed standard error is no reason to fail init, and
+                // there is nowhere else to say it.
+            }
         }
         Ok(())
     }
@@ -291,18 +299,23 @@ fn open_atomics(
         WindowAtomics::Shm(_) => AtomicsPath::Shm,
         WindowAtomics::Hybrid(_) => AtomicsPath::Hybrid,
     };
+    let simulated = match ranks_per_node {
+        Some(k) => format!(" (simulated nodes of {k} ranks)"),
+        None => String::new(),
+    };
     let atomics_why = match (asked, path) {
         (Some(_), _) => String::new(),
         _ if direct => "direct steals use MPI atomics between all ranks".to_owned(),
         (None, AtomicsPath::Shm) => format!("all {} ranks share one node", comm.size()),
         (None, AtomicsPath::Hybrid) => format!(
-            "the ranks span {nodes} nodes: shared memory within each, MPI atomics across"
+            "the ranks span {nodes} nodes{simulated}: shared memory within each, MPI atomics across"
         ),
         (None, AtomicsPath::Mpi) if nodes == 1 => {
-            "this MPI made no shared window, so MPI atomics".to_owned()
+            "a shared window was tried and could not be made, so MPI atomics".to_owned()
         }
         (None, AtomicsPath::Mpi) => format!(
-            "the ranks span {nodes} nodes and this MPI made no shared window per node, so MPI atomics"
+            "the ranks span {nodes} nodes{simulated} and a shared window per node could not be \
+             made, so MPI atomics"
         ),
     };
     let window_why = match (window, path) {

@@ -59,6 +59,7 @@ mod dispenser;
 mod dlb;
 mod error;
 mod init;
+mod json;
 mod mapping;
 mod model_check;
 mod mpi;

@@ -4,6 +4,7 @@
 
 use crate::dlb::Dlb;
 use crate::error::Result;
+use crate::json::json_string;
 use crate::mpi;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -32,12 +33,16 @@ pub(crate) const GIT_REVISION: &str = match option_env!("DLB_GIT_REVISION") {
 };
 
 impl Provenance {
-    /// Collective over `dlb`'s ranks (it counts nodes and hosts).
+    /// Collective over `dlb`'s ranks (it counts nodes and hosts). What
+    /// each rank finds out alone comes first and cannot fail, so that no
+    /// rank leaves the collectives that follow.
     pub(crate) fn gather(dlb: &Dlb) -> Result<Provenance> {
+        let mpi_library = mpi::library_version().unwrap_or_else(|e| format!("unknown ({e})"));
+        let date = utc_now();
         let node_of = dlb.node_of_ranks()?;
         let hosts = dlb.node_count()?;
         Ok(Provenance {
-            mpi_library: mpi::library_version()?,
+            mpi_library,
             variant: dlb.variant().name(),
             atomics: dlb.atomics_path().map(|p| p.name()),
             window: dlb.window_flavor().map(|w| w.name()),
@@ -45,8 +50,24 @@ impl Provenance {
             nodes: node_of.iter().max().map_or(0, |m| m + 1),
             hosts,
             node_of,
-            date: utc_now(),
+            date,
         })
+    }
+
+    /// A provenance for the trace writer's tests.
+    #[cfg(test)]
+    pub(crate) fn for_test(node_of: Vec<usize>) -> Provenance {
+        Provenance {
+            mpi_library: "test \"MPI\"".into(),
+            variant: "rma",
+            atomics: Some("shm"),
+            window: None,
+            ranks: node_of.len(),
+            nodes: node_of.iter().max().map_or(0, |m| m + 1),
+            hosts: 1,
+            node_of,
+            date: utc_now(),
+        }
     }
 
     /// One JSON object.
@@ -68,25 +89,6 @@ impl Provenance {
             json_string("per-rank monotonic clocks, aligned at the exit of a barrier at init"),
         )
     }
-}
-
-/// `s` as a JSON string literal.
-pub(crate) fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// Now, UTC, as `YYYY-MM-DDTHH:MM:SSZ`.
@@ -129,10 +131,5 @@ mod tests {
         assert_eq!(utc(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(utc(1_709_251_199), "2024-02-29T23:59:59Z");
         assert_eq!(utc(1_796_342_400), "2026-12-04T00:00:00Z");
-    }
-
-    #[test]
-    fn strings_are_escaped() {
-        assert_eq!(json_string("a\"b\\c\nd\u{1}"), "\"a\\\"b\\\\c\\nd\\u0001\"");
     }
 }

@@ -41,6 +41,8 @@ pub(crate) struct Reasons {
     /// Why the default window is what it is (empty when asked).
     pub(crate) window_why: String,
     pub(crate) claim_ahead: (u64, Source),
+    /// Where direct steals were turned on (`None`: off).
+    pub(crate) direct_steals: Option<Source>,
     pub(crate) schedule: (Schedule, Source),
     pub(crate) trace: Option<std::path::PathBuf>,
 }
@@ -66,8 +68,16 @@ impl Dlb {
                     r.window.says(&r.window_why)
                 ));
             }
-            if let Ok(Some(levels)) = self.level_description() {
-                parts.push(levels);
+            match self.level_description() {
+                Ok(Some(levels)) => parts.push(levels),
+                Ok(None) => {}
+                Err(e) => parts.push(format!("levels unknown ({e})")),
+            }
+            if let Some(source) = r.direct_steals {
+                parts.push(format!(
+                    "direct steals: any rank steals from any other's range ({})",
+                    source.says("")
+                ));
             }
             parts.push(format!(
                 "claim ahead up to {} chunks ({})",

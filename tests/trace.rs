@@ -77,7 +77,7 @@ fn traced_run(name: &str, ranks: usize, env: &[(&str, &str)]) -> Value {
     );
     let text = std::fs::read_to_string(&file)
         .unwrap_or_else(|e| panic!("no trace at {path} ({e}):\n{}", launch.output));
-    let _ = std::fs::remove_file(&file);
+    std::fs::remove_file(&file).expect("the trace file is removed");
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("the trace is not JSON ({e}):\n{text}"))
 }
 
@@ -177,10 +177,7 @@ fn check_runs(trace: &Value, ranks: u64) {
             match (e["ph"].as_str(), e["cat"].as_str()) {
                 (Some("X"), Some("jobs")) => {
                     let how = e["name"].as_str().unwrap();
-                    assert!(
-                        ["claim", "ahead", "steal", "remote", "given"].contains(&how),
-                        "{e}"
-                    );
+                    assert!(["claim", "ahead", "steal", "remote"].contains(&how), "{e}");
                     let (first, end) = (
                         e["args"]["first"].as_u64().unwrap(),
                         e["args"]["end"].as_u64().unwrap(),
@@ -296,11 +293,7 @@ fn tracing_on_one_rank_only_fails_at_init() {
         return;
     }
     let _mpi = dlb::Mpi::init().unwrap();
-    let rank: usize = std::env::var("OMPI_COMM_WORLD_RANK")
-        .or_else(|_| std::env::var("PMI_RANK"))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let rank = world_rank();
     let mut builder = dlb::Dlb::builder();
     if rank == 1 {
         builder = builder.trace(trace_file("one-rank"));
@@ -326,13 +319,100 @@ fn an_unwritable_trace_file_fails_at_init() {
         return;
     }
     let _mpi = dlb::Mpi::init().unwrap();
-    let world_rank: usize = std::env::var("OMPI_COMM_WORLD_RANK")
-        .or_else(|_| std::env::var("PMI_RANK"))
-        .unwrap()
-        .parse()
-        .unwrap();
     let e = dlb::Dlb::init().map(|_| ()).unwrap_err();
-    let mut rec = Recorder::new(world_rank);
+    let mut rec = Recorder::new(world_rank());
+    rec.record(&[&format!("{:?}", e.kind())]);
+    rec.record(&[&e.to_string()]);
+}
+
+/// The world rank, from the launcher (for children that record before or
+/// without a `Dlb`).
+fn world_rank() -> usize {
+    std::env::var("OMPI_COMM_WORLD_RANK")
+        .or_else(|_| std::env::var("PMI_RANK"))
+        .expect("launched by mpiexec")
+        .parse()
+        .expect("a rank")
+}
+
+/// `Builder::ranks_per_node` (not only `DLB_RANKS_PER_NODE`) makes the
+/// trace's processes; two `Dlb`s one after another write `FILE` and
+/// `FILE.1`, the name every rank reports.
+#[test]
+fn builder_nodes_and_a_second_trace_file() {
+    if !is_child() {
+        let file = trace_file("builder");
+        let path = file.to_string_lossy().into_owned();
+        let launch = launch(
+            "builder_nodes_and_a_second_trace_file",
+            4,
+            &[("DLB_TEST_TRACE", path.as_str())],
+        );
+        let second = format!("{path}.1");
+        for records in &launch.ranks {
+            assert_eq!(
+                records,
+                &[path.clone(), second.clone()],
+                "{}",
+                launch.output
+            );
+        }
+        for (name, node_of) in [(&path, [0, 0, 1, 1]), (&second, [0, 0, 0, 0])] {
+            let text = std::fs::read_to_string(name).expect("a trace");
+            std::fs::remove_file(name).expect("removed");
+            let trace: Value = serde_json::from_str(&text).expect("JSON");
+            check_format(&trace);
+            check_layout(&trace, &node_of);
+        }
+        return;
+    }
+    let file = PathBuf::from(std::env::var("DLB_TEST_TRACE").unwrap());
+    let _mpi = dlb::Mpi::init().unwrap();
+    let mut rec = Recorder::new(world_rank());
+    for per_node in [Some(2), None] {
+        let mut builder = dlb::Dlb::builder().trace(&file);
+        if let Some(k) = per_node {
+            builder = builder.ranks_per_node(k).atomics(dlb::AtomicsPath::Hybrid);
+        }
+        let mut dlb = builder.init().unwrap();
+        rec.record(&[&dlb.trace_path().unwrap().display()]);
+        let mut run = dlb.setup(40).unwrap();
+        while run.give_more(3).unwrap().is_some() {}
+        dlb.finalize().unwrap();
+    }
+}
+
+/// `finalize` after `MPI_Finalize` (an rsmpi universe dropped first, a C
+/// program calling MPI_Finalize itself): an error, and no MPI call.
+#[test]
+fn finalize_after_mpi_finalize_is_an_error_not_an_abort() {
+    if !is_child() {
+        let file = trace_file("late");
+        let path = file.to_string_lossy().into_owned();
+        let launch = launch(
+            "finalize_after_mpi_finalize_is_an_error_not_an_abort",
+            2,
+            &[("DLB_TRACE", path.as_str())],
+        );
+        for records in &launch.ranks {
+            assert_eq!(records[0], "InvalidState", "{}", launch.output);
+            assert!(
+                records[1].contains("MPI was finalized"),
+                "{}",
+                launch.output
+            );
+        }
+        // Rank 0 created it at init, and wrote nothing into it.
+        std::fs::remove_file(&file).expect("created at init");
+        return;
+    }
+    let mpi = dlb::Mpi::init().unwrap();
+    let mut dlb = dlb::Dlb::init().unwrap();
+    let mut rec = Recorder::new(dlb.rank());
+    let mut run = dlb.setup(10).unwrap();
+    while run.give_more(3).unwrap().is_some() {}
+    drop(mpi);
+    let e = dlb.finalize().unwrap_err();
     rec.record(&[&format!("{:?}", e.kind())]);
     rec.record(&[&e.to_string()]);
 }

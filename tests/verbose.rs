@@ -85,6 +85,19 @@ fn verbose_names_what_the_environment_set() {
             assert!(line.contains(part), "'{part}' missing: {line}");
         }
     }
+    let env = [("DLB_RANKS_PER_NODE", "1")];
+    for line in lines(2, &env) {
+        let part = "atomics hybrid (default: the ranks span 2 nodes (simulated nodes of 1 ranks)";
+        assert!(line.contains(part), "'{part}' missing: {line}");
+    }
+    for line in lines(2, &[("DLB_DIRECT_STEALS", "1")]) {
+        for part in [
+            "atomics mpi (default: direct steals use MPI atomics between all ranks)",
+            "direct steals: any rank steals from any other's range (set by DLB_DIRECT_STEALS)",
+        ] {
+            assert!(line.contains(part), "'{part}' missing: {line}");
+        }
+    }
     for line in lines(2, &[("DLB_VARIANT", "static")]) {
         assert!(
             line.contains("variant static (set by DLB_VARIANT); no window"),

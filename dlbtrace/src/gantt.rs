@@ -160,8 +160,9 @@ fn plan<'e>(trace: &Trace, events: &[&'e Event], scale: &Scale, large: bool) -> 
             Kind::Steal { outcome, .. } => (&mut *marks, legend::steal_class(*outcome)),
             Kind::RemoteTake { .. } => (&mut *marks, REMOTE_TAKE),
             Kind::NoMore => (&mut *marks, NO_MORE),
-            // Not drawn: the run's start shows as its first chunk or wait.
-            Kind::Setup { .. } => continue,
+            // Not drawn: the run's start shows as its first chunk or wait,
+            // and units from an answer as the chunk named "remote".
+            Kind::Setup { .. } | Kind::RemoteAnswer { .. } => continue,
         };
         list.push(Piece {
             x0,

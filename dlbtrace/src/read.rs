@@ -227,6 +227,11 @@ fn kind(c: &Common) -> Result<Option<Kind>, String> {
         (_, "steal", "remote take") if instant => Kind::RemoteTake {
             victim: uint("victim"),
         },
+        (_, "steal", "remote answer") if instant => Kind::RemoteAnswer {
+            victim: uint("victim"),
+            units: uint("units"),
+            latency_us: arg("latency_us").and_then(Value::as_f64),
+        },
         (_, "run", "no more") if instant => Kind::NoMore,
         (_, "run", "setup") if instant => match uint("positions") {
             Some(positions) => Kind::Setup { positions },
@@ -343,6 +348,30 @@ mod tests {
         assert_eq!(t.events[4].kind, Kind::NoMore);
         assert_eq!(t.provenance_text("variant").as_deref(), Some("rma"));
         assert_eq!(t.provenance_text("ranks").as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn remote_answers_and_setups() {
+        let t = parse(
+            r#"{"traceEvents":[
+              {"ph":"i","s":"t","cat":"steal","name":"remote answer","pid":0,"tid":1,"ts":9,"args":{"run":0,"victim":2,"units":8,"latency_us":5.5}},
+              {"ph":"i","s":"t","cat":"run","name":"setup","pid":0,"tid":1,"ts":0,"args":{"run":0,"positions":40}},
+              {"ph":"i","s":"t","cat":"run","name":"setup","pid":0,"tid":1,"ts":0,"args":{"run":1}}
+            ]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            t.events[0].kind,
+            Kind::RemoteAnswer {
+                victim: Some(2),
+                units: Some(8),
+                latency_us: Some(5.5)
+            }
+        );
+        assert_eq!(t.events[1].kind, Kind::Setup { positions: 40 });
+        // A setup without its positions is malformed.
+        assert_eq!(t.events.len(), 2);
+        assert_eq!(t.problems.len(), 1, "{:?}", t.problems);
     }
 
     #[test]

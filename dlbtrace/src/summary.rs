@@ -45,6 +45,10 @@ impl Figures {
                 self.steals += u64::from(*outcome == Outcome::Success);
             }
             Kind::RemoteTake { .. } => self.remote_takes += 1,
+            // A remote take that brought units is a successful steal.
+            Kind::RemoteAnswer { units, .. } => {
+                self.steals += u64::from(units.is_some_and(|u| u > 0));
+            }
             Kind::NoMore => {
                 self.no_more_us = Some(self.no_more_us.map_or(e.ts, |t| t.max(e.ts)));
             }

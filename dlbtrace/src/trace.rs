@@ -149,6 +149,15 @@ pub enum Kind {
         /// The rank taken from.
         victim: Option<u64>,
     },
+    /// The answer to a remote take arrived.
+    RemoteAnswer {
+        /// The rank that answered.
+        victim: Option<u64>,
+        /// Units it gave (0: none).
+        units: Option<u64>,
+        /// Microseconds from the take's start to the answer.
+        latency_us: Option<f64>,
+    },
     /// `give_more` said there is no more work.
     NoMore,
     /// A run was set up (every rank records its own).

@@ -377,16 +377,9 @@ fn find_work<A: Atomics>(
     let Some(trace) = trace else {
         return protocol.find_work(want);
     };
-    let (began, was) = (trace.now(), protocol.counters());
+    let began = trace.now();
     let found = protocol.find_work(want)?;
-    let now = protocol.counters();
-    *how = if now.remote_steals > was.remote_steals {
-        How::Remote
-    } else if now.steals > was.steals {
-        How::Steal
-    } else {
-        How::Given
-    };
+    *how = protocol.found();
     trace.idle(began, trace.now(), found.is_some());
     if let Some(log) = protocol.steal_log_mut() {
         trace.take_steals(log);

@@ -313,7 +313,8 @@ impl Comm {
 
 impl Comm {
     /// Every rank's `values` on rank 0, one vector per rank in rank order
-    /// (`None` on the other ranks): `MPI_Gather` of the counts, then
+    /// (`None` on the other ranks): `MPI_Allgather` of the counts (so that
+    /// every rank sees a count too large, and fails with the others), then
     /// `MPI_Gatherv` (§6.5). Ranks may pass different numbers of values;
     /// each at most `i32::MAX`, and on rank 0 their sum too (an error
     /// otherwise, on every rank). Collective.

@@ -265,12 +265,14 @@ impl<A: Atomics> Protocol<A> {
                 }
             };
             let mark = Mark::new(self.me(), inbox, run);
+            // (On some stacks the start itself waits for the victim.)
+            let traced_at = self.steal_log.as_ref().map(|log| log.now());
             let swap = self
                 .atomics
                 .start(victim, Slot::Offer, Update::Swap(mark.bits()))?;
             self.counters.steal_attempts += 1;
-            if let Some(log) = &mut self.steal_log {
-                log.take(victim);
+            if let (Some(log), Some(t0)) = (&mut self.steal_log, traced_at) {
+                log.take(t0, victim);
             }
             self.takes.push(Take {
                 victim,
@@ -278,6 +280,7 @@ impl<A: Atomics> Protocol<A> {
                 run,
                 swap: Some(swap),
                 answered: false,
+                traced_at,
             });
             self.poll_takes()?;
             if !self.stash.is_empty() {
@@ -347,6 +350,14 @@ impl<A: Atomics> Protocol<A> {
 
     /// Take `i` was answered with `answer`.
     fn receive(&mut self, answer: u64, i: usize) -> Result<()> {
+        if let (Some(log), Some(t0)) = (&mut self.steal_log, self.takes[i].traced_at) {
+            let units = if answer == NONE {
+                0
+            } else {
+                RangeWord::from_bits(answer).len()
+            };
+            log.answer(t0, self.takes[i].victim, units);
+        }
         if answer == NONE {
             if MODEL_CHECKING {
                 self.takes_failed_at = Some(self.atomics.content_writes());

@@ -388,7 +388,7 @@ use crate::atomics::{poll_all, Atomics, Pending, Slot};
 use crate::clock::Instant;
 use crate::error::{Error, Result};
 use crate::rng::Rng;
-use crate::trace::{Outcome, StealLog};
+use crate::trace::{How, Outcome, StealLog};
 use idle::{Backoff, Sweep};
 use std::ops::Range;
 use std::time::Duration;
@@ -449,6 +449,8 @@ struct Take {
     /// The swap, until it completed.
     swap: Option<Pending>,
     answered: bool,
+    /// When tracing: when the take started (the trace's clock).
+    traced_at: Option<u64>,
 }
 
 /// One rank's side of the protocol.
@@ -504,6 +506,9 @@ pub(crate) struct Protocol<A: Atomics> {
     watchdog: Option<Box<watchdog::Watchdog>>,
     /// Steal attempts and takes, when tracing (`src/trace/`).
     steal_log: Option<Box<StealLog>>,
+    /// Where the units the last `find_work` found came from: a steal from
+    /// a node-mate, or an answer from another node (the stash).
+    found: How,
     #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
     bug: Option<Bug>,
     #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
@@ -539,6 +544,7 @@ impl<A: Atomics> Protocol<A> {
             counters: Counters::default(),
             watchdog: None,
             steal_log: None,
+            found: How::Steal,
             #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
             bug: None,
             #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
@@ -646,6 +652,13 @@ impl<A: Atomics> Protocol<A> {
         self.steal_log.as_deref_mut()
     }
 
+    /// Where the units the last successful `find_work` returned came from:
+    /// [`How::Steal`] (a node-mate's range) or [`How::Remote`] (an answer
+    /// from another node, received during the wait or before it).
+    pub(crate) fn found(&self) -> How {
+        self.found
+    }
+
     /// One steal attempt on node-mate `victim`, recorded when tracing.
     pub(crate) fn steal(&mut self, victim: usize) -> Result<Steal> {
         let Some(began) = self.steal_log.as_ref().map(|log| log.now()) else {
@@ -724,9 +737,15 @@ impl<A: Atomics> Protocol<A> {
         Ok(())
     }
 
-    /// The first `want(loot)` units of `loot` for the caller; the rest
-    /// becomes the own range (which must be empty).
-    fn keep(&mut self, loot: Range<u64>, want: &impl Fn(Range<u64>) -> u64) -> Result<Range<u64>> {
+    /// The first `want(loot)` units of `loot`, which came as `how`, for the
+    /// caller; the rest becomes the own range (which must be empty).
+    fn keep(
+        &mut self,
+        loot: Range<u64>,
+        want: &impl Fn(Range<u64>) -> u64,
+        how: How,
+    ) -> Result<Range<u64>> {
+        self.found = how;
         let take = want(loot.clone()).clamp(1, loot.end - loot.start);
         if loot.start + take < loot.end {
             self.took(Path::Install);
@@ -775,8 +794,9 @@ impl<A: Atomics> Protocol<A> {
             self.atomics.progress()?;
             self.watch()?;
             self.poll()?;
+            // (The stash holds only answers from other nodes.)
             if let Some(loot) = self.stash.pop() {
-                break Some(self.keep(loot, &want)?);
+                break Some(self.keep(loot, &want, How::Remote)?);
             }
             if self.is_finished()? {
                 break None;
@@ -804,7 +824,7 @@ impl<A: Atomics> Protocol<A> {
                     ),
                 };
                 match self.steal(target)? {
-                    Steal::Success(loot) => break Some(self.keep(loot, &want)?),
+                    Steal::Success(loot) => break Some(self.keep(loot, &want, How::Steal)?),
                     Steal::Empty => sweep.found_empty(target),
                     Steal::Retry => {
                         sweep.found_work();

@@ -263,6 +263,12 @@ impl Outcome {
 
 /// What produced a simulator row, as JSON: dlb's version and git revision,
 /// the MPI (none: simulated), the ranks and the date.
+///
+/// ```
+/// let p = dlb::simulate::provenance(64, 8);
+/// assert_eq!((p["ranks"].as_u64(), p["nodes"].as_u64()), (Some(64), Some(8)));
+/// assert_eq!(p["dlb_version"], dlb::VERSION);
+/// ```
 pub fn provenance(ranks: usize, per_node: usize) -> serde_json::Value {
     serde_json::json!({
         "dlb_version": crate::VERSION,

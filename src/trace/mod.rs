@@ -8,8 +8,10 @@
 //!   (when the program finished it);
 //! - every wait for work (own range empty, looking for more), and whether
 //!   it found work;
-//! - every steal attempt on a node-mate (victim, outcome, units, latency)
-//!   and every take started on a rank of another node;
+//! - every steal attempt on a node-mate (victim, outcome, units, latency),
+//!   every take started on a rank of another node (victim, how long the
+//!   start took) and every answer to one (victim, units or none, time since
+//!   the take started);
 //! - the "no more" answer;
 //! - the setup of each run, with its number of positions `N`.
 //!
@@ -19,26 +21,33 @@
 //! appears in exactly one chunk record.
 //!
 //! # Cost
-//! Off (the default), each `give_more` tests one `Option`. On, each call
-//! reads the clock (also the calls served from chunks claimed ahead, which
-//! otherwise do not) and appends 48 bytes; each steal attempt reads the
-//! clock twice more. `benches/latency.rs` measures the claim latency with
-//! tracing on and off.
+//! Off (the default), a `give_more` tests whether it traces, a few times
+//! (the `Option`s of the recorder and of the protocol's steal log). On,
+//! a call served from chunks claimed ahead reads the clock once, a call
+//! that visits the shared range twice (more while it waits), and each
+//! appends a 48-byte record; each steal attempt and take reads the clock
+//! twice more. At finalize rank 0 holds one round of the gathered records
+//! at a time (at most 256 MiB) and writes them as it goes.
+//! `benches/latency.rs` measures the claim latency with tracing on and off.
 //!
 //! # Time
 //! Times are nanoseconds since an origin common to all ranks: the exit of a
-//! barrier at init (on one node, ranks leave a barrier within microseconds
-//! of each other; across nodes, within about one network latency). Each
-//! rank then times by its own monotonic clock (`crate::clock`, virtual in
-//! a simulation).
+//! barrier at init. On one node, ranks leave a barrier within microseconds
+//! of each other; across nodes, within a few network latencies (a barrier
+//! takes O(log P) of them). Each rank then times by its own monotonic clock
+//! (`crate::clock`, virtual in a simulation); drift between the clocks of
+//! different machines over the run is not corrected.
 //!
 //! # The file
 //! At `finalize`, the records are gathered to rank 0, which writes one
 //! Chrome trace-event JSON file (`chrome.rs`) that Perfetto and
 //! chrome://tracing open: one process per node, one thread per rank, and
 //! the run's provenance in `otherData`. A `Dlb` dropped without `finalize`
-//! writes nothing. A program that finalizes several `Dlb`s writes `FILE`,
-//! then `FILE.1`, `FILE.2`, ...
+//! leaves the empty file rank 0 created at init. The `Dlb`s a program
+//! initializes one after another write `FILE`, then `FILE.1`, `FILE.2`, ...
+//! (numbered in the order of init, agreed by the ranks of each). `Dlb`s on
+//! disjoint communicators that trace at the same time would write the same
+//! file: give them different names with `Builder::trace`.
 
 pub(crate) mod chrome;
 pub(crate) mod file;
@@ -58,21 +67,21 @@ pub(crate) enum How {
     Steal = 2,
     /// Units that came from another node (an answer to a take).
     Remote = 3,
-    /// Units installed from elsewhere (none of the above).
-    Given = 4,
     /// The static variant's block.
     Static = 5,
 }
 
 impl How {
-    const ALL: [How; 6] = [
-        How::Claim,
-        How::Ahead,
-        How::Steal,
-        How::Remote,
-        How::Given,
-        How::Static,
-    ];
+    fn from_code(code: u64) -> Option<How> {
+        Some(match code {
+            0 => How::Claim,
+            1 => How::Ahead,
+            2 => How::Steal,
+            3 => How::Remote,
+            5 => How::Static,
+            _ => return None,
+        })
+    }
 
     /// The event's name in the trace.
     pub(crate) fn name(self) -> &'static str {
@@ -81,7 +90,6 @@ impl How {
             How::Ahead => "ahead",
             How::Steal => "steal",
             How::Remote => "remote",
-            How::Given => "given",
             How::Static => "static",
         }
     }
@@ -119,8 +127,11 @@ pub(crate) enum Kind {
     Idle,
     /// A steal attempt on node-mate `a`; `b` is the units taken.
     Steal(Outcome),
-    /// A take started on rank `a` of another node.
+    /// A take started on rank `a` of another node (`t0..t1`: the start).
     RemoteTake,
+    /// Rank `a` of another node answered a take started at `t0` with `b`
+    /// units (0: none) at `t1`.
+    RemoteAnswer,
     /// "No more".
     NoMore,
     /// A run was set up with `a` positions.
@@ -134,6 +145,7 @@ impl Kind {
             Kind::Idle => 10,
             Kind::Steal(o) => 20 + o as u64,
             Kind::RemoteTake => 30,
+            Kind::RemoteAnswer => 31,
             Kind::NoMore => 40,
             Kind::Setup => 50,
         }
@@ -141,10 +153,11 @@ impl Kind {
 
     fn from_code(code: u64) -> Option<Kind> {
         Some(match code {
-            0..=5 => Kind::Jobs(How::ALL[code as usize]),
+            0..=9 => Kind::Jobs(How::from_code(code)?),
             10 => Kind::Idle,
             20..=22 => Kind::Steal(Outcome::ALL[(code - 20) as usize]),
             30 => Kind::RemoteTake,
+            31 => Kind::RemoteAnswer,
             40 => Kind::NoMore,
             50 => Kind::Setup,
             _ => return None,
@@ -197,7 +210,6 @@ impl Record {
 
 /// The steal attempts the protocol recorded since the dispenser last took
 /// them (the protocol does not know runs or chunks).
-#[derive(Debug)]
 pub(crate) struct StealLog {
     origin: Instant,
     records: Vec<Record>,
@@ -222,10 +234,16 @@ impl StealLog {
         self.push(Kind::Steal(outcome), t0, t1, victim as u64, units);
     }
 
-    /// A take started on `victim` (another node).
-    pub(crate) fn take(&mut self, victim: usize) {
-        let t = self.now();
-        self.push(Kind::RemoteTake, t, t, victim as u64, 0);
+    /// A take on `victim` (another node) whose start began at `t0`.
+    pub(crate) fn take(&mut self, t0: u64, victim: usize) {
+        let t1 = self.now();
+        self.push(Kind::RemoteTake, t0, t1, victim as u64, 0);
+    }
+
+    /// `victim` answered the take started at `t0` with `units` (0: none).
+    pub(crate) fn answer(&mut self, t0: u64, victim: usize, units: u64) {
+        let t1 = self.now();
+        self.push(Kind::RemoteAnswer, t0, t1, victim as u64, units);
     }
 
     fn push(&mut self, kind: Kind, t0: u64, t1: u64, a: u64, b: u64) {
@@ -241,7 +259,6 @@ impl StealLog {
 }
 
 /// One rank's recorder, owned by its dispenser.
-#[derive(Debug)]
 pub(crate) struct Recorder {
     /// Where rank 0 writes the trace.
     pub(crate) path: PathBuf,
@@ -330,12 +347,31 @@ impl Recorder {
         });
     }
 
-    /// Every record, as words to gather (a chunk still open, of a run left
-    /// unfinished, ends now).
-    pub(crate) fn words(&mut self) -> Vec<u64> {
+    /// Every record so far, taken out of the recorder (a chunk still
+    /// open, of a run left unfinished, ends now).
+    pub(crate) fn take_records(&mut self) -> Vec<Record> {
         let now = self.now();
         self.enter(now);
-        self.records.iter().flat_map(|r| r.to_words()).collect()
+        std::mem::take(&mut self.records)
+    }
+}
+
+// Not derived: a `Dlb`'s Debug output would list every record.
+impl std::fmt::Debug for StealLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StealLog")
+            .field("records", &self.records.len())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("path", &self.path)
+            .field("runs", &self.runs)
+            .field("records", &self.records.len())
+            .finish()
     }
 }
 
@@ -366,10 +402,10 @@ mod tests {
         r.no_more(55);
         let mut log = StealLog::new(r.origin());
         log.steal(1, 3, Outcome::Retry, 0);
-        log.take(7);
+        log.take(2, 7);
         r.begin_run(6);
         r.take_steals(&mut log);
-        let words = r.words();
+        let words: Vec<u64> = r.take_records().iter().flat_map(|r| r.to_words()).collect();
         let mut back = Record::from_words(&words).expect("whole records");
         assert_eq!(back.len(), 8);
         let setups: Vec<Record> = back

@@ -262,6 +262,21 @@ impl Builder {
         self
     }
 
+    /// Initializes dlb on a duplicate of the communicator whose Fortran
+    /// handle is `fcomm` (`MPI_Comm_f2c`), for the Python module. Collective.
+    ///
+    /// # Safety
+    /// `fcomm` must be the Fortran handle of a communicator that is valid
+    /// (not freed) in this process's MPI. MPI_COMM_NULL is refused.
+    #[cfg(feature = "python")]
+    pub(crate) unsafe fn init_from_fortran(self, fcomm: std::ffi::c_int) -> Result<Dlb> {
+        mpi::ensure_initialized()?;
+        let comm = mpi::comm_from_fortran(fcomm);
+        // SAFETY: forwarded from this function's contract (init_with
+        // refuses MPI_COMM_NULL and intercommunicators).
+        unsafe { self.init_with(comm) }
+    }
+
     /// Initializes dlb on `MPI_COMM_WORLD`. Collective.
     pub fn init(self) -> Result<Dlb> {
         mpi::ensure_initialized()?;

@@ -65,6 +65,9 @@ mod model_check;
 mod mpi;
 mod protocol;
 mod provenance;
+#[cfg(feature = "python")]
+#[doc(hidden)]
+pub mod python;
 mod report;
 #[doc(hidden)]
 pub mod rng;

@@ -311,6 +311,17 @@ impl Comm {
     }
 }
 
+/// The C handle of the communicator whose Fortran handle is `fcomm`
+/// (`MPI_Comm_f2c`, §19.3.4), for the Python module (mpi4py's `py2f`). A
+/// handle that names no communicator gives MPI_COMM_NULL, which
+/// `Comm::duplicate` refuses.
+#[cfg(feature = "python")]
+pub(crate) fn comm_from_fortran(fcomm: c_int) -> ffi::MPI_Comm {
+    // SAFETY: a conversion of handles that reads no memory of ours; callers
+    // call it only while MPI is initialized.
+    unsafe { ffi::dlb_mpi_comm_f2c(fcomm) }
+}
+
 impl Comm {
     /// Every rank's `values` on rank 0, one vector per rank in rank order
     /// (`None` on the other ranks): `MPI_Allgather` of the counts (so that

@@ -15,6 +15,8 @@ pub(crate) mod simulated;
 mod tool;
 mod window;
 
+#[cfg(feature = "python")]
+pub(crate) use comm::comm_from_fortran;
 pub(crate) use comm::Comm;
 pub use environment::library_version;
 pub use environment::Mpi;

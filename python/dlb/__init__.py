@@ -1,0 +1,219 @@
+"""dlb for Python: dynamic load balancing for MPI programs, on every rank.
+
+An MPI program has N jobs (IDs 0..N) whose costs differ. dlb hands the IDs
+out in chunks, every ID exactly once, with MPI-3 one-sided atomics: each rank
+starts with a block and steals from the others when it runs dry. There is
+no master rank and no message.
+
+    from mpi4py import MPI
+    import dlb
+
+    with dlb.Dlb(MPI.COMM_WORLD) as d:
+        for jobs in d.setup(1000).chunks(4):   # range objects
+            for job in jobs:
+                work(job)
+
+The three interfaces of the Fortran DLB library are iterators:
+
+* ``d.setup(n).chunks(maxjobs)`` yields ``range`` objects (half-open, 0-based);
+* ``d.setup_color(distr).chunks(maxjobs)`` yields ``(color, range)``, the
+  range counting the jobs of that color from 0;
+* ``d.setup_rr(n).chunks(maxjobs)`` yields ``range`` objects whose step is
+  the number of ranks (round-robin IDs).
+
+Each setup is collective: every rank calls it with the same arguments, and
+every rank drains its iterator; the iterator ends on a rank when every job
+is done on every rank. While dlb waits for work it releases the GIL, so
+Python threads keep running. Errors are ``dlb.DlbError`` exceptions.
+"""
+
+from . import _dlb
+
+__version__ = _dlb.__version__
+
+DlbError = _dlb.DlbError
+InvalidArgument = _dlb.InvalidArgument
+InvalidState = _dlb.InvalidState
+Mismatch = _dlb.Mismatch
+Unsupported = _dlb.Unsupported
+MpiError = _dlb.MpiError
+InternalError = _dlb.InternalError
+
+__all__ = [
+    "Dlb",
+    "Run",
+    "DlbError",
+    "InvalidArgument",
+    "InvalidState",
+    "Mismatch",
+    "Unsupported",
+    "MpiError",
+    "InternalError",
+    "library_version",
+]
+
+
+def library_version():
+    """The MPI library dlb was built with (``MPI_Get_library_version``)."""
+    return _dlb.library_version()
+
+
+def _fortran_handle(comm):
+    """The Fortran handle of an mpi4py intracommunicator of dlb's MPI."""
+    try:
+        from mpi4py import MPI
+    except ImportError as e:  # pragma: no cover - mpi4py is a dependency
+        raise RuntimeError("dlb needs mpi4py: pip install mpi4py") from e
+    if not isinstance(comm, MPI.Comm):
+        raise TypeError(
+            f"dlb.Dlb needs an mpi4py communicator (such as MPI.COMM_WORLD), not {type(comm).__name__}"
+        )
+    if not MPI.Is_initialized() or MPI.Is_finalized():
+        raise RuntimeError("MPI is not initialized (or already finalized): import mpi4py.MPI first")
+    if comm == MPI.COMM_NULL:
+        raise TypeError("dlb.Dlb cannot use MPI.COMM_NULL")
+    if comm.Is_inter():
+        raise TypeError("dlb.Dlb needs an intracommunicator, not an intercommunicator")
+    # (mpi4py's string may end in the C string's NUL.)
+    theirs = MPI.Get_library_version().replace("\x00", "").strip()
+    ours = _dlb.library_version().replace("\x00", "").strip()
+    if theirs.splitlines()[:1] != ours.splitlines()[:1]:
+        raise RuntimeError(
+            "mpi4py and dlb use different MPI libraries: mpi4py has "
+            f"'{theirs.splitlines()[0] if theirs else '?'}', dlb was built with "
+            f"'{ours.splitlines()[0] if ours else '?'}' (build both against one MPI)"
+        )
+    return comm.py2f()
+
+
+class Dlb:
+    """dlb on the ranks of an mpi4py communicator (default: ``MPI.COMM_WORLD``).
+
+    Collective. Options (else the ``DLB_*`` environment variables, else the
+    defaults): ``variant`` ('rma' or 'static'), ``atomics`` ('shm', 'mpi' or
+    'hybrid'), ``seed``, ``trace`` (a file name: ``DLB_TRACE``), ``verbose``.
+    Use it as a context manager (``with dlb.Dlb(comm) as d:``), or call
+    ``finalize()`` on every rank.
+    """
+
+    def __init__(self, comm=None, *, variant=None, atomics=None, seed=0, trace=None, verbose=None):
+        if comm is None:
+            from mpi4py import MPI
+
+            comm = MPI.COMM_WORLD
+        fcomm = _fortran_handle(comm)
+        self._h = _dlb.Handle(
+            fcomm, variant=variant, atomics=atomics, seed=seed, trace=trace, verbose=verbose
+        )
+        self._run = None
+
+    # -- what init chose ------------------------------------------------
+    @property
+    def rank(self):
+        """This rank in dlb's communicator."""
+        return self._h.rank
+
+    @property
+    def size(self):
+        """The number of ranks."""
+        return self._h.size
+
+    @property
+    def variant(self):
+        """'rma' or 'static'."""
+        return self._h.variant
+
+    @property
+    def atomics(self):
+        """The atomics path ('shm', 'mpi', 'hybrid'); None for 'static'."""
+        return self._h.atomics
+
+    # -- runs -----------------------------------------------------------
+    def setup(self, jobs):
+        """Starts a run of ``jobs`` jobs, IDs ``0..jobs``. Collective."""
+        return self._start(_dlb.Handle.setup, "plain", _count(jobs, "jobs"))
+
+    def setup_color(self, distr):
+        """Starts a run over colors: color ``i`` has ``distr[i]`` jobs. Collective."""
+        counts = [_count(c, "distr[%d]" % i) for i, c in enumerate(distr)]
+        return self._start(_dlb.Handle.setup_color, "color", counts)
+
+    def setup_rr(self, jobs):
+        """Starts a round-robin run of ``jobs`` jobs. Collective."""
+        return self._start(_dlb.Handle.setup_rr, "rr", _count(jobs, "jobs"))
+
+    def _start(self, method, interface, arg):
+        method(self._h, arg)
+        self._run = Run(self, interface)
+        return self._run
+
+    # -- statistics and the end -------------------------------------------
+    def statistics(self):
+        """This rank's figures for the last run, as a dict."""
+        return self._h.statistics()
+
+    def print_statistics(self, level=1):
+        """DLB's print_statistics: collective, printed on rank 0 (levels 0-4)."""
+        self._h.print_statistics(_count(level, "level"))
+
+    def finalize(self):
+        """Frees dlb's window and communicator. Collective; later calls do nothing."""
+        self._h.finalize()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.finalize()
+        # With an exception in flight, other ranks may not reach finalize:
+        # a collective here could hang, so dlb is left to MPI's end.
+        return False
+
+    def __repr__(self):
+        if not self._h.active:
+            return "<dlb.Dlb finalized>"
+        return f"<dlb.Dlb rank {self.rank} of {self.size}, variant {self.variant}, atomics {self.atomics}>"
+
+
+class Run:
+    """One run, from a setup until its chunks are drained."""
+
+    def __init__(self, dlb, interface):
+        self._dlb = dlb
+        self._interface = interface
+
+    def chunks(self, maxjobs=1):
+        """Yields the chunks of this run for this rank, each of at most
+        ``maxjobs`` jobs, until every job is done on every rank."""
+        maxjobs = _count(maxjobs, "maxjobs")
+        give_more = self._dlb._h.give_more
+        interface = self._interface
+        while True:
+            chunk = give_more(maxjobs)
+            if chunk is None:
+                return
+            color, start, stop, step = chunk
+            if interface == "color":
+                yield color, range(start, stop)
+            elif interface == "rr":
+                yield range(start, stop, step)
+            else:
+                yield range(start, stop)
+
+    def __iter__(self):
+        return self.chunks(1)
+
+
+def _count(value, name):
+    """A non-negative int, or a clear TypeError/ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            import operator
+
+            value = operator.index(value)
+        except TypeError:
+            raise TypeError(f"{name} must be an int, not {type(value).__name__}") from None
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, not {value}")
+    return value

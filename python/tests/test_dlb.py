@@ -1,0 +1,241 @@
+"""dlb from Python, under ``mpirun -n P python -m pytest python/tests``.
+
+Every rank runs every test in the same order (the tests are collective).
+Results are all-gathered and checked identically on every rank, so a
+failure fails on all ranks instead of leaving some waiting in a collective.
+"""
+
+import random
+import threading
+import time
+
+import pytest
+from mpi4py import MPI
+
+import dlb
+
+COMM = MPI.COMM_WORLD
+P = COMM.Get_size()
+ME = COMM.Get_rank()
+
+
+def gathered(values):
+    """Every rank's values, concatenated, on every rank."""
+    return [v for part in COMM.allgather(list(values)) for v in part]
+
+
+@pytest.fixture()
+def d():
+    with dlb.Dlb(COMM) as handle:
+        yield handle
+
+
+@pytest.mark.parametrize("n", [0, 1, max(P - 1, 1), 100, 1000])
+@pytest.mark.parametrize("maxjobs", [1, 3, 64])
+def test_plain_every_id_exactly_once(d, n, maxjobs):
+    mine = []
+    for jobs in d.setup(n).chunks(maxjobs):
+        assert isinstance(jobs, range) and jobs.step == 1
+        assert 1 <= len(jobs) <= maxjobs
+        mine.extend(jobs)
+    assert sorted(gathered(mine)) == list(range(n))
+
+
+@pytest.mark.parametrize("distr", [[5, 0, 17, 0, 3], [0, 0], [1], [40, 40, 1]])
+def test_color_every_id_exactly_once(d, distr):
+    mine = []
+    for color, jobs in d.setup_color(distr).chunks(4):
+        assert isinstance(color, int) and isinstance(jobs, range)
+        assert distr[color] > 0, f"empty color {color} returned"
+        assert 0 <= jobs.start < jobs.stop <= distr[color]
+        mine.extend((color, j) for j in jobs)
+    expected = [(c, j) for c, n in enumerate(distr) for j in range(n)]
+    assert sorted(gathered(mine)) == expected
+
+
+@pytest.mark.parametrize("n", [0, 2, 97, 500])
+def test_round_robin_every_id_exactly_once(d, n):
+    mine = []
+    for jobs in d.setup_rr(n).chunks(5):
+        assert isinstance(jobs, range) and jobs.step == P
+        mine.extend(jobs)
+    assert sorted(gathered(mine)) == list(range(n))
+
+
+def test_many_runs_of_every_interface(d):
+    rng = random.Random(7)  # the same on every rank
+    for _ in range(30):
+        n = rng.randrange(0, 300)
+        maxjobs = rng.randrange(1, 9)
+        kind = rng.choice(["plain", "color", "rr"])
+        mine = []
+        if kind == "color":
+            distr = [rng.randrange(0, 50) for _ in range(rng.randrange(1, 5))]
+            for color, jobs in d.setup_color(distr).chunks(maxjobs):
+                mine.extend((color, j) for j in jobs)
+            expected = [(c, j) for c, k in enumerate(distr) for j in range(k)]
+        else:
+            run = d.setup(n) if kind == "plain" else d.setup_rr(n)
+            for jobs in run.chunks(maxjobs):
+                mine.extend(jobs)
+            expected = list(range(n))
+        assert sorted(gathered(mine)) == expected, kind
+
+
+def test_uneven_jobs_are_stolen(d):
+    # Rank 0's block is slow: the others must take some of it.
+    n = 8 * P
+    slow = set(range(n // P))
+    mine = []
+    for jobs in d.setup(n).chunks(1):
+        for j in jobs:
+            if j in slow:
+                time.sleep(0.005)
+            mine.append(j)
+    every = COMM.allgather(mine)
+    assert sorted(j for part in every for j in part) == list(range(n))
+    if P > 1:
+        assert any(j in slow for part in every[1:] for j in part), every
+
+
+def test_static_variant_and_options():
+    with dlb.Dlb(COMM, variant="static") as s:
+        assert s.variant == "static" and s.atomics is None
+        mine = [j for jobs in s.setup(50).chunks(7) for j in jobs]
+        assert sorted(gathered(mine)) == list(range(50))
+    with dlb.Dlb(COMM, atomics="mpi", seed=3) as m:
+        assert (m.variant, m.atomics) == ("rma", "mpi")
+        mine = [j for jobs in m.setup(64).chunks(3) for j in jobs]
+        assert sorted(gathered(mine)) == list(range(64))
+
+
+def test_a_split_communicator():
+    half = COMM.Split(ME % 2, ME)
+    try:
+        with dlb.Dlb(half) as h:
+            assert (h.rank, h.size) == (half.Get_rank(), half.Get_size())
+            mine = [j for jobs in h.setup(77).chunks(2) for j in jobs]
+            ids = sorted(j for part in half.allgather(mine) for j in part)
+            assert ids == list(range(77))
+    finally:
+        half.Free()
+
+
+def test_statistics_and_print(d, capsys):
+    for _ in d.setup(40).chunks(2):
+        pass
+    s = d.statistics()
+    assert {"jobs", "calls", "steals", "busy", "total_wait"} <= set(s)
+    assert sum(COMM.allgather(s["jobs"])) == 40
+    d.print_statistics(2)
+    out = capsys.readouterr().out
+    if ME == 0:
+        assert "dlb statistics" in out and "jobs per rank" in out, out
+    else:
+        assert out == ""
+    if P > 1:
+        with pytest.raises(dlb.Mismatch):
+            d.print_statistics(ME % 2)  # different levels on different ranks
+
+
+def test_the_gil_is_released_while_dlb_waits(d):
+    # A Python thread on rank 0 must keep running while rank 0 waits in
+    # dlb for the other ranks.
+    if P < 2:
+        pytest.skip("needs 2 ranks")
+    ticks = [0]
+    stop = threading.Event()
+
+    def tick():
+        while not stop.is_set():
+            ticks[0] += 1
+            time.sleep(0.001)
+
+    # Every rank first takes its own job (the barrier keeps rank 0 from
+    # stealing the others' before they hold them); the others then work on
+    # theirs for 0.3 s, and rank 0 waits for them in its last give_more.
+    chunks = d.setup(P).chunks(1)
+    mine = list(next(chunks))
+    COMM.Barrier()
+    thread = threading.Thread(target=tick)
+    if ME == 0:
+        thread.start()
+    else:
+        time.sleep(0.3)
+    start = time.perf_counter()
+    mine += [j for jobs in chunks for j in jobs]
+    waited = time.perf_counter() - start
+    if ME == 0:
+        stop.set()
+        thread.join()
+    assert sorted(gathered(mine)) == list(range(P))
+    ticks0, waited0 = COMM.allgather((ticks[0], waited))[0]
+    assert waited0 > 0.15, f"rank 0 did not wait ({waited0:.3f} s)"
+    # About one tick per millisecond while the GIL is free; a held GIL
+    # would allow a handful (the interpreter's switch interval is 5 ms).
+    assert ticks0 > 0.1 * waited0 * 1000, f"{ticks0} ticks in {waited0:.3f} s of waiting"
+
+
+# -- misuse --------------------------------------------------------------
+
+
+def test_bad_arguments_are_python_errors(d):
+    with pytest.raises(ValueError):
+        d.setup(-1)
+    with pytest.raises(TypeError):
+        d.setup("ten")
+    with pytest.raises(TypeError):
+        d.setup_color([1, "x"])
+    with pytest.raises(dlb.InvalidArgument):
+        for _ in d.setup(10).chunks(0):
+            pass
+    # The run above is still open on every rank: drain it.
+    for _ in d._run.chunks(3):
+        pass
+    with pytest.raises(dlb.InvalidArgument):
+        dlb.Dlb(COMM, variant="dynamic")
+
+
+def test_different_job_counts_fail_on_every_rank(d):
+    if P < 2:
+        pytest.skip("needs 2 ranks")
+    with pytest.raises(dlb.Mismatch):
+        d.setup(10 + ME)
+    mine = [j for jobs in d.setup(10).chunks(1) for j in jobs]
+    assert sorted(gathered(mine)) == list(range(10))
+
+
+def test_a_new_setup_inside_a_run_fails_on_every_rank(d):
+    run = d.setup(20)
+    with pytest.raises(dlb.InvalidState):
+        d.setup(20)
+    mine = [j for jobs in run.chunks(4) for j in jobs]
+    assert sorted(gathered(mine)) == list(range(20))
+
+
+def test_after_finalize():
+    h = dlb.Dlb(COMM)
+    h.finalize()
+    h.finalize()  # once; later calls do nothing
+    with pytest.raises(dlb.InvalidState):
+        h.setup(3)
+    assert "finalized" in repr(h)
+
+
+def test_not_a_communicator():
+    with pytest.raises(TypeError):
+        dlb.Dlb(42)
+    with pytest.raises(TypeError):
+        dlb.Dlb(MPI.COMM_NULL)
+
+
+def test_a_communicator_of_another_mpi_library_is_refused(monkeypatch):
+    monkeypatch.setattr(MPI, "Get_library_version", lambda: "Other MPI 9.9, not this one")
+    with pytest.raises(RuntimeError, match="different MPI libraries"):
+        dlb.Dlb(COMM)
+
+
+def test_errors_are_dlb_errors():
+    for e in [dlb.InvalidArgument, dlb.InvalidState, dlb.Mismatch, dlb.Unsupported, dlb.MpiError]:
+        assert issubclass(e, dlb.DlbError) and issubclass(e, Exception)
+    assert dlb.__version__ and "MPI" in dlb.library_version()

@@ -8,8 +8,7 @@
  * - Handles that are link-time globals in Open MPI and cast macros in MPICH
  *   (MPI_NO_OP, MPI_REPLACE) are exported as `extern const`, defined in
  *   sys/src/shim.c, which is compiled with the same MPI's mpicc; so is
- *   dlb_mpi_comm_world(), for MPIs whose MPI_COMM_WORLD is no constant,
- *   and dlb_mpi_comm_f2c(), since MPI_Comm_f2c may be a macro.
+ *   dlb_mpi_comm_world(), for MPIs whose MPI_COMM_WORLD is no constant.
  * - Integer constants whose name and type differ between MPIs are normalized
  *   to `int` in an enum: bindgen evaluates them, so no C code is needed.
  * - The probe values at the end let the Rust side check at compile time that
@@ -29,10 +28,6 @@ extern const MPI_Datatype DLB_MPI_CHAR;
  * mpi-sys's RSMPI_COMM_WORLD (a constant initialized from it) cannot be
  * built there as it is (see ci/smpi.d/smpicc). */
 MPI_Comm dlb_mpi_comm_world(void);
-
-/* MPI_Comm_f2c, a function in Open MPI and a cast macro in MPICH: the C
- * handle of a Fortran one (mpi4py's Comm.py2f()), for the Python module. */
-MPI_Comm dlb_mpi_comm_f2c(MPI_Fint fcomm);
 
 /* A monotonic clock in nanoseconds, and a sleep. dlb uses them only when
  * built against SimGrid's SMPI: shim.c is compiled with smpicc there, whose

@@ -269,7 +269,7 @@ impl Builder {
     /// `fcomm` must be the Fortran handle of a communicator that is valid
     /// (not freed) in this process's MPI. MPI_COMM_NULL is refused.
     #[cfg(feature = "python")]
-    pub(crate) unsafe fn init_from_fortran(self, fcomm: std::ffi::c_int) -> Result<Dlb> {
+    pub(crate) unsafe fn init_from_fortran(self, fcomm: ffi::RSMPI_Fint) -> Result<Dlb> {
         mpi::ensure_initialized()?;
         let comm = mpi::comm_from_fortran(fcomm);
         // SAFETY: forwarded from this function's contract (init_with

@@ -58,8 +58,8 @@ def library_version():
     return _dlb.library_version()
 
 
-def _fortran_handle(comm):
-    """The Fortran handle of an mpi4py intracommunicator of dlb's MPI."""
+def _check_comm(comm):
+    """Refuses what is not an mpi4py intracommunicator of dlb's MPI library."""
     try:
         from mpi4py import MPI
     except ImportError as e:  # pragma: no cover - mpi4py is a dependency
@@ -69,21 +69,32 @@ def _fortran_handle(comm):
             f"dlb.Dlb needs an mpi4py communicator (such as MPI.COMM_WORLD), not {type(comm).__name__}"
         )
     if not MPI.Is_initialized() or MPI.Is_finalized():
-        raise RuntimeError("MPI is not initialized (or already finalized): import mpi4py.MPI first")
+        raise RuntimeError(
+            "MPI is not initialized, or already finalized (importing mpi4py.MPI initializes it, "
+            "unless mpi4py.rc.initialize is False: then call MPI.Init() first)"
+        )
     if comm == MPI.COMM_NULL:
         raise TypeError("dlb.Dlb cannot use MPI.COMM_NULL")
     if comm.Is_inter():
         raise TypeError("dlb.Dlb needs an intracommunicator, not an intercommunicator")
-    # (mpi4py's string may end in the C string's NUL.)
+    # What each was compiled against (another MPI's symbols loaded first
+    # could answer Get_library_version for both), then the library itself.
+    family, comm_size = _dlb.mpi_abi()
+    vendor = MPI.get_vendor()[0]
     theirs = MPI.Get_library_version().replace("\x00", "").strip()
     ours = _dlb.library_version().replace("\x00", "").strip()
-    if theirs.splitlines()[:1] != ours.splitlines()[:1]:
+    # (MPICH's derivatives, Intel MPI or MVAPICH, report their own names.)
+    same_family = vendor == family or (family == "MPICH" and vendor != "Open MPI")
+    if (
+        not same_family
+        or MPI._sizeof(MPI.Comm) != comm_size
+        or theirs.splitlines()[:1] != ours.splitlines()[:1]
+    ):
         raise RuntimeError(
             "mpi4py and dlb use different MPI libraries: mpi4py has "
-            f"'{theirs.splitlines()[0] if theirs else '?'}', dlb was built with "
-            f"'{ours.splitlines()[0] if ours else '?'}' (build both against one MPI)"
+            f"'{theirs.splitlines()[0] if theirs else vendor}', dlb was built for {family} "
+            f"('{ours.splitlines()[0] if ours else '?'}'); build both against one MPI"
         )
-    return comm.py2f()
 
 
 class Dlb:
@@ -101,11 +112,17 @@ class Dlb:
             from mpi4py import MPI
 
             comm = MPI.COMM_WORLD
-        fcomm = _fortran_handle(comm)
+        _check_comm(comm)
         self._h = _dlb.Handle(
-            fcomm, variant=variant, atomics=atomics, seed=seed, trace=trace, verbose=verbose
+            comm,
+            variant=variant,
+            atomics=atomics,
+            seed=seed,
+            trace=None if trace is None else str(trace),
+            verbose=None if verbose is None else bool(verbose),
         )
-        self._run = None
+        # Runs started so far: a Run of an earlier setup refuses to go on.
+        self._runs = 0
 
     # -- what init chose ------------------------------------------------
     @property
@@ -131,21 +148,35 @@ class Dlb:
     # -- runs -----------------------------------------------------------
     def setup(self, jobs):
         """Starts a run of ``jobs`` jobs, IDs ``0..jobs``. Collective."""
-        return self._start(_dlb.Handle.setup, "plain", _count(jobs, "jobs"))
+        return self._start(_dlb.Handle.setup, "plain", lambda: _count(jobs, "jobs"), _TOO_MANY)
 
     def setup_color(self, distr):
         """Starts a run over colors: color ``i`` has ``distr[i]`` jobs. Collective."""
-        counts = [_count(c, "distr[%d]" % i) for i, c in enumerate(distr)]
-        return self._start(_dlb.Handle.setup_color, "color", counts)
+
+        def counts():
+            return [_count(c, "distr[%d]" % i) for i, c in enumerate(distr)]
+
+        return self._start(_dlb.Handle.setup_color, "color", counts, [_TOO_MANY])
 
     def setup_rr(self, jobs):
         """Starts a round-robin run of ``jobs`` jobs. Collective."""
-        return self._start(_dlb.Handle.setup_rr, "rr", _count(jobs, "jobs"))
+        return self._start(_dlb.Handle.setup_rr, "rr", lambda: _count(jobs, "jobs"), _TOO_MANY)
 
-    def _start(self, method, interface, arg):
+    def _start(self, method, interface, checked, invalid):
+        # An argument that is wrong on this rank still takes part in the
+        # collective setup (as one that dlb refuses), so that every rank
+        # fails instead of the others waiting; then its own error is raised.
+        try:
+            arg = checked()
+        except (TypeError, ValueError) as e:
+            try:
+                method(self._h, invalid)
+            except DlbError:
+                pass
+            raise e
         method(self._h, arg)
-        self._run = Run(self, interface)
-        return self._run
+        self._runs += 1
+        return Run(self, interface, self._runs)
 
     # -- statistics and the end -------------------------------------------
     def statistics(self):
@@ -167,7 +198,9 @@ class Dlb:
         if exc_type is None:
             self.finalize()
         # With an exception in flight, other ranks may not reach finalize:
-        # a collective here could hang, so dlb is left to MPI's end.
+        # a collective here could hang. The handle is then left unfinalized;
+        # when it is freed, dlb leaks its window to MPI_Finalize (with a
+        # warning) instead of running a collective.
         return False
 
     def __repr__(self):
@@ -179,17 +212,25 @@ class Dlb:
 class Run:
     """One run, from a setup until its chunks are drained."""
 
-    def __init__(self, dlb, interface):
+    def __init__(self, dlb, interface, number):
         self._dlb = dlb
         self._interface = interface
+        self._number = number
 
     def chunks(self, maxjobs=1):
         """Yields the chunks of this run for this rank, each of at most
-        ``maxjobs`` jobs, until every job is done on every rank."""
+        ``maxjobs`` jobs, until every job is done on every rank (static
+        variant: until this rank's block is done). ``give_more`` is not
+        collective: a rank that stops iterating early leaves the others
+        waiting for its jobs."""
         maxjobs = _count(maxjobs, "maxjobs")
         give_more = self._dlb._h.give_more
         interface = self._interface
         while True:
+            if self._dlb._runs != self._number:
+                raise InvalidState(
+                    "this run is over: a later setup started another (iterate that one)"
+                )
             chunk = give_more(maxjobs)
             if chunk is None:
                 return
@@ -205,15 +246,24 @@ class Run:
         return self.chunks(1)
 
 
-def _count(value, name):
-    """A non-negative int, or a clear TypeError/ValueError."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        try:
-            import operator
+# A count dlb refuses (above its largest job count), for a rank whose own
+# argument was wrong: it still takes part in the collective setup.
+_TOO_MANY = 2**64 - 1
 
+
+def _count(value, name):
+    """A non-negative int below 2**64, or a clear TypeError/ValueError."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, not bool")
+    if not isinstance(value, int):
+        import operator
+
+        try:
             value = operator.index(value)
         except TypeError:
             raise TypeError(f"{name} must be an int, not {type(value).__name__}") from None
     if value < 0:
         raise ValueError(f"{name} must be >= 0, not {value}")
+    if value >= 2**64:
+        raise ValueError(f"{name} must be below 2**64, not {value}")
     return value

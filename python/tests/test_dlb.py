@@ -5,6 +5,8 @@ Results are all-gathered and checked identically on every rank, so a
 failure fails on all ranks instead of leaving some waiting in a collective.
 """
 
+import gc
+import pickle
 import random
 import threading
 import time
@@ -24,6 +26,13 @@ def gathered(values):
     return [v for part in COMM.allgather(list(values)) for v in part]
 
 
+def all_ok(problems):
+    """Asserts, on every rank, that no rank found a problem (so that a
+    failure never leaves other ranks waiting in a run or a collective)."""
+    every = gathered(problems)
+    assert not every, every[:5]
+
+
 @pytest.fixture()
 def d():
     with dlb.Dlb(COMM) as handle:
@@ -33,32 +42,37 @@ def d():
 @pytest.mark.parametrize("n", [0, 1, max(P - 1, 1), 100, 1000])
 @pytest.mark.parametrize("maxjobs", [1, 3, 64])
 def test_plain_every_id_exactly_once(d, n, maxjobs):
-    mine = []
+    mine, problems = [], []
     for jobs in d.setup(n).chunks(maxjobs):
-        assert isinstance(jobs, range) and jobs.step == 1
-        assert 1 <= len(jobs) <= maxjobs
+        if not (isinstance(jobs, range) and jobs.step == 1 and 1 <= len(jobs) <= maxjobs):
+            problems.append(repr(jobs))
         mine.extend(jobs)
+    all_ok(problems)
     assert sorted(gathered(mine)) == list(range(n))
 
 
-@pytest.mark.parametrize("distr", [[5, 0, 17, 0, 3], [0, 0], [1], [40, 40, 1]])
+@pytest.mark.parametrize("distr", [[5, 0, 17, 0, 3], [0, 0], [], [0, 5], [1], [40, 40, 1]])
 def test_color_every_id_exactly_once(d, distr):
-    mine = []
+    mine, problems = [], []
     for color, jobs in d.setup_color(distr).chunks(4):
-        assert isinstance(color, int) and isinstance(jobs, range)
-        assert distr[color] > 0, f"empty color {color} returned"
-        assert 0 <= jobs.start < jobs.stop <= distr[color]
+        if not (0 <= color < len(distr) and distr[color] > 0):
+            problems.append(f"color {color} returned")
+        elif not (isinstance(jobs, range) and 0 <= jobs.start < jobs.stop <= distr[color]):
+            problems.append(f"color {color}: {jobs!r}")
         mine.extend((color, j) for j in jobs)
+    all_ok(problems)
     expected = [(c, j) for c, n in enumerate(distr) for j in range(n)]
     assert sorted(gathered(mine)) == expected
 
 
 @pytest.mark.parametrize("n", [0, 2, 97, 500])
 def test_round_robin_every_id_exactly_once(d, n):
-    mine = []
+    mine, problems = [], []
     for jobs in d.setup_rr(n).chunks(5):
-        assert isinstance(jobs, range) and jobs.step == P
+        if not (isinstance(jobs, range) and jobs.step == P):
+            problems.append(repr(jobs))
         mine.extend(jobs)
+    all_ok(problems)
     assert sorted(gathered(mine)) == list(range(n))
 
 
@@ -130,9 +144,10 @@ def test_statistics_and_print(d, capsys):
     d.print_statistics(2)
     out = capsys.readouterr().out
     if ME == 0:
-        assert "dlb statistics" in out and "jobs per rank" in out, out
+        ok = "dlb statistics" in out and "jobs per rank" in out
     else:
-        assert out == ""
+        ok = out == ""
+    all_ok([] if ok else [f"rank {ME} printed {out!r}"])
     if P > 1:
         with pytest.raises(dlb.Mismatch):
             d.print_statistics(ME % 2)  # different levels on different ranks
@@ -182,18 +197,62 @@ def test_the_gil_is_released_while_dlb_waits(d):
 def test_bad_arguments_are_python_errors(d):
     with pytest.raises(ValueError):
         d.setup(-1)
+    with pytest.raises(ValueError):
+        d.setup_rr(2**64)
     with pytest.raises(TypeError):
         d.setup("ten")
     with pytest.raises(TypeError):
+        d.setup(True)
+    with pytest.raises(TypeError):
         d.setup_color([1, "x"])
     with pytest.raises(dlb.InvalidArgument):
-        for _ in d.setup(10).chunks(0):
+        d.setup(2**63)  # above dlb's largest job count
+    run = d.setup(10)
+    with pytest.raises(dlb.InvalidArgument):
+        for _ in run.chunks(0):
             pass
-    # The run above is still open on every rank: drain it.
-    for _ in d._run.chunks(3):
-        pass
+    # The run is still open on every rank: drain it.
+    mine = [j for jobs in run.chunks(3) for j in jobs]
+    assert sorted(gathered(mine)) == list(range(10))
     with pytest.raises(dlb.InvalidArgument):
         dlb.Dlb(COMM, variant="dynamic")
+
+
+def test_a_bad_argument_on_one_rank_fails_every_rank(d):
+    # Rank 0's count is wrong: it gets its ValueError, the others a
+    # Mismatch; nobody waits.
+    expected = ValueError if ME == 0 else (dlb.Mismatch if P > 1 else ValueError)
+    with pytest.raises(expected):
+        d.setup(-5 if ME == 0 else 10)
+    with pytest.raises(TypeError if ME == 0 else (dlb.Mismatch if P > 1 else TypeError)):
+        d.setup_color(["x"] if ME == 0 else [3, 4])
+    mine = [j for jobs in d.setup(12).chunks(2) for j in jobs]
+    assert sorted(gathered(mine)) == list(range(12))
+
+
+def test_a_stale_run_refuses(d):
+    old = d.setup(6)
+    for _ in old.chunks(2):
+        pass
+    new = d.setup_color([4, 4])
+    with pytest.raises(dlb.InvalidState, match="this run is over"):
+        for _ in old.chunks(2):
+            pass
+    mine = [(c, j) for c, jobs in new.chunks(2) for j in jobs]
+    assert sorted(gathered(mine)) == [(c, j) for c in range(2) for j in range(4)]
+
+
+def test_an_unfinalized_dlb_is_left_without_a_collective(capfd):
+    h = dlb.Dlb(COMM)
+    for _ in h.setup(5).chunks(1):
+        pass
+    del h
+    gc.collect()
+    err = capfd.readouterr().err
+    all_ok([] if "was not finalized" in err else [f"rank {ME}: no warning in {err!r}"])
+    with dlb.Dlb(COMM) as again:  # and dlb still works
+        mine = [j for jobs in again.setup(9).chunks(2) for j in jobs]
+        assert sorted(gathered(mine)) == list(range(9))
 
 
 def test_different_job_counts_fail_on_every_rank(d):
@@ -227,10 +286,32 @@ def test_not_a_communicator():
         dlb.Dlb(42)
     with pytest.raises(TypeError):
         dlb.Dlb(MPI.COMM_NULL)
+    with pytest.raises(TypeError):
+        dlb._dlb.Handle(42)  # the extension module checks too
+
+
+def test_an_intercommunicator_is_refused():
+    if P < 2:
+        pytest.skip("needs 2 ranks")
+    local = COMM.Split(ME % 2, ME)
+    inter = local.Create_intercomm(0, COMM, 1 if ME % 2 == 0 else 0, 7)
+    try:
+        with pytest.raises(TypeError, match="intercommunicator"):
+            dlb.Dlb(inter)
+    finally:
+        inter.Free()
+        local.Free()
 
 
 def test_a_communicator_of_another_mpi_library_is_refused(monkeypatch):
+    # (ci/python-check also loads dlb built for one MPI next to mpi4py of
+    # the other.)
     monkeypatch.setattr(MPI, "Get_library_version", lambda: "Other MPI 9.9, not this one")
+    with pytest.raises(RuntimeError, match="different MPI libraries"):
+        dlb.Dlb(COMM)
+    monkeypatch.undo()
+    other = "MPICH" if dlb._dlb.mpi_abi()[0] == "Open MPI" else "Open MPI"
+    monkeypatch.setattr(MPI, "get_vendor", lambda: (other, (1, 0, 0)))
     with pytest.raises(RuntimeError, match="different MPI libraries"):
         dlb.Dlb(COMM)
 
@@ -238,4 +319,7 @@ def test_a_communicator_of_another_mpi_library_is_refused(monkeypatch):
 def test_errors_are_dlb_errors():
     for e in [dlb.InvalidArgument, dlb.InvalidState, dlb.Mismatch, dlb.Unsupported, dlb.MpiError]:
         assert issubclass(e, dlb.DlbError) and issubclass(e, Exception)
+        assert e.__module__ == "dlb"
+    back = pickle.loads(pickle.dumps(dlb.Mismatch("ranks disagree")))
+    assert isinstance(back, dlb.Mismatch) and str(back) == "ranks disagree"
     assert dlb.__version__ and "MPI" in dlb.library_version()

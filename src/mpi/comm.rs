@@ -312,14 +312,16 @@ impl Comm {
 }
 
 /// The C handle of the communicator whose Fortran handle is `fcomm`
-/// (`MPI_Comm_f2c`, §19.3.4), for the Python module (mpi4py's `py2f`). A
-/// handle that names no communicator gives MPI_COMM_NULL, which
-/// `Comm::duplicate` refuses.
+/// (`MPI_Comm_f2c`, §19.3.4, through mpi-sys's shim: a macro in MPICH),
+/// for the Python module (mpi4py's `py2f`). What it returns for a handle
+/// that names no live communicator is the MPI's business (MPI_COMM_NULL,
+/// or a null pointer in Open MPI): callers pass only handles of live
+/// communicators.
 #[cfg(feature = "python")]
-pub(crate) fn comm_from_fortran(fcomm: c_int) -> ffi::MPI_Comm {
+pub(crate) fn comm_from_fortran(fcomm: ffi::RSMPI_Fint) -> ffi::MPI_Comm {
     // SAFETY: a conversion of handles that reads no memory of ours; callers
     // call it only while MPI is initialized.
-    unsafe { ffi::dlb_mpi_comm_f2c(fcomm) }
+    unsafe { ffi::RSMPI_Comm_f2c(fcomm) }
 }
 
 impl Comm {

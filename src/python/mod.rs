@@ -6,44 +6,45 @@
 //! iterators, the mpi4py checks) is `python/dlb/__init__.py`.
 //!
 //! A handle is used only on the thread that made it (`unsendable`: another
-//! thread gets an exception). Every call that may wait for other ranks
-//! (init, setup, `give_more`, statistics, finalize) releases the GIL, so
-//! Python threads keep running meanwhile. Like the C API, this is an FFI
-//! boundary: a panic becomes a Python exception (PyO3 catches it), never an
-//! unwind into the interpreter.
+//! thread gets PyO3's `PanicException`). Every call that may wait for other
+//! ranks (init, setup, `give_more`, `print_statistics`, finalize) releases
+//! the GIL, so Python threads keep running meanwhile. A handle freed
+//! unfinalized runs no collective (see `Drop for Handle`). Like the C API,
+//! this is an FFI boundary: a panic becomes a Python exception (PyO3 catches
+//! it), never an unwind into the interpreter.
 
 use crate::error::{Error, ErrorKind};
 use crate::mapping::{Colors, Contiguous, Mapping, RoundRobin};
 use crate::{AtomicsPath, Builder, Dlb, Variant};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use std::ffi::c_int;
 
-create_exception!(_dlb, DlbError, PyException, "Any error dlb reports.");
+create_exception!(dlb, DlbError, PyException, "Any error dlb reports.");
 create_exception!(
-    _dlb,
+    dlb,
     InvalidArgument,
     DlbError,
     "An argument is out of range."
 );
-create_exception!(_dlb, InvalidState, DlbError, "The call is not allowed now.");
+create_exception!(dlb, InvalidState, DlbError, "The call is not allowed now.");
 create_exception!(
-    _dlb,
+    dlb,
     Mismatch,
     DlbError,
     "Ranks called a collective with different arguments."
 );
 create_exception!(
-    _dlb,
+    dlb,
     Unsupported,
     DlbError,
     "The configuration is not available here."
 );
-create_exception!(_dlb, MpiError, DlbError, "An MPI call failed.");
+create_exception!(dlb, MpiError, DlbError, "An MPI call failed.");
 create_exception!(
-    _dlb,
+    dlb,
     InternalError,
     DlbError,
     "dlb found a broken invariant of its own."
@@ -78,11 +79,29 @@ struct Detached<'a>(&'a mut Option<Dlb>, &'a mut Option<PyRun>);
 // shared with another thread: the bound only lets the GIL be released.
 unsafe impl Send for Detached<'_> {}
 
-/// One dlb instance: `dlb._dlb.Handle(fortran_comm, ...)`.
+/// One dlb instance: `dlb._dlb.Handle(comm, ...)` on an mpi4py
+/// communicator.
 #[pyclass(unsendable, module = "dlb._dlb")]
 pub struct Handle {
     dlb: Option<Dlb>,
     run: Option<PyRun>,
+}
+
+/// A handle dropped unfinalized (garbage collected, or left by an
+/// exception) must not run `Dlb`'s collective drop: the other ranks are
+/// not there, and the GIL is held. Its window and communicator are leaked
+/// instead, with a warning; MPI frees them at its end.
+impl Drop for Handle {
+    fn drop(&mut self) {
+        if let Some(dlb) = self.dlb.take() {
+            eprintln!(
+                "dlb: rank {}: a dlb.Dlb was not finalized (use `with dlb.Dlb(...)` or call \
+                 finalize() on every rank); its window is left to MPI_Finalize",
+                dlb.rank()
+            );
+            std::mem::forget(dlb);
+        }
+    }
 }
 
 impl Handle {
@@ -90,17 +109,15 @@ impl Handle {
     fn detached<T: Send>(
         &mut self,
         py: Python<'_>,
-        f: impl FnOnce(&mut Dlb, &mut Option<PyRun>) -> crate::Result<T>,
+        f: impl FnOnce(&mut Dlb, &mut Option<PyRun>) -> crate::Result<T> + Send,
     ) -> PyResult<T> {
+        // `f` is Send (it captures no Python object); `Detached` carries
+        // the `Dlb`, and the call completes on this thread.
         let state = Detached(&mut self.dlb, &mut self.run);
-        // The closure is not Send (it borrows a `Dlb`); `Detached` carries
-        // what it needs, and the call completes on this thread.
-        let f = AssertOnThisThread(f);
         py.detach(move || {
             let state = state;
-            let f = f;
             match state.0.as_mut() {
-                Some(dlb) => (f.0)(dlb, state.1),
+                Some(dlb) => f(dlb, state.1),
                 None => Err(Error::invalid_state(
                     "dlb was finalized (create a new dlb.Dlb)",
                 )),
@@ -110,12 +127,18 @@ impl Handle {
     }
 }
 
-/// A closure run by `Python::detach` on the calling thread.
-struct AssertOnThisThread<F>(F);
+/// A `Dlb` (or the result of making one) carried through
+/// `Python::detach`, which needs Send: a `Dlb` is not (its window holds
+/// raw pointers).
+struct OnThisThread<T>(T);
 
-// SAFETY: as for `Detached`: `Python::detach` calls the closure on this
-// thread before returning, so what it captures never crosses threads.
-unsafe impl<F> Send for AssertOnThisThread<F> {}
+// SAFETY: `Python::detach` runs its closure on the calling thread before it
+// returns, so the value never reaches another thread; it is a `Dlb` or a
+// `Result<Dlb>`, which holds no Python object (no GIL-bound data is used
+// without the GIL).
+unsafe impl Send for OnThisThread<crate::Result<Dlb>> {}
+// SAFETY: as above, for the `Dlb` that `finalize` consumes.
+unsafe impl Send for OnThisThread<Dlb> {}
 
 fn variant_of(name: &str) -> PyResult<Variant> {
     match name {
@@ -140,19 +163,28 @@ fn atomics_of(name: &str) -> PyResult<AtomicsPath> {
 
 #[pymethods]
 impl Handle {
-    /// Initializes dlb on a duplicate of the communicator whose Fortran
-    /// handle is `fcomm` (mpi4py's `comm.py2f()`). Collective.
+    /// Initializes dlb on a duplicate of the mpi4py intracommunicator
+    /// `comm` (through `comm.py2f()`, mpi4py's documented conversion).
+    /// Collective. The Python layer checks first that mpi4py runs on dlb's
+    /// MPI library.
     #[new]
-    #[pyo3(signature = (fcomm, variant=None, atomics=None, seed=0, trace=None, verbose=None))]
+    #[pyo3(signature = (comm, variant=None, atomics=None, seed=0, trace=None, verbose=None))]
     fn new(
         py: Python<'_>,
-        fcomm: c_int,
+        comm: &Bound<'_, PyAny>,
         variant: Option<&str>,
         atomics: Option<&str>,
         seed: u64,
         trace: Option<String>,
         verbose: Option<bool>,
     ) -> PyResult<Handle> {
+        let mpi = py.import("mpi4py.MPI")?;
+        if !comm.is_instance(&mpi.getattr("Intracomm")?)? {
+            return Err(PyTypeError::new_err(
+                "dlb needs an mpi4py intracommunicator (such as MPI.COMM_WORLD)",
+            ));
+        }
+        let fcomm: dlb_sys::RSMPI_Fint = comm.call_method0("py2f")?.extract()?;
         let mut builder = Builder::default().seed(seed);
         if let Some(v) = variant {
             builder = builder.variant(variant_of(v)?);
@@ -166,17 +198,13 @@ impl Handle {
         if let Some(on) = verbose {
             builder = builder.verbose(on);
         }
-        let init = AssertOnThisThread(move || {
-            // SAFETY: `fcomm` is the Fortran handle of a live communicator:
-            // the Python layer passes only `comm.py2f()` of an mpi4py
-            // intracommunicator of the same MPI library, after checking
-            // that MPI is initialized and not finalized; `init_from_fortran`
-            // refuses MPI_COMM_NULL and intercommunicators.
-            unsafe { builder.init_from_fortran(fcomm) }
-        });
         let dlb = py.detach(move || {
-            let init = init;
-            AssertOnThisThread((init.0)())
+            // SAFETY: `fcomm` is what mpi4py's `py2f()` gave for an
+            // intracommunicator object (checked above), which mpi4py keeps
+            // alive while the object lives (it is borrowed for this call);
+            // the Python layer has checked that mpi4py's MPI is dlb's and is
+            // initialized; MPI_COMM_NULL is refused by `init_from_fortran`.
+            OnThisThread(unsafe { builder.init_from_fortran(fcomm) })
         });
         Ok(Handle {
             dlb: Some(dlb.0.map_err(to_py)?),
@@ -276,6 +304,13 @@ impl Handle {
         d.set_item("steals", s.steals)?;
         d.set_item("units_stolen", s.units_stolen)?;
         d.set_item("claims", s.claims)?;
+        d.set_item("claim_retries", s.claim_retries)?;
+        d.set_item("reports", s.reports)?;
+        d.set_item("last_slices", s.last_slices.map(|x| x.map(secs)).to_vec())?;
+        d.set_item("longest_slice", s.longest_slice.map(secs))?;
+        d.set_item("shortest_slice", s.shortest_slice.map(secs))?;
+        d.set_item("last_done_ns", s.last_done_ns)?;
+        d.set_item("told_ns", s.told_ns)?;
         Ok(d)
     }
 
@@ -298,10 +333,10 @@ impl Handle {
             return Ok(());
         };
         self.run = None;
-        let fin = AssertOnThisThread(move || dlb.finalize());
+        let dlb = OnThisThread(dlb);
         py.detach(move || {
-            let fin = fin;
-            (fin.0)()
+            let dlb = dlb;
+            dlb.0.finalize()
         })
         .map_err(to_py)
     }
@@ -327,12 +362,28 @@ fn library_version() -> PyResult<String> {
     crate::library_version().map_err(to_py)
 }
 
+/// What dlb was compiled against, fixed at build time: the MPI's family
+/// ('Open MPI' or 'MPICH') and the size of its `MPI_Comm`. Compared with
+/// mpi4py's `MPI.get_vendor()` and `MPI._sizeof(MPI.Comm)`: unlike
+/// `library_version`, these cannot be answered by another MPI's symbols
+/// that happen to be loaded first.
+#[pyfunction]
+fn mpi_abi() -> (&'static str, usize) {
+    let family = if dlb_sys::DLB_MPI_IS_OPEN_MPI == 1 {
+        "Open MPI"
+    } else {
+        "MPICH"
+    };
+    (family, std::mem::size_of::<dlb_sys::MPI_Comm>())
+}
+
 /// The module `dlb._dlb`.
 #[pymodule]
 pub fn _dlb(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<Handle>()?;
     m.add_function(wrap_pyfunction!(library_version, m)?)?;
+    m.add_function(wrap_pyfunction!(mpi_abi, m)?)?;
     m.add("__version__", crate::VERSION)?;
     m.add("DlbError", py.get_type::<DlbError>())?;
     m.add("InvalidArgument", py.get_type::<InvalidArgument>())?;

@@ -11,8 +11,6 @@ const MPI_Datatype DLB_MPI_CHAR = MPI_CHAR;
 
 MPI_Comm dlb_mpi_comm_world(void) { return MPI_COMM_WORLD; }
 
-MPI_Comm dlb_mpi_comm_f2c(MPI_Fint fcomm) { return MPI_Comm_f2c(fcomm); }
-
 uint64_t dlb_mpi_clock_ns(void) {
     struct timespec ts;
     if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) return 0;

@@ -38,7 +38,13 @@ struct Options {
 
 impl Options {
     fn resolve(builder: &Builder) -> Result<Options> {
-        let claim_ahead = match builder.claim_ahead {
+        // (DLB_CLAIM_AHEAD's range is checked as it is read.)
+        let (claim_ahead, claim_ahead_source) = pick(
+            builder.claim_ahead,
+            "DLB_CLAIM_AHEAD",
+            config::claim_ahead_from_env,
+        )?;
+        let claim_ahead = match claim_ahead {
             Some(n) if (1..=config::MAX_CLAIM_AHEAD).contains(&n) => n,
             Some(n) => {
                 return Err(Error::invalid_argument(format!(
@@ -46,7 +52,7 @@ impl Options {
                     config::MAX_CLAIM_AHEAD
                 )))
             }
-            None => config::claim_ahead_from_env()?.unwrap_or(DEFAULT_CLAIM_AHEAD),
+            None => DEFAULT_CLAIM_AHEAD,
         };
         let (variant, variant_source) =
             pick(builder.variant, "DLB_VARIANT", config::variant_from_env)?;
@@ -56,12 +62,6 @@ impl Options {
             pick(builder.window, "DLB_WINDOW", config::window_from_env)?;
         let (schedule, schedule_source) =
             pick(builder.schedule, "DLB_SCHEDULE", config::schedule_from_env)?;
-        // (An invalid value already failed above, in claim_ahead_from_env.)
-        let claim_ahead_source = match (builder.claim_ahead, std::env::var("DLB_CLAIM_AHEAD")) {
-            (Some(_), _) => Source::Program,
-            (None, Ok(_)) => Source::Env("DLB_CLAIM_AHEAD"),
-            (None, Err(_)) => Source::Default,
-        };
         let (direct_steals, direct_source) = pick(
             builder.direct_steals,
             "DLB_DIRECT_STEALS",
@@ -80,7 +80,6 @@ impl Options {
                 claim_ahead: (claim_ahead, claim_ahead_source),
                 direct_steals: direct_steals.then_some(direct_source),
                 schedule: (schedule, schedule_source),
-                trace: trace.clone(),
             },
             verbose: match builder.verbose {
                 Some(on) => on,
@@ -218,7 +217,7 @@ impl Dlb {
         &mut self,
         trace: Option<std::path::PathBuf>,
         verbose: bool,
-        mut reasons: Reasons,
+        reasons: Reasons,
     ) -> Result<()> {
         if let Some(asked) = trace {
             let file = trace::file::create(&self.comm, &asked)?;
@@ -228,9 +227,7 @@ impl Dlb {
             if let Some(protocol) = self.dispenser.protocol_mut() {
                 protocol.set_steal_log(StealLog::new(origin));
             }
-            self.dispenser
-                .set_trace(Recorder::new(file.clone(), origin));
-            reasons.trace = Some(file);
+            self.dispenser.set_trace(Recorder::new(file, origin));
         }
         if verbose {
             // One write, so that ranks' lines do not interleave.

@@ -44,7 +44,6 @@ pub(crate) struct Reasons {
     /// Where direct steals were turned on (`None`: off).
     pub(crate) direct_steals: Option<Source>,
     pub(crate) schedule: (Schedule, Source),
-    pub(crate) trace: Option<std::path::PathBuf>,
 }
 
 impl Dlb {
@@ -92,7 +91,7 @@ impl Dlb {
         } else {
             parts.push("no window: each rank runs its own block (for debugging)".to_owned());
         }
-        parts.push(match &r.trace {
+        parts.push(match self.trace_path() {
             Some(p) => format!("tracing to {}", p.display()),
             None => "tracing off".to_owned(),
         });

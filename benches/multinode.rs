@@ -211,6 +211,9 @@ fn termination_once(
                 }
                 first = false;
             })?;
+            // A global counter knows only that nothing is left to take;
+            // "no more" in dlb's sense (every job done) takes a barrier.
+            allgather(rma, 0)?;
             monotonic_ns()
         }
     };

@@ -172,7 +172,10 @@ fn protocol(
 }
 
 /// The contention baseline: every rank fetch-and-adds `maxjobs` on one word
-/// of rank 0 for its next chunk of `jobs` jobs, and runs `work` on it.
+/// of rank 0 for its next chunk of `jobs` jobs, and runs `work` on it. A
+/// rank returns as soon as nothing is left to take, while others may still
+/// be working (a barrier after it gives "every job done"). Collective: it
+/// starts with two barriers.
 pub fn global_counter(
     dlb: &Dlb,
     jobs: u64,
@@ -180,11 +183,15 @@ pub fn global_counter(
     mut work: impl FnMut(Range<u64>),
 ) -> Result<()> {
     let atomics = rma_only(dlb)?;
-    // Everyone reads the base before anyone adds, and finishes adding
-    // before the next run reads its base.
-    dlb.comm.barrier()?;
+    // Everyone has finished the last run's adds (the first barrier) and
+    // read the base (the second) before anyone adds. No barrier at the end:
+    // the next run's first one does that job, and a rank's end is then the
+    // end of its last job. The barriers sleep after a short spin, as dlb's
+    // setup does (on oversubscribed cores a busy-polling barrier takes the
+    // cores from the ranks it waits for).
+    dlb.comm.barrier_sleeping()?;
     let base = atomics.load(0, Slot::BenchAdd)?;
-    dlb.comm.barrier()?;
+    dlb.comm.barrier_sleeping()?;
     loop {
         let next = atomics
             .fetch_add(0, Slot::BenchAdd, maxjobs)?
@@ -194,7 +201,7 @@ pub fn global_counter(
         }
         work(next..(next + maxjobs).min(jobs));
     }
-    dlb.comm.barrier()
+    Ok(())
 }
 
 const WORK_TAG: i32 = 1;

@@ -1,7 +1,7 @@
 //! Two small collectives on dlb's private communicator, for a program's
 //! own reports and checks when it has no MPI binding of its own (a Rust
-//! program that calls MPI only through dlb): every rank's value, and an
-//! element-wise sum. They are not part of balancing; the demo, `dlbcheck`
+//! program that calls MPI only through dlb): every rank's value, an
+//! element-wise sum, and a barrier that sleeps while it waits. They are not part of balancing; the demo, `dlbcheck`
 //! and the benchmarks use them. Like every collective, all ranks must call
 //! them in the same order, outside a run's `give_more` loop or at the same
 //! point of it.
@@ -27,4 +27,21 @@ pub fn allgather(dlb: &Dlb, value: u64) -> Result<Vec<u64>> {
 /// how often each job ID ran with it).
 pub fn allreduce_sum(dlb: &Dlb, values: &mut [u64]) -> Result<()> {
     dlb.comm.allreduce_sum(values)
+}
+
+/// Waits until every rank has called it, sleeping meanwhile (a collective
+/// on `dlb`'s private communicator): ranks that finished early leave the
+/// cores to those still working, which matters when ranks oversubscribe
+/// the cores (MPICH's own blocking calls busy-poll). The price is latency:
+/// a rank leaves up to about a millisecond after the last one arrived, so
+/// take timestamps before it, not after.
+///
+/// ```no_run
+/// # fn f(dlb: &dlb::Dlb) -> dlb::Result<()> {
+/// let finished = std::time::Instant::now(); // my part is done
+/// dlb::collectives::barrier(dlb)?;          // wait for the others, asleep
+/// # let _ = finished; Ok(()) }
+/// ```
+pub fn barrier(dlb: &Dlb) -> Result<()> {
+    dlb.comm.barrier_sleeping()
 }

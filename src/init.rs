@@ -241,16 +241,29 @@ impl Dlb {
     }
 }
 
+/// `values` followed by their complements, for an element-wise maximum
+/// over all ranks, after which [`agreed`] tells whether every rank passed
+/// the same values.
+pub(crate) fn with_complements(values: &[u64]) -> Vec<u64> {
+    let complements = values.iter().map(|v| !v);
+    values.iter().copied().chain(complements).collect()
+}
+
+/// Whether the element-wise maximum of [`with_complements`] shows the same
+/// values on every rank: the maximum of `!v` is the complement of the
+/// minimum of `v`, which equals the maximum only if `v` is the same
+/// everywhere.
+pub(crate) fn agreed(reduced: &[u64]) -> bool {
+    let (max, max_of_complements) = reduced.split_at(reduced.len() / 2);
+    max.iter().zip(max_of_complements).all(|(a, b)| *a == !*b)
+}
+
 /// Fails unless every rank passed the same `values` (one all-reduce of the
 /// values and their complements).
 pub(crate) fn agree<const N: usize>(comm: &Comm, values: [u64; N]) -> Result<()> {
-    let mut both = vec![0u64; 2 * N];
-    for (i, v) in values.iter().enumerate() {
-        both[i] = *v;
-        both[N + i] = !*v;
-    }
+    let mut both = with_complements(&values);
     comm.allreduce_max(&mut both)?;
-    if (0..N).all(|i| both[i] == !both[N + i]) {
+    if agreed(&both) {
         Ok(())
     } else {
         Err(Error::new(

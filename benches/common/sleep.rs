@@ -3,7 +3,7 @@
 //! one strategy run is timed from a barrier to the slowest rank's end.
 
 use dlb::bench::{global_counter, master_worker};
-use dlb::collectives::allgather;
+use dlb::collectives::{allgather, barrier};
 use dlb::Dlb;
 use std::time::{Duration, Instant};
 
@@ -108,6 +108,11 @@ pub fn timed(
     let start = Instant::now();
     run(dlb, &mut m)?;
     let mine = start.elapsed().as_nanos() as u64;
+    // Ranks that are done wait asleep: MPICH's blocking collectives
+    // busy-poll, and on oversubscribed cores that would slow down the ranks
+    // still sleeping through jobs (and so measure the waiting, not the
+    // strategy). The end times are taken before.
+    barrier(dlb)?;
     let makespan = *allgather(dlb, mine)?.iter().max().unwrap() as f64 * 1e-9;
     let total: f64 = allgather(dlb, (m.total * 1e9) as u64)?.iter().sum::<u64>() as f64 * 1e-9;
     let longest = *allgather(dlb, (m.longest * 1e9) as u64)?

@@ -217,6 +217,12 @@ pub(crate) trait Atomics {
     fn progress(&self) -> Result<()> {
         Ok(())
     }
+    /// Whether operations on node-mates' words are CPU atomics on shared
+    /// memory (passive and cheap: no wait for a busy node-mate), so that an
+    /// idle rank may look at every node-mate in one go.
+    fn node_words_passive(&self) -> bool {
+        true
+    }
     /// How many writes to any word this atomics object has seen, where it
     /// counts them (model-checking builds of [`LocalAtomics`]); 0 elsewhere.
     fn writes(&self) -> u64 {
@@ -320,6 +326,11 @@ impl Atomics for WindowAtomics {
     }
     fn progress(&self) -> Result<()> {
         each_path!(self, a => a.progress())
+    }
+    fn node_words_passive(&self) -> bool {
+        // MPI atomics may be software RMA, where a read waits for a busy
+        // target's next call into MPI.
+        !matches!(self, WindowAtomics::Mpi(_))
     }
     fn wait(&self, slot: Slot, seen: u64, timeout: std::time::Duration) {
         each_path!(self, a => a.wait(slot, seen, timeout))

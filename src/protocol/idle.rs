@@ -18,6 +18,7 @@
 
 use crate::atomics::primitive::{thread, MODEL_CHECKING};
 use crate::atomics::Atomics;
+use crate::rng::Rng;
 use std::time::Duration;
 
 /// Steps that spin (`2^step * SPIN_UNIT` spin-loop hints).
@@ -158,6 +159,17 @@ impl Sweep {
             self.epoch = self.at_attempt;
             self.found_work();
         }
+    }
+
+    /// A node-mate not found empty in this sweep, chosen at random, or
+    /// `None` once every one was.
+    pub(crate) fn unswept(&self, rng: &mut Rng) -> Option<usize> {
+        let left = self.mates.iter().filter(|m| !m.1).count();
+        if left == 0 {
+            return None;
+        }
+        let i = rng.below(left as u64) as usize;
+        self.mates.iter().filter(|m| !m.1).nth(i).map(|m| m.0)
     }
 
     /// `victim` had nothing.

@@ -92,7 +92,7 @@
 //!   to `[s + k, e)`. On failure the CAS returned the current value (a thief
 //!   moved `e`): retry with it. One operation when uncontended.
 //! - **Steal** (thief, from the back, node-mates only): read `Range[v]` of a
-//!   random node-mate `v`; if it is `[s, e)` with `s < e`, CAS it to
+//!   node-mate `v` (see below); if it is `[s, e)` with `s < e`, CAS it to
 //!   `[s, m)` where `m = e - ceil((e - s) / 2)`. Success gives the thief
 //!   `[m, e)`. An empty read is [`Steal::Empty`]; a lost CAS is
 //!   [`Steal::Retry`].
@@ -181,7 +181,11 @@
 //! A rank that runs out of work reports, then loops: poll its started
 //! operations (serving others' on software RMA), install the stash, check
 //! for the end, answer a mark on its offer, try to steal from a random
-//! node-mate, and, once every node-mate was found empty (or it has none)
+//! node-mate (one not yet found empty in this idle period while there is
+//! one; where node-mates' words are on shared memory, it tries the next
+//! such one at once instead of backing off after an empty one, so a sweep
+//! of the node costs a load per node-mate), and, once every node-mate was
+//! found empty (or it has none)
 //! or, in its first round, all of its node was idle: forward the node's
 //! count as described under "Forward" (a leader also carries and relays in
 //! every round), and, as the node's hunter, keep
@@ -814,23 +818,18 @@ impl<A: Atomics> Protocol<A> {
                 ));
             }
             if self.atomics.topology().mates().len() > 1 {
-                // A node-mate that made us retry has work: stay with it.
-                let target = match victim.take() {
-                    Some(v) => v,
-                    None => pick(
-                        &mut self.rng,
-                        self.atomics.topology().mates(),
-                        self.atomics.rank(),
-                    ),
-                };
-                match self.steal(target)? {
+                match self.try_a_mate(&mut sweep, &mut victim)? {
                     Steal::Success(loot) => break Some(self.keep(loot, &want, How::Steal)?),
-                    Steal::Empty => sweep.found_empty(target),
-                    Steal::Retry => {
-                        sweep.found_work();
-                        victim = Some(target);
-                        continue;
+                    Steal::Empty => {
+                        // On shared memory a look at a node-mate costs a
+                        // load: finish the sweep before backing off, so
+                        // that the last node-mate with work is found at
+                        // once, not after sleeps of up to a millisecond.
+                        if self.atomics.node_words_passive() && !sweep.node_dry() {
+                            continue;
+                        }
                     }
+                    Steal::Retry => continue,
                 }
             }
             let just_reported = std::mem::take(&mut first_round);
@@ -870,6 +869,30 @@ impl<A: Atomics> Protocol<A> {
         self.counters.idle += waited;
         self.counters.longest_idle = self.counters.longest_idle.max(waited);
         Ok(found)
+    }
+
+    /// One steal attempt on a node-mate while idle: the one that made the
+    /// last attempt retry (it has work), else one not yet found empty in
+    /// `sweep`, else any; `sweep` and `victim` record the outcome.
+    fn try_a_mate(&mut self, sweep: &mut Sweep, victim: &mut Option<usize>) -> Result<Steal> {
+        let target = match victim.take().or_else(|| sweep.unswept(&mut self.rng)) {
+            Some(v) => v,
+            None => pick(
+                &mut self.rng,
+                self.atomics.topology().mates(),
+                self.atomics.rank(),
+            ),
+        };
+        let steal = self.steal(target)?;
+        match steal {
+            Steal::Success(_) => {}
+            Steal::Empty => sweep.found_empty(target),
+            Steal::Retry => {
+                sweep.found_work();
+                *victim = Some(target);
+            }
+        }
+        Ok(steal)
     }
 
     /// Polls every started operation (takes: units go to the stash;

@@ -47,15 +47,26 @@ fn text<'a>(o: &'a Obj, k: &str) -> &'a str {
 type Plot = Result<(), Box<dyn std::error::Error>>;
 
 fn balance(dir: &Path, rows: &[Obj], mpi: &str) -> Plot {
-    // strategy -> ranks -> worst ratio over workloads
-    let mut worst: BTreeMap<&str, BTreeMap<u32, f64>> = BTreeMap::new();
+    // (strategy, ranks, workload) -> (sum, draws): the mean over draws
+    let mut means: BTreeMap<(&str, u32, &str), (f64, u32)> = BTreeMap::new();
     for r in rows.iter().filter(|r| text(r, "mpi") == mpi) {
+        let key = (
+            text(r, "strategy"),
+            num(r, "ranks") as u32,
+            text(r, "workload"),
+        );
+        let e = means.entry(key).or_insert((0.0, 0));
+        *e = (e.0 + num(r, "value"), e.1 + 1);
+    }
+    // strategy -> ranks -> worst mean ratio over workloads
+    let mut worst: BTreeMap<&str, BTreeMap<u32, f64>> = BTreeMap::new();
+    for ((strategy, ranks, _), (sum, n)) in means {
         let e = worst
-            .entry(text(r, "strategy"))
+            .entry(strategy)
             .or_default()
-            .entry(num(r, "ranks") as u32)
+            .entry(ranks)
             .or_insert(0.0);
-        *e = e.max(num(r, "value"));
+        *e = e.max(sum / f64::from(n));
     }
     if worst.is_empty() {
         return Ok(());

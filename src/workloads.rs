@@ -37,11 +37,40 @@ pub fn first_block(jobs: u64, ranks: u64) -> u64 {
 /// assert!(dlb::workloads::costs("none", 4, 2).is_none());
 /// ```
 pub fn costs(workload: &str, jobs: u64, ranks: u64) -> Option<Vec<f64>> {
+    costs_of_draw(workload, jobs, ranks, 0)
+}
+
+/// Whether `workload`'s costs are random draws (so that one draw can be
+/// lucky or unlucky for a strategy: where the longest job lies decides a
+/// heavy-tailed run).
+///
+/// ```
+/// assert!(dlb::workloads::is_random("pareto"));
+/// assert!(!dlb::workloads::is_random("ramp"));
+/// ```
+pub fn is_random(workload: &str) -> bool {
+    matches!(workload, "uniform" | "pareto" | "seed_1_8")
+}
+
+/// [`costs`] from draw number `draw` of the random workloads (draw 0 is
+/// [`costs`]; the others are seeded differently, the same on every rank);
+/// the deterministic workloads are the same for every draw.
+///
+/// ```
+/// let first = dlb::workloads::costs("pareto", 64, 4).unwrap();
+/// assert_eq!(dlb::workloads::costs_of_draw("pareto", 64, 4, 0).unwrap(), first);
+/// assert_ne!(dlb::workloads::costs_of_draw("pareto", 64, 4, 1).unwrap(), first);
+/// assert_eq!(
+///     dlb::workloads::costs_of_draw("ramp", 64, 4, 1),
+///     dlb::workloads::costs("ramp", 64, 4)
+/// );
+/// ```
+pub fn costs_of_draw(workload: &str, jobs: u64, ranks: u64, draw: u64) -> Option<Vec<f64>> {
     if !NAMES.contains(&workload) {
         return None;
     }
-    // Seeded by `jobs` only: every rank draws the same costs.
-    let mut rng = Rng::new(jobs);
+    // Seeded by `jobs` and the draw only: every rank draws the same costs.
+    let mut rng = Rng::new(jobs ^ draw.wrapping_mul(0x9e37_79b9_7f4a_7c15));
     let heavy_end = first_block(jobs, ranks);
     let cost = (0..jobs).map(|i| match workload {
         "uniform" => 0.5 + 2.0 * rng.unit(),

@@ -12,14 +12,14 @@ use std::time::{Duration, Instant};
 /// counter on rank 0.
 pub const STRATEGIES: [&str; 4] = ["dlb_rma", "dlb_static", "master_worker", "global_counter"];
 
-/// The workloads' job costs (one definition, shared with the simulator's
-/// validation against these benchmarks): see `dlb::workloads`.
-pub fn costs(workload: &str, jobs: u64, ranks: u64) -> Vec<f64> {
-    dlb::workloads::costs(workload, jobs, ranks)
+/// The workloads' job costs of draw `draw` (one definition, shared with the
+/// simulator's validation against these benchmarks): see `dlb::workloads`.
+pub fn costs_of_draw(workload: &str, jobs: u64, ranks: u64, draw: u64) -> Vec<f64> {
+    dlb::workloads::costs_of_draw(workload, jobs, ranks, draw)
         .unwrap_or_else(|| panic!("unknown workload {workload}"))
 }
 
-/// `costs` scaled so that their mean is exactly `mean_ms`.
+/// The costs of draw 0 scaled so that their mean is exactly `mean_ms`.
 pub fn scaled_costs(workload: &str, jobs: u64, ranks: u64, mean_ms: f64) -> Vec<f64> {
     dlb::workloads::scaled_costs(workload, jobs, ranks, mean_ms)
         .unwrap_or_else(|| panic!("unknown workload {workload}"))

@@ -93,6 +93,8 @@ def real_ratios(real_path, ranks, per_node, mpi, jobs):
             workload = MULTINODE_WORKLOAD.get(r["workload"])
             ratio = r["value"]
         elif r.get("bench") == "balance" and per_node == ranks:
+            if r.get("draw", 0) != 0:
+                continue  # the simulator runs draw 0 of the random workloads
             workload, ratio = r["workload"], r["makespan_s"] / r["lower_bound_s"]
         else:
             continue

@@ -178,7 +178,18 @@ impl Scenario {
     /// The jobs of the benchmark workload `name` of `benches/`
     /// ([`crate::workloads`]), scaled to a mean of `mean` if given,
     /// instead of this scenario's workload; `None` for an unknown name.
-    pub fn with_bench_costs(mut self, name: &str, mean: Option<Duration>) -> Option<Scenario> {
+    pub fn with_bench_costs(self, name: &str, mean: Option<Duration>) -> Option<Scenario> {
+        self.with_bench_costs_of_draw(name, mean, 0)
+    }
+
+    /// [`Scenario::with_bench_costs`] with the costs of draw `draw` of the
+    /// random workloads ([`crate::workloads::costs_of_draw`]; unscaled).
+    pub fn with_bench_costs_of_draw(
+        mut self,
+        name: &str,
+        mean: Option<Duration>,
+        draw: u64,
+    ) -> Option<Scenario> {
         let ms = match mean {
             Some(m) => crate::workloads::scaled_costs(
                 name,
@@ -186,7 +197,7 @@ impl Scenario {
                 self.ranks as u64,
                 m.as_secs_f64() * 1e3,
             )?,
-            None => crate::workloads::costs(name, self.jobs, self.ranks as u64)?,
+            None => crate::workloads::costs_of_draw(name, self.jobs, self.ranks as u64, draw)?,
         };
         self.costs = Some(ms.iter().map(|c| (c * 1e6).round() as u64).collect());
         Some(self)

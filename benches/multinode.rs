@@ -51,7 +51,7 @@ mod common;
 use common::sleep::{scaled_costs, timed_run, STRATEGIES};
 use common::{json, percentile, Row, Value};
 use dlb::bench::{global_counter, master_worker};
-use dlb::collectives::allgather;
+use dlb::collectives::{allgather, barrier};
 use dlb::{Dlb, Variant};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -217,6 +217,9 @@ fn termination_once(
             monotonic_ns()
         }
     };
+    // Ranks told early wait asleep (their times are taken): on MPICH a
+    // busy-polling collective would take the cores from ranks not told yet.
+    barrier(rma)?;
     let oks = allgather(rma, u64::from(ok))?;
     let reports = allgather(rma, report)?;
     let nones = allgather(rma, none)?;

@@ -111,7 +111,9 @@ impl Dlb {
 
     /// Starts a run of `jobs` jobs with IDs `0..jobs`; rank `k` of `p` first
     /// owns DLB's block `q*k + min(r, k)..` (`q = jobs / p`, `r = jobs % p`).
-    /// Collective: every rank must pass the same `jobs`.
+    /// Collective: every rank must pass the same `jobs`. It is one
+    /// all-reduce, during which a rank that waits for others sleeps after
+    /// 50 µs (so oversubscribed ranks leave the cores to the late ones).
     pub fn setup(&mut self, jobs: u64) -> Result<Run<'_, Contiguous>> {
         let mapping = self.start_plain(jobs)?;
         Ok(Run { dlb: self, mapping })

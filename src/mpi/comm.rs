@@ -235,18 +235,23 @@ impl Comm {
     /// §6.12.1, and `MPI_Test`): on software RMA other ranks' operations on
     /// this rank's window complete only while it calls MPI. Collective.
     pub(crate) fn barrier_serving(&self, mut serve: impl FnMut() -> Result<()>) -> Result<()> {
+        self.ibarrier(&mut serve, Duration::ZERO, Duration::from_micros(20))
+    }
+
+    /// `MPI_Ibarrier` (§6.12.1), completed by [`complete_serving`].
+    fn ibarrier(
+        &self,
+        serve: &mut impl FnMut() -> Result<()>,
+        spin: Duration,
+        longest: Duration,
+    ) -> Result<()> {
         // SAFETY: MPI_REQUEST_NULL is an immutable predefined handle.
         let mut request = unsafe { ffi::RSMPI_REQUEST_NULL };
         // SAFETY: valid communicator and out-handle; collective.
         check("MPI_Ibarrier", unsafe {
             ffi::MPI_Ibarrier(self.raw, &mut request)
         })?;
-        complete_serving(
-            &mut request,
-            &mut serve,
-            Duration::ZERO,
-            Duration::from_micros(20),
-        )
+        complete_serving(&mut request, serve, spin, longest)
     }
 
     /// Element-wise maximum over all ranks, in place, calling `serve` while
@@ -280,12 +285,7 @@ impl Comm {
                 &mut request,
             )
         })?;
-        complete_serving(
-            &mut request,
-            &mut serve,
-            Duration::from_micros(50),
-            Duration::from_millis(1),
-        )
+        complete_serving(&mut request, &mut serve, SPIN, Duration::from_millis(1))
     }
 
     /// A barrier that sleeps while it waits (`MPI_Ibarrier` and `MPI_Test`,
@@ -293,18 +293,7 @@ impl Comm {
     /// arrive early leave the cores to those still working when ranks
     /// oversubscribe them (MPICH's blocking calls busy-poll). Collective.
     pub(crate) fn barrier_sleeping(&self) -> Result<()> {
-        // SAFETY: MPI_REQUEST_NULL is an immutable predefined handle.
-        let mut request = unsafe { ffi::RSMPI_REQUEST_NULL };
-        // SAFETY: valid communicator and out-handle; collective.
-        check("MPI_Ibarrier", unsafe {
-            ffi::MPI_Ibarrier(self.raw, &mut request)
-        })?;
-        complete_serving(
-            &mut request,
-            &mut || Ok(()),
-            Duration::from_micros(50),
-            Duration::from_millis(1),
-        )
+        self.ibarrier(&mut || Ok(()), SPIN, Duration::from_millis(1))
     }
 
     /// `MPI_Barrier` (§6.3).
@@ -449,6 +438,10 @@ impl Comm {
         Ok((status.MPI_SOURCE as usize, status.MPI_TAG))
     }
 }
+
+/// How long a rank waiting in a collective tests without a pause before it
+/// sleeps between tests (see [`Comm::allreduce_max_serving`]).
+const SPIN: Duration = Duration::from_micros(50);
 
 /// Tests the active nonblocking collective `request` until it completes,
 /// calling `serve` between tests. For the first `spin` it tests without a

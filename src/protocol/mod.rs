@@ -183,8 +183,9 @@
 //! for the end, answer a mark on its offer, try to steal from a random
 //! node-mate (one not yet found empty in this idle period while there is
 //! one; where node-mates' words are on shared memory, it tries the next
-//! such one at once instead of backing off after an empty one, so a sweep
-//! of the node costs a load per node-mate), and, once every node-mate was
+//! such one at once instead of backing off after an empty one: a sweep of
+//! the node costs a load and a round of the polls above per node-mate),
+//! and, once every node-mate was
 //! found empty (or it has none)
 //! or, in its first round, all of its node was idle: forward the node's
 //! count as described under "Forward" (a leader also carries and relays in
@@ -833,7 +834,13 @@ impl<A: Atomics> Protocol<A> {
                 }
             }
             let just_reported = std::mem::take(&mut first_round);
-            if self.multi_node() && (sweep.node_dry() || just_reported && last_idle) {
+            // In its first round a rank forwards only if its whole node was
+            // idle or, on a node of two, its one node-mate was empty (see
+            // "Forward"): its first sweep now covers the whole node, and
+            // every rank that runs dry must not send its own add up.
+            let first_forward = just_reported
+                && (last_idle || sweep.node_dry() && self.atomics.topology().mates().len() == 2);
+            if self.multi_node() && (sweep.node_dry() || first_forward) {
                 // The node's count goes at once when all of its ranks are
                 // idle (the end of a run waits for it): seen by the rank
                 // whose report came last, or, once, by a rank whose sweep
@@ -844,7 +851,7 @@ impl<A: Atomics> Protocol<A> {
                     || sweep.node_dry() && !forwarded && self.node_all_idle()?;
                 forwarded |= all_idle;
                 hunting = hunting || self.become_hunter()?;
-                if just_reported || all_idle || hunting && self.may_send_counts()? {
+                if first_forward || all_idle || hunting && self.may_send_counts()? {
                     self.forward()?;
                 }
                 if hunting {

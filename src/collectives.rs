@@ -1,10 +1,10 @@
-//! Two small collectives on dlb's private communicator, for a program's
-//! own reports and checks when it has no MPI binding of its own (a Rust
+//! Small collectives on dlb's private communicator, for a program's own
+//! reports and checks when it has no MPI binding of its own (a Rust
 //! program that calls MPI only through dlb): every rank's value, an
-//! element-wise sum, and a barrier that sleeps while it waits. They are not part of balancing; the demo, `dlbcheck`
-//! and the benchmarks use them. Like every collective, all ranks must call
-//! them in the same order, outside a run's `give_more` loop or at the same
-//! point of it.
+//! element-wise sum, and a barrier that sleeps while it waits. They are
+//! not part of balancing; the demo, `dlbcheck` and the benchmarks use
+//! them. Like every collective, all ranks must call them in the same order,
+//! outside a run's `give_more` loop or at the same point of it.
 
 use crate::dlb::Dlb;
 use crate::error::Result;
@@ -32,9 +32,11 @@ pub fn allreduce_sum(dlb: &Dlb, values: &mut [u64]) -> Result<()> {
 /// Waits until every rank has called it, sleeping meanwhile (a collective
 /// on `dlb`'s private communicator): ranks that finished early leave the
 /// cores to those still working, which matters when ranks oversubscribe
-/// the cores (MPICH's own blocking calls busy-poll). The price is latency:
-/// a rank leaves up to about a millisecond after the last one arrived, so
-/// take timestamps before it, not after.
+/// the cores (MPICH's own blocking calls busy-poll). It tests for 50 µs,
+/// then sleeps between tests for a sixteenth of the wait so far, up to
+/// 250 µs (on software RMA, others' operations on this rank's window wait
+/// that long at most). The price is latency: a rank leaves up to that
+/// much after the last one arrived, so take timestamps before it.
 ///
 /// ```no_run
 /// # fn f(dlb: &dlb::Dlb) -> dlb::Result<()> {

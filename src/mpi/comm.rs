@@ -266,18 +266,23 @@ impl Comm {
         values: &mut [u64],
         mut serve: impl FnMut() -> Result<()>,
     ) -> Result<()> {
+        // Buffers of our own, not `values`: if the wait below fails (an
+        // error of `serve`, say the hang watchdog's, or of MPI_Test), the
+        // request may still be active, and MPI may still read and write
+        // them; they are leaked then.
         let send = values.to_vec();
+        let mut receive = vec![0u64; values.len()];
         // SAFETY: MPI_REQUEST_NULL is an immutable predefined handle.
         let mut request = unsafe { ffi::RSMPI_REQUEST_NULL };
         // SAFETY: both buffers hold `values.len()` u64s matching
-        // MPI_UINT64_T and stay untouched until the request completes (the
-        // loop below returns only then, or on an error of MPI_Test, after
-        // which MPI reports the job broken anyway); valid communicator and
-        // out-handle; collective, with the same count on every rank.
+        // MPI_UINT64_T and live until the request completes (the wait
+        // below returns Ok only then) or forever (leaked on an error);
+        // valid communicator and out-handle; collective, with the same
+        // count on every rank.
         check("MPI_Iallreduce", unsafe {
             ffi::MPI_Iallreduce(
                 send.as_ptr() as *const c_void,
-                values.as_mut_ptr() as *mut c_void,
+                receive.as_mut_ptr() as *mut c_void,
                 values.len() as c_int,
                 ffi::RSMPI_UINT64_T,
                 Reduction::Max.handle(),
@@ -285,15 +290,28 @@ impl Comm {
                 &mut request,
             )
         })?;
-        complete_serving(&mut request, &mut serve, SPIN, Duration::from_millis(1))
+        match complete_serving(&mut request, &mut serve, SPIN, Duration::from_millis(1)) {
+            Ok(()) => {
+                values.copy_from_slice(&receive);
+                Ok(())
+            }
+            Err(e) => {
+                std::mem::forget(send);
+                std::mem::forget(receive);
+                Err(e)
+            }
+        }
     }
 
     /// A barrier that sleeps while it waits (`MPI_Ibarrier` and `MPI_Test`,
-    /// paced as in [`Comm::allreduce_max_serving`]), so that ranks that
-    /// arrive early leave the cores to those still working when ranks
-    /// oversubscribe them (MPICH's blocking calls busy-poll). Collective.
+    /// paced as in [`Comm::allreduce_max_serving`] but with sleeps of at
+    /// most 250 µs), so that ranks that arrive early leave the cores to
+    /// those still working when ranks oversubscribe them (MPICH's blocking
+    /// calls busy-poll). The shorter cap is for software RMA, where other
+    /// ranks' operations on this rank's window progress only while it
+    /// calls MPI. Collective.
     pub(crate) fn barrier_sleeping(&self) -> Result<()> {
-        self.ibarrier(&mut || Ok(()), SPIN, Duration::from_millis(1))
+        self.ibarrier(&mut || Ok(()), SPIN, Duration::from_micros(250))
     }
 
     /// `MPI_Barrier` (§6.3).
@@ -455,6 +473,7 @@ fn complete_serving(
     spin: Duration,
     longest: Duration,
 ) -> Result<()> {
+    debug_assert!(longest >= Duration::from_micros(8));
     let spin = if cfg!(dlb_smpi) { Duration::ZERO } else { spin };
     let began = crate::clock::Instant::now();
     loop {

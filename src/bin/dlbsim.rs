@@ -4,7 +4,8 @@
 //! ```text
 //! dlbsim [--ranks 4,16,64] [--per-node 8] [--models hw_rdma,sw_rma,smpi]
 //!        [--workloads uniform] [--strategies dlb,static,global_counter,master_worker,lock_steal]
-//!        [--per-rank 100] [--mean-ms 1] [--maxjobs 1] [--fan-out 16] [--out FILE]
+//!        [--per-rank 100] [--mean-ms 1] [--maxjobs 1] [--fan-out 16] [--draws 1]
+//!        [--out FILE]
 //! ```
 //!
 //! The lock-steal baseline (`lock_steal`) sweeps every rank from every idle
@@ -15,6 +16,10 @@
 //! `bench:NAME` are the benchmarks' (`dlb::workloads`: `bench:ramp`,
 //! `bench:heavy_block`, `bench:seed_1_8`, ...), with their nominal costs, or
 //! scaled to `--mean-ms` when it is given, as `benches/multinode.rs` does.
+//! `--draws N` runs the random ones (`bench:uniform`, `bench:pareto`,
+//! `bench:seed_1_8`) on N draws of their costs (rows carry `draw`) and
+//! prints each strategy's mean makespan / bound over them, as
+//! `benches/balance.rs` does.
 
 use dlb::simulate::{run, CrossModel, Latency, Scenario, Strategy, Workload};
 use std::io::Write;
@@ -59,12 +64,14 @@ struct Args {
     mean_given: bool,
     maxjobs: u64,
     fan_out: Option<usize>,
+    /// Draws of the benchmarks' random workloads (`bench:NAME`).
+    draws: u64,
     out: Option<String>,
 }
 
 const USAGE: &str = "usage: dlbsim [--ranks 4,16,64] [--per-node 8] [--models hw_rdma,sw_rma,smpi] \
 [--workloads uniform,ramp,block,seed,pareto,bench:NAME] [--strategies dlb,static,global_counter,master_worker,lock_steal] \
-[--per-rank 100] [--mean-ms 1] [--maxjobs 1] [--fan-out 16] [--out FILE]";
+[--per-rank 100] [--mean-ms 1] [--maxjobs 1] [--fan-out 16] [--draws 1] [--out FILE]";
 
 fn list<T>(v: &str, parse: impl Fn(&str) -> Option<T>, what: &str) -> Result<Vec<T>, String> {
     v.split(',')
@@ -95,6 +102,7 @@ fn parse() -> Result<Args, String> {
         mean_given: false,
         maxjobs: 1,
         fan_out: None,
+        draws: 1,
         out: None,
     };
     let mut it = std::env::args().skip(1);
@@ -121,6 +129,7 @@ fn parse() -> Result<Args, String> {
             }
             "--maxjobs" => a.maxjobs = positive(&flag, &v)?,
             "--fan-out" => a.fan_out = Some(positive(&flag, &v)?),
+            "--draws" => a.draws = positive(&flag, &v)?,
             "--out" => a.out = Some(v),
             _ => return Err(format!("unknown option {flag}\n{USAGE}")),
         }
@@ -168,42 +177,50 @@ fn main() -> ExitCode {
     for &model in &args.models {
         for &workload in &args.workloads {
             for &ranks in &args.ranks {
-                let own = match workload {
-                    Jobs::Sim(w) => w,
-                    Jobs::Bench(_) => Workload::Uniform,
+                let draws = match workload {
+                    Jobs::Bench(name) if dlb::workloads::is_random(name) => args.draws,
+                    _ => 1,
                 };
-                let jobs = args.per_rank * ranks as u64;
-                let mut sc = Scenario::new(ranks, args.per_node, model.cross, own, jobs);
-                sc.latency = model;
-                sc.tree_fan_out = args.fan_out;
-                sc.mean = Duration::from_secs_f64(args.mean_ms / 1e3);
-                sc.maxjobs = args.maxjobs;
-                if let Jobs::Bench(name) = workload {
-                    let mean = args.mean_given.then_some(sc.mean);
-                    sc = sc
-                        .with_bench_costs(name, mean)
-                        .expect("names are checked when parsed");
-                }
-                for &strategy in &args.strategies {
-                    if strategy == Strategy::MasterWorker && ranks < 2 {
-                        continue;
+                // Per strategy: the sum of makespan / bound over the draws.
+                let mut ratios = vec![0.0; args.strategies.len()];
+                for draw in 0..draws {
+                    let own = match workload {
+                        Jobs::Sim(w) => w,
+                        Jobs::Bench(_) => Workload::Uniform,
+                    };
+                    let jobs = args.per_rank * ranks as u64;
+                    let mut sc = Scenario::new(ranks, args.per_node, model.cross, own, jobs);
+                    sc.latency = model;
+                    sc.tree_fan_out = args.fan_out;
+                    sc.mean = Duration::from_secs_f64(args.mean_ms / 1e3);
+                    sc.maxjobs = args.maxjobs;
+                    if let Jobs::Bench(name) = workload {
+                        let mean = args.mean_given.then_some(sc.mean);
+                        sc = sc
+                            .with_bench_costs_of_draw(name, mean, draw)
+                            .expect("names are checked when parsed");
                     }
-                    let began = Instant::now();
-                    let o = match run(strategy, &sc) {
-                        Ok(o) => o,
-                        Err(e) => {
-                            eprintln!(
-                                "dlbsim: FAIL {} {} {} {ranks} ranks: {e}",
-                                strategy.name(),
-                                model.name,
-                                workload.name()
-                            );
-                            failed = true;
+                    for (k, &strategy) in args.strategies.iter().enumerate() {
+                        if strategy == Strategy::MasterWorker && ranks < 2 {
                             continue;
                         }
-                    };
-                    let wall = began.elapsed().as_secs_f64();
-                    println!(
+                        let began = Instant::now();
+                        let o = match run(strategy, &sc) {
+                            Ok(o) => o,
+                            Err(e) => {
+                                eprintln!(
+                                    "dlbsim: FAIL {} {} {} {ranks} ranks: {e}",
+                                    strategy.name(),
+                                    model.name,
+                                    workload.name()
+                                );
+                                failed = true;
+                                continue;
+                            }
+                        };
+                        let wall = began.elapsed().as_secs_f64();
+                        ratios[k] += o.makespan_ns as f64 / o.bound_ns as f64;
+                        println!(
                         "{:<15} {:<8} {:<8} {:>6} {:>9} {:>10.4} {:>10.4} {:>7.3} {:>8} {:>10.1}us {:>8.2}",
                         strategy.name(),
                         model.name,
@@ -217,39 +234,53 @@ fn main() -> ExitCode {
                         o.termination_ns as f64 / 1e3,
                         wall
                     );
-                    let row = serde_json::json!({
-                        "bench": "simulate",
-                        "strategy": strategy.name(),
-                        "model": model.name,
-                        "workload": workload.name(),
-                        "ranks": ranks,
-                        "per_node": sc.per_node,
-                        "jobs": sc.jobs,
-                        // Benchmark workloads at nominal costs have their own mean.
-                        "mean_ms": (args.mean_given || matches!(workload, Jobs::Sim(_)))
-                            .then_some(args.mean_ms),
-                        "maxjobs": sc.maxjobs,
-                        "tree_fan_out": args.fan_out,
-                        "makespan_s": o.makespan_ns as f64 / 1e9,
-                        "bound_s": o.bound_ns as f64 / 1e9,
-                        "efficiency": o.efficiency(),
-                        "steals": o.steals,
-                        "steal_attempts": o.steal_attempts,
-                        "termination_s": o.termination_ns as f64 / 1e9,
-                        "cross_ops": o.cross_ops,
-                        "shm_ops": o.shm_ops,
-                        "wall_s": wall,
-                        "sim_switches": o.switches,
-                        "hottest_rank": o.hottest_rank,
-                        "hottest_rank_ops": o.hottest_rank_ops,
-                        "version": env!("CARGO_PKG_VERSION"),
-                        "provenance": dlb::simulate::provenance(ranks, sc.per_node),
-                    });
-                    if let Some(f) = out.as_mut() {
-                        if let Err(e) = writeln!(f, "{row}") {
-                            eprintln!("dlbsim: cannot write a row: {e}");
-                            return ExitCode::from(2);
+                        let row = serde_json::json!({
+                            "bench": "simulate",
+                            "strategy": strategy.name(),
+                            "model": model.name,
+                            "workload": workload.name(),
+                            "ranks": ranks,
+                            "per_node": sc.per_node,
+                            "jobs": sc.jobs,
+                            // Benchmark workloads at nominal costs have their own mean.
+                            "mean_ms": (args.mean_given || matches!(workload, Jobs::Sim(_)))
+                                .then_some(args.mean_ms),
+                            "maxjobs": sc.maxjobs,
+                            "tree_fan_out": args.fan_out,
+                            "draw": draw,
+                            "makespan_s": o.makespan_ns as f64 / 1e9,
+                            "bound_s": o.bound_ns as f64 / 1e9,
+                            "efficiency": o.efficiency(),
+                            "steals": o.steals,
+                            "steal_attempts": o.steal_attempts,
+                            "termination_s": o.termination_ns as f64 / 1e9,
+                            "cross_ops": o.cross_ops,
+                            "shm_ops": o.shm_ops,
+                            "wall_s": wall,
+                            "sim_switches": o.switches,
+                            "hottest_rank": o.hottest_rank,
+                            "hottest_rank_ops": o.hottest_rank_ops,
+                            "version": env!("CARGO_PKG_VERSION"),
+                            "provenance": dlb::simulate::provenance(ranks, sc.per_node),
+                        });
+                        if let Some(f) = out.as_mut() {
+                            if let Err(e) = writeln!(f, "{row}") {
+                                eprintln!("dlbsim: cannot write a row: {e}");
+                                return ExitCode::from(2);
+                            }
                         }
+                    }
+                }
+                if draws > 1 {
+                    for (strategy, sum) in args.strategies.iter().zip(&ratios) {
+                        println!(
+                          "{:<15} {:<8} {:<8} {:>6}   mean makespan / bound over {draws} draws: {:.3}",
+                          strategy.name(),
+                          model.name,
+                          workload.name(),
+                          ranks,
+                          sum / draws as f64
+                      );
                     }
                 }
             }

@@ -183,22 +183,18 @@ impl Scenario {
     }
 
     /// [`Scenario::with_bench_costs`] with the costs of draw `draw` of the
-    /// random workloads ([`crate::workloads::costs_of_draw`]; unscaled).
+    /// random workloads ([`crate::workloads::costs_of_draw`]).
     pub fn with_bench_costs_of_draw(
         mut self,
         name: &str,
         mean: Option<Duration>,
         draw: u64,
     ) -> Option<Scenario> {
-        let ms = match mean {
-            Some(m) => crate::workloads::scaled_costs(
-                name,
-                self.jobs,
-                self.ranks as u64,
-                m.as_secs_f64() * 1e3,
-            )?,
-            None => crate::workloads::costs_of_draw(name, self.jobs, self.ranks as u64, draw)?,
-        };
+        let mut ms = crate::workloads::costs_of_draw(name, self.jobs, self.ranks as u64, draw)?;
+        if let Some(m) = mean {
+            let factor = m.as_secs_f64() * 1e3 * self.jobs as f64 / ms.iter().sum::<f64>();
+            ms.iter_mut().for_each(|c| *c *= factor);
+        }
         self.costs = Some(ms.iter().map(|c| (c * 1e6).round() as u64).collect());
         Some(self)
     }

@@ -90,7 +90,18 @@ pub fn costs_of_draw(workload: &str, jobs: u64, ranks: u64, draw: u64) -> Option
 /// assert!((c.iter().sum::<f64>() / 100.0 - 2.0).abs() < 1e-9);
 /// ```
 pub fn scaled_costs(workload: &str, jobs: u64, ranks: u64, mean_ms: f64) -> Option<Vec<f64>> {
-    let cost = costs(workload, jobs, ranks)?;
+    scaled_costs_of_draw(workload, jobs, ranks, 0, mean_ms)
+}
+
+/// [`costs_of_draw`] scaled so that their mean is exactly `mean_ms`.
+pub fn scaled_costs_of_draw(
+    workload: &str,
+    jobs: u64,
+    ranks: u64,
+    draw: u64,
+    mean_ms: f64,
+) -> Option<Vec<f64>> {
+    let cost = costs_of_draw(workload, jobs, ranks, draw)?;
     let factor = mean_ms * jobs as f64 / cost.iter().sum::<f64>();
     Some(cost.into_iter().map(|c| c * factor).collect())
 }

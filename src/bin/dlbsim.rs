@@ -197,7 +197,7 @@ fn main() -> ExitCode {
                     if let Jobs::Bench(name) = workload {
                         let mean = args.mean_given.then_some(sc.mean);
                         sc = sc
-                            .with_bench_costs_of_draw(name, mean, draw)
+                            .with_bench_costs(name, mean, draw)
                             .expect("names are checked when parsed");
                     }
                     for (k, &strategy) in args.strategies.iter().enumerate() {

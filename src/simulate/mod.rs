@@ -175,26 +175,27 @@ impl Scenario {
         }
     }
 
-    /// The jobs of the benchmark workload `name` of `benches/`
-    /// ([`crate::workloads`]), scaled to a mean of `mean` if given,
-    /// instead of this scenario's workload; `None` for an unknown name.
-    pub fn with_bench_costs(self, name: &str, mean: Option<Duration>) -> Option<Scenario> {
-        self.with_bench_costs_of_draw(name, mean, 0)
-    }
-
-    /// [`Scenario::with_bench_costs`] with the costs of draw `draw` of the
-    /// random workloads ([`crate::workloads::costs_of_draw`]).
-    pub fn with_bench_costs_of_draw(
+    /// The jobs of draw `draw` of the benchmark workload `name` of
+    /// `benches/` ([`crate::workloads::costs_of_draw`]; draw 0 is what the
+    /// benchmarks run first), scaled to a mean of `mean` if given, instead
+    /// of this scenario's workload; `None` for an unknown name.
+    pub fn with_bench_costs(
         mut self,
         name: &str,
         mean: Option<Duration>,
         draw: u64,
     ) -> Option<Scenario> {
-        let mut ms = crate::workloads::costs_of_draw(name, self.jobs, self.ranks as u64, draw)?;
-        if let Some(m) = mean {
-            let factor = m.as_secs_f64() * 1e3 * self.jobs as f64 / ms.iter().sum::<f64>();
-            ms.iter_mut().for_each(|c| *c *= factor);
-        }
+        let (jobs, ranks) = (self.jobs, self.ranks as u64);
+        let ms = match mean {
+            Some(m) => crate::workloads::scaled_costs_of_draw(
+                name,
+                jobs,
+                ranks,
+                draw,
+                m.as_secs_f64() * 1e3,
+            )?,
+            None => crate::workloads::costs_of_draw(name, jobs, ranks, draw)?,
+        };
         self.costs = Some(ms.iter().map(|c| (c * 1e6).round() as u64).collect());
         Some(self)
     }

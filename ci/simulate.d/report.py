@@ -47,7 +47,7 @@ def validate(sim_path, smpi_path, out_path):
         out.append({
             "bench": "validation",
             "reference": "smpi",
-            "topology": f"{r['ranks']}x{r['per_node']}",
+            "topology": f"{r['ranks'] // r['per_node']}x{r['per_node']}",
             "model": r["model"],
             "ranks": r["ranks"],
             "workload": r["workload"],

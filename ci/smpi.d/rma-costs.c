@@ -4,10 +4,26 @@
  * MPI_Fetch_and_op + flush on its own window and on a rank of another node
  * (rank 8: the hostfile puts 8 ranks on a node), and MPI_Rget_accumulate
  * alone (whether starting an operation blocks its maker); then every other
- * rank adds to rank 0 50 times (how fast one target serves them). */
+ * rank adds to rank 0 50 times (how fast one target serves them), then
+ * reads it (MPI_NO_OP) 50 times; then rank 1 (a node-mate) reads rank 0
+ * 50 times while the ranks of other nodes add to it 50 times each; then
+ * rank 0 times a read on rank 8, and an add and a read on a node-mate
+ * (rank 1). (Those last come last: made right after the 200
+ * started operations, they crashed SMPI 3.32 at 256 ranks and more.) */
 #include <mpi.h>
 #include <stdint.h>
 #include <stdio.h>
+
+/* Microseconds per MPI_Fetch_and_op (`op`) + flush on `target`, over `n`. */
+static double fop_us(MPI_Win win, int target, MPI_Op op, int n) {
+    int64_t one = 1, old;
+    double t0 = MPI_Wtime();
+    for (int i = 0; i < n; i++) {
+        MPI_Fetch_and_op(&one, &old, MPI_INT64_T, target, 0, op, win);
+        MPI_Win_flush(target, win);
+    }
+    return (MPI_Wtime() - t0) / n * 1e6;
+}
 
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
@@ -65,6 +81,37 @@ int main(int argc, char **argv) {
     if (rank == 0)
         printf("{\"bench\":\"smpi_rma_costs\",\"ranks\":%d,\"origins\":%d,\"served_per_fop_us\":%.2f}\n", size,
                size - 1, worst * 1e6 / (50.0 * (size - 1)));
+    MPI_Barrier(MPI_COMM_WORLD);
+    c0 = MPI_Wtime();
+    if (rank != 0)
+        for (int i = 0; i < 50; i++) {
+            MPI_Fetch_and_op(&one, &old, MPI_INT64_T, 0, 0, MPI_NO_OP, win);
+            MPI_Win_flush(0, win);
+        }
+    mine = MPI_Wtime() - c0;
+    MPI_Reduce(&mine, &worst, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+    if (rank == 0)
+        printf("{\"bench\":\"smpi_rma_costs\",\"ranks\":%d,\"origins\":%d,\"served_per_read_us\":%.2f}\n", size,
+               size - 1, worst * 1e6 / (50.0 * (size - 1)));
+    MPI_Barrier(MPI_COMM_WORLD);
+    /* A node-mate's reads of rank 0 while the ranks of other nodes add to
+       it: served in turn with theirs, or apart? */
+    if (size > 8) {
+        c0 = MPI_Wtime();
+        if (rank >= 8 || rank == 1)
+            for (int i = 0; i < 50; i++) {
+                MPI_Fetch_and_op(&one, &old, MPI_INT64_T, 0, 0, rank == 1 ? MPI_NO_OP : MPI_SUM, win);
+                MPI_Win_flush(0, win);
+            }
+        if (rank == 1)
+            printf("{\"bench\":\"smpi_rma_costs\",\"ranks\":%d,\"origins\":%d,\"mate_read_among_fops_us\":%.2f}\n",
+                   size, size - 8, (MPI_Wtime() - c0) * 1e6 / 50);
+        MPI_Barrier(MPI_COMM_WORLD);
+    }
+    if (rank == 0 && size > 8)
+        printf("{\"bench\":\"smpi_rma_costs\",\"ranks\":%d,\"remote_read_us\":%.2f,\"mate_fop_us\":%.2f,"
+               "\"mate_read_us\":%.2f}\n",
+               size, fop_us(win, 8, MPI_NO_OP, 200), fop_us(win, 1, MPI_SUM, 200), fop_us(win, 1, MPI_NO_OP, 200));
     MPI_Barrier(MPI_COMM_WORLD);
     MPI_Win_unlock_all(win);
     MPI_Win_free(&win);

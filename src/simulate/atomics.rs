@@ -199,8 +199,24 @@ impl World {
         index: usize,
         op: Op,
     ) -> Result<Arc<Ticket>> {
-        self.cross_ops.fetch_add(1, Relaxed);
-        self.received[target].fetch_add(1, Relaxed);
+        self.start_rma(origin, target, index, op, false)
+    }
+
+    /// Starts `op` of `origin` on word `index` of rank `target`, another
+    /// node's or (`mate`, where the profile serves those at the target:
+    /// [`Latency::mate_rma`]) a node-mate's.
+    fn start_rma(
+        self: &Arc<Self>,
+        origin: usize,
+        target: usize,
+        index: usize,
+        op: Op,
+        mate: bool,
+    ) -> Result<Arc<Ticket>> {
+        if !mate {
+            self.cross_ops.fetch_add(1, Relaxed);
+            self.received[target].fetch_add(1, Relaxed);
+        }
         let now = self.kernel.now();
         let ticket = Arc::new(Ticket {
             old: AtomicU64::new(0),
@@ -211,11 +227,12 @@ impl World {
         let l = &self.latency;
         match l.cross {
             CrossModel::HwRdma => {
+                let (oneway, service) = l.cross_costs(matches!(op, Op::Update(Update::Read)), mate);
                 let free = &self.target_free[target];
-                let exec = (now + l.oneway).max(free.load(Relaxed));
-                free.store(exec + l.service, Relaxed);
+                let exec = (now + oneway).max(free.load(Relaxed));
+                free.store(exec + service, Relaxed);
                 ticket.old.store(apply(&self.words[index], op), Relaxed);
-                ticket.ready_at.store(exec + l.service + l.oneway, Relaxed);
+                ticket.ready_at.store(exec + service + oneway, Relaxed);
             }
             CrossModel::SwRma => self.queue(target).push_back(Queued {
                 arrival: now + l.oneway,
@@ -254,7 +271,13 @@ impl SimAtomics {
     fn op(&self, target: usize, slot: Slot, op: Op) -> Result<OpResult> {
         let me = self.rank();
         let index = World::index(target, slot);
-        if slot.level() == Level::Node || (self.topology.is_mate(target) && target != me) {
+        let mate = self.topology.is_mate(target) && target != me;
+        if mate && slot.level() == Level::Cross && self.world.latency.mate_rma.is_some() {
+            return Ok(OpResult::Later(
+                self.world.start_rma(me, target, index, op, true)?,
+            ));
+        }
+        if slot.level() == Level::Node || mate {
             return Ok(OpResult::Now(self.world.shm(me, index, op)?));
         }
         if target == me {

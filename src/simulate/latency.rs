@@ -25,11 +25,16 @@
 //! Profiles ([`Latency::named`]): `hw_rdma` and `sw_rma`, the defaults of
 //! the two models, and `smpi`, the costs that SimGrid's SMPI 3.32 charges
 //! on `ci/smpi`'s platform, measured there (`ci/smpi --rma-costs`, 16 to
-//! 256 ranks, 8 per simulated node): an `MPI_Fetch_and_op` + flush on a
-//! rank of another node takes 12.5 µs; 255 ranks adding to one rank are
-//! served one per 12.2 µs (127: 11.8 µs; 63: 11.2 µs); an atomic on one's own window
-//! costs 0.2 µs; and `MPI_Rget_accumulate` itself returns only after the
-//! whole 12.5 µs, so a started operation blocks its maker
+//! 512 ranks, 8 per simulated node): an `MPI_Fetch_and_op` + flush on a
+//! rank of another node takes 12.5 µs, and half that as a read
+//! (`MPI_NO_OP`: 6.25 µs, [`Latency::reads_cost_half`]); 255 ranks adding
+//! to one rank are served one per 12.2 µs (511: 12.3 µs; 127: 11.8 µs;
+//! 63: 11.2 µs), and reading it one per 6.1 µs; an atomic on one's own
+//! window costs 0.2 µs, on a rank of the same node 0.4 µs (a read 0.2 µs;
+//! [`Latency::mate_rma`]: served at the target in turn with the others,
+//! so a node-mate's read of a rank that 56 others add to takes 0.7 ms);
+//! and `MPI_Rget_accumulate` itself returns
+//! only after the whole 12.5 µs, so a started operation blocks its maker
 //! ([`Latency::blocking_start`], as Open MPI 4.1's osc/ucx does too). A
 //! request message of master-worker costs the master 6.5 µs (from
 //! `ci/smpi`'s master-worker at 256 and 512 ranks: 6.4 and 6.6 µs per
@@ -88,6 +93,15 @@ pub struct Latency {
     /// Whether starting a cross-node operation blocks its maker until the
     /// result is back (SMPI 3.32; Open MPI 4.1's osc/ucx).
     pub blocking_start: bool,
+    /// Whether a cross-node read (`MPI_NO_OP`) costs half of another
+    /// operation, both ways and at the target (SMPI 3.32).
+    pub reads_cost_half: bool,
+    /// Where set (SMPI 3.32), an MPI atomic on a node-mate's cross-node
+    /// word is served at its target as one from another node is, in turn
+    /// with those, with these costs (one way, and the target's time)
+    /// instead of as a shared-memory atomic. Hardware model only (the
+    /// software model's queue takes `oneway` and `service`).
+    pub mate_rma: Option<(u64, u64)>,
 }
 
 impl Latency {
@@ -105,6 +119,8 @@ impl Latency {
                 peek: 20,
                 message_cpu: 1_000,
                 blocking_start: false,
+                reads_cost_half: false,
+                mate_rma: None,
             },
             CrossModel::SwRma => Latency {
                 name: "sw_rma",
@@ -117,6 +133,8 @@ impl Latency {
                 peek: 20,
                 message_cpu: 5_000,
                 blocking_start: false,
+                reads_cost_half: false,
+                mate_rma: None,
             },
         }
     }
@@ -129,7 +147,25 @@ impl Latency {
             service: 12_000,
             message_cpu: 6_500,
             blocking_start: true,
+            reads_cost_half: true,
+            shm_op: 300,
+            mate_rma: Some((100, 200)),
             ..Latency::of(CrossModel::HwRdma)
+        }
+    }
+
+    /// One way and the target's time for an MPI atomic on another rank's
+    /// cross-node word, a read (`read`) or another, on a node-mate (`mate`,
+    /// where [`Latency::mate_rma`] is set) or on another node.
+    pub fn cross_costs(&self, read: bool, mate: bool) -> (u64, u64) {
+        let (oneway, service) = match self.mate_rma {
+            Some(costs) if mate => costs,
+            _ => (self.oneway, self.service),
+        };
+        if read && self.reads_cost_half {
+            (oneway / 2, service / 2)
+        } else {
+            (oneway, service)
         }
     }
 
@@ -161,5 +197,13 @@ mod tests {
             Some(CrossModel::HwRdma)
         );
         assert_eq!(CrossModel::from_name("ib"), None);
+        let smpi = Latency::smpi();
+        assert_eq!(2 * smpi.oneway + smpi.service, 12_500);
+        assert_eq!(smpi.cross_costs(true, false), (125, 6_000));
+        let (oneway, service) = smpi.cross_costs(false, true);
+        assert_eq!(2 * oneway + service, 400);
+        let (oneway, service) = smpi.cross_costs(true, true);
+        assert_eq!(2 * oneway + service, 200);
+        assert_eq!(hw.cross_costs(true, true), hw.cross_costs(false, false));
     }
 }

@@ -92,10 +92,20 @@ fn on_two_nodes<R: Send + 'static>(
     rank0: impl FnOnce(&atomics::SimAtomics, &kernel::Kernel) -> R + Send + 'static,
     rank1: impl FnOnce(&atomics::SimAtomics, &kernel::Kernel) + Send + 'static,
 ) -> R {
+    on_two_ranks(latency, 1, rank0, rank1)
+}
+
+/// As [`on_two_nodes`], in nodes of `per_node` (2: both on one node).
+fn on_two_ranks<R: Send + 'static>(
+    latency: Latency,
+    per_node: usize,
+    rank0: impl FnOnce(&atomics::SimAtomics, &kernel::Kernel) -> R + Send + 'static,
+    rank1: impl FnOnce(&atomics::SimAtomics, &kernel::Kernel) + Send + 'static,
+) -> R {
     use crate::protocol::{NodeMap, Topology};
     use std::sync::Arc;
     let world = Arc::new(atomics::World::new(2, latency));
-    let map = Arc::new(NodeMap::blocks(2, 1));
+    let map = Arc::new(NodeMap::blocks(2, per_node));
     let spawn = |rank: usize, body: RankBody| {
         let (w, m) = (Arc::clone(&world), Arc::clone(&map));
         std::thread::spawn(move || {
@@ -165,7 +175,8 @@ fn a_blocking_start_holds_its_maker_until_the_result_is_back() {
             },
             |_, k| k.advance(1, 10_000_000).unwrap(),
         );
-        let round_trip = 2 * latency.oneway + latency.service;
+        let (oneway, service) = latency.cross_costs(true, false);
+        let round_trip = 2 * oneway + service;
         assert_eq!(
             after_start >= round_trip,
             blocks,
@@ -173,6 +184,30 @@ fn a_blocking_start_holds_its_maker_until_the_result_is_back() {
             latency.name
         );
         assert_eq!(ready, blocks, "{}", latency.name);
+    }
+}
+
+#[test]
+fn smpi_serves_a_node_mates_mpi_atomic_at_the_target() {
+    // A read of a node-mate's cross-node word: under the `smpi` profile an
+    // MPI atomic served at the target (its round trip of 0.2 µs runs
+    // within the start's MPI call, then a poll's), else a shared-memory
+    // atomic.
+    use crate::atomics::{Atomics, Slot};
+    let smpi = Latency::smpi();
+    let hw = Latency::of(CrossModel::HwRdma);
+    for (latency, cost) in [(smpi, 2 * smpi.mpi_call), (hw, hw.shm_op)] {
+        let took = on_two_ranks(
+            latency,
+            2,
+            |a, k| {
+                let t0 = k.now();
+                a.read(1, Slot::Offer).unwrap();
+                k.now() - t0
+            },
+            |_, k| k.advance(1, 1_000_000).unwrap(),
+        );
+        assert_eq!(took, cost, "{}", latency.name);
     }
 }
 

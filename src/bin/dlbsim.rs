@@ -21,7 +21,7 @@
 //! prints each strategy's mean makespan / bound over them, as
 //! `benches/balance.rs` does.
 
-use dlb::simulate::{run, CrossModel, Latency, Scenario, Strategy, Workload};
+use dlb::simulate::{run, CrossModel, Latency, Outcome, Scenario, Strategy, Workload};
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -177,110 +177,11 @@ fn main() -> ExitCode {
     for &model in &args.models {
         for &workload in &args.workloads {
             for &ranks in &args.ranks {
-                let draws = match workload {
-                    Jobs::Bench(name) if dlb::workloads::is_random(name) => args.draws,
-                    _ => 1,
-                };
-                // Per strategy: the sum of makespan / bound over the draws.
-                let mut ratios = vec![0.0; args.strategies.len()];
-                for draw in 0..draws {
-                    let own = match workload {
-                        Jobs::Sim(w) => w,
-                        Jobs::Bench(_) => Workload::Uniform,
-                    };
-                    let jobs = args.per_rank * ranks as u64;
-                    let mut sc = Scenario::new(ranks, args.per_node, model.cross, own, jobs);
-                    sc.latency = model;
-                    sc.tree_fan_out = args.fan_out;
-                    sc.mean = Duration::from_secs_f64(args.mean_ms / 1e3);
-                    sc.maxjobs = args.maxjobs;
-                    if let Jobs::Bench(name) = workload {
-                        let mean = args.mean_given.then_some(sc.mean);
-                        sc = sc
-                            .with_bench_costs(name, mean, draw)
-                            .expect("names are checked when parsed");
-                    }
-                    for (k, &strategy) in args.strategies.iter().enumerate() {
-                        if strategy == Strategy::MasterWorker && ranks < 2 {
-                            continue;
-                        }
-                        let began = Instant::now();
-                        let o = match run(strategy, &sc) {
-                            Ok(o) => o,
-                            Err(e) => {
-                                eprintln!(
-                                    "dlbsim: FAIL {} {} {} {ranks} ranks: {e}",
-                                    strategy.name(),
-                                    model.name,
-                                    workload.name()
-                                );
-                                failed = true;
-                                continue;
-                            }
-                        };
-                        let wall = began.elapsed().as_secs_f64();
-                        ratios[k] += o.makespan_ns as f64 / o.bound_ns as f64;
-                        println!(
-                        "{:<15} {:<8} {:<8} {:>6} {:>9} {:>10.4} {:>10.4} {:>7.3} {:>8} {:>10.1}us {:>8.2}",
-                        strategy.name(),
-                        model.name,
-                        workload.name(),
-                        ranks,
-                        sc.jobs,
-                        o.makespan_ns as f64 / 1e9,
-                        o.bound_ns as f64 / 1e9,
-                        o.efficiency(),
-                        o.steals,
-                        o.termination_ns as f64 / 1e3,
-                        wall
-                    );
-                        let row = serde_json::json!({
-                            "bench": "simulate",
-                            "strategy": strategy.name(),
-                            "model": model.name,
-                            "workload": workload.name(),
-                            "ranks": ranks,
-                            "per_node": sc.per_node,
-                            "jobs": sc.jobs,
-                            // Benchmark workloads at nominal costs have their own mean.
-                            "mean_ms": (args.mean_given || matches!(workload, Jobs::Sim(_)))
-                                .then_some(args.mean_ms),
-                            "maxjobs": sc.maxjobs,
-                            "tree_fan_out": args.fan_out,
-                            "draw": draw,
-                            "makespan_s": o.makespan_ns as f64 / 1e9,
-                            "bound_s": o.bound_ns as f64 / 1e9,
-                            "efficiency": o.efficiency(),
-                            "steals": o.steals,
-                            "steal_attempts": o.steal_attempts,
-                            "termination_s": o.termination_ns as f64 / 1e9,
-                            "cross_ops": o.cross_ops,
-                            "shm_ops": o.shm_ops,
-                            "wall_s": wall,
-                            "sim_switches": o.switches,
-                            "hottest_rank": o.hottest_rank,
-                            "hottest_rank_ops": o.hottest_rank_ops,
-                            "version": env!("CARGO_PKG_VERSION"),
-                            "provenance": dlb::simulate::provenance(ranks, sc.per_node),
-                        });
-                        if let Some(f) = out.as_mut() {
-                            if let Err(e) = writeln!(f, "{row}") {
-                                eprintln!("dlbsim: cannot write a row: {e}");
-                                return ExitCode::from(2);
-                            }
-                        }
-                    }
-                }
-                if draws > 1 {
-                    for (strategy, sum) in args.strategies.iter().zip(&ratios) {
-                        println!(
-                          "{:<15} {:<8} {:<8} {:>6}   mean makespan / bound over {draws} draws: {:.3}",
-                          strategy.name(),
-                          model.name,
-                          workload.name(),
-                          ranks,
-                          sum / draws as f64
-                      );
+                match run_point(&args, model, workload, ranks, out.as_mut()) {
+                    Ok(ok) => failed |= !ok,
+                    Err(e) => {
+                        eprintln!("dlbsim: cannot write a row: {e}");
+                        return ExitCode::from(2);
                     }
                 }
             }
@@ -291,4 +192,141 @@ fn main() -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Runs every strategy at one point (`model`, `workload`, `ranks`) on each
+/// of its draws: prints a line per run (and, over several draws, each
+/// strategy's mean) and writes a row per run to `out`. `Ok(false)` if a
+/// run failed its checks.
+fn run_point(
+    args: &Args,
+    model: Latency,
+    workload: Jobs,
+    ranks: usize,
+    mut out: Option<&mut std::fs::File>,
+) -> std::io::Result<bool> {
+    let draws = match workload {
+        Jobs::Bench(name) if dlb::workloads::is_random(name) => args.draws,
+        _ => 1,
+    };
+    let mut ok = true;
+    // Per strategy: the sum of makespan / bound over the draws.
+    let mut ratios = vec![0.0; args.strategies.len()];
+    for draw in 0..draws {
+        let sc = scenario(args, model, workload, ranks, draw);
+        for (k, &strategy) in args.strategies.iter().enumerate() {
+            if strategy == Strategy::MasterWorker && ranks < 2 {
+                continue;
+            }
+            let began = Instant::now();
+            let o = match run(strategy, &sc) {
+                Ok(o) => o,
+                Err(e) => {
+                    eprintln!(
+                        "dlbsim: FAIL {} {} {} {ranks} ranks: {e}",
+                        strategy.name(),
+                        model.name,
+                        workload.name()
+                    );
+                    ok = false;
+                    continue;
+                }
+            };
+            let wall = began.elapsed().as_secs_f64();
+            ratios[k] += o.makespan_ns as f64 / o.bound_ns as f64;
+            println!(
+                "{:<15} {:<8} {:<8} {:>6} {:>9} {:>10.4} {:>10.4} {:>7.3} {:>8} {:>10.1}us {:>8.2}",
+                strategy.name(),
+                model.name,
+                workload.name(),
+                ranks,
+                sc.jobs,
+                o.makespan_ns as f64 / 1e9,
+                o.bound_ns as f64 / 1e9,
+                o.efficiency(),
+                o.steals,
+                o.termination_ns as f64 / 1e3,
+                wall
+            );
+            if let Some(f) = out.as_mut() {
+                let row = json_row(args, strategy, workload, &sc, draw, &o, wall);
+                writeln!(f, "{row}")?;
+            }
+        }
+    }
+    if draws > 1 {
+        for (strategy, sum) in args.strategies.iter().zip(&ratios) {
+            println!(
+                "{:<15} {:<8} {:<8} {:>6}   mean makespan / bound over {draws} draws: {:.3}",
+                strategy.name(),
+                model.name,
+                workload.name(),
+                ranks,
+                sum / draws as f64
+            );
+        }
+    }
+    Ok(ok)
+}
+
+/// The scenario of one point and draw: `ranks` ranks in nodes of
+/// `--per-node`, `--per-rank` jobs each, `model`'s costs.
+fn scenario(args: &Args, model: Latency, workload: Jobs, ranks: usize, draw: u64) -> Scenario {
+    let own = match workload {
+        Jobs::Sim(w) => w,
+        Jobs::Bench(_) => Workload::Uniform,
+    };
+    let jobs = args.per_rank * ranks as u64;
+    let mut sc = Scenario::new(ranks, args.per_node, model.cross, own, jobs);
+    sc.latency = model;
+    sc.tree_fan_out = args.fan_out;
+    sc.mean = Duration::from_secs_f64(args.mean_ms / 1e3);
+    sc.maxjobs = args.maxjobs;
+    if let Jobs::Bench(name) = workload {
+        let mean = args.mean_given.then_some(sc.mean);
+        sc = sc
+            .with_bench_costs(name, mean, draw)
+            .expect("names are checked when parsed");
+    }
+    sc
+}
+
+/// The JSON row of one run of `strategy` on `sc`.
+fn json_row(
+    args: &Args,
+    strategy: Strategy,
+    workload: Jobs,
+    sc: &Scenario,
+    draw: u64,
+    o: &Outcome,
+    wall: f64,
+) -> serde_json::Value {
+    serde_json::json!({
+        "bench": "simulate",
+        "strategy": strategy.name(),
+        "model": sc.latency.name,
+        "workload": workload.name(),
+        "ranks": sc.ranks,
+        "per_node": sc.per_node,
+        "jobs": sc.jobs,
+        // Benchmark workloads at nominal costs have their own mean.
+        "mean_ms": (args.mean_given || matches!(workload, Jobs::Sim(_))).then_some(args.mean_ms),
+        "maxjobs": sc.maxjobs,
+        "tree_fan_out": args.fan_out,
+        "draw": draw,
+        "makespan_s": o.makespan_ns as f64 / 1e9,
+        "bound_s": o.bound_ns as f64 / 1e9,
+        "efficiency": o.efficiency(),
+        "steals": o.steals,
+        "steal_attempts": o.steal_attempts,
+        "termination_s": o.termination_ns as f64 / 1e9,
+        "cross_ops": o.cross_ops,
+        "shm_ops": o.shm_ops,
+        "wall_s": wall,
+        "sim_switches": o.switches,
+        "hottest_rank": o.hottest_rank,
+        "hottest_rank_ops": o.hottest_rank_ops,
+        "version": env!("CARGO_PKG_VERSION"),
+        "provenance": dlb::simulate::provenance(sc.ranks, sc.per_node),
+    })
 }

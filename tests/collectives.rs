@@ -5,9 +5,8 @@
 
 mod common;
 
-use common::{is_child, launch, nanos, Recorder};
+use common::{is_child, launch, nanos, start_child};
 use dlb::collectives::{allgather, allreduce_sum, barrier};
-use dlb::Dlb;
 use std::time::Duration;
 
 /// How late the late rank comes.
@@ -15,13 +14,10 @@ const LATE: Duration = Duration::from_millis(150);
 
 #[test]
 fn collectives_child() {
-    if !is_child() {
+    let Some((_mpi, mut dlb, mut rec)) = start_child() else {
         return;
-    }
-    let _mpi = dlb::Mpi::init().unwrap();
-    let mut dlb = Dlb::init().unwrap();
+    };
     let (me, p) = (dlb.rank(), dlb.size());
-    let mut rec = Recorder::new(me);
 
     // The barrier: the last rank comes in late.
     if me == p - 1 {

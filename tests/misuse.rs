@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{is_child, launch, Recorder};
+use common::{is_child, launch, start_child, Recorder};
 use dlb::{Dlb, ErrorKind, Variant, MAX_JOBS};
 
 /// Drains a plain run and returns how many jobs this rank got.
@@ -19,13 +19,10 @@ fn drain(dlb: &mut Dlb, jobs: u64) -> u64 {
 
 #[test]
 fn misuse_child() {
-    if !is_child() {
+    let Some((_mpi, mut dlb, mut rec)) = start_child() else {
         return;
-    }
-    let _mpi = dlb::Mpi::init().unwrap();
-    let mut dlb = Dlb::init().unwrap();
+    };
     let (me, p) = (dlb.rank(), dlb.size());
-    let mut rec = Recorder::new(me);
 
     // maxjobs 0: an argument error; the run goes on.
     let mut run = dlb.setup(10).unwrap();

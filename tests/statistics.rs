@@ -4,19 +4,16 @@
 
 mod common;
 
-use common::{is_child, launch, Recorder};
-use dlb::{Dlb, Variant};
+use common::{is_child, launch, start_child};
+use dlb::Variant;
 use std::time::Duration;
 
 #[test]
 fn statistics_child() {
-    if !is_child() {
+    let Some((_mpi, mut dlb, mut rec)) = start_child() else {
         return;
-    }
-    let _mpi = dlb::Mpi::init().unwrap();
-    let mut dlb = Dlb::init().unwrap();
+    };
     let me = dlb.rank();
-    let mut rec = Recorder::new(me);
     let mut run = dlb.setup(200).unwrap();
     while let Some(r) = run.give_more(2).unwrap() {
         if me == 0 {

@@ -9,8 +9,7 @@
 
 mod common;
 
-use common::{is_child, launch, nanos, Recorder};
-use dlb::Dlb;
+use common::{is_child, launch, nanos, start_child};
 use std::time::Duration;
 
 /// How long the chosen rank computes after "no more".
@@ -20,13 +19,10 @@ const RUNS: usize = 4;
 
 #[test]
 fn away_child() {
-    if !is_child() {
+    let Some((_mpi, mut dlb, mut rec)) = start_child() else {
         return;
-    }
-    let _mpi = dlb::Mpi::init().unwrap();
-    let mut dlb = Dlb::init().unwrap();
+    };
     let (me, p) = (dlb.rank(), dlb.size());
-    let mut rec = Recorder::new(me);
     for run in 0..RUNS {
         // Ranks 0, p-1, 1, p-2: the ends of the node map and the middle.
         let away = [0, p - 1, 1 % p, p.saturating_sub(2)][run];

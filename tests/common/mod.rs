@@ -23,6 +23,20 @@ pub fn is_child() -> bool {
     std::env::var_os("DLB_TEST_CHILD").is_some()
 }
 
+/// A rank launched by [`launch`] starts here: MPI and dlb (on the world,
+/// the default variant) up, and its [`Recorder`]; `None` in the parent
+/// test. Bound in this order (`let Some((_mpi, dlb, rec)) = ...`), the
+/// recorder closes first and MPI last.
+pub fn start_child() -> Option<(dlb::Mpi, dlb::Dlb, Recorder)> {
+    if !is_child() {
+        return None;
+    }
+    let mpi = dlb::Mpi::init().unwrap();
+    let dlb = dlb::Dlb::init().unwrap();
+    let rec = Recorder::new(dlb.rank());
+    Some((mpi, dlb, rec))
+}
+
 /// What a launch left behind.
 pub struct Launch {
     /// Records of each rank, in rank order.

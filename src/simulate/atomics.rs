@@ -204,7 +204,9 @@ impl World {
 
     /// Starts `op` of `origin` on word `index` of rank `target`, another
     /// node's or (`mate`, where the profile serves those at the target:
-    /// [`Latency::mate_rma`]) a node-mate's.
+    /// [`Latency::mate_rma`]) a node-mate's. A node-mate's is not counted
+    /// in `cross_ops` nor `received` (they count cross-node operations),
+    /// nor in `shm_ops`.
     fn start_rma(
         self: &Arc<Self>,
         origin: usize,

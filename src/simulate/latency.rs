@@ -2,7 +2,9 @@
 //!
 //! - **Within a node** (any word of a node-mate, and every node-level
 //!   word): shared memory, [`Latency::shm_op`] per atomic, serialized per
-//!   cache line (each slot of a rank is on its own line, so per word).
+//!   cache line (each slot of a rank is on its own line, so per word);
+//!   except, where [`Latency::mate_rma`] is set (`smpi`), a node-mate's
+//!   cross-node word, served at the node-mate as an MPI atomic.
 //! - **Across nodes**, one of two models ([`CrossModel`]):
 //!   - `HwRdma`: hardware RDMA atomics. An operation reaches its target
 //!     after `oneway`, waits for the target's network adapter (one atomic
@@ -30,16 +32,22 @@
 //! (`MPI_NO_OP`: 6.25 µs, [`Latency::reads_cost_half`]); 255 ranks adding
 //! to one rank are served one per 12.2 µs (511: 12.3 µs; 127: 11.8 µs;
 //! 63: 11.2 µs), and reading it one per 6.1 µs; an atomic on one's own
-//! window costs 0.2 µs, on a rank of the same node 0.4 µs (a read 0.2 µs;
-//! [`Latency::mate_rma`]: served at the target in turn with the others,
-//! so a node-mate's read of a rank that 56 others add to takes 0.7 ms);
+//! window costs 0.2 µs (so [`Latency::shm_op`] is 0.2 µs: dlb runs its
+//! `mpi` path on SMPI, every rank a node of its own, and its node-level
+//! words are its own window's), on a rank of the same node 0.4 µs (a
+//! read 0.2 µs; [`Latency::mate_rma`]: served at the target in turn with
+//! the others, so a node-mate's read of a rank that 56 others add to
+//! takes 0.7 ms);
 //! and `MPI_Rget_accumulate` itself returns
 //! only after the whole 12.5 µs, so a started operation blocks its maker
 //! ([`Latency::blocking_start`], as Open MPI 4.1's osc/ucx does too). A
 //! request message of master-worker costs the master 6.5 µs (from
 //! `ci/smpi`'s master-worker at 256 and 512 ranks: 6.4 and 6.6 µs per
 //! request). It exists to validate the simulator against SMPI
-//! (`ci/simulate --validate`), not as a model of a machine.
+//! (`ci/simulate --validate`), not as a model of a machine, and dlb under
+//! it with nodes of one rank (`--per-node 1`), as dlb runs on SMPI: in
+//! larger nodes its node-level words would cost 0.2 µs of shared memory
+//! and its cross-node words on node-mates would queue at them.
 
 /// How operations across nodes behave.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,7 +102,8 @@ pub struct Latency {
     /// result is back (SMPI 3.32; Open MPI 4.1's osc/ucx).
     pub blocking_start: bool,
     /// Whether a cross-node read (`MPI_NO_OP`) costs half of another
-    /// operation, both ways and at the target (SMPI 3.32).
+    /// operation, both ways and at the target (SMPI 3.32). Hardware model
+    /// only (the software model's queue takes `oneway` and `service`).
     pub reads_cost_half: bool,
     /// Where set (SMPI 3.32), an MPI atomic on a node-mate's cross-node
     /// word is served at its target as one from another node is, in turn
@@ -148,7 +157,7 @@ impl Latency {
             message_cpu: 6_500,
             blocking_start: true,
             reads_cost_half: true,
-            shm_op: 300,
+            shm_op: 200,
             mate_rma: Some((100, 200)),
             ..Latency::of(CrossModel::HwRdma)
         }

@@ -15,8 +15,9 @@
 //! and stops once it reaches the job count; else it sleeps 50 µs and
 //! sweeps again. Every operation is an MPI atomic (the library's window
 //! spans all ranks), costed as the simulator costs any atomic: shared
-//! memory between ranks of a node, `hw_rdma` or `sw_rma` across nodes, and
-//! each waited for before the next.
+//! memory between ranks of a node (or, under `smpi`, an MPI atomic served
+//! at the node-mate: `Latency::mate_rma`), `hw_rdma` or `sw_rma` across
+//! nodes, and each waited for before the next.
 
 use super::atomics::{nanos, SimAtomics, World};
 use super::dlb_run::{no_end, run_ranks, RankOut, Shared};
@@ -71,11 +72,14 @@ impl Rank<'_> {
     }
 
     /// Before an operation on `target`: each of the baseline's operations
-    /// is an MPI call, also on a node-mate's word (which the simulator
-    /// costs as shared memory), and makes progress on this rank's window,
-    /// so that the others' operations on it are served (software RMA).
+    /// is an MPI call, also on a node-mate's word, and makes progress on
+    /// this rank's window, so that the others' operations on it are served
+    /// (software RMA). Where the profile costs a node-mate's word as shared
+    /// memory, that MPI call is added here; where it serves it as an MPI
+    /// atomic (`Latency::mate_rma`, `smpi`), the operation makes its own.
     fn mpi(&self, target: usize) -> Result<usize> {
-        if target != self.me && self.a.topology().is_mate(target) {
+        let mate = target != self.me && self.a.topology().is_mate(target);
+        if mate && self.world.latency.mate_rma.is_none() {
             self.a.progress()?;
         }
         Ok(target)

@@ -94,6 +94,12 @@ pub fn scaled_costs(workload: &str, jobs: u64, ranks: u64, mean_ms: f64) -> Opti
 }
 
 /// [`costs_of_draw`] scaled so that their mean is exactly `mean_ms`.
+///
+/// ```
+/// let c = dlb::workloads::scaled_costs_of_draw("pareto", 100, 4, 1, 2.0).unwrap();
+/// assert!((c.iter().sum::<f64>() / 100.0 - 2.0).abs() < 1e-9);
+/// assert!(dlb::workloads::scaled_costs_of_draw("none", 100, 4, 1, 2.0).is_none());
+/// ```
 pub fn scaled_costs_of_draw(
     workload: &str,
     jobs: u64,

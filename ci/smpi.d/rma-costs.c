@@ -25,6 +25,15 @@ static double fop_us(MPI_Win win, int target, MPI_Op op, int n) {
     return (MPI_Wtime() - t0) / n * 1e6;
 }
 
+/* How fast rank 0 serves `op` from every other rank, 50 each: microseconds
+   per operation served (the slowest origin's time per operation over the
+   number of origins; on rank 0). */
+static double served_us(MPI_Win win, int rank, int size, MPI_Op op) {
+    double mine = rank != 0 ? fop_us(win, 0, op, 50) : 0, worst = 0;
+    MPI_Reduce(&mine, &worst, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+    return worst / (size - 1);
+}
+
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     int rank, size;
@@ -70,42 +79,24 @@ int main(int argc, char **argv) {
     }
     MPI_Win_flush_all(win);
     MPI_Barrier(MPI_COMM_WORLD);
-    double c0 = MPI_Wtime();
-    if (rank != 0)
-        for (int i = 0; i < 50; i++) {
-            MPI_Fetch_and_op(&one, &old, MPI_INT64_T, 0, 0, MPI_SUM, win);
-            MPI_Win_flush(0, win);
-        }
-    double mine = MPI_Wtime() - c0, worst;
-    MPI_Reduce(&mine, &worst, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+    double fop = served_us(win, rank, size, MPI_SUM);
     if (rank == 0)
         printf("{\"bench\":\"smpi_rma_costs\",\"ranks\":%d,\"origins\":%d,\"served_per_fop_us\":%.2f}\n", size,
-               size - 1, worst * 1e6 / (50.0 * (size - 1)));
+               size - 1, fop);
     MPI_Barrier(MPI_COMM_WORLD);
-    c0 = MPI_Wtime();
-    if (rank != 0)
-        for (int i = 0; i < 50; i++) {
-            MPI_Fetch_and_op(&one, &old, MPI_INT64_T, 0, 0, MPI_NO_OP, win);
-            MPI_Win_flush(0, win);
-        }
-    mine = MPI_Wtime() - c0;
-    MPI_Reduce(&mine, &worst, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+    double read = served_us(win, rank, size, MPI_NO_OP);
     if (rank == 0)
         printf("{\"bench\":\"smpi_rma_costs\",\"ranks\":%d,\"origins\":%d,\"served_per_read_us\":%.2f}\n", size,
-               size - 1, worst * 1e6 / (50.0 * (size - 1)));
+               size - 1, read);
     MPI_Barrier(MPI_COMM_WORLD);
     /* A node-mate's reads of rank 0 while the ranks of other nodes add to
        it: served in turn with theirs, or apart? */
     if (size > 8) {
-        c0 = MPI_Wtime();
-        if (rank >= 8 || rank == 1)
-            for (int i = 0; i < 50; i++) {
-                MPI_Fetch_and_op(&one, &old, MPI_INT64_T, 0, 0, rank == 1 ? MPI_NO_OP : MPI_SUM, win);
-                MPI_Win_flush(0, win);
-            }
+        if (rank >= 8)
+            fop_us(win, 0, MPI_SUM, 50);
         if (rank == 1)
             printf("{\"bench\":\"smpi_rma_costs\",\"ranks\":%d,\"origins\":%d,\"mate_read_among_fops_us\":%.2f}\n",
-                   size, size - 8, (MPI_Wtime() - c0) * 1e6 / 50);
+                   size, size - 8, fop_us(win, 0, MPI_NO_OP, 50));
         MPI_Barrier(MPI_COMM_WORLD);
     }
     if (rank == 0 && size > 8) {

@@ -190,18 +190,6 @@ impl World {
         Ok(old)
     }
 
-    /// Starts `op` of `origin` on another node's word `index` (of rank
-    /// `target`).
-    fn start_remote(
-        self: &Arc<Self>,
-        origin: usize,
-        target: usize,
-        index: usize,
-        op: Op,
-    ) -> Result<Arc<Ticket>> {
-        self.start_rma(origin, target, index, op, false)
-    }
-
     /// Starts `op` of `origin` on word `index` of rank `target`, another
     /// node's or (`mate`, where the profile serves those at the target:
     /// [`Latency::mate_rma`]) a node-mate's. A node-mate's is not counted
@@ -269,17 +257,15 @@ impl SimAtomics {
     }
 
     /// Any operation: on shared memory, on one's own cross-node word, or
-    /// started on another node's word.
+    /// started on another rank's word (another node's, or a node-mate's
+    /// where the profile serves those as MPI atomics).
     fn op(&self, target: usize, slot: Slot, op: Op) -> Result<OpResult> {
         let me = self.rank();
         let index = World::index(target, slot);
         let mate = self.topology.is_mate(target) && target != me;
-        if mate && slot.level() == Level::Cross && self.world.latency.mate_rma.is_some() {
-            return Ok(OpResult::Later(
-                self.world.start_rma(me, target, index, op, true)?,
-            ));
-        }
-        if slot.level() == Level::Node || mate {
+        let mate_rma =
+            mate && slot.level() == Level::Cross && self.world.latency.mate_rma.is_some();
+        if !mate_rma && (slot.level() == Level::Node || mate) {
             return Ok(OpResult::Now(self.world.shm(me, index, op)?));
         }
         if target == me {
@@ -292,7 +278,7 @@ impl SimAtomics {
             return Ok(OpResult::Now(old));
         }
         Ok(OpResult::Later(
-            self.world.start_remote(me, target, index, op)?,
+            self.world.start_rma(me, target, index, op, mate_rma)?,
         ))
     }
 

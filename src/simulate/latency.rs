@@ -37,9 +37,8 @@
 //! words are its own window's), on a rank of the same node 0.4 µs (a
 //! read 0.2 µs; [`Latency::mate_rma`]: served at the target in turn with
 //! the others, so a node-mate's read of a rank that 56 others add to
-//! takes 0.7 ms);
-//! and `MPI_Rget_accumulate` itself returns
-//! only after the whole 12.5 µs, so a started operation blocks its maker
+//! takes 0.7 ms); and `MPI_Rget_accumulate` itself returns only after
+//! the whole 12.5 µs, so a started operation blocks its maker
 //! ([`Latency::blocking_start`], as Open MPI 4.1's osc/ucx does too). A
 //! request message of master-worker costs the master 6.5 µs (from
 //! `ci/smpi`'s master-worker at 256 and 512 ranks: 6.4 and 6.6 µs per

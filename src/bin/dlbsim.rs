@@ -5,7 +5,7 @@
 //! dlbsim [--ranks 4,16,64] [--per-node 8] [--models hw_rdma,sw_rma,smpi]
 //!        [--workloads uniform] [--strategies dlb,static,global_counter,master_worker,lock_steal]
 //!        [--per-rank 100] [--mean-ms 1] [--maxjobs 1] [--fan-out 16] [--draws 1]
-//!        [--out FILE]
+//!        [--seeds 1] [--out FILE]
 //! ```
 //!
 //! The lock-steal baseline (`lock_steal`) sweeps every rank from every idle
@@ -20,6 +20,15 @@
 //! `bench:seed_1_8`) on N draws of their costs (rows carry `draw`) and
 //! prints each strategy's mean makespan / bound over them, as
 //! `benches/balance.rs` does.
+//!
+//! `--seeds K` runs dlb K times per point and draw, with K seeds of its
+//! victim choices (rows carry `seed`; the baselines make no random choices
+//! and run once), and prints each strategy's mean, standard deviation,
+//! minimum and maximum of makespan / bound over all its runs of the point.
+//! One run of dlb is one sample of a chaotic system: which victim a hunter
+//! picks moves the end of a run by a job or more, so a change to the
+//! protocol that moves one run's efficiency by less than the spread over
+//! seeds has not been shown to do anything.
 
 use dlb::simulate::{run, CrossModel, Latency, Outcome, Scenario, Strategy, Workload};
 use std::io::Write;
@@ -66,12 +75,14 @@ struct Args {
     fan_out: Option<usize>,
     /// Draws of the benchmarks' random workloads (`bench:NAME`).
     draws: u64,
+    /// Seeds of dlb's victim choices per point and draw.
+    seeds: u64,
     out: Option<String>,
 }
 
 const USAGE: &str = "usage: dlbsim [--ranks 4,16,64] [--per-node 8] [--models hw_rdma,sw_rma,smpi] \
 [--workloads uniform,ramp,block,seed,pareto,bench:NAME] [--strategies dlb,static,global_counter,master_worker,lock_steal] \
-[--per-rank 100] [--mean-ms 1] [--maxjobs 1] [--fan-out 16] [--draws 1] [--out FILE]";
+[--per-rank 100] [--mean-ms 1] [--maxjobs 1] [--fan-out 16] [--draws 1] [--seeds 1] [--out FILE]";
 
 fn list<T>(v: &str, parse: impl Fn(&str) -> Option<T>, what: &str) -> Result<Vec<T>, String> {
     v.split(',')
@@ -103,6 +114,7 @@ fn parse() -> Result<Args, String> {
         maxjobs: 1,
         fan_out: None,
         draws: 1,
+        seeds: 1,
         out: None,
     };
     let mut it = std::env::args().skip(1);
@@ -130,6 +142,7 @@ fn parse() -> Result<Args, String> {
             "--maxjobs" => a.maxjobs = positive(&flag, &v)?,
             "--fan-out" => a.fan_out = Some(positive(&flag, &v)?),
             "--draws" => a.draws = positive(&flag, &v)?,
+            "--seeds" => a.seeds = positive(&flag, &v)?,
             "--out" => a.out = Some(v),
             _ => return Err(format!("unknown option {flag}\n{USAGE}")),
         }
@@ -195,9 +208,9 @@ fn main() -> ExitCode {
 }
 
 /// Runs every strategy at one point (`model`, `workload`, `ranks`) on each
-/// of its draws: prints a line per run (and, over several draws, each
-/// strategy's mean) and writes a row per run to `out`. `Ok(false)` if a
-/// run failed its checks.
+/// of its draws, dlb with each of `--seeds` seeds: prints a line per run
+/// (and, over several runs, each strategy's mean and spread) and writes a
+/// row per run to `out`. `Ok(false)` if a run failed its checks.
 fn run_point(
     args: &Args,
     model: Latency,
@@ -210,61 +223,77 @@ fn run_point(
         _ => 1,
     };
     let mut ok = true;
-    // Per strategy: the sum of makespan / bound over the draws.
-    let mut ratios = vec![0.0; args.strategies.len()];
+    // Per strategy: makespan / bound of each run.
+    let mut ratios = vec![Vec::new(); args.strategies.len()];
     for draw in 0..draws {
-        let sc = scenario(args, model, workload, ranks, draw);
-        for (k, &strategy) in args.strategies.iter().enumerate() {
-            if strategy == Strategy::MasterWorker && ranks < 2 {
-                continue;
-            }
-            let began = Instant::now();
-            let o = match run(strategy, &sc) {
-                Ok(o) => o,
-                Err(e) => {
-                    eprintln!(
-                        "dlbsim: FAIL {} {} {} {ranks} ranks: {e}",
-                        strategy.name(),
-                        model.name,
-                        workload.name()
-                    );
-                    ok = false;
+        for seed in 0..args.seeds {
+            let mut sc = scenario(args, model, workload, ranks, draw);
+            sc.seed = sc.seed.wrapping_add(seed);
+            for (k, &strategy) in args.strategies.iter().enumerate() {
+                let seeded = strategy == Strategy::Dlb;
+                if strategy == Strategy::MasterWorker && ranks < 2 || !seeded && seed > 0 {
                     continue;
                 }
-            };
-            let wall = began.elapsed().as_secs_f64();
-            ratios[k] += o.makespan_ns as f64 / o.bound_ns as f64;
-            println!(
-                "{:<15} {:<8} {:<8} {:>6} {:>9} {:>10.4} {:>10.4} {:>7.3} {:>8} {:>10.1}us {:>8.2}",
-                strategy.name(),
-                model.name,
-                workload.name(),
-                ranks,
-                sc.jobs,
-                o.makespan_ns as f64 / 1e9,
-                o.bound_ns as f64 / 1e9,
-                o.efficiency(),
-                o.steals,
-                o.termination_ns as f64 / 1e3,
-                wall
-            );
-            if let Some(f) = out.as_mut() {
-                let row = json_row(args, strategy, workload, &sc, draw, &o, wall);
-                writeln!(f, "{row}")?;
+                let began = Instant::now();
+                let o = match run(strategy, &sc) {
+                    Ok(o) => o,
+                    Err(e) => {
+                        eprintln!(
+                            "dlbsim: FAIL {} {} {} {ranks} ranks (draw {draw}, seed {:#x}): {e}",
+                            strategy.name(),
+                            model.name,
+                            workload.name(),
+                            sc.seed
+                        );
+                        ok = false;
+                        continue;
+                    }
+                };
+                let wall = began.elapsed().as_secs_f64();
+                ratios[k].push(o.makespan_ns as f64 / o.bound_ns as f64);
+                println!(
+                    "{:<15} {:<8} {:<8} {:>6} {:>9} {:>10.4} {:>10.4} {:>7.3} {:>8} {:>10.1}us {:>8.2}",
+                    strategy.name(),
+                    model.name,
+                    workload.name(),
+                    ranks,
+                    sc.jobs,
+                    o.makespan_ns as f64 / 1e9,
+                    o.bound_ns as f64 / 1e9,
+                    o.efficiency(),
+                    o.steals,
+                    o.termination_ns as f64 / 1e3,
+                    wall
+                );
+                if let Some(f) = out.as_mut() {
+                    let sample = Sample {
+                        draw,
+                        seed: seeded.then_some(sc.seed),
+                    };
+                    let row = json_row(args, strategy, workload, &sc, sample, &o, wall);
+                    writeln!(f, "{row}")?;
+                }
             }
         }
     }
-    if draws > 1 {
-        for (strategy, sum) in args.strategies.iter().zip(&ratios) {
-            println!(
-                "{:<15} {:<8} {:<8} {:>6}   mean makespan / bound over {draws} draws: {:.3}",
-                strategy.name(),
-                model.name,
-                workload.name(),
-                ranks,
-                sum / draws as f64
-            );
+    for (strategy, runs) in args.strategies.iter().zip(&ratios) {
+        if runs.len() < 2 {
+            continue;
         }
+        let n = runs.len() as f64;
+        let mean = runs.iter().sum::<f64>() / n;
+        let sd = (runs.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+        let min = runs.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = runs.iter().copied().fold(0.0, f64::max);
+        println!(
+            "{:<15} {:<8} {:<8} {:>6}   makespan / bound over {} runs ({draws} draws x {} seeds): mean {mean:.3}, sd {sd:.3}, min {min:.3}, max {max:.3}",
+            strategy.name(),
+            model.name,
+            workload.name(),
+            ranks,
+            runs.len(),
+            if *strategy == Strategy::Dlb { args.seeds } else { 1 },
+        );
     }
     Ok(ok)
 }
@@ -291,13 +320,21 @@ fn scenario(args: &Args, model: Latency, workload: Jobs, ranks: usize, draw: u64
     sc
 }
 
+/// Which run of a point a row is: the draw of its job costs, and dlb's
+/// seed (`None` for the baselines).
+#[derive(Clone, Copy)]
+struct Sample {
+    draw: u64,
+    seed: Option<u64>,
+}
+
 /// The JSON row of one run of `strategy` on `sc`.
 fn json_row(
     args: &Args,
     strategy: Strategy,
     workload: Jobs,
     sc: &Scenario,
-    draw: u64,
+    sample: Sample,
     o: &Outcome,
     wall: f64,
 ) -> serde_json::Value {
@@ -313,7 +350,9 @@ fn json_row(
         "mean_ms": (args.mean_given || matches!(workload, Jobs::Sim(_))).then_some(args.mean_ms),
         "maxjobs": sc.maxjobs,
         "tree_fan_out": args.fan_out,
-        "draw": draw,
+        "draw": sample.draw,
+        // dlb's victim-choice seed (the baselines make no random choices).
+        "seed": sample.seed,
         "makespan_s": o.makespan_ns as f64 / 1e9,
         "bound_s": o.bound_ns as f64 / 1e9,
         "efficiency": o.efficiency(),

@@ -222,16 +222,24 @@ fn run_point(
         Jobs::Bench(name) if dlb::workloads::is_random(name) => args.draws,
         _ => 1,
     };
+    // Only dlb makes random choices: the baselines run once per draw.
+    let seeds_of = |strategy| {
+        if strategy == Strategy::Dlb {
+            args.seeds
+        } else {
+            1
+        }
+    };
     let mut ok = true;
     // Per strategy: makespan / bound of each run.
     let mut ratios = vec![Vec::new(); args.strategies.len()];
     for draw in 0..draws {
+        let drawn = scenario(args, model, workload, ranks, draw);
         for seed in 0..args.seeds {
-            let mut sc = scenario(args, model, workload, ranks, draw);
+            let mut sc = drawn.clone();
             sc.seed = sc.seed.wrapping_add(seed);
             for (k, &strategy) in args.strategies.iter().enumerate() {
-                let seeded = strategy == Strategy::Dlb;
-                if strategy == Strategy::MasterWorker && ranks < 2 || !seeded && seed > 0 {
+                if strategy == Strategy::MasterWorker && ranks < 2 || seed >= seeds_of(strategy) {
                     continue;
                 }
                 let began = Instant::now();
@@ -268,7 +276,7 @@ fn run_point(
                 if let Some(f) = out.as_mut() {
                     let sample = Sample {
                         draw,
-                        seed: seeded.then_some(sc.seed),
+                        seed: (strategy == Strategy::Dlb).then_some(sc.seed),
                     };
                     let row = json_row(args, strategy, workload, &sc, sample, &o, wall);
                     writeln!(f, "{row}")?;
@@ -292,7 +300,7 @@ fn run_point(
             workload.name(),
             ranks,
             runs.len(),
-            if *strategy == Strategy::Dlb { args.seeds } else { 1 },
+            seeds_of(*strategy),
         );
     }
     Ok(ok)

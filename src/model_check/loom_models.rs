@@ -121,29 +121,45 @@ fn two_runs_of_two_ranks_bounded_interleavings() {
 
 /// Three ranks cost about 30 s per case on 2 cores: the plain mapping
 /// gets every size, color and round robin (which only change where
-/// chunks are clipped) two sizes each. The cases alternate between the two
-/// victim seeds.
+/// chunks are clipped) two sizes each, in a test of their own (so that
+/// `ci/model-check` runs the two on both cores at once). The cases of each
+/// test alternate between the two victim seeds.
 #[test]
 fn three_ranks_bounded_interleavings() {
+    let cases = [
+        (0, 1),
+        (1, 1),
+        (2, 1),
+        (2, 2),
+        (4, 1),
+        (4, 2),
+        (6, 1),
+        (6, 2),
+    ];
+    three_ranks("loom, 3 ranks", &[Model::Plain], &cases);
+}
+
+/// Three ranks under the color and round-robin mappings (see
+/// `three_ranks_bounded_interleavings`).
+#[test]
+fn three_ranks_other_mappings_bounded_interleavings() {
+    let models = [Model::Color, Model::Rr];
+    three_ranks(
+        "loom, 3 ranks, color and round robin",
+        &models,
+        &[(4, 1), (5, 2)],
+    );
+}
+
+/// Checks 3 ranks on one node under each of `models` for each (jobs,
+/// maxjobs) of `cases`, alternating victim seeds.
+fn three_ranks(what: &str, models: &[Model], cases: &[(u64, u64)]) {
     // Two units at most per rank: a steal takes one, and nothing is left to
     // install.
     let required = [Event::Steal, Event::Path(Path::Finish)];
-    explored::explore("loom, 3 ranks", &required, || {
+    explored::explore(what, &required, || {
         let mut seeds = SEEDS.iter().cycle();
-        for model in MODELS {
-            let cases: &[(u64, u64)] = match model {
-                Model::Plain => &[
-                    (0, 1),
-                    (1, 1),
-                    (2, 1),
-                    (2, 2),
-                    (4, 1),
-                    (4, 2),
-                    (6, 1),
-                    (6, 2),
-                ],
-                _ => &[(4, 1), (5, 2)],
-            };
+        for &model in models {
             for &(jobs, maxjobs) in cases {
                 let seed = Seed::Fixed(*seeds.next().unwrap());
                 let case = Case::new(3, model, &[Run::new(jobs, maxjobs)]).seed(seed);

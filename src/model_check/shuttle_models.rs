@@ -203,7 +203,9 @@ fn explore(
         for case in cases {
             let label = format!("shuttle {scheduler:?}: {case}, {n} schedules");
             eprintln!("{label}");
+            let started = std::time::Instant::now();
             explored::require(&label, each, || scheduler.check(case, n));
+            eprintln!("    {:.2?}", started.elapsed());
         }
     });
 }

@@ -266,17 +266,10 @@ pub fn master_worker(dlb: &Dlb, jobs: u64, mut work: impl FnMut(u64)) -> Result<
 /// # Ok::<(), dlb::Error>(())
 /// ```
 pub fn provenance_json(dlb: &Dlb) -> Result<String> {
-    use crate::json::json_string;
-    use crate::provenance::{Provenance, GIT_REVISION};
+    use crate::provenance::{common_fields, Provenance};
     let p = Provenance::gather(dlb)?;
     Ok(format!(
-        "{{\"dlb_version\":{},\"git_revision\":{},\"mpi_library\":{},\"ranks\":{},\"nodes\":{},\"hosts\":{},\"date\":{}}}",
-        json_string(crate::VERSION),
-        json_string(GIT_REVISION),
-        json_string(&p.mpi_library),
-        p.ranks,
-        p.nodes,
-        p.hosts,
-        json_string(&p.date)
+        "{{{}}}",
+        common_fields(&p.mpi_library, p.ranks, p.nodes, p.hosts, &p.date)
     ))
 }

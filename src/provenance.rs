@@ -70,25 +70,45 @@ impl Provenance {
         }
     }
 
-    /// One JSON object.
+    /// One JSON object: the [`common_fields`], then the variant, the
+    /// atomics path and the window, and how trace timestamps are clocked.
     pub(crate) fn to_json(&self) -> String {
         let opt = |s: Option<&str>| s.map_or("null".to_owned(), json_string);
         format!(
-            "{{\"dlb_version\":{},\"git_revision\":{},\"mpi_library\":{},\"variant\":{},\"atomics\":{},\
-             \"window\":{},\"ranks\":{},\"nodes\":{},\"hosts\":{},\"date\":{},\"clock\":{}}}",
-            json_string(crate::VERSION),
-            json_string(GIT_REVISION),
-            json_string(&self.mpi_library),
+            "{{{},\"variant\":{},\"atomics\":{},\"window\":{},\"clock\":{}}}",
+            common_fields(
+                &self.mpi_library,
+                self.ranks,
+                self.nodes,
+                self.hosts,
+                &self.date
+            ),
             json_string(self.variant),
             opt(self.atomics),
             opt(self.window),
-            self.ranks,
-            self.nodes,
-            self.hosts,
-            json_string(&self.date),
             json_string("per-rank monotonic clocks, aligned at the exit of a barrier at init"),
         )
     }
+}
+
+/// The fields of every provenance, as JSON members without the braces:
+/// dlb's version and git revision, the MPI library, ranks, nodes, hosts and
+/// the date (a trace's, a benchmark row's and a simulator row's).
+pub(crate) fn common_fields(
+    mpi_library: &str,
+    ranks: usize,
+    nodes: usize,
+    hosts: usize,
+    date: &str,
+) -> String {
+    format!(
+        "\"dlb_version\":{},\"git_revision\":{},\"mpi_library\":{},\"ranks\":{ranks},\
+         \"nodes\":{nodes},\"hosts\":{hosts},\"date\":{}",
+        json_string(crate::VERSION),
+        json_string(GIT_REVISION),
+        json_string(mpi_library),
+        json_string(date),
+    )
 }
 
 /// Now, UTC, as `YYYY-MM-DDTHH:MM:SSZ`.
@@ -124,6 +144,40 @@ fn utc(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_provenance_is_one_json_object_with_the_common_fields() {
+        let p = Provenance::for_test(vec![0, 0, 1]);
+        let trace: serde_json::Value = serde_json::from_str(&p.to_json()).unwrap();
+        let common: serde_json::Value = serde_json::from_str(&format!(
+            "{{{}}}",
+            common_fields(&p.mpi_library, 3, 2, 1, &p.date)
+        ))
+        .unwrap();
+        let keys =
+            |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(
+            keys(&common),
+            [
+                "dlb_version",
+                "git_revision",
+                "mpi_library",
+                "ranks",
+                "nodes",
+                "hosts",
+                "date"
+            ]
+        );
+        for (key, value) in common.as_object().unwrap() {
+            assert_eq!(&trace[key], value, "{key}");
+        }
+        assert_eq!(trace["mpi_library"], "test \"MPI\"");
+        assert_eq!(
+            (trace["variant"].as_str(), trace["atomics"].as_str()),
+            (Some("rma"), Some("shm"))
+        );
+        assert!(trace["window"].is_null() && trace["clock"].is_string());
+    }
 
     #[test]
     fn dates_are_civil() {

@@ -278,15 +278,14 @@ impl Outcome {
 /// assert_eq!(p["dlb_version"], dlb::VERSION);
 /// ```
 pub fn provenance(ranks: usize, per_node: usize) -> serde_json::Value {
-    serde_json::json!({
-        "dlb_version": crate::VERSION,
-        "git_revision": crate::provenance::GIT_REVISION,
-        "mpi_library": "none (dlb's virtual-time simulator)",
-        "ranks": ranks,
-        "nodes": ranks.div_ceil(per_node.max(1)),
-        "hosts": 1,
-        "date": crate::provenance::utc_now(),
-    })
+    let fields = crate::provenance::common_fields(
+        "none (dlb's virtual-time simulator)",
+        ranks,
+        ranks.div_ceil(per_node.max(1)),
+        1,
+        &crate::provenance::utc_now(),
+    );
+    serde_json::from_str(&format!("{{{fields}}}")).expect("common_fields makes JSON members")
 }
 
 /// Simulates `sc` under `strategy`.

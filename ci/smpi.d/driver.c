@@ -15,9 +15,9 @@
  *   master_worker  rank 0 hands out one ID per message and computes nothing
  *   lock_steal     the Fortran DLB library's RMA variant in outline: ranges
  *                  changed under exclusive locks, a done counter on rank 0
- * DRIVER_STRATEGIES (a comma-separated list of those names) runs only those,
- * in the same order, so that ci/smpi can run the slow ones as jobs of their
- * own beside the others.
+ * DRIVER_STRATEGIES (a comma-separated list of those names; unset or empty:
+ * all) runs only those, in the same order, so that ci/smpi can run the slow
+ * ones as jobs of their own beside the others.
  * Rank 0 prints one JSON line per strategy: makespan (virtual seconds, from
  * the first rank's start to the last rank's end), the lower bound
  * max(total / P, longest job), their ratio, and whether every ID ran
@@ -246,15 +246,22 @@ static void run_master_worker(void) {
 static const char *const names[] = {"dlb",           "dlb_direct",    "static",
                                     "global_counter", "master_worker", "lock_steal"};
 
-/* Whether `name` is one of the comma-separated names of `list`. */
-static int listed(const char *list, const char *name) {
-    size_t n = strlen(name);
-    for (const char *p = list; *p;) {
+/* Which strategies run: all, or those named in `list` (comma-separated);
+ * 0 if it names one that does not exist. */
+static int wanted_strategies(const char *list, int wanted[6]) {
+    for (int s = 0; s < 6; s++) wanted[s] = !list || !*list;
+    for (const char *p = list; p && *p;) {
         size_t len = strcspn(p, ",");
-        if (len == n && strncmp(p, name, n) == 0) return 1;
+        int known = 0;
+        for (int s = 0; s < 6; s++)
+            if (strlen(names[s]) == len && strncmp(p, names[s], len) == 0) known = wanted[s] = 1;
+        if (!known) {
+            fprintf(stderr, "driver: DRIVER_STRATEGIES names an unknown strategy: %.*s\n", (int)len, p);
+            return 0;
+        }
         p += len + (p[len] == ',');
     }
-    return 0;
+    return 1;
 }
 
 int main(int argc, char **argv) {
@@ -263,19 +270,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: driver WORKLOAD JOBS_PER_RANK MEAN_MS\n");
         return 2;
     }
-    const char *only = getenv("DRIVER_STRATEGIES");
-    if (only && !*only) only = NULL; /* set but empty: all */
-    for (const char *p = only; p && *p;) {
-        size_t len = strcspn(p, ",");
-        int known = 0;
-        for (int s = 0; s < 6; s++)
-            known |= strlen(names[s]) == len && strncmp(p, names[s], len) == 0;
-        if (!known) {
-            fprintf(stderr, "driver: DRIVER_STRATEGIES names an unknown strategy: %.*s\n", (int)len, p);
-            return 2;
-        }
-        p += len + (p[len] == ',');
-    }
+    int wanted[6];
+    if (!wanted_strategies(getenv("DRIVER_STRATEGIES"), wanted)) return 2;
     MPI_Init_thread(&argc, &argv, MPI_THREAD_SINGLE, &provided);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
@@ -296,7 +292,7 @@ int main(int argc, char **argv) {
     static void (*const runs[])(void) = {run_dlb,            run_dlb_direct,    run_static,
                                          run_global_counter, run_master_worker, run_lock_steal};
     for (int s = 0; s < 6; s++) {
-        if (only && !listed(only, names[s])) continue;
+        if (!wanted[s]) continue;
         memset(ran, 0, sizeof(int) * (size_t)njobs);
         MPI_Barrier(MPI_COMM_WORLD);
         double start = MPI_Wtime();

@@ -94,8 +94,8 @@ OUTPUT:
   \"jobs_per_node\"}; errors and per-rank failures go to standard error.
 
 ENVIRONMENT:
-  DLB_ATOMICS=mpi|shm, DLB_WINDOW=allocate|shared|create and the other DLB_ variables act as for
-  the library (README, \"Configuration\").
+  DLB_ATOMICS=shm|hybrid|mpi, DLB_WINDOW=allocate|shared|create and the other DLB_ variables act
+  as for the library (README, \"Choosing the atomics\").
   A launch whose size disagrees with MPI's (N singletons instead of one job) fails. The
   launcher's size is read from OMPI_COMM_WORLD_SIZE or PMI_SIZE, or else, for a rank that sees
   itself alone, from Slurm's SLURM_STEP_NUM_TASKS; never from SLURM_NTASKS, which an mpirun inside

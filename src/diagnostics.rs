@@ -64,12 +64,17 @@ impl Dlb {
     }
 
     /// Measures whether one-sided atomics progress passively on this
-    /// stack: rank 1 sleeps for `busy` outside MPI while rank 0 times one
-    /// atomic on rank 1's words. Returns that time on every rank: far below
-    /// `busy` means the target's MPI need not run (hardware or shared-memory
-    /// atomics); about `busy` means software RMA, where a thief waits for a
-    /// busy victim to enter MPI. `None` for one rank or the static variant.
-    /// Collective. Call it outside runs (it only reads a counter).
+    /// stack: a target rank sleeps for `busy` outside MPI while rank 0
+    /// times one atomic on the target's words. The target is the lowest
+    /// rank on another node than rank 0's (rank 1 when all ranks share a
+    /// node): within a node an MPI may serve atomics through shared memory
+    /// and across nodes in software, and across nodes is where dlb's
+    /// operations meet busy ranks. Returns that time on every rank: far
+    /// below `busy` means the target's MPI need not run (hardware or
+    /// shared-memory atomics); about `busy` means software RMA, where a
+    /// thief waits for a busy victim to enter MPI. `None` for one rank or
+    /// the static variant. Collective. Call it outside runs (it only reads
+    /// a counter).
     pub fn probe_passive_progress(&self, busy: Duration) -> Result<Option<Duration>> {
         let Some(atomics) = self.dispenser.atomics() else {
             return Ok(None);
@@ -77,22 +82,51 @@ impl Dlb {
         if self.size() < 2 {
             return Ok(None);
         }
+        let target = probe_target(atomics.topology());
         self.comm.barrier()?;
         let mut took = 0;
         match self.rank() {
             0 => {
-                // Let rank 1 fall asleep first.
+                // Let the target fall asleep first.
                 std::thread::sleep(busy / 10);
                 let start = std::time::Instant::now();
                 // A cross-node word, whose atomics are MPI's on the
                 // mpi and hybrid paths.
-                atomics.load(1, Slot::Told)?;
+                atomics.load(target, Slot::Told)?;
                 took = start.elapsed().as_nanos() as u64;
             }
-            1 => std::thread::sleep(busy),
+            r if r == target => std::thread::sleep(busy),
             _ => {}
         }
         let all = self.comm.allgather(&[took])?;
         Ok(Some(Duration::from_nanos(all[0])))
+    }
+}
+
+/// The rank whose words [`Dlb::probe_passive_progress`] times an atomic
+/// on: the lowest rank on another node than rank 0's, or rank 1 when all
+/// ranks share a node. Every rank computes the same.
+fn probe_target(topology: &crate::protocol::Topology) -> usize {
+    (1..topology.size())
+        .find(|&r| topology.node_of(r) != topology.node_of(0))
+        .unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::probe_target;
+    use crate::protocol::Topology;
+
+    #[test]
+    fn the_probe_crosses_nodes_where_there_are_several() {
+        // Slurm's block distribution: ranks 0-3 on node 0, 4-7 on node 1.
+        assert_eq!(
+            probe_target(&Topology::new(5, vec![0, 0, 0, 0, 1, 1, 1, 1])),
+            4
+        );
+        // Round robin over two nodes.
+        assert_eq!(probe_target(&Topology::new(0, vec![0, 1, 0, 1])), 1);
+        // One node.
+        assert_eq!(probe_target(&Topology::new(2, vec![0, 0, 0])), 1);
     }
 }

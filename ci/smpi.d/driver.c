@@ -245,15 +245,16 @@ static void run_master_worker(void) {
 /* The strategies, in the order they run. */
 static const char *const names[] = {"dlb",           "dlb_direct",    "static",
                                     "global_counter", "master_worker", "lock_steal"};
+enum { STRATEGIES = sizeof names / sizeof names[0] };
 
 /* Which strategies run: all, or those named in `list` (comma-separated);
  * 0 if it names one that does not exist. */
-static int wanted_strategies(const char *list, int wanted[6]) {
-    for (int s = 0; s < 6; s++) wanted[s] = !list || !*list;
+static int wanted_strategies(const char *list, int wanted[STRATEGIES]) {
+    for (int s = 0; s < STRATEGIES; s++) wanted[s] = !list || !*list;
     for (const char *p = list; p && *p;) {
         size_t len = strcspn(p, ",");
         int known = 0;
-        for (int s = 0; s < 6; s++)
+        for (int s = 0; s < STRATEGIES; s++)
             if (strlen(names[s]) == len && strncmp(p, names[s], len) == 0) known = wanted[s] = 1;
         if (!known) {
             fprintf(stderr, "driver: DRIVER_STRATEGIES names an unknown strategy: %.*s\n", (int)len, p);
@@ -270,7 +271,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: driver WORKLOAD JOBS_PER_RANK MEAN_MS\n");
         return 2;
     }
-    int wanted[6];
+    int wanted[STRATEGIES];
     if (!wanted_strategies(getenv("DRIVER_STRATEGIES"), wanted)) return 2;
     MPI_Init_thread(&argc, &argv, MPI_THREAD_SINGLE, &provided);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -291,7 +292,8 @@ int main(int argc, char **argv) {
 
     static void (*const runs[])(void) = {run_dlb,            run_dlb_direct,    run_static,
                                          run_global_counter, run_master_worker, run_lock_steal};
-    for (int s = 0; s < 6; s++) {
+    _Static_assert(sizeof runs / sizeof runs[0] == STRATEGIES, "one run function per name");
+    for (int s = 0; s < STRATEGIES; s++) {
         if (!wanted[s]) continue;
         memset(ran, 0, sizeof(int) * (size_t)njobs);
         MPI_Barrier(MPI_COMM_WORLD);

@@ -143,27 +143,29 @@ impl Builder {
         self
     }
 
-    /// Lets every rank steal directly from every other over MPI atomics
-    /// (also `DLB_DIRECT_STEALS=1`; off by default): the `mpi` path with all
-    /// ranks as one node to the protocol, a thief's compare-and-swap on any
-    /// rank's range, whichever node it is on. For networks that do MPI
-    /// atomics in hardware (RDMA atomics, which complete without the
-    /// target's CPU). By default, ranks on different nodes move work only
-    /// by a hunger mark that the owner answers in its next `give_more`,
-    /// because on software RMA an operation on a rank busy outside MPI waits
-    /// for it; with direct steals, such a steal waits too. On SimGrid's SMPI
-    /// (passive atomics, 64 ranks in nodes of 8, `ci/smpi`) direct steals
-    /// took a workload whose expensive jobs all start on one node from 2.19
-    /// to 1.43 times the lower bound, but uniform jobs from 1.15 to 1.32
-    /// (there every compare-and-swap takes a lock, so thieves delay owners;
-    /// see BENCHMARKS.md). Needs the `mpi` path: with `atomics(Shm)` or
-    /// `atomics(Hybrid)` init fails with
-    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind).
+    /// Lets idle ranks steal directly from the ranges of ranks on other
+    /// nodes (also `DLB_DIRECT_STEALS=1`; off by default). For networks that
+    /// do MPI atomics in hardware (RDMA atomics, which complete without the
+    /// target's CPU: check `dlbcheck`'s "passive progress" line). By
+    /// default, ranks on different nodes move work only by a hunger mark
+    /// that the owner answers in its next `give_more`, because on software
+    /// RMA an operation on a rank busy outside MPI waits for it. With direct
+    /// steals every rank's range word takes MPI atomics, also from its owner
+    /// and its node-mates (the other words stay where they are), and the
+    /// idle ranks of a node that ran dry steal from random ranks of other
+    /// nodes with a read and a compare-and-swap, as from a node-mate. In the
+    /// simulator's hardware-RDMA model (64 ranks in nodes of 8) that took a
+    /// workload whose expensive jobs all start on one node from 1.22 to
+    /// 1.03 times the lower bound, and uniform jobs at 1,024 ranks from
+    /// 1.033 to 1.013 (see BENCHMARKS.md). On software RMA a steal from a
+    /// busy rank waits for it, and a rank told "no more" that computes
+    /// outside MPI holds such a thief until it enters MPI again: leave it
+    /// off there. On one node it changes nothing.
     ///
     /// ```no_run
     /// let _mpi = dlb::Mpi::init()?;
     /// let dlb = dlb::Dlb::builder().direct_steals(true).init()?;
-    /// assert_eq!(dlb.atomics_path(), Some(dlb::AtomicsPath::Mpi));
+    /// # let _ = dlb;
     /// # Ok::<(), dlb::Error>(())
     /// ```
     pub fn direct_steals(mut self, on: bool) -> Builder {

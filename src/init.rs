@@ -185,6 +185,7 @@ impl Dlb {
                     WindowAtomics::Hybrid(a) => (AtomicsPath::Hybrid, a.cross_flavor()),
                 };
                 let mut protocol = Protocol::new(atomics, builder.seed);
+                protocol.set_direct_steals(direct_steals);
                 if let Some(k) = tree_fan_out {
                     protocol.set_tree_fan_out(k);
                 }
@@ -315,7 +316,6 @@ fn open_atomics(
     };
     let atomics_why = match (asked, path) {
         (Some(_), _) => String::new(),
-        _ if direct => "direct steals use MPI atomics between all ranks".to_owned(),
         (None, AtomicsPath::Shm) => format!("all {} ranks share one node", comm.size()),
         (None, AtomicsPath::Hybrid) => format!(
             "the ranks span {nodes} nodes{simulated}: shared memory within each, MPI atomics across"
@@ -363,23 +363,6 @@ fn open_windows(
         Some(_) => comm.node_count()? == 1,
         None => one_node,
     };
-    if direct {
-        if let Some(other @ (AtomicsPath::Shm | AtomicsPath::Hybrid)) = asked {
-            return Err(Error::invalid_argument(format!(
-                "direct steals (DLB_DIRECT_STEALS=1) need the mpi path, not {}",
-                other.name()
-            )));
-        }
-        let ctx = Opening {
-            comm,
-            // One node to the protocol: any rank steals from any other.
-            topology: Topology::new(comm.rank(), vec![0; comm.size()]),
-            real_one_node,
-            direct,
-        };
-        let atomics = ctx.with_flavors(AtomicsPath::Mpi, window, None)?;
-        return Ok((atomics, nodes, real_one_node));
-    }
     let mut path = match asked {
         Some(AtomicsPath::Shm) if !one_node => {
             return Err(Error::new(
@@ -420,7 +403,7 @@ fn open_windows(
         comm,
         topology,
         real_one_node,
-        direct: false,
+        direct,
     };
     let atomics = match ctx.with_flavors(path, window, node) {
         // Chosen by default on one node: MPI atomics when the MPI cannot
@@ -448,8 +431,9 @@ struct Opening<'a> {
     topology: Topology,
     /// Whether all ranks share one real node (simulated nodes may not).
     real_one_node: bool,
-    /// Direct steals: `topology` is one node of all ranks, kept on the
-    /// `mpi` path whatever the window.
+    /// Direct steals: every rank reaches every `Range` word with MPI
+    /// atomics (on the hybrid path they leave the node window), and the
+    /// `mpi` path keeps the real nodes whatever the window.
     direct: bool,
 }
 
@@ -499,6 +483,7 @@ impl Opening<'_> {
                                 node,
                                 MpiAtomics::new(win, topology.clone())?,
                                 node_comm,
+                                self.direct,
                             )))
                         }
                     });

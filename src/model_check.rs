@@ -17,7 +17,8 @@
 //!   2^63 - 2^31 jobs followed by 4, 3 and 2 jobs, and 3 jobs followed by
 //!   2^32 + 7); 3 ranks on one node, 0 to 6 jobs (12 cases), alternating
 //!   victim seeds 2 and 8; 2 nodes of one rank, 1, 3, 5 and 6 jobs under
-//!   each mapping, 8 and 2^32 + 7 jobs plain. The victim seed is a choice only with 3 ranks on a node (with 2
+//!   each mapping, 8 and 2^32 + 7 jobs plain, and the same nodes with direct
+//!   steals (1, 3, 5 and 6 jobs, and 3 then 4 in two runs). The victim seed is a choice only with 3 ranks on a node (with 2
 //!   there is one victim). At bound 2 no thief loses two CASes in a row
 //!   (that takes three switches), so the *steal race* (an owner claiming 5
 //!   or 8 units one at a time while one node-mate makes a steal attempt) runs
@@ -33,7 +34,9 @@
 //!   (8 configurations, two of them with a run in coarse units: 2^63 - 1
 //!   and 2^32 + 7 jobs), and 4 to 8 ranks in nodes of 1 to 4 with 200 to
 //!   1200 jobs per run (6 configurations, one with a run of 2^63 - 2^31
-//!   jobs); three runs in a row across nodes (3 configurations). Schedules per configuration, with
+//!   jobs); three runs in a row across nodes (3 configurations); direct
+//!   steals across nodes, 6 ranks in nodes of 2 and 5 in nodes of 1, two
+//!   runs each (random schedules, N/4). Schedules per configuration, with
 //!   `DLB_SHUTTLE_ITERATIONS` = N (12 500 unless set): random N on one node
 //!   and N/2 across nodes, PCT N/6 and N/12 (a PCT schedule costs about a
 //!   run whatever its jobs), three runs N/5.
@@ -194,6 +197,9 @@ struct Case {
     runs: Vec<Run>,
     seed: Seed,
     bug: Option<Bug>,
+    /// Direct steals: idle ranks of a dry node steal from other nodes'
+    /// ranges (passive atomics, which blocking operations here are).
+    direct: bool,
 }
 
 impl Case {
@@ -206,7 +212,14 @@ impl Case {
             runs: runs.to_vec(),
             seed: Seed::Fixed(0x5eed),
             bug: None,
+            direct: false,
         }
+    }
+
+    /// The same with direct steals.
+    fn direct(mut self) -> Case {
+        self.direct = true;
+        self
     }
 
     /// The same in nodes of `per_node` ranks.
@@ -257,6 +270,9 @@ impl fmt::Display for Case {
         }
         if let Some(bug) = self.bug {
             write!(f, ", bug {bug:?}")?;
+        }
+        if self.direct {
+            write!(f, ", direct steals")?;
         }
         Ok(())
     }
@@ -312,7 +328,7 @@ where
     let completed: Arc<Vec<AtomicU64>> =
         Arc::new((0..runs.len()).map(|_| AtomicU64::new(0)).collect());
     let barrier = Arc::new(Barrier::new(p));
-    let (seed, bug) = (case.seed.draw(), case.bug);
+    let (seed, bug, direct) = (case.seed.draw(), case.bug, case.direct);
     // Chunk sizes: a seed drawn per schedule (shuttle) also picks the
     // schedule; fixed seeds (loom's models) keep fixed chunks.
     let schedule = if matches!(case.seed, Seed::Fixed(_)) {
@@ -327,7 +343,8 @@ where
             let (runs, completed) = (runs.clone(), Arc::clone(&completed));
             let barrier = Arc::clone(&barrier);
             thread::spawn(move || {
-                let protocol = Protocol::new(atomics, seed).with_bug(bug);
+                let mut protocol = Protocol::new(atomics, seed).with_bug(bug);
+                protocol.set_direct_steals(direct);
                 // One chunk per claim: claiming ahead depends on the real
                 // clock, which the checkers do not control (replays must be
                 // deterministic); the protocol sees the same claims of one

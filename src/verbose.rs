@@ -74,7 +74,8 @@ impl Dlb {
             }
             if let Some(source) = r.direct_steals {
                 parts.push(format!(
-                    "direct steals: any rank steals from any other's range ({})",
+                    "direct steals: idle ranks of a dry node steal from other nodes' ranges, \
+                     every range word on MPI atomics ({})",
                     source.says("")
                 ));
             }

@@ -375,8 +375,10 @@ fn scenario(ranks: usize, env: &[(&str, &str)], variant: Variant) {
     // Coarse units are never split, so a slow rank may keep its one unit.
     let unit_mode = env.iter().any(|(k, _)| *k == "DLB_TEST_MAX_UNITS");
     let mut expect_steals = !unit_mode;
-    if env.contains(&("DLB_DIRECT_STEALS", "1")) {
-        assert_eq!(config[2], "mpi", "direct steals run on MPI atomics");
+    if env.contains(&("DLB_DIRECT_STEALS", "1"))
+        && env.iter().any(|(k, _)| *k == "DLB_RANKS_PER_NODE")
+    {
+        assert_eq!(config[2], "hybrid", "direct steals keep the default path");
         // Direct steals are for MPI atomics that complete without the
         // target; of the windows here only Open MPI's shared window (osc/sm,
         // CPU atomics) has them. Elsewhere (software RMA) a steal from a
@@ -429,9 +431,10 @@ fn rma_on_mpi_atomics() {
     }
 }
 
-/// Direct steals (`DLB_DIRECT_STEALS=1`): MPI atomics with all ranks as one
-/// node, also where blocks of ranks act as nodes (which direct steals
-/// override).
+/// Direct steals (`DLB_DIRECT_STEALS=1`): on one node nothing changes (no
+/// other node to steal from); where blocks of ranks act as nodes, the range
+/// words move to the MPI window and idle ranks of a dry node steal from
+/// other nodes' ranges.
 #[test]
 fn rma_with_direct_steals() {
     if is_child() {
@@ -440,7 +443,7 @@ fn rma_with_direct_steals() {
     for ranks in RANKS {
         scenario(ranks, &[("DLB_DIRECT_STEALS", "1")], Variant::Rma);
     }
-    for (ranks, per_node) in [(4, 2), (8, 2)] {
+    for (ranks, per_node) in [(4, 1), (4, 2), (8, 2)] {
         let per_node = per_node.to_string();
         scenario(
             ranks,

@@ -90,10 +90,12 @@ fn verbose_names_what_the_environment_set() {
         let part = "atomics hybrid (default: the ranks span 2 nodes (simulated nodes of 1 ranks)";
         assert!(line.contains(part), "'{part}' missing: {line}");
     }
-    for line in lines(2, &[("DLB_DIRECT_STEALS", "1")]) {
+    let env = [("DLB_DIRECT_STEALS", "1"), ("DLB_RANKS_PER_NODE", "1")];
+    for line in lines(2, &env) {
         for part in [
-            "atomics mpi (default: direct steals use MPI atomics between all ranks)",
-            "direct steals: any rank steals from any other's range (set by DLB_DIRECT_STEALS)",
+            "atomics hybrid (default: the ranks span 2 nodes",
+            "direct steals: idle ranks of a dry node steal from other nodes' ranges, every range \
+             word on MPI atomics (set by DLB_DIRECT_STEALS)",
         ] {
             assert!(line.contains(part), "'{part}' missing: {line}");
         }

@@ -131,7 +131,14 @@ impl Report {
         self.say(match s.progress {
             None => "dlbcheck: passive progress: not measured (one rank or static variant)".to_owned(),
             Some(t) if t < PASSIVE_LIMIT => {
-                format!("dlbcheck: passive progress: yes (an atomic on a busy rank took {t:.1?})")
+                let hint = match &s.levels {
+                    Some(levels) if !levels.starts_with("one node") => {
+                        "; across nodes, DLB_DIRECT_STEALS=1 lets idle ranks steal from other \
+                         nodes' ranges directly"
+                    }
+                    _ => "",
+                };
+                format!("dlbcheck: passive progress: yes (an atomic on a busy rank took {t:.1?}){hint}")
             }
             Some(t) => format!(
                 "dlbcheck: passive progress: no (an atomic on a rank busy for 50 ms took {t:.1?}); steals \

@@ -3,6 +3,9 @@
 //! ([`Level::Cross`]) live in an MPI window over all ranks and take MPI
 //! atomics. No word is in both, so no word ever sees both kinds of atomics
 //! (an owner's peek at its own cross-node word is a load, not an atomic).
+//! With direct steals (see the protocol's module doc) the `Range` words
+//! are taken out of the node window: every rank, the owner and its
+//! node-mates included, reaches them with MPI atomics only.
 
 use super::{Atomics, Level, MpiAtomics, Pending, ShmAtomics, Slot, Update};
 use crate::error::Result;
@@ -18,17 +21,26 @@ pub(crate) struct HybridAtomics {
     cross: MpiAtomics,
     /// The communicator `node`'s window was created on.
     node_comm: Comm,
+    /// Direct steals: `Range` words are in the MPI window.
+    ranges_cross: bool,
 }
 
 impl HybridAtomics {
     /// `node` over this rank's node-mates (created on `node_comm`), `cross`
-    /// over all ranks; both with the same topology.
-    pub(crate) fn new(node: ShmAtomics, cross: MpiAtomics, node_comm: Comm) -> HybridAtomics {
+    /// over all ranks; both with the same topology. With `ranges_cross`
+    /// (direct steals) every `Range` word is reached in `cross`.
+    pub(crate) fn new(
+        node: ShmAtomics,
+        cross: MpiAtomics,
+        node_comm: Comm,
+        ranges_cross: bool,
+    ) -> HybridAtomics {
         debug_assert_eq!(node.topology(), cross.topology());
         HybridAtomics {
             node,
             cross,
             node_comm,
+            ranges_cross,
         }
     }
 
@@ -48,8 +60,8 @@ impl HybridAtomics {
 
     fn of(&self, slot: Slot) -> &dyn Atomics {
         match slot.level() {
-            Level::Node => &self.node,
-            Level::Cross => &self.cross,
+            Level::Node if !(self.ranges_cross && slot == Slot::Range) => &self.node,
+            _ => &self.cross,
         }
     }
 }

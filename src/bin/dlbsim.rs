@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! dlbsim [--ranks 4,16,64] [--per-node 8] [--models hw_rdma,sw_rma,smpi]
-//!        [--workloads uniform] [--strategies dlb,static,global_counter,master_worker,lock_steal]
+//!        [--workloads uniform] [--strategies dlb,dlb_direct,static,global_counter,master_worker,lock_steal]
 //!        [--per-rank 100] [--mean-ms 1] [--maxjobs 1] [--fan-out 16] [--draws 1]
 //!        [--seeds 1] [--out FILE]
 //! ```
@@ -21,7 +21,7 @@
 //! prints each strategy's mean makespan / bound over them, as
 //! `benches/balance.rs` does.
 //!
-//! `--seeds K` runs dlb K times per point and draw, with K seeds of its
+//! `--seeds K` runs dlb (and `dlb_direct`) K times per point and draw, with K seeds of its
 //! victim choices (rows carry `seed`; the baselines make no random choices
 //! and run once), and prints each strategy's mean, standard deviation,
 //! minimum and maximum of makespan / bound over all its runs of the point.
@@ -81,7 +81,7 @@ struct Args {
 }
 
 const USAGE: &str = "usage: dlbsim [--ranks 4,16,64] [--per-node 8] [--models hw_rdma,sw_rma,smpi] \
-[--workloads uniform,ramp,block,seed,pareto,bench:NAME] [--strategies dlb,static,global_counter,master_worker,lock_steal] \
+[--workloads uniform,ramp,block,seed,pareto,bench:NAME] [--strategies dlb,dlb_direct,static,global_counter,master_worker,lock_steal] \
 [--per-rank 100] [--mean-ms 1] [--maxjobs 1] [--fan-out 16] [--draws 1] [--seeds 1] [--out FILE]";
 
 fn list<T>(v: &str, parse: impl Fn(&str) -> Option<T>, what: &str) -> Result<Vec<T>, String> {
@@ -223,8 +223,8 @@ fn run_point(
         _ => 1,
     };
     // Only dlb makes random choices: the baselines run once per draw.
-    let seeds_of = |strategy| {
-        if strategy == Strategy::Dlb {
+    let seeds_of = |strategy: Strategy| {
+        if strategy.is_dlb() {
             args.seeds
         } else {
             1
@@ -276,7 +276,7 @@ fn run_point(
                 if let Some(f) = out.as_mut() {
                     let sample = Sample {
                         draw,
-                        seed: (strategy == Strategy::Dlb).then_some(sc.seed),
+                        seed: strategy.is_dlb().then_some(sc.seed),
                     };
                     let row = json_row(args, strategy, workload, &sc, sample, &o, wall);
                     writeln!(f, "{row}")?;

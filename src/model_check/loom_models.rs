@@ -270,6 +270,32 @@ fn two_nodes_of_one_bounded_interleavings() {
     });
 }
 
+/// Two nodes of one rank each with direct steals: the idle rank steals
+/// from the other node's range itself (a read and a compare-and-swap that
+/// complete without their target, as on passive RMA), racing its owner's
+/// claims.
+#[test]
+fn two_nodes_of_one_direct_steals_bounded_interleavings() {
+    let required = [
+        Event::RemoteSteal,
+        Event::Path(Path::Install),
+        Event::Path(Path::FinishAcrossNodes),
+        Event::Path(Path::Relay),
+    ];
+    explored::explore("loom, 2 nodes of 1 rank, direct steals", &required, || {
+        for (jobs, maxjobs) in [(1, 1), (3, 1), (5, 2), (6, 1)] {
+            let case = Case::new(2, Model::Plain, &[Run::new(jobs, maxjobs)])
+                .in_nodes_of(1)
+                .direct();
+            check_moving(case, (jobs >= 3).then_some(Event::RemoteSteal));
+        }
+        let case = Case::new(2, Model::Plain, &[Run::new(3, 1), Run::new(4, 1)])
+            .in_nodes_of(1)
+            .direct();
+        check_moving(case, Some(Event::RemoteSteal));
+    });
+}
+
 /// Every deliberate bug the one-node and the two-node models reach. Loom
 /// reports a deadlock by aborting the process, which `catch_unwind` cannot
 /// catch: the bugs that end in one (a finisher that tells only its node,

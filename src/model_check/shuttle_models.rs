@@ -271,6 +271,30 @@ fn pct_schedules_across_nodes() {
     );
 }
 
+/// Direct steals across nodes (passive atomics): idle ranks of a dry node
+/// steal from other nodes' ranges with a read and a compare-and-swap, no
+/// marks; two runs each, random schedules.
+#[test]
+fn random_schedules_of_direct_steals_across_nodes() {
+    let n = iterations(ITERATIONS) / 4;
+    let cases = vec![
+        case(6, 2, Model::Plain, &[Run::new(600, 3), Run::new(400, 3)]).direct(),
+        case(5, 1, Model::Rr, &[Run::new(300, 2), Run::new(200, 2)]).direct(),
+    ];
+    let required = [
+        EVERYWHERE[0],
+        EVERYWHERE[1],
+        Event::RemoteSteal,
+        Event::Path(Path::FinishAcrossNodes),
+        Event::Path(Path::Relay),
+        Event::Path(Path::Carry),
+        Event::Path(Path::PredictedCas),
+        Event::Path(Path::Retry),
+    ];
+    let what = "direct steals across nodes";
+    explore(what, Scheduler::Random, cases, n, &STEAL, &required);
+}
+
 /// Three runs in a row across nodes: hunger marks and answers of one run
 /// may still be on their way in the next; in each configuration some take
 /// brings units.

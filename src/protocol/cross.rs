@@ -2,7 +2,7 @@
 //! hunger marks, the answers owners push into the hunters' inboxes, and the
 //! hunter's takes.
 
-use super::{Bug, Path, Protocol, RangeWord, Take, REMOTE_TAKES};
+use super::{Bug, Path, Protocol, RangeWord, Steal, Take, REMOTE_STEAL_TRIES, REMOTE_TAKES};
 use crate::atomics::primitive::MODEL_CHECKING;
 use crate::atomics::{Atomics, Slot, Update};
 use crate::clock::Instant;
@@ -287,6 +287,25 @@ impl<A: Atomics> Protocol<A> {
                 return Ok(());
             }
         }
+    }
+
+    /// With direct steals, once the node is dry: up to
+    /// `REMOTE_STEAL_TRIES` steal attempts on random ranks of other nodes,
+    /// each a read and a compare-and-swap of the victim's `Range` word, as
+    /// on a node-mate's; the units of the first that succeeds.
+    pub(super) fn steal_remote(&mut self) -> Result<Option<std::ops::Range<u64>>> {
+        let remote = self.atomics.topology().remote_count();
+        for _ in 0..REMOTE_STEAL_TRIES.min(remote) {
+            let victim = self
+                .atomics
+                .topology()
+                .remote_at(self.rng.below(remote as u64) as usize);
+            if let Steal::Success(loot) = self.steal(victim)? {
+                self.counters.remote_steals += 1;
+                return Ok(Some(loot));
+            }
+        }
+        Ok(None)
     }
 
     /// Polls the takes: a completed swap may have displaced another

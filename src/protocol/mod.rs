@@ -200,17 +200,48 @@
 //! On one node there are no cross-node operations: no offers, no takes, no
 //! leaders to tell, and `Done[0]` is a node-level word in all but name.
 //!
+//! # Direct steals across nodes (opt-in, for passive RMA)
+//!
+//! Marks exist because on software RMA an operation on a rank busy outside
+//! MPI waits for it. Where MPI atomics complete without the target's CPU
+//! (hardware RDMA atomics), that wait is a round trip, and waiting for an
+//! owner's next `give_more` to answer a mark costs more than it saves: in
+//! the simulator (`crate::simulate`, model `hw_rdma`) a hunter's node waited
+//! half a job per answer, and a block of expensive jobs on one node spread
+//! slowly. With direct steals (`Builder::direct_steals`, the same on every
+//! rank) the `Range` words leave the node-level memory: every rank, their
+//! owner and its node-mates included, reaches every `Range` word with MPI
+//! atomics only (so no word sees two kinds of atomics), and an idle rank
+//! whose sweep found its node dry makes up to `REMOTE_STEAL_TRIES` steal
+//! attempts per round on random ranks of other nodes: the same read and
+//! CAS as a steal from a node-mate, blocking. Nothing else changes: no
+//! marks are made (offers stay `EMPTY`, so answers never happen), and
+//! counts, the node tree and the notices are as above.
+//!
+//! *Exactly once and no ABA* hold as for node-mates: the argument below
+//! rests on every change of a `Range` word being one CAS on the whole word
+//! by one kind of atomics, never on thief and owner sharing a node.
+//! *Termination* holds on passive RMA, where a blocking read or CAS on
+//! another node's word completes without its target. On software RMA it
+//! completes when the target next enters MPI: in a run at its next
+//! `give_more`, but a rank told "no more" that computes outside MPI would
+//! hold a thief there until it comes back. That is why direct steals are
+//! opt-in, for stacks where `dlbcheck` reports passive progress. The model
+//! checkers run them with blocking operations that complete at once (the
+//! passive case).
+//!
 //! # Invariants
 //!
 //! The model checkers (`src/model_check.rs`, which lists the models
 //! exactly) run this code. Loom explores every schedule with at most two
 //! preemptions (not every interleaving) of 2 and 3 ranks on one node and 2
-//! nodes of one rank with up to 8 jobs, of two runs in a row on 2 ranks,
+//! nodes of one rank with up to 8 jobs (also with direct steals), of two
+//! runs in a row on 2 ranks,
 //! of runs in coarse units (up to 2^63 - 1 jobs) on 2 ranks, and, at four
 //! preemptions, of a thief's steal attempt racing its victim's claims;
 //! shuttle random and PCT schedules of 4 to 8 ranks on one and on several
-//! nodes, two or three runs in a row, some in coarse units, with a victim
-//! seed per schedule. They assert three properties that follow from the
+//! nodes (also with direct steals), two or three runs in a row, some in
+//! coarse units, with a victim seed per schedule. They assert three properties that follow from the
 //! invariants below: **exactly once**, every job is handed out to exactly
 //! one rank;
 //! **no early end**, no rank is told "no more" while a job is unfinished;
@@ -409,6 +440,9 @@ const PARTIAL_SEND_EVERY: Duration = Duration::from_millis(1);
 /// Takes a rank keeps in flight to ranks on other nodes, so that it never
 /// waits behind one busy rank.
 pub(crate) const REMOTE_TAKES: usize = 3;
+/// Steal attempts an idle rank of a dry node makes per round on random
+/// ranks of other nodes, with direct steals.
+const REMOTE_STEAL_TRIES: usize = 2;
 
 /// The outcome of one steal attempt.
 #[must_use]
@@ -430,7 +464,8 @@ pub(crate) struct Counters {
     /// Successful steals plus takes that brought units.
     pub(crate) steals: u64,
     pub(crate) units_stolen: u64,
-    /// Takes from other nodes that brought units (also in `steals`).
+    /// Takes from other nodes that brought units, or (direct steals)
+    /// steals from them (also in `steals`).
     pub(crate) remote_steals: u64,
     /// Answers with units to other nodes' hunger marks.
     pub(crate) deposits: u64,
@@ -514,6 +549,9 @@ pub(crate) struct Protocol<A: Atomics> {
     /// Where the units the last `find_work` found came from: a steal from
     /// a node-mate, or an answer from another node (the stash).
     found: How,
+    /// Direct steals: `Range` words of other nodes take passive atomics,
+    /// and idle ranks of a dry node steal from them (see the module doc).
+    direct: bool,
     #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
     bug: Option<Bug>,
     #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
@@ -550,6 +588,7 @@ impl<A: Atomics> Protocol<A> {
             watchdog: None,
             steal_log: None,
             found: How::Steal,
+            direct: false,
             #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
             bug: None,
             #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
@@ -571,6 +610,14 @@ impl<A: Atomics> Protocol<A> {
 
     fn me(&self) -> usize {
         self.atomics.rank()
+    }
+
+    /// Turns direct steals on (the same on every rank, before the first
+    /// run; see the module doc). The atomics must reach every `Range` word
+    /// with one kind of atomics, which complete without their target's
+    /// owner.
+    pub(crate) fn set_direct_steals(&mut self, on: bool) {
+        self.direct = on;
     }
 
     fn multi_node(&self) -> bool {
@@ -854,7 +901,11 @@ impl<A: Atomics> Protocol<A> {
                 if first_forward || all_idle || hunting && self.may_send_counts()? {
                     self.forward()?;
                 }
-                if hunting {
+                if self.direct {
+                    if let Some(loot) = self.steal_remote()? {
+                        break Some(self.keep(loot, &want, How::Remote)?);
+                    }
+                } else if hunting {
                     self.hunt_remote()?;
                 }
             }

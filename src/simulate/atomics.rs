@@ -249,11 +249,19 @@ impl World {
 pub(crate) struct SimAtomics {
     world: Arc<World>,
     topology: Topology,
+    /// Direct steals: every `Range` word takes MPI atomics (the owner's
+    /// own as a call that stays on it, any other's as a remote one, also a
+    /// node-mate's), as the hybrid path then places them.
+    direct: bool,
 }
 
 impl SimAtomics {
-    pub(crate) fn new(world: Arc<World>, topology: Topology) -> SimAtomics {
-        SimAtomics { world, topology }
+    pub(crate) fn new(world: Arc<World>, topology: Topology, direct: bool) -> SimAtomics {
+        SimAtomics {
+            world,
+            topology,
+            direct,
+        }
     }
 
     /// Any operation: on shared memory, on one's own cross-node word, or
@@ -265,7 +273,13 @@ impl SimAtomics {
         let mate = self.topology.is_mate(target) && target != me;
         let mate_rma =
             mate && slot.level() == Level::Cross && self.world.latency.mate_rma.is_some();
-        if !mate_rma && (slot.level() == Level::Node || mate) {
+        let mpi_range = self.direct && slot == Slot::Range;
+        if mpi_range && target != me {
+            return Ok(OpResult::Later(
+                self.world.start_rma(me, target, index, op, mate)?,
+            ));
+        }
+        if !mpi_range && !mate_rma && (slot.level() == Level::Node || mate) {
             return Ok(OpResult::Now(self.world.shm(me, index, op)?));
         }
         if target == me {

@@ -76,7 +76,12 @@ pub(crate) fn sleep(d: Duration) -> bool {
 
 /// Runs `sc` under dlb.
 pub(crate) fn run(sc: &Scenario) -> Result<Outcome> {
-    run_ranks(sc, one_rank)
+    run_ranks(sc, |w, m, r, sc, sh, l| one_rank(w, m, r, sc, sh, l, false))
+}
+
+/// Runs `sc` under dlb with direct steals (`DLB_DIRECT_STEALS=1`).
+pub(crate) fn run_direct(sc: &Scenario) -> Result<Outcome> {
+    run_ranks(sc, |w, m, r, sc, sh, l| one_rank(w, m, r, sc, sh, l, true))
 }
 
 /// A simulated rank's thread: `body`, on `cpu` if given, with its failure
@@ -196,7 +201,7 @@ fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// One rank: its loop of `give_more` and jobs, then, until every rank
-/// heard "no more", entering MPI now and then.
+/// heard "no more", entering MPI now and then. `direct`: direct steals.
 fn one_rank(
     world: &Arc<World>,
     map: Arc<NodeMap>,
@@ -204,11 +209,13 @@ fn one_rank(
     sc: &Scenario,
     shared: &Shared,
     limit: u64,
+    direct: bool,
 ) -> Result<RankOut> {
     let kernel = &world.kernel;
     kernel.enter(rank)?;
-    let atomics = SimAtomics::new(Arc::clone(world), Topology::of(rank, map));
+    let atomics = SimAtomics::new(Arc::clone(world), Topology::of(rank, map), direct);
     let mut protocol = Protocol::new(atomics, sc.seed);
+    protocol.set_direct_steals(direct);
     if let Some(k) = sc.tree_fan_out {
         protocol.set_tree_fan_out(k);
     }

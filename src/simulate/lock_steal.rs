@@ -161,7 +161,7 @@ fn one_rank(
 ) -> Result<RankOut> {
     world.kernel.enter(me)?;
     let r = Rank {
-        a: SimAtomics::new(Arc::clone(world), Topology::of(me, map)),
+        a: SimAtomics::new(Arc::clone(world), Topology::of(me, map), false),
         world,
         me,
         limit,

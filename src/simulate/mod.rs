@@ -72,6 +72,10 @@ pub(crate) fn virtual_sleep(d: Duration) -> bool {
 pub enum Strategy {
     /// dlb's RMA variant (`setup` + `give_more`).
     Dlb,
+    /// The same with direct steals (`DLB_DIRECT_STEALS=1`, for passive
+    /// MPI atomics): idle ranks of a dry node steal from other nodes'
+    /// ranges themselves instead of asking their owners.
+    DlbDirect,
     /// A static block split.
     Static,
     /// One fetch-and-add counter on rank 0.
@@ -87,8 +91,9 @@ pub enum Strategy {
 
 impl Strategy {
     /// Every strategy.
-    pub const ALL: [Strategy; 5] = [
+    pub const ALL: [Strategy; 6] = [
         Strategy::Dlb,
+        Strategy::DlbDirect,
         Strategy::Static,
         Strategy::GlobalCounter,
         Strategy::MasterWorker,
@@ -99,11 +104,18 @@ impl Strategy {
     pub fn name(self) -> &'static str {
         match self {
             Strategy::Dlb => "dlb",
+            Strategy::DlbDirect => "dlb_direct",
             Strategy::Static => "static",
             Strategy::GlobalCounter => "global_counter",
             Strategy::MasterWorker => "master_worker",
             Strategy::LockSteal => "lock_steal",
         }
+    }
+
+    /// Whether this is dlb (with or without direct steals), whose victim
+    /// choices depend on a seed.
+    pub fn is_dlb(self) -> bool {
+        matches!(self, Strategy::Dlb | Strategy::DlbDirect)
     }
 
     /// The strategy named `name`.
@@ -302,6 +314,7 @@ pub fn run(strategy: Strategy, sc: &Scenario) -> Result<Outcome> {
     }
     match strategy {
         Strategy::Dlb => dlb_run::run(sc),
+        Strategy::DlbDirect => dlb_run::run_direct(sc),
         Strategy::Static => baselines::static_split(sc),
         Strategy::GlobalCounter => baselines::global_counter(sc),
         Strategy::MasterWorker => baselines::master_worker(sc),

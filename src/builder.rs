@@ -151,16 +151,19 @@ impl Builder {
     /// that the owner answers in its next `give_more`, because on software
     /// RMA an operation on a rank busy outside MPI waits for it. With direct
     /// steals every rank's range word takes MPI atomics, also from its owner
-    /// and its node-mates (the other words stay where they are), and the
+    /// and its node-mates (the other words stay where they are; on the `mpi`
+    /// path node-mates then steal from each other directly too), and the
     /// idle ranks of a node that ran dry steal from random ranks of other
     /// nodes with a read and a compare-and-swap, as from a node-mate. In the
-    /// simulator's hardware-RDMA model (64 ranks in nodes of 8) that took a
-    /// workload whose expensive jobs all start on one node from 1.22 to
-    /// 1.03 times the lower bound, and uniform jobs at 1,024 ranks from
-    /// 1.033 to 1.013 (see BENCHMARKS.md). On software RMA a steal from a
+    /// simulator's hardware-RDMA model (nodes of 8) that took a workload
+    /// whose expensive jobs all start on one node from 1.22 to 1.04 times
+    /// the lower bound at 64 ranks, and uniform jobs at 1,024 ranks from
+    /// 1.033 to 1.017 (see BENCHMARKS.md). On software RMA a steal from a
     /// busy rank waits for it, and a rank told "no more" that computes
     /// outside MPI holds such a thief until it enters MPI again: leave it
-    /// off there. On one node it changes nothing.
+    /// off there. Where an MPI locks the target's window for every atomic
+    /// (Open MPI 4.1's osc/ucx; SimGrid's SMPI) thieves also delay owners'
+    /// claims; measure before you keep it. On one node it changes nothing.
     ///
     /// ```no_run
     /// let _mpi = dlb::Mpi::init()?;

@@ -220,8 +220,8 @@ pub(crate) fn verbose_from_env() -> Result<Option<bool>> {
     switch_from_env("DLB_VERBOSE")
 }
 
-/// `DLB_DIRECT_STEALS=1|0`: every rank steals directly from every other
-/// over MPI atomics (see `Builder::direct_steals`).
+/// `DLB_DIRECT_STEALS=1|0`: idle ranks of a dry node steal directly from
+/// other nodes' ranges over MPI atomics (see `Builder::direct_steals`).
 pub(crate) fn direct_steals_from_env() -> Result<Option<bool>> {
     switch_from_env("DLB_DIRECT_STEALS")
 }

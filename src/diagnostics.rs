@@ -57,6 +57,10 @@ impl Dlb {
                 format!("every rank on its own (units move by request and answer): {mpi_atomics}")
             }
             AtomicsPath::Mpi => format!("within a node and across nodes: {mpi_atomics}"),
+            AtomicsPath::Hybrid if self.dispenser.direct_steals() => format!(
+                "within a node: CPU atomics on a shared window, but range words on MPI atomics \
+                 (direct steals); across nodes: {mpi_atomics}"
+            ),
             AtomicsPath::Hybrid => format!(
                 "within a node: CPU atomics on a shared window; across nodes: {mpi_atomics}"
             ),

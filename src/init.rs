@@ -293,7 +293,7 @@ fn refuse_known_crash(comm: &Comm, flavor: WindowFlavor) -> Result<Option<String
 }
 
 /// Creates the windows for the RMA variant and wraps them in their atomics;
-/// with `direct`, MPI atomics with all ranks as one node.
+/// with `direct` (across nodes only), every range word on MPI atomics.
 /// Also returns why the path and the window are what they are, when they
 /// were not asked for (see `src/verbose.rs`).
 fn open_atomics(
@@ -358,6 +358,8 @@ fn open_windows(
     let topology = Topology::new(comm.rank(), node_map);
     let nodes = topology.nodes();
     let one_node = !topology.multi_node();
+    // Direct steals are steals across nodes: on one node nothing changes.
+    let direct = direct && !one_node;
     // Whether all ranks share one real node (simulated nodes may).
     let real_one_node = match ranks_per_node {
         Some(_) => comm.node_count()? == 1,
@@ -468,7 +470,9 @@ impl Opening<'_> {
                         // a node of its own to the protocol: units move
                         // between any two ranks by hunger mark and answer,
                         // and no rank waits on a busy rank's window for more
-                        // than one mark.
+                        // than one mark. Direct steals (asked for across
+                        // nodes) take MPI atomics to be passive: the real
+                        // nodes, node-mates stealing from each other.
                         AtomicsPath::Mpi if win.is_passive() || self.direct => {
                             WindowAtomics::Mpi(MpiAtomics::new(win, topology.clone())?)
                         }

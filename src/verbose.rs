@@ -72,7 +72,12 @@ impl Dlb {
                 Ok(None) => {}
                 Err(e) => parts.push(format!("levels unknown ({e})")),
             }
-            if let Some(source) = r.direct_steals {
+            if let Some(source) = r.direct_steals.filter(|_| !self.dispenser.direct_steals()) {
+                parts.push(format!(
+                    "direct steals: asked for ({}), but no effect on one node",
+                    source.says("")
+                ));
+            } else if let Some(source) = r.direct_steals {
                 parts.push(format!(
                     "direct steals: idle ranks of a dry node steal from other nodes' ranges, \
                      every range word on MPI atomics ({})",

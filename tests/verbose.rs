@@ -90,10 +90,16 @@ fn verbose_names_what_the_environment_set() {
         let part = "atomics hybrid (default: the ranks span 2 nodes (simulated nodes of 1 ranks)";
         assert!(line.contains(part), "'{part}' missing: {line}");
     }
+    for line in lines(2, &[("DLB_DIRECT_STEALS", "1")]) {
+        let part = "direct steals: asked for (set by DLB_DIRECT_STEALS), but no effect on one node";
+        assert!(line.contains(part), "'{part}' missing: {line}");
+        assert!(line.contains("atomics shm"), "{line}");
+    }
     let env = [("DLB_DIRECT_STEALS", "1"), ("DLB_RANKS_PER_NODE", "1")];
     for line in lines(2, &env) {
         for part in [
             "atomics hybrid (default: the ranks span 2 nodes",
+            "but range words on MPI atomics (direct steals)",
             "direct steals: idle ranks of a dry node steal from other nodes' ranges, every range \
              word on MPI atomics (set by DLB_DIRECT_STEALS)",
         ] {

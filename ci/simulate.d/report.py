@@ -146,7 +146,7 @@ def has_real(real_path, ranks, per_node, mpi, jobs):
     sys.exit(0 if found else 1)
 
 
-COLORS = {"dlb": "#d62728", "static": "#7f7f7f", "global_counter": "#1f77b4",
+COLORS = {"dlb": "#d62728", "dlb_direct": "#ff7f0e", "static": "#7f7f7f", "global_counter": "#1f77b4",
           "master_worker": "#2ca02c", "lock_steal": "#9467bd"}
 
 

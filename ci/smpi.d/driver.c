@@ -8,8 +8,8 @@
  * block (the first eighth of the IDs cost 8 x the rest), seed (the seed
  * example's 1-8 units). Strategies, in this order, each after a barrier:
  *   dlb            dlb_setup + dlb_give_more(1) (dlb's RMA variant)
- *   dlb_direct     the same with DLB_DIRECT_STEALS=1 (any rank steals from
- *                  any other over MPI atomics)
+ *   dlb_direct     the same with DLB_DIRECT_STEALS=1 (idle ranks of a dry
+ *                  node steal from other nodes' ranges over MPI atomics)
  *   static         block split, no communication
  *   global_counter one MPI_Fetch_and_op counter on rank 0
  *   master_worker  rank 0 hands out one ID per message and computes nothing
@@ -94,8 +94,8 @@ static void run_dlb(void) {
     check_dlb(rc, "dlb_give_more");
 }
 
-/* dlb with direct steals (DLB_DIRECT_STEALS=1: MPI atomics, any rank
- * steals from any other), in a dlb of its own. */
+/* dlb with direct steals (DLB_DIRECT_STEALS=1: idle ranks of a dry node
+ * steal from other nodes' ranges over MPI atomics), in a dlb of its own. */
 static void run_dlb_direct(void) {
     check_dlb(dlb_finalize(), "dlb_finalize");
     setenv("DLB_DIRECT_STEALS", "1", 1);

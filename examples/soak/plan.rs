@@ -95,7 +95,7 @@ pub struct Cycle {
     pub claim_ahead: Option<u64>,
     pub per_call_timing: bool,
     pub schedule: Schedule,
-    /// Direct steals (only drawn where the path may be `mpi`).
+    /// Direct steals (on any path; they act only across nodes).
     pub direct_steals: bool,
     pub seed: u64,
     pub runs: u64,
@@ -153,7 +153,7 @@ impl Cycle {
             Schedule::Guided,
             Schedule::Factoring,
         ][rng.below(4) as usize];
-        let direct_steals = matches!(atomics, None | Some(AtomicsPath::Mpi)) && rng.below(4) == 0;
+        let direct_steals = rng.below(4) == 0;
         Cycle {
             variant,
             atomics,

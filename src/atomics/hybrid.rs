@@ -53,6 +53,11 @@ impl HybridAtomics {
         node.and(cross).and(comm)
     }
 
+    /// Whether the `Range` words are in the MPI window (direct steals).
+    pub(crate) fn ranges_cross(&self) -> bool {
+        self.ranges_cross
+    }
+
     /// The flavor of the cross-node window.
     pub(crate) fn cross_flavor(&self) -> crate::mpi::WindowFlavor {
         self.cross.flavor()

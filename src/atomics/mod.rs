@@ -329,8 +329,13 @@ impl Atomics for WindowAtomics {
     }
     fn node_words_passive(&self) -> bool {
         // MPI atomics may be software RMA, where a read waits for a busy
-        // target's next call into MPI.
-        !matches!(self, WindowAtomics::Mpi(_))
+        // target's next call into MPI; with direct steals the hybrid path's
+        // range words take MPI atomics too.
+        match self {
+            WindowAtomics::Mpi(_) => false,
+            WindowAtomics::Shm(_) => true,
+            WindowAtomics::Hybrid(a) => !a.ranges_cross(),
+        }
     }
     fn wait(&self, slot: Slot, seen: u64, timeout: std::time::Duration) {
         each_path!(self, a => a.wait(slot, seen, timeout))

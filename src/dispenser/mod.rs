@@ -166,6 +166,11 @@ impl<A: Atomics> Dispenser<A> {
         self.protocol.as_mut()
     }
 
+    /// Whether the RMA variant steals directly across nodes.
+    pub(crate) fn direct_steals(&self) -> bool {
+        self.protocol.as_ref().is_some_and(Protocol::direct_steals)
+    }
+
     /// The atomics of the RMA variant.
     pub(crate) fn atomics(&self) -> Option<&A> {
         self.protocol.as_ref().map(Protocol::atomics)

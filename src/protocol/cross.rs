@@ -294,16 +294,28 @@ impl<A: Atomics> Protocol<A> {
     /// each a read and a compare-and-swap of the victim's `Range` word, as
     /// on a node-mate's; the units of the first that succeeds.
     pub(super) fn steal_remote(&mut self) -> Result<Option<std::ops::Range<u64>>> {
+        if self.take_pause.holds(Instant::now()) {
+            return Ok(None);
+        }
         let remote = self.atomics.topology().remote_count();
+        let mut lost = false;
         for _ in 0..REMOTE_STEAL_TRIES.min(remote) {
             let victim = self
                 .atomics
                 .topology()
                 .remote_at(self.rng.below(remote as u64) as usize);
-            if let Steal::Success(loot) = self.steal(victim)? {
-                self.counters.remote_steals += 1;
-                return Ok(Some(loot));
+            match self.steal(victim)? {
+                Steal::Success(loot) => {
+                    self.counters.remote_steals += 1;
+                    self.take_pause = TakePause::default();
+                    return Ok(Some(loot));
+                }
+                Steal::Retry => lost = true,
+                Steal::Empty => {}
             }
+        }
+        if !lost && !MODEL_CHECKING {
+            self.take_pause.lengthen(Instant::now());
         }
         Ok(None)
     }
@@ -417,11 +429,20 @@ impl<A: Atomics> Protocol<A> {
     /// opens its connections now, while every rank is inside MPI. Open MPI
     /// opens TCP connections (and UCX its endpoints' wire-up) on first use,
     /// and that needs the target's progress: in a run, a first operation on
-    /// a rank that was told "no more" and computes would wait for it.
+    /// a rank that was told "no more" and computes would wait for it. With
+    /// direct steals node-mates' range words take MPI atomics too, so their
+    /// connections are opened as well.
     pub(crate) fn connect_remote(&mut self) -> Result<()> {
         let topology = self.atomics.topology().clone();
+        let me = self.me();
+        let mates = topology
+            .mates()
+            .iter()
+            .copied()
+            .filter(|&r| self.direct && r != me);
         let mut reads = topology
             .remote()
+            .chain(mates)
             .map(|r| self.atomics.start(r, Slot::Offer, Update::Read))
             .collect::<Result<Vec<_>>>()?;
         self.await_ops(&mut reads, None)

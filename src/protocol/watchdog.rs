@@ -6,8 +6,10 @@
 //!
 //! A rank that has waited longer than half the timeout reads the others'
 //! heartbeats (request-based reads that it polls, so it never blocks on a
-//! busy rank). A rank whose heartbeat did not change for the whole timeout,
-//! or that did not even answer the read for that long (on software RMA a
+//! busy rank; a thief blocked in a direct steal, which is for passive RMA,
+//! checks only once the steal returned). A rank whose heartbeat did not
+//! change for the whole timeout, or that did not even answer the read for
+//! that long (on software RMA a
 //! rank outside MPI serves nothing), is *silent*: it stopped calling dlb
 //! while others wait for it. A rank that waited longer than the timeout and
 //! sees a silent rank prints what it knows (its run, its range, the jobs

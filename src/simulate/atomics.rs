@@ -339,6 +339,10 @@ impl Atomics for SimAtomics {
     fn progress(&self) -> Result<()> {
         self.world.mpi_call(self.rank())
     }
+    fn node_words_passive(&self) -> bool {
+        // With direct steals node-mates' range words take MPI atomics.
+        !self.direct
+    }
     fn peek(&self, slot: Slot) -> Result<u64> {
         let me = self.rank();
         let now = self.world.kernel.now();

@@ -8,7 +8,8 @@
 //!   (when the program finished it);
 //! - every wait for work (own range empty, looking for more), and whether
 //!   it found work;
-//! - every steal attempt on a node-mate (victim, outcome, units, latency),
+//! - every steal attempt on a node-mate, or with direct steals on a rank of
+//!   another node (victim, outcome, units, latency),
 //!   every take started on a rank of another node (victim, how long the
 //!   start took) and every answer to one (victim, units or none, time since
 //!   the take started);
@@ -65,7 +66,8 @@ pub(crate) enum How {
     Ahead = 1,
     /// Stolen from a node-mate.
     Steal = 2,
-    /// Units that came from another node (an answer to a take).
+    /// Units that came from another node (an answer to a take, or a
+    /// direct steal).
     Remote = 3,
     /// The static variant's block.
     Static = 5,
@@ -95,7 +97,7 @@ impl How {
     }
 }
 
-/// The outcome of a steal attempt on a node-mate.
+/// The outcome of a steal attempt (on a node-mate, or a direct steal).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Outcome {
     /// Units taken.
@@ -125,7 +127,8 @@ pub(crate) enum Kind {
     Jobs(How),
     /// A wait for work; `a` is 1 when it found work.
     Idle,
-    /// A steal attempt on node-mate `a`; `b` is the units taken.
+    /// A steal attempt on rank `a` (a node-mate, or with direct steals a
+    /// rank of another node); `b` is the units taken.
     Steal(Outcome),
     /// A take started on rank `a` of another node (`t0..t1`: the start).
     RemoteTake,

@@ -156,9 +156,9 @@ impl Builder {
     /// idle ranks of a node that ran dry steal from random ranks of other
     /// nodes with a read and a compare-and-swap, as from a node-mate. In the
     /// simulator's hardware-RDMA model (nodes of 8) that took a workload
-    /// whose expensive jobs all start on one node from 1.22 to 1.04 times
+    /// whose expensive jobs all start on one node from 1.22 to 1.03 times
     /// the lower bound at 64 ranks, and uniform jobs at 1,024 ranks from
-    /// 1.033 to 1.017 (see BENCHMARKS.md). On software RMA a steal from a
+    /// 1.033 to 1.015 (see BENCHMARKS.md). On software RMA a steal from a
     /// busy rank waits for it, and a rank told "no more" that computes
     /// outside MPI holds such a thief until it enters MPI again: leave it
     /// off there. Where an MPI locks the target's window for every atomic

@@ -378,6 +378,11 @@ fn finds_every_seeded_bug() {
             case(3, 1, Model::Plain, &one),
         ),
         (Bug::CarryKeepsCount, Random, case(3, 1, Model::Plain, &one)),
+        (
+            Bug::DirectStealDropsRest,
+            Random,
+            case(4, 2, Model::Plain, &one).direct(),
+        ),
     ];
     for (bug, scheduler, case) in bugs {
         let case = case.bug(bug);

@@ -29,6 +29,10 @@ const OFFER_CHECK_PERIOD: Duration = Duration::from_micros(20);
 /// long, doubling with each further empty one up to [`MAX_TAKE_PAUSE`].
 const FIRST_TAKE_PAUSE: Duration = Duration::from_micros(64);
 const MAX_TAKE_PAUSE: Duration = Duration::from_millis(1);
+/// A direct steal attempt on another node slower than this (ten round
+/// trips of a hardware atomic) queued at its target: after an all-empty
+/// round of such attempts, the thief pauses as a hunter pauses its takes.
+const SLOW_REMOTE_STEAL: Duration = Duration::from_micros(25);
 
 /// The hunter's pause after takes of the current run came back
 /// empty-handed (see the module doc of [`super`]); the default is none.
@@ -299,7 +303,9 @@ impl<A: Atomics> Protocol<A> {
         }
         let remote = self.atomics.topology().remote_count();
         let mut lost = false;
-        for _ in 0..REMOTE_STEAL_TRIES.min(remote) {
+        let began = Instant::now();
+        let tries = REMOTE_STEAL_TRIES.min(remote);
+        for _ in 0..tries {
             let victim = self
                 .atomics
                 .topology()
@@ -308,14 +314,21 @@ impl<A: Atomics> Protocol<A> {
                 Steal::Success(loot) => {
                     self.counters.remote_steals += 1;
                     self.take_pause = TakePause::default();
+                    if self.has_bug(Bug::DirectStealDropsRest) {
+                        return Ok(Some(loot.start..loot.start + 1));
+                    }
                     return Ok(Some(loot));
                 }
                 Steal::Retry => lost = true,
                 Steal::Empty => {}
             }
         }
-        if !lost && !MODEL_CHECKING {
-            self.take_pause.lengthen(Instant::now());
+        // Pause only where attempts are slow: operations that queue at
+        // their targets (a lock per atomic, or software RMA) delay owners.
+        let now = Instant::now();
+        let slow = now.duration_since(began) > SLOW_REMOTE_STEAL * tries as u32;
+        if !lost && slow && !MODEL_CHECKING {
+            self.take_pause.lengthen(now);
         }
         Ok(None)
     }

@@ -50,6 +50,10 @@ pub(crate) enum Bug {
     /// without taking them out of the word: they are counted twice, and a
     /// run ends before its jobs are done.
     CarryKeepsCount,
+    /// A direct steal from another node hands its thief the first unit of
+    /// its loot and forgets the rest (as if every caller wanted one unit):
+    /// those units are lost, and the run never ends.
+    DirectStealDropsRest,
 }
 
 /// Paths through the protocol that a model checker's schedules must reach:

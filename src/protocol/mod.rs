@@ -218,14 +218,17 @@
 //! attempts per round on random ranks of other nodes (whenever it would
 //! otherwise hunt: its sweep found the node dry, or in its first round the
 //! node was idle): the same read and CAS as a steal from a node-mate,
-//! blocking. After a round that found every victim empty it pauses its
-//! remote steals as a hunter pauses its takes (64 µs, doubling to 1 ms,
-//! until it gets units): where an MPI implements each atomic with a lock
-//! on the target's window (Open MPI 4.1's osc/ucx; SimGrid's SMPI, whose
-//! compare-and-swap dlb locks), idle ranks' reads otherwise queue the
-//! owners' claims behind them (on SMPI, 64 ranks, uniform jobs: 1.8 to
-//! 4.6 times the bound without the pause, 1.3 with it; in the simulator's
-//! lock-free `hw_rdma` model the pause costs 0.2 to 0.3 points). Node-mates
+//! blocking. After a round that found every victim empty and whose
+//! attempts were slow (over 25 µs each, ten hardware round trips: they
+//! queued at their targets) it pauses its remote steals as a hunter
+//! pauses its takes (64 µs, doubling to 1 ms, until it gets units): where
+//! an MPI implements each atomic with a lock on the target's window (Open
+//! MPI 4.1's osc/ucx; SimGrid's SMPI, whose compare-and-swap dlb locks),
+//! idle ranks' reads otherwise queue the owners' claims behind them (on
+//! SMPI, 64 ranks, uniform jobs: 1.8 to 4.6 times the bound without the
+//! pause, 1.34 with it), while on lock-free hardware atomics the thieves'
+//! reads cost owners nothing (in the simulator's `hw_rdma` model a pause
+//! after every all-empty round cost 0.2 to 0.3 points). Node-mates
 //! are swept one per round, as on the `mpi` path. Nothing else changes: no
 //! marks are made (offers stay `EMPTY`, so answers never happen), and
 //! counts, the node tree and the notices are as above. A rank robbed of

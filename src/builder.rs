@@ -248,9 +248,9 @@ impl Builder {
         self
     }
 
-    /// Testing aid: treats blocks of `k` consecutive ranks as nodes (they
-    /// must share a real node), so that the node-aware protocol can be
-    /// exercised on one machine. Also `DLB_RANKS_PER_NODE=k`.
+    /// Testing aid: treats blocks of `k` consecutive ranks of each real node
+    /// as nodes (a block never spans real nodes), so that the node-aware
+    /// protocol can be exercised on one machine. Also `DLB_RANKS_PER_NODE=k`.
     #[doc(hidden)]
     pub fn ranks_per_node(mut self, k: usize) -> Builder {
         self.ranks_per_node = Some(k);

@@ -140,7 +140,7 @@ pub(crate) fn schedule_from_env() -> Result<Option<Schedule>> {
 }
 
 /// `DLB_RANKS_PER_NODE=k`: a testing aid that simulates nodes of `k`
-/// consecutive ranks within one (see `Builder::ranks_per_node`).
+/// consecutive ranks within each real one (see `Builder::ranks_per_node`).
 pub(crate) fn ranks_per_node_from_env() -> Result<Option<usize>> {
     let Ok(value) = std::env::var("DLB_RANKS_PER_NODE") else {
         return Ok(None);

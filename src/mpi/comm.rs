@@ -174,11 +174,15 @@ impl Comm {
     /// The node of every rank: node `i` is the `i`-th group of ranks that
     /// share memory, numbered in the order of their lowest rank, and this
     /// rank's node as a communicator. With `ranks_per_node`, nodes are
-    /// blocks of that many consecutive ranks instead (a testing aid: it
-    /// simulates nodes within one). Collective.
+    /// blocks of that many consecutive ranks of each real node instead (a
+    /// testing aid: it simulates nodes within one; a block never spans two
+    /// real nodes, whose ranks share no memory). Collective.
     pub(crate) fn node_map(&self, ranks_per_node: Option<usize>) -> Result<(Vec<usize>, Comm)> {
         let node = match ranks_per_node {
-            Some(k) => self.split(self.rank / k.max(1))?,
+            Some(k) => {
+                let real = self.split_node()?;
+                real.split(real.rank() / k.max(1))?
+            }
             None => self.split_node()?,
         };
         // The lowest rank of my node names it: gather my node's ranks.

@@ -89,6 +89,9 @@ impl Atomics for HybridAtomics {
     fn read(&self, target: usize, slot: Slot) -> Result<u64> {
         self.of(slot).read(target, slot)
     }
+    fn glance(&self, target: usize, slot: Slot) -> Result<u64> {
+        self.of(slot).glance(target, slot)
+    }
     fn peek(&self, slot: Slot) -> Result<u64> {
         self.of(slot).peek(slot)
     }

@@ -56,6 +56,12 @@ pub(crate) struct LocalAtomics {
     /// Writes that moved units or counts (see `Atomics::content_writes`).
     content: Arc<StdAtomicU64>,
     topology: Topology,
+    /// Whether [`Atomics::glance`] returns what an `MPI_Get` may: now and
+    /// then a stale value (this view's previous glance) or, as if it
+    /// overlapped an update, arbitrary bits (see `with_noisy_glances`).
+    noisy_glances: bool,
+    /// Glances made by this view, and the value of the last one.
+    glances: Arc<(StdAtomicU64, StdAtomicU64)>,
 }
 
 impl LocalAtomics {
@@ -82,8 +88,18 @@ impl LocalAtomics {
                 writes: Arc::clone(&writes),
                 content: Arc::clone(&content),
                 topology: Topology::blocks(rank, size, per_node),
+                noisy_glances: false,
+                glances: Arc::new((StdAtomicU64::new(0), StdAtomicU64::new(0))),
             })
             .collect()
+    }
+
+    /// This view, with glances that are one time in three stale and one in
+    /// three arbitrary bits, as an `MPI_Get` of a word under update may
+    /// return: what `glance`'s callers must survive.
+    pub(crate) fn with_noisy_glances(mut self) -> LocalAtomics {
+        self.noisy_glances = true;
+        self
     }
 
     /// Counts a write that changed a word, after it happened.
@@ -147,6 +163,23 @@ impl Atomics for LocalAtomics {
             self.wrote();
         }
         Ok(old)
+    }
+    fn glance(&self, target: usize, slot: Slot) -> Result<u64> {
+        let now = self.word(target, slot).load(SeqCst);
+        if !self.noisy_glances {
+            return Ok(now);
+        }
+        let (count, last) = &*self.glances;
+        let n = count.fetch_add(1, Relaxed);
+        let value = match n % 3 {
+            0 => now,
+            1 => last.load(Relaxed),
+            // A mix of the word's bits and a counter's, spread over both
+            // halves (an odd multiplier visits every value).
+            _ => now ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        };
+        last.store(now, Relaxed);
+        Ok(value)
     }
     fn read(&self, target: usize, slot: Slot) -> Result<u64> {
         Ok(self.word(target, slot).load(SeqCst))

@@ -23,7 +23,8 @@
 //! to one kind, and [`HybridAtomics`] places each slot in one window by its
 //! level. (The one CPU access to an MPI window's word is
 //! [`Atomics::peek`]: a plain load by the word's owner, a hint that a
-//! read-modify-write never relies on.)
+//! read-modify-write never relies on. [`Atomics::glance`] is the other
+//! non-atomic access: an `MPI_Get`, also only a hint.)
 
 mod hybrid;
 #[cfg(test)]
@@ -263,6 +264,18 @@ pub(crate) trait Atomics {
     }
     /// An atomic read (`MPI_NO_OP`) of a swap slot.
     fn read(&self, target: usize, slot: Slot) -> Result<u64>;
+    /// `target`'s `slot` as a hint for a compare-and-swap's compare value:
+    /// it may be stale or, while an atomic update of the word is in
+    /// progress, any value (an `MPI_Get` on MPI windows), which costs
+    /// nothing but a failed compare-and-swap, since one succeeds only where
+    /// the word held the value. Unlike [`Atomics::load`] it takes no lock
+    /// where an MPI serializes atomics behind one on the target (Open MPI
+    /// 4.1's osc/ucx; dlb's compare-and-swap on SMPI), so a thief's look
+    /// does not queue its victim's claims. An atomic [`Atomics::load`] by
+    /// default.
+    fn glance(&self, target: usize, slot: Slot) -> Result<u64> {
+        self.load(target, slot)
+    }
     /// This rank's own `slot` as a hint: on MPI windows a CPU load (see
     /// `Window::peek_own`), which may be stale or, while a remote update
     /// is in progress, any value; confirm with an atomic before acting on
@@ -317,6 +330,9 @@ impl Atomics for WindowAtomics {
     }
     fn read(&self, target: usize, slot: Slot) -> Result<u64> {
         each_path!(self, a => a.read(target, slot))
+    }
+    fn glance(&self, target: usize, slot: Slot) -> Result<u64> {
+        each_path!(self, a => a.glance(target, slot))
     }
     fn peek(&self, slot: Slot) -> Result<u64> {
         each_path!(self, a => a.peek(slot))

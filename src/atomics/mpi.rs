@@ -79,6 +79,12 @@ impl Atomics for MpiAtomics {
         let (op, value) = rma_op(slot, Update::Read);
         self.win.fetch_op(target, slot.index(), value, op)
     }
+    fn glance(&self, target: usize, slot: Slot) -> Result<u64> {
+        if target == self.rank() {
+            return self.peek(slot);
+        }
+        self.win.get(target, slot.index())
+    }
     fn peek(&self, slot: Slot) -> Result<u64> {
         match self.win.peek_own(slot.index())? {
             Some(value) => Ok(value),

@@ -513,6 +513,37 @@ impl Window {
         Ok(old)
     }
 
+    /// `MPI_Get` of `target`'s word `index`, completed with `MPI_Win_flush`
+    /// (§12.3.3, §12.5.4): a read that is not an atomic. While an atomic
+    /// update of the word is in progress MPI leaves the value it returns
+    /// undefined (§12.7: a conflicting access, not an erroneous one since
+    /// MPI-3), so callers use it only as a hint that an atomic confirms.
+    /// Unlike an atomic it takes no lock where an MPI runs atomics under
+    /// one (Open MPI 4.1's osc/ucx; dlb's own on SMPI, see
+    /// [`Window::compare_and_swap`]).
+    pub(crate) fn get(&self, target: usize, index: usize) -> Result<u64> {
+        self.check_index(index);
+        let mut value: u64 = 0;
+        // SAFETY: the origin buffer is a live u64 that stays valid until the
+        // flush below completes the get; one MPI_UINT64_T at a displacement
+        // inside the window (checked in debug builds, fixed by the callers'
+        // layout); an epoch is open.
+        check("MPI_Get", unsafe {
+            ffi::MPI_Get(
+                &mut value as *mut u64 as *mut c_void,
+                1,
+                ffi::RSMPI_UINT64_T,
+                target as c_int,
+                index as ffi::MPI_Aint,
+                1,
+                ffi::RSMPI_UINT64_T,
+                self.raw,
+            )
+        })?;
+        self.flush(target)?;
+        Ok(value)
+    }
+
     /// Starts `MPI_Rget_accumulate` with `op` on `target`'s word `index`
     /// (§12.3.5, §12.3.4): an atomic fetch-and-op that completes later,
     /// when [`RmaRequest::test`] says so, so the caller never blocks on a

@@ -217,18 +217,21 @@
 //! whose sweep found its node dry makes up to `REMOTE_STEAL_TRIES` steal
 //! attempts per round on random ranks of other nodes (whenever it would
 //! otherwise hunt: its sweep found the node dry, or in its first round the
-//! node was idle): the same read and CAS as a steal from a node-mate,
-//! blocking. After a round that found every victim empty and whose
-//! attempts were slow (over 25 µs each, ten hardware round trips: they
-//! queued at their targets) it pauses its remote steals as a hunter
-//! pauses its takes (64 µs, doubling to 1 ms, until it gets units): where
-//! an MPI implements each atomic with a lock on the target's window (Open
-//! MPI 4.1's osc/ucx; SimGrid's SMPI, whose compare-and-swap dlb locks),
-//! idle ranks' reads otherwise queue the owners' claims behind them (on
-//! SMPI, 64 ranks, uniform jobs: 1.8 to 4.6 times the bound without the
-//! pause, 1.34 with it), while on lock-free hardware atomics the thieves'
-//! reads cost owners nothing (in the simulator's `hw_rdma` model a pause
-//! after every all-empty round cost 0.2 to 0.3 points). Node-mates
+//! node was idle): the same look and CAS as a steal from a node-mate,
+//! blocking. A steal's look at its victim's word is a *glance*
+//! ([`crate::atomics::Atomics::glance`]: an `MPI_Get` on MPI windows), not
+//! an atomic: where an MPI implements each atomic with a lock on the
+//! target's window (Open MPI 4.1's osc/ucx; SimGrid's SMPI, whose
+//! compare-and-swap dlb locks), thieves' atomic reads queued the owners'
+//! claims behind them (on SMPI, 64 ranks, uniform / ramp / block jobs:
+//! 1.13 / 1.17 / 1.36 times the bound with reads that were
+//! compare-and-swaps, 1.08 / 1.10 / 1.16 with glances). After a round that
+//! found every victim empty and whose attempts were slow (over 25 µs
+//! each, ten hardware round trips: they queued at their targets) a thief
+//! pauses its remote steals as a hunter pauses its takes (64 µs, doubling
+//! to 1 ms, until it gets units), while on lock-free hardware atomics the
+//! thieves' attempts cost owners nothing (in the simulator's `hw_rdma`
+//! model a pause after every all-empty round cost 0.2 to 0.3 points). Node-mates
 //! are swept one per round, as on the `mpi` path. Nothing else changes: no
 //! marks are made (offers stay `EMPTY`, so answers never happen), and
 //! counts, the node tree and the notices are as above. A rank robbed of
@@ -326,7 +329,11 @@
 //! those units are unclaimed there. Every CAS computes its new value from its
 //! expected value alone, so when it succeeds the transition is valid at that
 //! instant, whether the expected value was read just now, read long ago, or
-//! guessed. Thieves use this: on software RMA (the `mpi` path: Open MPI
+//! guessed, or only glanced at (a steal's first look is not atomic, see
+//! "Direct steals": it may return a stale value, or, if it overlaps an
+//! update, any bits, and a CAS against bits the word does not hold fails;
+//! one against bits it does hold is a CAS against a value the word
+//! really has). Thieves use this: on software RMA (the `mpi` path: Open MPI
 //! osc/pt2pt or osc/ucx without hardware atomics, MPICH over TCP) a busy
 //! victim serves remote operations only inside MPI, once per `give_more`,
 //! and claims once per `give_more` too, so a CAS against the value last
@@ -759,7 +766,7 @@ impl<A: Atomics> Protocol<A> {
 
     fn steal_untraced(&mut self, victim: usize) -> Result<Steal> {
         self.counters.steal_attempts += 1;
-        let mut expected = RangeWord::from_bits(self.atomics.load(victim, Slot::Range)?);
+        let mut expected = RangeWord::from_bits(self.atomics.glance(victim, Slot::Range)?);
         if expected.is_empty() {
             return Ok(Steal::Empty);
         }

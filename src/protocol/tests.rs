@@ -77,16 +77,38 @@ fn hammer_nodes(
     runs: usize,
     slow: impl Fn(usize) -> bool + Send + Sync + Copy + 'static,
 ) -> (u64, u64) {
+    hammer_views(
+        LocalAtomics::nodes(p, per_node),
+        n,
+        maxjobs,
+        runs,
+        false,
+        slow,
+    )
+}
+
+/// [`hammer_nodes`] on the given views, one per rank, with direct steals
+/// across nodes if `direct`.
+fn hammer_views(
+    views: Vec<LocalAtomics>,
+    n: u64,
+    maxjobs: u64,
+    runs: usize,
+    direct: bool,
+    slow: impl Fn(usize) -> bool + Send + Sync + Copy + 'static,
+) -> (u64, u64) {
+    let p = views.len();
     let barrier = Arc::new(Barrier::new(p));
     // Jobs completed, per run, over all threads.
     let completed: Arc<Vec<AtomicU64>> = Arc::new((0..runs).map(|_| AtomicU64::new(0)).collect());
-    let handles: Vec<_> = LocalAtomics::nodes(p, per_node)
+    let handles: Vec<_> = views
         .into_iter()
         .map(|atomics| {
             let (barrier, completed) = (Arc::clone(&barrier), Arc::clone(&completed));
             thread::spawn(move || {
                 let me = atomics.rank();
                 let mut proto = Protocol::new(atomics, 42);
+                proto.set_direct_steals(direct);
                 let mut per_run = Vec::new();
                 let (mut stolen, mut remote) = (0, 0);
                 for run in 0..runs {
@@ -129,6 +151,28 @@ fn exactly_once_across_nodes() {
         (6, 3, 1, 1),
     ] {
         hammer_nodes(p, per_node, n, maxjobs, 3, |_| false);
+    }
+}
+
+#[test]
+fn exactly_once_when_steals_glance_at_stale_or_torn_words() {
+    // A steal's first look is an `MPI_Get` on MPI windows, which may
+    // return an old value or, overlapping an update, any bits: the CAS
+    // must decide alone. Slow ranks make thieves; nodes of one rank
+    // steal as on the `mpi` path, direct steals across nodes below.
+    for &(p, per_node, n, maxjobs, direct) in &[
+        (4, 4, 4000, 1, false),
+        (6, 3, 3000, 2, false),
+        (4, 1, 2000, 1, false),
+        (4, 2, 3000, 1, true),
+        (6, 2, 3000, 2, true),
+    ] {
+        let views = LocalAtomics::nodes(p, per_node)
+            .into_iter()
+            .map(LocalAtomics::with_noisy_glances)
+            .collect();
+        let (stolen, _) = hammer_views(views, n, maxjobs, 2, direct, |r| r % 2 == 0);
+        assert!(stolen > 0, "no steal in {p} ranks in nodes of {per_node}");
     }
 }
 

@@ -3,7 +3,7 @@
 //! with them, on `MPI_COMM_WORLD` or on a duplicate of a given communicator.
 //! What init makes of these options is in `src/init.rs`.
 
-use crate::config::{AtomicsPath, Schedule, Variant};
+use crate::config::{AtomicsPath, DirectSteals, Schedule, Variant};
 use crate::dlb::Dlb;
 use crate::error::Result;
 use crate::mpi::{self, Comm, WindowFlavor};
@@ -23,7 +23,7 @@ use std::time::Duration;
 /// | [`claim_ahead`](Builder::claim_ahead) | `DLB_CLAIM_AHEAD=<n>` | 32 |
 /// | [`per_call_timing`](Builder::per_call_timing) | `DLB_PER_CALL_TIMING=1\|0` | 0 |
 /// | [`schedule`](Builder::schedule) | `DLB_SCHEDULE=fixed\|guided\|factoring` | `fixed` |
-/// | [`direct_steals`](Builder::direct_steals) | `DLB_DIRECT_STEALS=1\|0` | 0 |
+/// | [`direct_steals`](Builder::direct_steals), [`direct_steals_if_passive`](Builder::direct_steals_if_passive) | `DLB_DIRECT_STEALS=1\|0\|probe` | 0 |
 /// | [`trace`](Builder::trace) | `DLB_TRACE=<file>` | off |
 /// | [`verbose`](Builder::verbose) | `DLB_VERBOSE=1\|0` | 0 |
 ///
@@ -46,7 +46,7 @@ pub struct Builder {
     pub(crate) claim_ahead: Option<u64>,
     pub(crate) per_call_timing: Option<bool>,
     pub(crate) schedule: Option<Schedule>,
-    pub(crate) direct_steals: Option<bool>,
+    pub(crate) direct_steals: Option<DirectSteals>,
     pub(crate) trace: Option<PathBuf>,
     pub(crate) verbose: Option<bool>,
 }
@@ -146,7 +146,8 @@ impl Builder {
     /// Lets idle ranks steal directly from the ranges of ranks on other
     /// nodes (also `DLB_DIRECT_STEALS=1`; off by default). For networks that
     /// do MPI atomics in hardware (RDMA atomics, which complete without the
-    /// target's CPU: check `dlbcheck`'s "passive progress" line). By
+    /// target's CPU: check `dlbcheck`'s "passive progress" line, or let init
+    /// measure it with [`Builder::direct_steals_if_passive`]). By
     /// default, ranks on different nodes move work only by a hunger mark
     /// that the owner answers in its next `give_more`, because on software
     /// RMA an operation on a rank busy outside MPI waits for it. With direct
@@ -174,7 +175,35 @@ impl Builder {
     /// # Ok::<(), dlb::Error>(())
     /// ```
     pub fn direct_steals(mut self, on: bool) -> Builder {
-        self.direct_steals = Some(on);
+        self.direct_steals = Some(if on {
+            DirectSteals::On
+        } else {
+            DirectSteals::Off
+        });
+        self
+    }
+
+    /// Turns direct steals ([`Builder::direct_steals`]) on only where MPI
+    /// atomics across nodes turn out to be passive (also
+    /// `DLB_DIRECT_STEALS=probe`). Where the ranks span several nodes, init
+    /// then makes a window of one word and times one atomic of rank 0 on a
+    /// rank of another node that sleeps 20 ms outside MPI meanwhile (about
+    /// 25 ms of init); under 5 ms means hardware (or shared-memory) atomics
+    /// and turns them on, anything longer means software RMA and leaves
+    /// them off. Every rank follows rank 0's measurement.
+    /// [`Dlb::direct_steals`](crate::Dlb::direct_steals) says what it chose,
+    /// and `DLB_VERBOSE=1` the time it measured. On one node nothing is
+    /// probed and nothing changes. Not yet the default: how direct steals
+    /// do on real RDMA hardware is not measured (BENCHMARKS.md).
+    ///
+    /// ```no_run
+    /// let _mpi = dlb::Mpi::init()?;
+    /// let dlb = dlb::Dlb::builder().direct_steals_if_passive().init()?;
+    /// println!("direct steals: {}", dlb.direct_steals());
+    /// # Ok::<(), dlb::Error>(())
+    /// ```
+    pub fn direct_steals_if_passive(mut self) -> Builder {
+        self.direct_steals = Some(DirectSteals::IfPassive);
         self
     }
 

@@ -220,10 +220,31 @@ pub(crate) fn verbose_from_env() -> Result<Option<bool>> {
     switch_from_env("DLB_VERBOSE")
 }
 
-/// `DLB_DIRECT_STEALS=1|0`: idle ranks of a dry node steal directly from
-/// other nodes' ranges over MPI atomics (see `Builder::direct_steals`).
-pub(crate) fn direct_steals_from_env() -> Result<Option<bool>> {
-    switch_from_env("DLB_DIRECT_STEALS")
+/// Whether idle ranks of a dry node steal directly from other nodes'
+/// ranges over MPI atomics (see `Builder::direct_steals`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DirectSteals {
+    Off,
+    On,
+    /// On where init's probe finds MPI atomics across nodes passive (see
+    /// `passive_probe`).
+    IfPassive,
+}
+
+/// `DLB_DIRECT_STEALS=1|0|probe` (see `Builder::direct_steals` and
+/// `Builder::direct_steals_if_passive`).
+pub(crate) fn direct_steals_from_env() -> Result<Option<DirectSteals>> {
+    let Ok(value) = std::env::var("DLB_DIRECT_STEALS") else {
+        return Ok(None);
+    };
+    match (value.trim(), switch(&value)) {
+        ("probe", _) => Ok(Some(DirectSteals::IfPassive)),
+        (_, Some(true)) => Ok(Some(DirectSteals::On)),
+        (_, Some(false)) => Ok(Some(DirectSteals::Off)),
+        (_, None) => Err(Error::invalid_argument(format!(
+            "DLB_DIRECT_STEALS={value} is none of 1, 0 and probe"
+        ))),
+    }
 }
 
 /// An on/off variable: `1`, `yes`, `true` or `on`; `0`, `no`, `false`,
@@ -232,12 +253,20 @@ fn switch_from_env(name: &str) -> Result<Option<bool>> {
     let Ok(value) = std::env::var(name) else {
         return Ok(None);
     };
-    match value.trim() {
-        "1" | "yes" | "true" | "on" => Ok(Some(true)),
-        "" | "0" | "no" | "false" | "off" => Ok(Some(false)),
-        _ => Err(Error::invalid_argument(format!(
+    match switch(&value) {
+        Some(on) => Ok(Some(on)),
+        None => Err(Error::invalid_argument(format!(
             "{name}={value} is neither 1 nor 0"
         ))),
+    }
+}
+
+/// An on/off value (see [`switch_from_env`]); `None` when it is neither.
+fn switch(value: &str) -> Option<bool> {
+    match value.trim() {
+        "1" | "yes" | "true" | "on" => Some(true),
+        "" | "0" | "no" | "false" | "off" => Some(false),
+        _ => None,
     }
 }
 
@@ -415,10 +444,20 @@ mod tests {
         std::env::remove_var("DLB_PER_CALL_TIMING");
         assert_eq!(per_call_timing_from_env().unwrap(), None);
         std::env::set_var("DLB_DIRECT_STEALS", "yes");
-        assert_eq!(direct_steals_from_env().unwrap(), Some(true));
+        assert_eq!(direct_steals_from_env().unwrap(), Some(DirectSteals::On));
+        std::env::set_var("DLB_DIRECT_STEALS", "0");
+        assert_eq!(direct_steals_from_env().unwrap(), Some(DirectSteals::Off));
+        std::env::set_var("DLB_DIRECT_STEALS", " probe ");
+        assert_eq!(
+            direct_steals_from_env().unwrap(),
+            Some(DirectSteals::IfPassive)
+        );
         std::env::set_var("DLB_DIRECT_STEALS", "2");
         let err = direct_steals_from_env().unwrap_err();
-        assert!(err.to_string().contains("DLB_DIRECT_STEALS=2"), "{err}");
+        assert!(
+            err.to_string().contains("DLB_DIRECT_STEALS=2") && err.to_string().contains("probe"),
+            "{err}"
+        );
         std::env::remove_var("DLB_DIRECT_STEALS");
         assert_eq!(direct_steals_from_env().unwrap(), None);
     }

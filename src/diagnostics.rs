@@ -5,11 +5,12 @@
 //! one-sided atomics progress while the target is busy
 //! ([`Dlb::probe_passive_progress`]).
 
-use crate::atomics::{Atomics, Slot};
+use crate::atomics::Atomics;
 use crate::config::AtomicsPath;
 use crate::dlb::Dlb;
 use crate::error::Result;
 use crate::mpi;
+use crate::passive_probe;
 use std::time::Duration;
 
 impl Dlb {
@@ -86,51 +87,7 @@ impl Dlb {
         if self.size() < 2 {
             return Ok(None);
         }
-        let target = probe_target(atomics.topology());
-        self.comm.barrier()?;
-        let mut took = 0;
-        match self.rank() {
-            0 => {
-                // Let the target fall asleep first.
-                std::thread::sleep(busy / 10);
-                let start = std::time::Instant::now();
-                // A cross-node word, whose atomics are MPI's on the
-                // mpi and hybrid paths.
-                atomics.load(target, Slot::Told)?;
-                took = start.elapsed().as_nanos() as u64;
-            }
-            r if r == target => std::thread::sleep(busy),
-            _ => {}
-        }
-        let all = self.comm.allgather(&[took])?;
-        Ok(Some(Duration::from_nanos(all[0])))
-    }
-}
-
-/// The rank whose words [`Dlb::probe_passive_progress`] times an atomic
-/// on: the lowest rank on another node than rank 0's, or rank 1 when all
-/// ranks share a node. Every rank computes the same.
-fn probe_target(topology: &crate::protocol::Topology) -> usize {
-    (1..topology.size())
-        .find(|&r| topology.node_of(r) != topology.node_of(0))
-        .unwrap_or(1)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::probe_target;
-    use crate::protocol::Topology;
-
-    #[test]
-    fn the_probe_crosses_nodes_where_there_are_several() {
-        // Slurm's block distribution: ranks 0-3 on node 0, 4-7 on node 1.
-        assert_eq!(
-            probe_target(&Topology::new(5, vec![0, 0, 0, 0, 1, 1, 1, 1])),
-            4
-        );
-        // Round robin over two nodes.
-        assert_eq!(probe_target(&Topology::new(0, vec![0, 1, 0, 1])), 1);
-        // One node.
-        assert_eq!(probe_target(&Topology::new(2, vec![0, 0, 0])), 1);
+        let target = passive_probe::probe_target(atomics.topology());
+        passive_probe::time_atomic(&self.comm, atomics, target, busy).map(Some)
     }
 }

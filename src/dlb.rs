@@ -94,6 +94,21 @@ impl Dlb {
         self.flavor
     }
 
+    /// Whether idle ranks steal directly from other nodes' ranges (see
+    /// [`Builder::direct_steals`]): asked for, or found passive by
+    /// [`Builder::direct_steals_if_passive`]'s probe, and the ranks span
+    /// several nodes. The same on every rank.
+    ///
+    /// ```no_run
+    /// let _mpi = dlb::Mpi::init()?;
+    /// let dlb = dlb::Dlb::builder().direct_steals(false).init()?;
+    /// assert!(!dlb.direct_steals());
+    /// # Ok::<(), dlb::Error>(())
+    /// ```
+    pub fn direct_steals(&self) -> bool {
+        self.dispenser.direct_steals()
+    }
+
     /// The file this `Dlb`'s trace goes to at [`finalize`](Dlb::finalize)
     /// (rank 0 writes it), when tracing: the name asked for the first
     /// `Dlb` of a process, with `.1`, `.2`, ... for later ones (see

@@ -9,11 +9,12 @@ use crate::atomics::{
     Atomics, HybridAtomics, MpiAtomics, ShmAtomics, WindowAtomics, WORDS_PER_RANK,
 };
 use crate::builder::Builder;
-use crate::config::{self, AtomicsPath, Variant};
+use crate::config::{self, AtomicsPath, DirectSteals, Variant};
 use crate::dispenser::{Dispenser, DEFAULT_CLAIM_AHEAD};
 use crate::dlb::Dlb;
 use crate::error::{Error, ErrorKind, Result};
 use crate::mpi::{self, Comm, Window, WindowFlavor};
+use crate::passive_probe::{self, PassiveProbe};
 use crate::protocol::{Protocol, Topology, MAX_UNITS};
 use crate::trace::{self, Recorder, StealLog};
 use crate::verbose::{Reasons, Source};
@@ -32,7 +33,7 @@ struct Options {
     claim_ahead: u64,
     per_call_timing: bool,
     schedule: config::Schedule,
-    direct_steals: bool,
+    direct_steals: DirectSteals,
     trace: Option<std::path::PathBuf>,
 }
 
@@ -67,7 +68,7 @@ impl Options {
             "DLB_DIRECT_STEALS",
             config::direct_steals_from_env,
         )?;
-        let direct_steals = direct_steals.unwrap_or(false);
+        let direct_steals = direct_steals.unwrap_or(DirectSteals::Off);
         let trace = builder.trace.clone().or_else(trace::path_from_env);
         let schedule = schedule.unwrap_or_default();
         Ok(Options {
@@ -78,7 +79,8 @@ impl Options {
                 atomics_why: String::new(),
                 window_why: String::new(),
                 claim_ahead: (claim_ahead, claim_ahead_source),
-                direct_steals: direct_steals.then_some(direct_source),
+                direct_steals: (direct_steals != DirectSteals::Off)
+                    .then_some((direct_source, None)),
                 schedule: (schedule, schedule_source),
             },
             verbose: match builder.verbose {
@@ -161,7 +163,7 @@ impl Dlb {
                 asked_window.map_or(9, |w| w as u64),
                 ranks_per_node.map_or(0, |k| k as u64),
                 timeout.map_or(0, |t| t.as_millis() as u64),
-                u64::from(direct_steals),
+                direct_steals as u64,
                 tree_fan_out.map_or(0, |k| k as u64),
                 u64::from(trace.is_some()),
             ],
@@ -171,7 +173,12 @@ impl Dlb {
         let (protocol, path, flavor) = match variant {
             Variant::Static => (None, None, None),
             Variant::Rma => {
-                let (atomics, why) = open_atomics(
+                let Opened {
+                    atomics,
+                    why,
+                    direct: direct_steals,
+                    probe,
+                } = open_atomics(
                     &comm,
                     asked_path,
                     asked_window,
@@ -179,6 +186,9 @@ impl Dlb {
                     direct_steals,
                 )?;
                 (reasons.atomics_why, reasons.window_why) = why;
+                if let Some((_, measured)) = &mut reasons.direct_steals {
+                    *measured = probe;
+                }
                 let (path, flavor) = match &atomics {
                     WindowAtomics::Mpi(a) => (AtomicsPath::Mpi, a.flavor()),
                     WindowAtomics::Shm(_) => (AtomicsPath::Shm, WindowFlavor::Shared),
@@ -293,17 +303,19 @@ fn refuse_known_crash(comm: &Comm, flavor: WindowFlavor) -> Result<Option<String
 }
 
 /// Creates the windows for the RMA variant and wraps them in their atomics;
-/// with `direct` (across nodes only), every range word on MPI atomics.
+/// with direct steals (across nodes only; where `direct` asks for a probe,
+/// where it finds MPI atomics passive), every range word on MPI atomics.
 /// Also returns why the path and the window are what they are, when they
-/// were not asked for (see `src/verbose.rs`).
+/// were not asked for (see `src/verbose.rs`), whether direct steals are
+/// on, and what the probe measured if it ran.
 fn open_atomics(
     comm: &Comm,
     asked: Option<AtomicsPath>,
     window: Option<WindowFlavor>,
     ranks_per_node: Option<usize>,
-    direct: bool,
-) -> Result<(WindowAtomics, (String, String))> {
-    let (atomics, nodes, real_one_node) =
+    direct: DirectSteals,
+) -> Result<Opened> {
+    let (atomics, nodes, real_one_node, direct, probe) =
         open_windows(comm, asked, window, ranks_per_node, direct)?;
     let path = match &atomics {
         WindowAtomics::Mpi(_) => AtomicsPath::Mpi,
@@ -342,24 +354,43 @@ fn open_atomics(
             )
         }
     };
-    Ok((atomics, (atomics_why, window_why)))
+    Ok(Opened {
+        atomics,
+        why: (atomics_why, window_why),
+        direct,
+        probe,
+    })
 }
 
-/// [`open_atomics`]'s work; also returns the number of nodes and whether
-/// all ranks share one real node.
+/// What [`open_atomics`] made and found.
+struct Opened {
+    atomics: WindowAtomics,
+    /// Why the path and the window are what they are (empty when asked).
+    why: (String, String),
+    /// Whether direct steals are on.
+    direct: bool,
+    /// What init's probe measured, if it ran.
+    probe: Option<PassiveProbe>,
+}
+
+/// [`open_atomics`]'s work; also returns the number of nodes, whether all
+/// ranks share one real node, whether direct steals are on and the probe.
 fn open_windows(
     comm: &Comm,
     asked: Option<AtomicsPath>,
     window: Option<WindowFlavor>,
     ranks_per_node: Option<usize>,
-    direct: bool,
-) -> Result<(WindowAtomics, usize, bool)> {
+    direct: DirectSteals,
+) -> Result<(WindowAtomics, usize, bool, bool, Option<PassiveProbe>)> {
     let (node_map, node_comm) = comm.node_map(ranks_per_node)?;
     let topology = Topology::new(comm.rank(), node_map);
     let nodes = topology.nodes();
     let one_node = !topology.multi_node();
-    // Direct steals are steals across nodes: on one node nothing changes.
-    let direct = direct && !one_node;
+    // Direct steals are steals across nodes: on one node nothing changes,
+    // and nothing is probed. The probe needs the windows: they open without
+    // direct steals, which it turns on if it finds their atomics passive.
+    let probing = direct == DirectSteals::IfPassive && !one_node;
+    let direct = direct == DirectSteals::On && !one_node;
     // Whether all ranks share one real node (simulated nodes may).
     let real_one_node = match ranks_per_node {
         Some(_) => comm.node_count()? == 1,
@@ -403,7 +434,7 @@ fn open_windows(
     };
     let ctx = Opening {
         comm,
-        topology,
+        topology: topology.clone(),
         real_one_node,
         direct,
     };
@@ -424,7 +455,24 @@ fn open_windows(
             }),
         other => other,
     }?;
-    Ok((atomics, nodes, real_one_node))
+    if !probing {
+        return Ok((atomics, nodes, real_one_node, direct, None));
+    }
+    let probe = passive_probe::probe(comm, &atomics, &topology)?;
+    if !probe.passive() {
+        return Ok((atomics, nodes, real_one_node, false, Some(probe)));
+    }
+    // As `Opening::with_flavors` would have made them with direct steals
+    // asked for: before any run, so every word is still 0.
+    let atomics = match atomics {
+        WindowAtomics::Hybrid(mut hybrid) => {
+            hybrid.set_ranges_cross();
+            WindowAtomics::Hybrid(hybrid)
+        }
+        WindowAtomics::Mpi(mpi) => WindowAtomics::Mpi(mpi.with_topology(topology)),
+        WindowAtomics::Shm(_) => unreachable!("the shm path is one node's"),
+    };
+    Ok((atomics, nodes, real_one_node, true, Some(probe)))
 }
 
 /// What opening a window needs besides the path and the flavor.

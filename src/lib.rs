@@ -63,6 +63,7 @@ mod json;
 mod mapping;
 mod model_check;
 mod mpi;
+mod passive_probe;
 mod protocol;
 mod provenance;
 #[cfg(feature = "python")]

@@ -7,6 +7,7 @@
 use crate::config::{Schedule, Variant};
 use crate::dlb::Dlb;
 use crate::mpi;
+use crate::passive_probe::{PassiveProbe, PROBE_BUSY};
 
 /// Where a choice came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,8 +42,9 @@ pub(crate) struct Reasons {
     /// Why the default window is what it is (empty when asked).
     pub(crate) window_why: String,
     pub(crate) claim_ahead: (u64, Source),
-    /// Where direct steals were turned on (`None`: off).
-    pub(crate) direct_steals: Option<Source>,
+    /// Where direct steals were asked for, on or if passive (`None`: off),
+    /// and what init's probe measured if it ran.
+    pub(crate) direct_steals: Option<(Source, Option<PassiveProbe>)>,
     pub(crate) schedule: (Schedule, Source),
 }
 
@@ -72,17 +74,32 @@ impl Dlb {
                 Ok(None) => {}
                 Err(e) => parts.push(format!("levels unknown ({e})")),
             }
-            if let Some(source) = r.direct_steals.filter(|_| !self.dispenser.direct_steals()) {
-                parts.push(format!(
+            let on = self.dispenser.direct_steals();
+            match r.direct_steals {
+                None => {}
+                Some((source, Some(probe))) => parts.push(format!(
+                    "direct steals: {} ({}: an MPI atomic on rank {}, asleep outside MPI for \
+                     {} ms, took {:.3} ms: {})",
+                    if on { "on" } else { "off" },
+                    source.says(""),
+                    probe.target,
+                    PROBE_BUSY.as_millis(),
+                    probe.took.as_secs_f64() * 1e3,
+                    if probe.passive() {
+                        "passive"
+                    } else {
+                        "it waited for its target (software RMA)"
+                    },
+                )),
+                Some((source, None)) if !on => parts.push(format!(
                     "direct steals: asked for ({}), but no effect on one node",
                     source.says("")
-                ));
-            } else if let Some(source) = r.direct_steals {
-                parts.push(format!(
+                )),
+                Some((source, None)) => parts.push(format!(
                     "direct steals: idle ranks of a dry node steal from other nodes' ranges, \
                      every range word on MPI atomics ({})",
                     source.says("")
-                ));
+                )),
             }
             parts.push(format!(
                 "claim ahead up to {} chunks ({})",

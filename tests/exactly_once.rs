@@ -430,10 +430,10 @@ fn rma_on_mpi_atomics() {
     }
 }
 
-/// Direct steals (`DLB_DIRECT_STEALS=1`): on one node nothing changes (no
-/// other node to steal from); where blocks of ranks act as nodes, the range
-/// words move to the MPI window and idle ranks of a dry node steal from
-/// other nodes' ranges.
+/// Direct steals (`DLB_DIRECT_STEALS=1`, and `probe`): on one node nothing
+/// changes (no other node to steal from); where blocks of ranks act as
+/// nodes, the range words move to the MPI window and idle ranks of a dry
+/// node steal from other nodes' ranges.
 #[test]
 fn rma_with_direct_steals() {
     if is_child() {
@@ -449,6 +449,19 @@ fn rma_with_direct_steals() {
             &[
                 ("DLB_DIRECT_STEALS", "1"),
                 ("DLB_RANKS_PER_NODE", per_node.as_str()),
+            ],
+            Variant::Rma,
+        );
+    }
+    // Chosen by init's probe (on where the window's atomics are passive,
+    // so a slow rank is robbed either way; tests/verbose.rs checks the
+    // choice).
+    for (ranks, per_node) in [(4, "2"), (3, "1")] {
+        scenario(
+            ranks,
+            &[
+                ("DLB_DIRECT_STEALS", "probe"),
+                ("DLB_RANKS_PER_NODE", per_node),
             ],
             Variant::Rma,
         );

@@ -106,6 +106,44 @@ fn verbose_names_what_the_environment_set() {
             assert!(line.contains(part), "'{part}' missing: {line}");
         }
     }
+    // The probe: on one node nothing is probed; across (simulated) nodes
+    // direct steals follow what it measured, the same on every rank.
+    for line in lines(2, &[("DLB_DIRECT_STEALS", "probe")]) {
+        let part = "direct steals: asked for (set by DLB_DIRECT_STEALS), but no effect on one node";
+        assert!(line.contains(part), "'{part}' missing: {line}");
+    }
+    let env = [("DLB_DIRECT_STEALS", "probe"), ("DLB_RANKS_PER_NODE", "1")];
+    let probed = lines(2, &env);
+    for line in &probed {
+        let part = "(set by DLB_DIRECT_STEALS: an MPI atomic on rank 1, asleep outside MPI for 20 \
+                    ms, took ";
+        assert!(line.contains(part), "'{part}' missing: {line}");
+        let on = line.contains("direct steals: on (");
+        assert_ne!(on, line.contains("direct steals: off ("), "{line}");
+        assert_eq!(on, line.contains(" ms: passive)"), "{line}");
+        assert_eq!(
+            !on,
+            line.contains(" ms: it waited for its target (software RMA))"),
+            "{line}"
+        );
+        assert_eq!(
+            on,
+            line.contains("but range words on MPI atomics (direct steals)"),
+            "{line}"
+        );
+        // Open MPI's shared window (osc/sm: CPU atomics) does not wait.
+        if line.contains("window shared") && line.contains("Open MPI osc") {
+            assert!(on, "{line}");
+        }
+    }
+    let first_half = |l: &String| l.split(": ").skip(1).collect::<Vec<_>>().join(": ");
+    assert_eq!(
+        probed[0].contains("direct steals: on ("),
+        probed[1].contains("direct steals: on ("),
+        "ranks chose differently:\n{}\n{}",
+        first_half(&probed[0]),
+        first_half(&probed[1])
+    );
     for line in lines(2, &[("DLB_VARIANT", "static")]) {
         assert!(
             line.contains("variant static (set by DLB_VARIANT); no window"),

@@ -134,7 +134,8 @@ impl Report {
                 let hint = match &s.levels {
                     Some(levels) if !levels.starts_with("one node") => {
                         "; across nodes, DLB_DIRECT_STEALS=1 lets idle ranks steal from other \
-                         nodes' ranges directly"
+                         nodes' ranges directly (DLB_DIRECT_STEALS=probe: where init measures \
+                         this too)"
                     }
                     _ => "",
                 };

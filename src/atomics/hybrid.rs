@@ -53,6 +53,13 @@ impl HybridAtomics {
         node.and(cross).and(comm)
     }
 
+    /// Moves the `Range` words to the MPI window (direct steals turned on
+    /// after init's probe). Only before the first run: both windows' words
+    /// are still 0.
+    pub(crate) fn set_ranges_cross(&mut self) {
+        self.ranges_cross = true;
+    }
+
     /// Whether the `Range` words are in the MPI window (direct steals).
     pub(crate) fn ranges_cross(&self) -> bool {
         self.ranges_cross

@@ -24,6 +24,14 @@ impl MpiAtomics {
         Ok(MpiAtomics { win, topology })
     }
 
+    /// These atomics over ranks placed as `topology` says (the real nodes
+    /// in place of every rank a node of its own: direct steals turned on
+    /// after init's probe, before any run).
+    pub(crate) fn with_topology(self, topology: Topology) -> MpiAtomics {
+        debug_assert_eq!(topology.size(), self.topology.size());
+        MpiAtomics { topology, ..self }
+    }
+
     /// Closes the epoch and frees the window (collective).
     pub(crate) fn free(&mut self) -> Result<()> {
         self.win.free()

@@ -249,7 +249,9 @@
 //! hold a thief there until it comes back; nor can the hang watchdog run
 //! in a thief that waits inside such an operation. That is why direct
 //! steals are opt-in, for stacks where `dlbcheck` reports passive
-//! progress. The model
+//! progress, or where init's probe (`DLB_DIRECT_STEALS=probe`,
+//! `crate::passive_probe`) measures it: an atomic on a rank asleep outside
+//! MPI that completes long before the rank wakes. The model
 //! checkers run them with blocking operations that complete at once (the
 //! passive case).
 //!

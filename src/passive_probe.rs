@@ -1,0 +1,133 @@
+//! Whether MPI atomics across nodes complete while their target computes
+//! outside MPI: the probe behind `DLB_DIRECT_STEALS=probe`
+//! (`Builder::direct_steals_if_passive`), which turns direct steals on
+//! where they are safe and fast (see the protocol's module doc, "Direct
+//! steals across nodes"), and the same measurement for
+//! `Dlb::probe_passive_progress` (dlbcheck's "passive progress" line).
+//!
+//! One rank on another node than rank 0's sleeps outside MPI while rank 0
+//! times one MPI atomic (an add of zero) on a cross-node word of that rank,
+//! in the window dlb made for its cross-node words. With hardware RDMA
+//! atomics (or shared memory) it takes microseconds; with software RMA it
+//! completes only when the sleeper enters MPI again, after most of its
+//! sleep. The answer is rank 0's, so every rank decides alike.
+
+use crate::atomics::{Atomics, Slot};
+use crate::clock;
+use crate::error::Result;
+use crate::mpi::Comm;
+use crate::protocol::Topology;
+use std::time::Duration;
+
+/// How long the probed rank stays outside MPI at init.
+pub(crate) const PROBE_BUSY: Duration = Duration::from_millis(20);
+
+/// An atomic that took less than this while its target slept through
+/// [`PROBE_BUSY`] did not wait for it. Rank 0 starts it a tenth of the way
+/// into the sleep, so software RMA takes at least nine tenths: far above.
+pub(crate) const PASSIVE_BELOW: Duration = Duration::from_millis(5);
+
+/// What the probe measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PassiveProbe {
+    /// The rank that slept.
+    pub(crate) target: usize,
+    /// How long rank 0's atomic on it took.
+    pub(crate) took: Duration,
+}
+
+impl PassiveProbe {
+    /// Whether the atomic completed without its target.
+    pub(crate) fn passive(&self) -> bool {
+        self.took < PASSIVE_BELOW
+    }
+}
+
+/// Runs the probe at init over `comm`, whose ranks are placed as
+/// `topology` says (the real nodes, or the simulated ones of
+/// `DLB_RANKS_PER_NODE`: the probe is about atomics across them), on
+/// `atomics`' cross-node words. Collective; call it outside runs.
+pub(crate) fn probe(
+    comm: &Comm,
+    atomics: &impl Atomics,
+    topology: &Topology,
+) -> Result<PassiveProbe> {
+    let target = probe_target(topology);
+    let took = time_atomic(comm, atomics, target, PROBE_BUSY)?;
+    Ok(PassiveProbe { target, took })
+}
+
+/// Rank 0 times one atomic on `target`'s `Told` word (a cross-node word:
+/// MPI atomics on the `mpi` and `hybrid` paths) while `target` sleeps
+/// `busy` outside MPI; returns that time on every rank. Collective.
+pub(crate) fn time_atomic(
+    comm: &Comm,
+    atomics: &impl Atomics,
+    target: usize,
+    busy: Duration,
+) -> Result<Duration> {
+    comm.barrier()?;
+    let mut took = Ok(0);
+    if comm.rank() == 0 {
+        // Let the target fall asleep first.
+        clock::sleep(busy / 10);
+        let start = clock::Instant::now();
+        took = atomics
+            .load(target, Slot::Told)
+            .map(|_| start.elapsed().as_nanos() as u64);
+    } else if comm.rank() == target {
+        clock::sleep(busy);
+    }
+    // Every rank joins the gather, also after a failed atomic, so that
+    // none waits alone.
+    let all = comm.allgather(&[*took.as_ref().unwrap_or(&u64::MAX)]);
+    took?;
+    Ok(Duration::from_nanos(all?[0]))
+}
+
+/// The rank whose words are probed: the lowest rank on another node than
+/// rank 0's, or rank 1 when all ranks share a node. Every rank computes the
+/// same.
+pub(crate) fn probe_target(topology: &Topology) -> usize {
+    (1..topology.size())
+        .find(|&r| topology.node_of(r) != topology.node_of(0))
+        .unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_probe_crosses_nodes_where_there_are_several() {
+        // Slurm's block distribution: ranks 0-3 on node 0, 4-7 on node 1.
+        assert_eq!(
+            probe_target(&Topology::new(5, vec![0, 0, 0, 0, 1, 1, 1, 1])),
+            4
+        );
+        // Round robin over two nodes.
+        assert_eq!(probe_target(&Topology::new(0, vec![0, 1, 0, 1])), 1);
+        // One node.
+        assert_eq!(probe_target(&Topology::new(2, vec![0, 0, 0])), 1);
+    }
+
+    #[test]
+    fn only_an_atomic_that_did_not_wait_for_its_target_is_passive() {
+        let at = |ms: f64| PassiveProbe {
+            target: 1,
+            took: Duration::from_secs_f64(ms / 1000.0),
+        };
+        // Hardware RDMA (microseconds), a loaded machine (a millisecond).
+        assert!(at(0.003).passive());
+        assert!(at(1.0).passive());
+        // Software RMA: served after the target's sleep.
+        assert!(!at(18.0).passive());
+        assert!(!at(PASSIVE_BELOW.as_secs_f64() * 1000.0).passive());
+        // A failed atomic (never seen: its error ends init).
+        assert!(!PassiveProbe {
+            target: 1,
+            took: Duration::from_nanos(u64::MAX)
+        }
+        .passive());
+    }
+}

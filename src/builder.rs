@@ -186,11 +186,12 @@ impl Builder {
     /// Turns direct steals ([`Builder::direct_steals`]) on only where MPI
     /// atomics across nodes turn out to be passive (also
     /// `DLB_DIRECT_STEALS=probe`). Where the ranks span several nodes, init
-    /// then makes a window of one word and times one atomic of rank 0 on a
-    /// rank of another node that sleeps 20 ms outside MPI meanwhile (about
-    /// 25 ms of init); under 5 ms means hardware (or shared-memory) atomics
-    /// and turns them on, anything longer means software RMA and leaves
-    /// them off. Every rank follows rank 0's measurement.
+    /// then times two MPI atomics of rank 0 (an add, and a compare-and-swap
+    /// as steals make) on a rank of another node that sleeps 20 ms outside
+    /// MPI meanwhile (about 25 ms of init); both under 5 ms means hardware
+    /// (or shared-memory) atomics, or a progress thread, and turns them on;
+    /// anything longer means software RMA and leaves them off. Every rank
+    /// follows rank 0's measurement.
     /// [`Dlb::direct_steals`](crate::Dlb::direct_steals) says what it chose,
     /// and `DLB_VERBOSE=1` the time it measured. On one node nothing is
     /// probed and nothing changes. Not yet the default: how direct steals

@@ -6,13 +6,15 @@
 //! `Dlb::probe_passive_progress` (dlbcheck's "passive progress" line).
 //!
 //! One rank on another node than rank 0's sleeps outside MPI while rank 0
-//! times one MPI atomic (an add of zero) on a cross-node word of that rank,
-//! in the window dlb made for its cross-node words. With hardware RDMA
-//! atomics (or shared memory) it takes microseconds; with software RMA it
-//! completes only when the sleeper enters MPI again, after most of its
-//! sleep. The answer is rank 0's, so every rank decides alike.
+//! times two MPI atomics on words of that rank in the window dlb made for
+//! MPI atomics: an add of zero on a cross-node word, and a compare-and-swap
+//! that changes nothing on its range word there (direct steals' operation:
+//! a network may do one in hardware and the other in software). With
+//! hardware RDMA atomics (or shared memory) they take microseconds; with
+//! software RMA one completes only when the sleeper enters MPI again, after
+//! most of its sleep. The answer is rank 0's, so every rank decides alike.
 
-use crate::atomics::{Atomics, Slot};
+use crate::atomics::{Atomics, Slot, WindowAtomics};
 use crate::clock;
 use crate::error::Result;
 use crate::mpi::Comm;
@@ -49,7 +51,7 @@ impl PassiveProbe {
 /// `atomics`' cross-node words. Collective; call it outside runs.
 pub(crate) fn probe(
     comm: &Comm,
-    atomics: &impl Atomics,
+    atomics: &WindowAtomics,
     topology: &Topology,
 ) -> Result<PassiveProbe> {
     let target = probe_target(topology);
@@ -57,12 +59,15 @@ pub(crate) fn probe(
     Ok(PassiveProbe { target, took })
 }
 
-/// Rank 0 times one atomic on `target`'s `Told` word (a cross-node word:
-/// MPI atomics on the `mpi` and `hybrid` paths) while `target` sleeps
-/// `busy` outside MPI; returns that time on every rank. Collective.
+/// Rank 0 times two atomics on `target`'s words while `target` sleeps
+/// `busy` outside MPI: an add of zero on its `Told` word (a cross-node
+/// word: MPI atomics on the `mpi` and `hybrid` paths) and a
+/// compare-and-swap that changes nothing on its `Range` word in the MPI
+/// window ([`WindowAtomics::mpi_range_cas`]); returns the longer time on
+/// every rank. Collective.
 pub(crate) fn time_atomic(
     comm: &Comm,
-    atomics: &impl Atomics,
+    atomics: &WindowAtomics,
     target: usize,
     busy: Duration,
 ) -> Result<Duration> {
@@ -71,18 +76,22 @@ pub(crate) fn time_atomic(
     if comm.rank() == 0 {
         // Let the target fall asleep first.
         clock::sleep(busy / 10);
-        let start = clock::Instant::now();
-        took = atomics
-            .load(target, Slot::Told)
-            .map(|_| start.elapsed().as_nanos() as u64);
+        let time = |op: &dyn Fn() -> Result<u64>| {
+            let start = clock::Instant::now();
+            op().map(|_| start.elapsed().as_nanos() as u64)
+        };
+        took = time(&|| atomics.load(target, Slot::Told))
+            .and_then(|add| Ok(add.max(time(&|| atomics.mpi_range_cas(target))?)));
     } else if comm.rank() == target {
         clock::sleep(busy);
     }
-    // Every rank joins the gather, also after a failed atomic, so that
-    // none waits alone.
-    let all = comm.allgather(&[*took.as_ref().unwrap_or(&u64::MAX)]);
+    // Every rank joins the reduction, also after a failed atomic, so that
+    // none waits alone; only rank 0's time is not 0.
+    let mut all = [*took.as_ref().unwrap_or(&u64::MAX)];
+    let reduced = comm.allreduce_max(&mut all);
     took?;
-    Ok(Duration::from_nanos(all?[0]))
+    reduced?;
+    Ok(Duration::from_nanos(all[0]))
 }
 
 /// The rank whose words are probed: the lowest rank on another node than

@@ -78,8 +78,8 @@ impl Dlb {
             match r.direct_steals {
                 None => {}
                 Some((source, Some(probe))) => parts.push(format!(
-                    "direct steals: {} ({}: an MPI atomic on rank {}, asleep outside MPI for \
-                     {} ms, took {:.3} ms: {})",
+                    "direct steals: {} ({}: MPI atomics (an add, a compare-and-swap) on rank {}, \
+                     asleep outside MPI for {} ms, took up to {:.3} ms: {})",
                     if on { "on" } else { "off" },
                     source.says(""),
                     probe.target,
@@ -88,7 +88,7 @@ impl Dlb {
                     if probe.passive() {
                         "passive"
                     } else {
-                        "it waited for its target (software RMA)"
+                        "they waited for their target (software RMA)"
                     },
                 )),
                 Some((source, None)) if !on => parts.push(format!(

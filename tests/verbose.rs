@@ -115,15 +115,16 @@ fn verbose_names_what_the_environment_set() {
     let env = [("DLB_DIRECT_STEALS", "probe"), ("DLB_RANKS_PER_NODE", "1")];
     let probed = lines(2, &env);
     for line in &probed {
-        let part = "(set by DLB_DIRECT_STEALS: an MPI atomic on rank 1, asleep outside MPI for 20 \
-                    ms, took ";
+        let part =
+            "(set by DLB_DIRECT_STEALS: MPI atomics (an add, a compare-and-swap) on rank 1, \
+                    asleep outside MPI for 20 ms, took up to ";
         assert!(line.contains(part), "'{part}' missing: {line}");
         let on = line.contains("direct steals: on (");
         assert_ne!(on, line.contains("direct steals: off ("), "{line}");
         assert_eq!(on, line.contains(" ms: passive)"), "{line}");
         assert_eq!(
             !on,
-            line.contains(" ms: it waited for its target (software RMA))"),
+            line.contains(" ms: they waited for their target (software RMA))"),
             "{line}"
         );
         assert_eq!(

@@ -65,6 +65,11 @@ impl HybridAtomics {
         self.ranges_cross
     }
 
+    /// The MPI atomics on the window over all ranks.
+    pub(crate) fn cross(&self) -> &MpiAtomics {
+        &self.cross
+    }
+
     /// The flavor of the cross-node window.
     pub(crate) fn cross_flavor(&self) -> crate::mpi::WindowFlavor {
         self.cross.flavor()

@@ -311,6 +311,19 @@ impl WindowAtomics {
     pub(crate) fn free(&mut self) -> Result<()> {
         each_path!(self, a => a.free())
     }
+
+    /// A compare-and-swap that changes nothing (0 for 0) on `target`'s
+    /// `Range` word in the window of MPI atomics (on the hybrid path also
+    /// without direct steals, where that word is otherwise unused; it only
+    /// ever takes MPI atomics), for init's probe of direct steals' operation
+    /// (`crate::passive_probe`); CPU atomics on the shm path.
+    pub(crate) fn mpi_range_cas(&self, target: usize) -> Result<u64> {
+        match self {
+            WindowAtomics::Mpi(a) => a.compare_and_swap(target, Slot::Range, 0, 0),
+            WindowAtomics::Shm(a) => a.compare_and_swap(target, Slot::Range, 0, 0),
+            WindowAtomics::Hybrid(a) => a.cross().compare_and_swap(target, Slot::Range, 0, 0),
+        }
+    }
 }
 
 impl Atomics for WindowAtomics {

@@ -260,10 +260,7 @@ impl<A: Atomics> Protocol<A> {
                 return Ok(()); // marks of an earlier run hold the other inboxes
             };
             let victim = loop {
-                let v = self
-                    .atomics
-                    .topology()
-                    .remote_at(self.rng.below(remote as u64) as usize);
+                let v = self.random_remote();
                 if self.takes.iter().all(|t| t.run != run || t.victim != v) {
                     break v;
                 }
@@ -298,18 +295,14 @@ impl<A: Atomics> Protocol<A> {
     /// each a read and a compare-and-swap of the victim's `Range` word, as
     /// on a node-mate's; the units of the first that succeeds.
     pub(super) fn steal_remote(&mut self) -> Result<Option<std::ops::Range<u64>>> {
-        if self.take_pause.holds(Instant::now()) {
+        let began = Instant::now();
+        if self.take_pause.holds(began) {
             return Ok(None);
         }
-        let remote = self.atomics.topology().remote_count();
         let mut lost = false;
-        let began = Instant::now();
-        let tries = REMOTE_STEAL_TRIES.min(remote);
+        let tries = REMOTE_STEAL_TRIES.min(self.atomics.topology().remote_count());
         for _ in 0..tries {
-            let victim = self
-                .atomics
-                .topology()
-                .remote_at(self.rng.below(remote as u64) as usize);
+            let victim = self.random_remote();
             match self.steal(victim)? {
                 Steal::Success(loot) => {
                     self.counters.remote_steals += 1;
@@ -331,6 +324,14 @@ impl<A: Atomics> Protocol<A> {
             self.take_pause.lengthen(now);
         }
         Ok(None)
+    }
+
+    /// A rank of another node, drawn uniformly (the ranks span several
+    /// nodes).
+    fn random_remote(&mut self) -> usize {
+        let topology = self.atomics.topology();
+        let i = self.rng.below(topology.remote_count() as u64) as usize;
+        topology.remote_at(i)
     }
 
     /// Polls the takes: a completed swap may have displaced another

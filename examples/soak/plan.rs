@@ -95,8 +95,9 @@ pub struct Cycle {
     pub claim_ahead: Option<u64>,
     pub per_call_timing: bool,
     pub schedule: Schedule,
-    /// Direct steals (on any path; they act only across nodes).
-    pub direct_steals: bool,
+    /// Direct steals (on any path; they act only across nodes): on, off,
+    /// or `None`: as init's probe finds (`DLB_DIRECT_STEALS=probe`).
+    pub direct_steals: Option<bool>,
     pub seed: u64,
     pub runs: u64,
 }
@@ -118,7 +119,7 @@ impl Cycle {
                 claim_ahead: None,
                 per_call_timing: false,
                 schedule: Schedule::Fixed,
-                direct_steals: false,
+                direct_steals: Some(false),
                 seed,
                 runs,
             };
@@ -153,7 +154,10 @@ impl Cycle {
             Schedule::Guided,
             Schedule::Factoring,
         ][rng.below(4) as usize];
-        let direct_steals = rng.below(4) == 0;
+        let direct_steals = [Some(true), Some(true), None, Some(false)]
+            .get(rng.below(8) as usize)
+            .copied()
+            .unwrap_or(Some(false));
         Cycle {
             variant,
             atomics,
@@ -186,9 +190,13 @@ impl Cycle {
         if let Some(n) = self.claim_ahead {
             b = b.claim_ahead(n);
         }
-        b.per_call_timing(self.per_call_timing)
-            .schedule(self.schedule)
-            .direct_steals(self.direct_steals)
+        let b = b
+            .per_call_timing(self.per_call_timing)
+            .schedule(self.schedule);
+        match self.direct_steals {
+            Some(on) => b.direct_steals(on),
+            None => b.direct_steals_if_passive(),
+        }
     }
 }
 

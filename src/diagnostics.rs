@@ -70,16 +70,18 @@ impl Dlb {
 
     /// Measures whether one-sided atomics progress passively on this
     /// stack: a target rank sleeps for `busy` outside MPI while rank 0
-    /// times one atomic on the target's words. The target is the lowest
+    /// times two atomics on the target's words (an add and a
+    /// compare-and-swap, both changing nothing), started `busy / 2` into
+    /// the sleep, after untimed ones that made any connection. The target is the lowest
     /// rank on another node than rank 0's (rank 1 when all ranks share a
     /// node): within a node an MPI may serve atomics through shared memory
     /// and across nodes in software, and across nodes is where dlb's
-    /// operations meet busy ranks. Returns that time on every rank: far
-    /// below `busy` means the target's MPI need not run (hardware or
-    /// shared-memory atomics); about `busy` means software RMA, where a
-    /// thief waits for a busy victim to enter MPI. `None` for one rank or
-    /// the static variant. Collective. Call it outside runs (it only reads
-    /// a counter).
+    /// operations meet busy ranks. Returns the longer time on every rank:
+    /// far below `busy / 2` means the target's MPI need not run (hardware
+    /// or shared-memory atomics); about `busy / 2` means software RMA,
+    /// where a thief waits for a busy victim to enter MPI. `None` for one rank or
+    /// the static variant. Collective. Call it outside runs (its atomics,
+    /// an add of zero and a compare-and-swap of 0 for 0, change nothing).
     pub fn probe_passive_progress(&self, busy: Duration) -> Result<Option<Duration>> {
         let Some(atomics) = self.dispenser.atomics() else {
             return Ok(None);

@@ -16,7 +16,7 @@
 
 use crate::atomics::{Atomics, Slot, WindowAtomics};
 use crate::clock;
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::mpi::Comm;
 use crate::protocol::Topology;
 use std::time::Duration;
@@ -24,9 +24,9 @@ use std::time::Duration;
 /// How long the probed rank stays outside MPI at init.
 pub(crate) const PROBE_BUSY: Duration = Duration::from_millis(20);
 
-/// An atomic that took less than this while its target slept through
-/// [`PROBE_BUSY`] did not wait for it. Rank 0 starts it a tenth of the way
-/// into the sleep, so software RMA takes at least nine tenths: far above.
+/// Atomics that took less than this while their target slept through
+/// [`PROBE_BUSY`] did not wait for it. Rank 0 starts them half way into
+/// the sleep, so on software RMA they take at least half of it (10 ms).
 pub(crate) const PASSIVE_BELOW: Duration = Duration::from_millis(5);
 
 /// What the probe measured.
@@ -59,38 +59,59 @@ pub(crate) fn probe(
     Ok(PassiveProbe { target, took })
 }
 
+/// A time that says rank 0's atomics failed.
+const FAILED: u64 = u64::MAX;
+
 /// Rank 0 times two atomics on `target`'s words while `target` sleeps
 /// `busy` outside MPI: an add of zero on its `Told` word (a cross-node
 /// word: MPI atomics on the `mpi` and `hybrid` paths) and a
 /// compare-and-swap that changes nothing on its `Range` word in the MPI
 /// window ([`WindowAtomics::mpi_range_cas`]); returns the longer time on
-/// every rank. Collective.
+/// every rank. Collective; an error on every rank if rank 0's atomics
+/// failed.
 pub(crate) fn time_atomic(
     comm: &Comm,
     atomics: &WindowAtomics,
     target: usize,
     busy: Duration,
 ) -> Result<Duration> {
-    comm.barrier()?;
+    let both = || -> Result<()> {
+        atomics.load(target, Slot::Told)?;
+        atomics.mpi_range_cas(target).map(drop)
+    };
+    let rank0 = comm.rank() == 0;
+    // First, untimed, while every rank serves inside MPI: an MPI may make
+    // its connection to the target on first use (Open MPI over TCP, UCX
+    // endpoints), which needs the target's progress and is no atomic's
+    // cost.
+    let warm = if rank0 { both() } else { Ok(()) };
+    comm.barrier_serving(|| atomics.progress())?;
     let mut took = Ok(0);
-    if comm.rank() == 0 {
-        // Let the target fall asleep first.
-        clock::sleep(busy / 10);
-        let time = |op: &dyn Fn() -> Result<u64>| {
-            let start = clock::Instant::now();
-            op().map(|_| start.elapsed().as_nanos() as u64)
-        };
-        took = time(&|| atomics.load(target, Slot::Told))
-            .and_then(|add| Ok(add.max(time(&|| atomics.mpi_range_cas(target))?)));
+    if rank0 && warm.is_ok() {
+        // Well into the target's sleep, so that a target that leaves the
+        // barrier up to `busy / 2` later still sleeps through the atomics.
+        clock::sleep(busy / 2);
+        let start = clock::Instant::now();
+        took = both().map(|()| start.elapsed().as_nanos() as u64);
     } else if comm.rank() == target {
         clock::sleep(busy);
     }
     // Every rank joins the reduction, also after a failed atomic, so that
-    // none waits alone; only rank 0's time is not 0.
-    let mut all = [*took.as_ref().unwrap_or(&u64::MAX)];
-    let reduced = comm.allreduce_max(&mut all);
+    // none waits alone; only rank 0's time is not 0. It serves: rank 0's
+    // atomics may still wait for the target.
+    let mut all = [match (&warm, &took) {
+        (Ok(()), Ok(t)) => (*t).min(FAILED - 1),
+        _ => FAILED,
+    }];
+    comm.allreduce_max_serving(&mut all, || atomics.progress())?;
+    warm?;
     took?;
-    reduced?;
+    if all[0] == FAILED {
+        return Err(Error::new(
+            ErrorKind::Mpi,
+            "the probe of MPI atomics across nodes failed on rank 0",
+        ));
+    }
     Ok(Duration::from_nanos(all[0]))
 }
 
@@ -132,10 +153,10 @@ mod tests {
         // Software RMA: served after the target's sleep.
         assert!(!at(18.0).passive());
         assert!(!at(PASSIVE_BELOW.as_secs_f64() * 1000.0).passive());
-        // A failed atomic (never seen: its error ends init).
+        // A failed atomic (never seen: its error ends init on every rank).
         assert!(!PassiveProbe {
             target: 1,
-            took: Duration::from_nanos(u64::MAX)
+            took: Duration::from_nanos(FAILED)
         }
         .passive());
     }

@@ -93,8 +93,6 @@ static void run_dlb(void) {
     while ((rc = dlb_give_more(1, jobs)) == 1)
         for (dlb_int i = jobs[0]; i < jobs[1]; i++) work(i);
     check_dlb(rc, "dlb_give_more");
-    if (getenv("DRIVER_STATISTICS")) /* dlb's own view of its run */
-        check_dlb(dlb_print_statistics(atoi(getenv("DRIVER_STATISTICS"))), "dlb_print_statistics");
 }
 
 /* dlb with direct steals (DLB_DIRECT_STEALS=1: idle ranks of a dry node
@@ -307,6 +305,9 @@ int main(int argc, char **argv) {
         double start = MPI_Wtime();
         runs[s]();
         double end = MPI_Wtime(), first, last;
+        if (runs[s] == run_dlb || runs[s] == run_dlb_direct) /* dlb's own view of its run */
+            if (getenv("DRIVER_STATISTICS"))
+                check_dlb(dlb_print_statistics(atoi(getenv("DRIVER_STATISTICS"))), "dlb_print_statistics");
         if (runs[s] == run_dlb_direct) reinit_dlb(0);
         MPI_Reduce(&start, &first, 1, MPI_DOUBLE, MPI_MIN, 0, MPI_COMM_WORLD);
         MPI_Reduce(&end, &last, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);

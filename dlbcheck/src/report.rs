@@ -60,7 +60,8 @@ pub struct RunRecord {
     pub steals_per_rank: Vec<u64>,
 }
 
-/// An atomic on a busy rank slower than this means no passive progress.
+/// Atomics on a busy rank slower than this mean no passive progress (they
+/// start half way into its 50 ms outside MPI, so they would take 25 ms).
 pub const PASSIVE_LIMIT: Duration = Duration::from_millis(10);
 
 impl Report {
@@ -139,10 +140,10 @@ impl Report {
                     }
                     _ => "",
                 };
-                format!("dlbcheck: passive progress: yes (an atomic on a busy rank took {t:.1?}){hint}")
+                format!("dlbcheck: passive progress: yes (atomics on a busy rank took {t:.1?}){hint}")
             }
             Some(t) => format!(
-                "dlbcheck: passive progress: no (an atomic on a rank busy for 50 ms took {t:.1?}); steals \
+                "dlbcheck: passive progress: no (atomics on a rank busy for 25 more ms took {t:.1?}); steals \
                  wait for busy victims to enter MPI (MPICH: MPIR_CVAR_ASYNC_PROGRESS=1 adds a progress thread)"
             ),
         });

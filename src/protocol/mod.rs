@@ -94,10 +94,12 @@
 //!   moved `e`): retry with it. One operation when uncontended.
 //! - **Steal** (thief, from the back, node-mates only, but see "Direct
 //!   steals across nodes"): read `Range[v]` of a
-//!   node-mate `v` (see below); if it is `[s, e)` with `s < e`, CAS it to
+//!   node-mate `v` (see below; on MPI windows the read is a glance, which
+//!   may be stale); if it is `[s, e)` with `s < e`, CAS it to
 //!   `[s, m)` where `m = e - ceil((e - s) / 2)`. Success gives the thief
-//!   `[m, e)`. An empty read is [`Steal::Empty`]; a lost CAS is
-//!   [`Steal::Retry`].
+//!   `[m, e)`. An empty read is [`Steal::Empty`] (from a stale glance, a
+//!   victim that had units may look empty: a missed chance, nothing
+//!   more); a lost CAS is [`Steal::Retry`].
 //! - **Install** (owner, only while its own word is empty): CAS `Range[me]`
 //!   from `own` (empty) to units from a steal, a take or the stash.
 //! - **Take** (the node's hunter, once its node ran dry): pick a free inbox
@@ -372,8 +374,9 @@
 //! reach the run's number; that happens only after some rank saw `Done[0]`
 //! at `N` (invariant 4), and a job is reported only after the rank that ran it
 //! asked for more, i.e. after it completed.
-//! Only a true empty leads to the idle state: a lost race (`Retry`) is never
-//! mistaken for the end.
+//! An empty read (even a stale one) leads only to the idle state, and a
+//! lost race (`Retry`) not even there; neither is ever mistaken for the
+//! end, which only `Done[0]` decides.
 //!
 //! *Liveness:* while some job is unfinished, some rank holds it and is
 //! working, and calls `give_more` again when it is done. When all jobs are

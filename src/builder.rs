@@ -166,7 +166,7 @@ impl Builder {
     /// (Open MPI 4.1's osc/ucx; SimGrid's SMPI) thieves' compare-and-swaps
     /// also delay owners' claims (a thief reads with `MPI_Get`, which takes
     /// no lock); on SMPI it still took uniform jobs at 256 ranks from 1.19
-    /// to 1.11 of the bound. On one node it changes nothing.
+    /// to 1.11-1.12 of the bound. On one node it changes nothing.
     ///
     /// ```no_run
     /// let _mpi = dlb::Mpi::init()?;

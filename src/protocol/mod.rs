@@ -227,7 +227,7 @@
 //! compare-and-swap dlb locks), thieves' atomic reads queued the owners'
 //! claims behind them (on SMPI, 64 ranks, uniform / ramp / block jobs:
 //! 1.13 / 1.17 / 1.36 times the bound with reads that were
-//! compare-and-swaps, 1.08 / 1.10 / 1.16 with glances). After a round that
+//! compare-and-swaps, 1.08 / 1.10 / 1.16-1.17 with glances). After a round that
 //! found every victim empty and whose attempts were slow (over 25 µs
 //! each, ten hardware round trips: they queued at their targets) a thief
 //! pauses its remote steals as a hunter pauses its takes (64 µs, doubling

@@ -58,9 +58,10 @@
 //! ([`explored`]: steals, takes across nodes, and the protocol paths of
 //! `Path`: predicted CAS tried and won, `Retry`, installs, finishes,
 //! relays, ...), prints the counts (`--nocapture`), and fails if a path its
-//! models must reach was never taken. The requirements hold at CI's
-//! iteration counts; much smaller `DLB_SHUTTLE_ITERATIONS` may miss the rare
-//! paths.
+//! models must reach was never taken. The requirements hold at the
+//! default counts and at CI's (`ci/model-check --quick` gives the four
+//! slowest shuttle tests N = 6000); much smaller `DLB_SHUTTLE_ITERATIONS`
+//! may miss the rare paths.
 //!
 //! The tests named `finds_*` switch on each deliberate bug (`Bug`) and
 //! assert that the checker reports a violation, so a checker that cannot

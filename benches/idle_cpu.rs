@@ -5,14 +5,19 @@
 //! process, MPI's own threads included) over the run and divides it by the
 //! run's wall time: the fraction of a core it used while idle.
 //!
-//! For the `shm` and `mpi` atomics paths in turn (a path the MPI cannot
-//! give is skipped). Output: a line per path and JSON rows
+//! For the `shm`, `mpi` and `hybrid` atomics paths in turn (a path the MPI
+//! cannot give is skipped: `shm` across nodes, `hybrid` on one node unless
+//! `DLB_RANKS_PER_NODE` splits it). Output: a line per path and JSON rows
 //! `"bench":"idle_cpu"` in `target/bench/idle_cpu.jsonl`: `metric`
 //! `cpu_fraction` (the idle ranks' maximum; `mean` in its own field),
 //! `hold_s`, `idle_ranks`, `stack` (`DLB_BENCH_STACK`, default `default`).
 //! Oversubscribed runs are fine: an idle rank that spins would show here.
 //!
-//! Run: `ci/bench` (or under `mpiexec -n P`, P >= 2).
+//! Rank 0 prints `idle_cpu: done` last (for launchers that stop a job
+//! whose ranks all finished, as `ci/multinode` does with MPICH).
+//!
+//! Run: `ci/bench` (or under `mpiexec -n P`, P >= 2); across simulated
+//! nodes, `ci/multinode` runs it on 2 × 2 ranks on every stack.
 
 mod common;
 
@@ -38,11 +43,13 @@ fn main() -> dlb::Result<()> {
     let stack = common::stack();
     let hold = Duration::from_millis(if o.quick { 1000 } else { 3000 });
     let mut rows = Vec::new();
-    for path in [AtomicsPath::Shm, AtomicsPath::Mpi] {
+    let mut rank0 = false;
+    for path in [AtomicsPath::Shm, AtomicsPath::Mpi, AtomicsPath::Hybrid] {
         let Some(mut dlb) = common::init_on("idle_cpu", path) else {
             continue;
         };
         let ranks = dlb.size();
+        rank0 = dlb.rank() == 0;
         if ranks < 2 {
             eprintln!("idle_cpu: run on 2 or more ranks");
             std::process::exit(2);
@@ -77,6 +84,11 @@ fn main() -> dlb::Result<()> {
     }
     if !rows.is_empty() {
         common::write("idle_cpu", &rows);
+    }
+    if rank0 {
+        // For launchers that stop a job whose ranks all finished (MPICH
+        // across nodes may hang in MPI_Finalize: ci/multinode).
+        println!("idle_cpu: done");
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ use crate::dispenser::{Dispenser, DEFAULT_CLAIM_AHEAD};
 use crate::dlb::Dlb;
 use crate::error::{Error, ErrorKind, Result};
 use crate::mpi::{self, Comm, Window, WindowFlavor};
-use crate::passive_probe::{self, PassiveProbe};
+use crate::passive_probe::{self, PassiveProbe, StartProbe};
 use crate::protocol::{Protocol, Topology, MAX_UNITS};
 use crate::trace::{self, Recorder, StealLog};
 use crate::verbose::{Reasons, Source};
@@ -82,6 +82,7 @@ impl Options {
                 direct_steals: (direct_steals != DirectSteals::Off)
                     .then_some((direct_source, None)),
                 schedule: (schedule, schedule_source),
+                starts: None,
             },
             verbose: match builder.verbose {
                 Some(on) => on,
@@ -200,10 +201,7 @@ impl Dlb {
                     protocol.set_tree_fan_out(k);
                 }
                 protocol.set_timeout(timeout, mpi::abort);
-                if protocol.atomics().topology().multi_node() {
-                    protocol.connect_remote()?;
-                    comm.barrier_serving(|| protocol.atomics().progress())?;
-                }
+                reasons.starts = connect_across_nodes(&comm, &mut protocol)?;
                 (Some(protocol), Some(path), Some(flavor))
             }
         };
@@ -250,6 +248,29 @@ impl Dlb {
         }
         Ok(())
     }
+}
+
+/// Across nodes (collective): opens MPI's connections to other nodes'
+/// ranks, then, without direct steals (which make no takes), probes
+/// whether starting an atomic waits for its target and turns the
+/// protocol's looks on if so (its module doc, "Looks"); what the probe
+/// measured. Nothing on one node.
+fn connect_across_nodes(
+    comm: &Comm,
+    protocol: &mut Protocol<WindowAtomics>,
+) -> Result<Option<StartProbe>> {
+    if !protocol.atomics().topology().multi_node() {
+        return Ok(None);
+    }
+    protocol.connect_remote()?;
+    comm.barrier_serving(|| protocol.atomics().progress())?;
+    if protocol.direct_steals() {
+        return Ok(None);
+    }
+    let atomics = protocol.atomics();
+    let starts = passive_probe::probe_starts(comm, atomics, atomics.topology())?;
+    protocol.set_looks_first(starts.blocked());
+    Ok(Some(starts))
 }
 
 /// `values` followed by their complements, for an element-wise maximum

@@ -36,7 +36,9 @@
 //!   1200 jobs per run (6 configurations, one with a run of 2^63 - 2^31
 //!   jobs); three runs in a row across nodes (3 configurations); direct
 //!   steals across nodes, 6 ranks in nodes of 2 and 5 in nodes of 1, two
-//!   runs each (random schedules, N/4). Schedules per configuration, with
+//!   runs each (random schedules, N/4); hunters that look before they take
+//!   (the protocol's "Looks"), 4 ranks in nodes of 2 and 5 in nodes of 1,
+//!   two runs each (random schedules, N/4). Schedules per configuration, with
 //!   `DLB_SHUTTLE_ITERATIONS` = N (12 500 unless set): random N on one node
 //!   and N/2 across nodes, PCT N/6 and N/12 (a PCT schedule costs about a
 //!   run whatever its jobs), three runs N/5.
@@ -201,6 +203,8 @@ struct Case {
     /// Direct steals: idle ranks of a dry node steal from other nodes'
     /// ranges (passive atomics, which blocking operations here are).
     direct: bool,
+    /// Hunters look before they take (see the protocol's "Looks").
+    looks: bool,
 }
 
 impl Case {
@@ -214,12 +218,20 @@ impl Case {
             seed: Seed::Fixed(0x5eed),
             bug: None,
             direct: false,
+            looks: false,
         }
     }
 
     /// The same with direct steals.
     fn direct(mut self) -> Case {
         self.direct = true;
+        self
+    }
+
+    /// The same with hunters that look before they take.
+    #[cfg_attr(not(dlb_shuttle), allow(dead_code))]
+    fn looks(mut self) -> Case {
+        self.looks = true;
         self
     }
 
@@ -275,6 +287,9 @@ impl fmt::Display for Case {
         if self.direct {
             write!(f, ", direct steals")?;
         }
+        if self.looks {
+            write!(f, ", looks before takes")?;
+        }
         Ok(())
     }
 }
@@ -329,7 +344,7 @@ where
     let completed: Arc<Vec<AtomicU64>> =
         Arc::new((0..runs.len()).map(|_| AtomicU64::new(0)).collect());
     let barrier = Arc::new(Barrier::new(p));
-    let (seed, bug, direct) = (case.seed.draw(), case.bug, case.direct);
+    let (seed, bug, direct, looks) = (case.seed.draw(), case.bug, case.direct, case.looks);
     // Chunk sizes: a seed drawn per schedule (shuttle) also picks the
     // schedule; fixed seeds (loom's models) keep fixed chunks.
     let schedule = if matches!(case.seed, Seed::Fixed(_)) {
@@ -346,6 +361,7 @@ where
             thread::spawn(move || {
                 let mut protocol = Protocol::new(atomics, seed).with_bug(bug);
                 protocol.set_direct_steals(direct);
+                protocol.set_looks_first(looks);
                 // One chunk per claim: claiming ahead depends on the real
                 // clock, which the checkers do not control (replays must be
                 // deterministic); the protocol sees the same claims of one

@@ -13,8 +13,13 @@
 //! hardware RDMA atomics (or shared memory) they take microseconds; with
 //! software RMA one completes only when the sleeper enters MPI again, after
 //! most of its sleep. The answer is rank 0's, so every rank decides alike.
+//!
+//! Also here: [`probe_starts`], whether *starting* an atomic on another
+//! node waits for its target (Open MPI 4.1's osc/ucx over software RMA),
+//! which init runs on every multi-node job and which turns on the
+//! protocol's looks (see its module doc, "Looks").
 
-use crate::atomics::{Atomics, Slot, WindowAtomics};
+use crate::atomics::{Atomics, Slot, Update, WindowAtomics};
 use crate::clock;
 use crate::error::{Error, ErrorKind, Result};
 use crate::mpi::Comm;
@@ -113,6 +118,87 @@ pub(crate) fn time_atomic(
         ));
     }
     Ok(Duration::from_nanos(all[0]))
+}
+
+/// How long the probed rank stays outside MPI in [`probe_starts`].
+pub(crate) const START_PROBE_BUSY: Duration = Duration::from_millis(4);
+
+/// A start that took this long waited for its target: rank 0 starts half
+/// way into the target's sleep, so a start that waits takes about 2 ms,
+/// and one that does not, microseconds.
+pub(crate) const START_BLOCKED: Duration = Duration::from_millis(1);
+
+/// What [`probe_starts`] measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct StartProbe {
+    /// The rank that slept.
+    pub(crate) target: usize,
+    /// How long rank 0's start of a read on it took to return.
+    pub(crate) took: Duration,
+}
+
+impl StartProbe {
+    /// Whether the start waited for its target.
+    pub(crate) fn blocked(&self) -> bool {
+        self.took >= START_BLOCKED
+    }
+}
+
+/// Whether starting an atomic on another node waits for its target: rank
+/// 0 times the return of a started read (`MPI_Rget_accumulate` with
+/// `MPI_NO_OP`) of the `Told` word of a rank asleep outside MPI for
+/// [`START_PROBE_BUSY`], then completes it while every rank serves in a
+/// reduction of the time. Call it once MPI made its connections across
+/// nodes (`Protocol::connect_remote`). Collective; the same answer on every
+/// rank, and an error on every rank if rank 0's read failed.
+pub(crate) fn probe_starts<A: Atomics>(
+    comm: &Comm,
+    atomics: &A,
+    topology: &Topology,
+) -> Result<StartProbe> {
+    let target = probe_target(topology);
+    comm.barrier_serving(|| atomics.progress())?;
+    let mut took = Ok(0);
+    if comm.rank() == 0 {
+        // Half way into the target's sleep (a target that leaves the
+        // barrier up to 2 ms later still sleeps through the start).
+        clock::sleep(START_PROBE_BUSY / 2);
+        let start = clock::Instant::now();
+        took = atomics
+            .start(target, Slot::Told, Update::Read)
+            .and_then(|pending| {
+                let ns = start.elapsed().as_nanos() as u64;
+                // Completed before the window may be freed: the target
+                // serves once it is awake, in the reduction below.
+                let mut ops = vec![pending];
+                while !ops.is_empty() {
+                    atomics.progress()?;
+                    crate::atomics::poll_all(&mut ops)?;
+                    if !ops.is_empty() {
+                        clock::sleep(Duration::from_micros(20));
+                    }
+                }
+                Ok(ns)
+            });
+    } else if comm.rank() == target {
+        clock::sleep(START_PROBE_BUSY);
+    }
+    let mut all = [match &took {
+        Ok(t) => (*t).min(FAILED - 1),
+        Err(_) => FAILED,
+    }];
+    comm.allreduce_max_serving(&mut all, || atomics.progress())?;
+    took?;
+    if all[0] == FAILED {
+        return Err(Error::new(
+            ErrorKind::Mpi,
+            "the probe of started MPI atomics across nodes failed on rank 0",
+        ));
+    }
+    Ok(StartProbe {
+        target,
+        took: Duration::from_nanos(all[0]),
+    })
 }
 
 /// The rank whose words are probed: the lowest rank on another node than

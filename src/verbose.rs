@@ -7,7 +7,7 @@
 use crate::config::{Schedule, Variant};
 use crate::dlb::Dlb;
 use crate::mpi;
-use crate::passive_probe::{PassiveProbe, PROBE_BUSY};
+use crate::passive_probe::{PassiveProbe, StartProbe, PROBE_BUSY, START_PROBE_BUSY};
 
 /// Where a choice came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +46,9 @@ pub(crate) struct Reasons {
     /// and what init's probe measured if it ran.
     pub(crate) direct_steals: Option<(Source, Option<PassiveProbe>)>,
     pub(crate) schedule: (Schedule, Source),
+    /// Across nodes without direct steals: init's probe of started
+    /// atomics, which turns looks before takes on.
+    pub(crate) starts: Option<StartProbe>,
 }
 
 impl Dlb {
@@ -74,33 +77,8 @@ impl Dlb {
                 Ok(None) => {}
                 Err(e) => parts.push(format!("levels unknown ({e})")),
             }
-            let on = self.dispenser.direct_steals();
-            match r.direct_steals {
-                None => {}
-                Some((source, Some(probe))) => parts.push(format!(
-                    "direct steals: {} ({}: MPI atomics (an add, a compare-and-swap) on rank {}, \
-                     asleep outside MPI for {} ms, took up to {:.3} ms: {})",
-                    if on { "on" } else { "off" },
-                    source.says(""),
-                    probe.target,
-                    PROBE_BUSY.as_millis(),
-                    probe.took.as_secs_f64() * 1e3,
-                    if probe.passive() {
-                        "passive"
-                    } else {
-                        "they waited for their target (software RMA)"
-                    },
-                )),
-                Some((source, None)) if !on => parts.push(format!(
-                    "direct steals: asked for ({}), but no effect on one node",
-                    source.says("")
-                )),
-                Some((source, None)) => parts.push(format!(
-                    "direct steals: idle ranks of a dry node steal from other nodes' ranges, \
-                     every range word on MPI atomics ({})",
-                    source.says("")
-                )),
-            }
+            parts.extend(self.direct_steals_part(r));
+            parts.extend(r.starts.map(looks_part));
             parts.push(format!(
                 "claim ahead up to {} chunks ({})",
                 r.claim_ahead.0,
@@ -130,4 +108,53 @@ impl Dlb {
             parts.join("; ")
         )
     }
+
+    /// What direct steals are, and why (`None` where not asked for).
+    fn direct_steals_part(&self, r: &Reasons) -> Option<String> {
+        let on = self.dispenser.direct_steals();
+        match r.direct_steals {
+            None => None,
+            Some((source, Some(probe))) => Some(format!(
+                "direct steals: {} ({}: MPI atomics (an add, a compare-and-swap) on rank {}, \
+                 asleep outside MPI for {} ms, took up to {:.3} ms: {})",
+                if on { "on" } else { "off" },
+                source.says(""),
+                probe.target,
+                PROBE_BUSY.as_millis(),
+                probe.took.as_secs_f64() * 1e3,
+                if probe.passive() {
+                    "passive"
+                } else {
+                    "they waited for their target (software RMA)"
+                },
+            )),
+            Some((source, None)) if !on => Some(format!(
+                "direct steals: asked for ({}), but no effect on one node",
+                source.says("")
+            )),
+            Some((source, None)) => Some(format!(
+                "direct steals: idle ranks of a dry node steal from other nodes' ranges, \
+                 every range word on MPI atomics ({})",
+                source.says("")
+            )),
+        }
+    }
+}
+
+/// What init's probe of started atomics chose (across nodes, without
+/// direct steals).
+fn looks_part(probe: StartProbe) -> String {
+    format!(
+        "looks before takes: {} (a started read on rank {}, asleep outside MPI for \
+         {} ms, returned after {:.3} ms: {})",
+        if probe.blocked() { "on" } else { "off" },
+        probe.target,
+        START_PROBE_BUSY.as_millis(),
+        probe.took.as_secs_f64() * 1e3,
+        if probe.blocked() {
+            "starts wait for their target"
+        } else {
+            "starts return at once"
+        },
+    )
 }

@@ -145,6 +145,41 @@ fn verbose_names_what_the_environment_set() {
         first_half(&probed[0]),
         first_half(&probed[1])
     );
+    // Init's probe of started atomics, across (simulated) nodes without
+    // direct steals: looks before takes where a start waited for its
+    // sleeping target (1 ms or more), the same on every rank; nothing on
+    // one node, nor with direct steals (no takes).
+    let looks = |line: &String| -> Option<(bool, f64)> {
+        let part = line
+            .split("; ")
+            .find(|p| p.starts_with("looks before takes: "))?;
+        let on = part.starts_with("looks before takes: on (a started read on rank 1, asleep outside MPI for 4 ms, returned after ");
+        let off = part.starts_with("looks before takes: off (a started read on rank 1, asleep outside MPI for 4 ms, returned after ");
+        assert!(on != off, "{line}");
+        assert_eq!(
+            on,
+            part.ends_with(" ms: starts wait for their target)"),
+            "{line}"
+        );
+        assert_eq!(off, part.ends_with(" ms: starts return at once)"), "{line}");
+        let ms = part.split("returned after ").nth(1)?.split(' ').next()?;
+        Some((on, ms.parse().unwrap()))
+    };
+    let probed = lines(2, &[("DLB_RANKS_PER_NODE", "1")]);
+    let chosen: Vec<(bool, f64)> = probed
+        .iter()
+        .map(|line| looks(line).unwrap_or_else(|| panic!("no looks part: {line}")))
+        .collect();
+    for (on, ms) in &chosen {
+        assert_eq!(*on, *ms >= 1.0, "{chosen:?}");
+    }
+    assert_eq!(chosen[0], chosen[1], "ranks chose differently: {chosen:?}");
+    for line in lines(2, &[]).iter().chain(&lines(
+        2,
+        &[("DLB_DIRECT_STEALS", "1"), ("DLB_RANKS_PER_NODE", "1")],
+    )) {
+        assert!(looks(line).is_none(), "{line}");
+    }
     for line in lines(2, &[("DLB_VARIANT", "static")]) {
         assert!(
             line.contains("variant static (set by DLB_VARIANT); no window"),

@@ -110,6 +110,12 @@ impl Atomics for HybridAtomics {
     fn start(&self, target: usize, slot: Slot, update: Update) -> Result<Pending> {
         self.of(slot).start(target, slot, update)
     }
+    fn start_look(&self, target: usize, slot: Slot) -> Result<Pending> {
+        self.of(slot).start_look(target, slot)
+    }
+    fn publish(&self, slot: Slot, value: u64) -> Result<()> {
+        self.of(slot).publish(slot, value)
+    }
     fn progress(&self) -> Result<()> {
         self.cross.progress()
     }

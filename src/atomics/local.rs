@@ -184,6 +184,15 @@ impl Atomics for LocalAtomics {
     fn read(&self, target: usize, slot: Slot) -> Result<u64> {
         Ok(self.word(target, slot).load(SeqCst))
     }
+    /// A look is a read queued at its target like any operation on another
+    /// node's word: it completes when the target serves it.
+    fn start_look(&self, target: usize, slot: Slot) -> Result<Pending> {
+        self.start(target, slot, Update::Read)
+    }
+    fn publish(&self, slot: Slot, value: u64) -> Result<()> {
+        self.word(self.rank(), slot).store(value, SeqCst);
+        Ok(())
+    }
     fn start(&self, target: usize, slot: Slot, update: Update) -> Result<Pending> {
         if slot.level() == Level::Node || self.topology.is_mate(target) {
             let old = self.apply(self.word(target, slot), slot, update);

@@ -98,6 +98,12 @@ pub(crate) enum Slot {
     /// `protocol::watchdog`): twice the beats so far, plus one while the
     /// rank waits inside dlb. Add only.
     Heartbeat,
+    /// 1 while the rank waits in `give_more` for work (it has no units to
+    /// give then), else 0; used across nodes. Written by the rank alone,
+    /// with [`Atomics::publish`] (a plain store to its own window memory),
+    /// and read by others only with looks ([`Atomics::start_look`]): no
+    /// atomic ever touches it.
+    Waiting,
     /// Scratch word for benchmarks' raw compare-and-swap (feature `bench`
     /// only: a user's window holds only the protocol's words). CAS only.
     #[cfg(feature = "bench")]
@@ -140,7 +146,7 @@ pub(crate) enum Update {
 }
 
 impl Slot {
-    const COUNT: usize = if cfg!(feature = "bench") { 15 } else { 13 };
+    const COUNT: usize = if cfg!(feature = "bench") { 16 } else { 14 };
     /// The inbox words, in order.
     pub(crate) const INBOX: [Slot; 4] = [Slot::Inbox0, Slot::Inbox1, Slot::Inbox2, Slot::Inbox3];
 
@@ -155,6 +161,8 @@ impl Slot {
             Slot::Range | Slot::Unsent | Slot::Hunter => Op::CompareAndSwap,
             Slot::Finished | Slot::Idle | Slot::Told | Slot::Done | Slot::Heartbeat => Op::FetchAdd,
             Slot::Offer | Slot::Inbox0 | Slot::Inbox1 | Slot::Inbox2 | Slot::Inbox3 => Op::Swap,
+            // (Never an atomic: see the slot.)
+            Slot::Waiting => Op::Swap,
             #[cfg(feature = "bench")]
             Slot::BenchCas => Op::CompareAndSwap,
             #[cfg(feature = "bench")]
@@ -173,7 +181,8 @@ impl Slot {
             | Slot::Inbox3
             | Slot::Told
             | Slot::Done
-            | Slot::Heartbeat => Level::Cross,
+            | Slot::Heartbeat
+            | Slot::Waiting => Level::Cross,
             #[cfg(feature = "bench")]
             Slot::BenchCas | Slot::BenchAdd => Level::Cross,
         }
@@ -182,7 +191,7 @@ impl Slot {
 
 // The slot count covers every slot, and the window no more.
 #[cfg(not(feature = "bench"))]
-static_assertions::const_assert_eq!(Slot::COUNT, Slot::Heartbeat as usize + 1);
+static_assertions::const_assert_eq!(Slot::COUNT, Slot::Waiting as usize + 1);
 #[cfg(feature = "bench")]
 static_assertions::const_assert_eq!(Slot::COUNT, Slot::BenchAdd as usize + 1);
 
@@ -213,6 +222,30 @@ pub(crate) trait Atomics {
     /// Starts `update` on `target`'s `slot` without waiting for it: the
     /// caller polls the result, and never blocks on a busy target.
     fn start(&self, target: usize, slot: Slot, update: Update) -> Result<Pending>;
+    /// Starts a *look* at `target`'s `slot`: a read whose value is only a
+    /// hint (see [`Atomics::glance`]) and whose completion says that
+    /// `target` served it. Where starting an atomic waits for its target
+    /// (Open MPI 4.1's osc/ucx, which takes a lock on the target's window
+    /// inside `MPI_Rget_accumulate`), a look does not: it is an `MPI_Rget`
+    /// on MPI windows. The protocol starts a take only on a rank that
+    /// answered a look there (see its module doc, "Looks"). Completes at
+    /// once by default (CPU atomics, in-process models, the simulator,
+    /// oneself).
+    fn start_look(&self, target: usize, slot: Slot) -> Result<Pending> {
+        let _ = (target, slot);
+        Ok(Pending::ready(0))
+    }
+    /// Stores `value` in this rank's own `slot`, a word that no atomic
+    /// touches, for other ranks' looks: on MPI windows a plain store to the
+    /// rank's window memory followed by `MPI_Win_sync` (the unified model;
+    /// elsewhere nothing, and looks read the word's initial 0). A look that
+    /// overlaps the store may read either value or, by MPI's letter, any:
+    /// looks are hints. Does nothing by default (where looks complete at
+    /// once with 0).
+    fn publish(&self, slot: Slot, value: u64) -> Result<()> {
+        let _ = (slot, value);
+        Ok(())
+    }
     /// Serves other ranks' pending operations on this rank's words, where
     /// that needs this rank's help (software RMA). A no-op elsewhere.
     fn progress(&self) -> Result<()> {
@@ -353,6 +386,12 @@ impl Atomics for WindowAtomics {
     fn start(&self, target: usize, slot: Slot, update: Update) -> Result<Pending> {
         each_path!(self, a => a.start(target, slot, update))
     }
+    fn start_look(&self, target: usize, slot: Slot) -> Result<Pending> {
+        each_path!(self, a => a.start_look(target, slot))
+    }
+    fn publish(&self, slot: Slot, value: u64) -> Result<()> {
+        each_path!(self, a => a.publish(slot, value))
+    }
     fn progress(&self) -> Result<()> {
         each_path!(self, a => a.progress())
     }
@@ -394,6 +433,7 @@ mod tests {
             Slot::Told,
             Slot::Done,
             Slot::Heartbeat,
+            Slot::Waiting,
             #[cfg(feature = "bench")]
             Slot::BenchCas,
             #[cfg(feature = "bench")]

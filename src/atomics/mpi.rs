@@ -117,4 +117,13 @@ impl Atomics for MpiAtomics {
             op,
         )?))
     }
+    fn start_look(&self, target: usize, slot: Slot) -> Result<Pending> {
+        if target == self.rank() {
+            return Ok(Pending::ready(self.peek(slot)?));
+        }
+        Ok(Pending::mpi(self.win.start_get(target, slot.index())?))
+    }
+    fn publish(&self, slot: Slot, value: u64) -> Result<()> {
+        self.win.poke_own(slot.index(), value).map(drop)
+    }
 }

@@ -295,6 +295,24 @@ fn random_schedules_of_direct_steals_across_nodes() {
     explore(what, Scheduler::Random, cases, n, &STEAL, &required);
 }
 
+/// Hunters that look before they take (the protocol's "Looks": where a
+/// take's start waits for its victim): a take starts only on a rank that
+/// served a look, looks are queued at their targets like every operation
+/// across nodes; two runs each, random schedules.
+#[test]
+fn random_schedules_of_takes_after_looks() {
+    let n = iterations(ITERATIONS) / 4;
+    let cases = vec![
+        case(4, 2, Model::Plain, &[Run::new(600, 4), Run::new(400, 4)]).looks(),
+        case(5, 1, Model::Rr, &[Run::new(350, 2), Run::new(250, 2)]).looks(),
+    ];
+    let mut required = ACROSS_NODES_PCT.to_vec();
+    required.push(Event::Path(Path::TakeAfterLook));
+    required.push(Event::Path(Path::LookFoundWaiting));
+    let what = "takes after looks across nodes";
+    explore(what, Scheduler::Random, cases, n, &STEAL, &required);
+}
+
 /// Three runs in a row across nodes: hunger marks and answers of one run
 /// may still be on their way in the next; in each configuration some take
 /// brings units.

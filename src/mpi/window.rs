@@ -544,6 +544,43 @@ impl Window {
         Ok(value)
     }
 
+    /// Starts `MPI_Rget` (§12.3.5) of `target`'s word `index`: a read that
+    /// completes later, when [`RmaRequest::test`] says so. Its value may be
+    /// stale or, while an atomic update of the word is in progress, any
+    /// value (a get is no atomic). Unlike the atomics, it takes no lock on
+    /// the target's window where an MPI serializes atomics behind one:
+    /// measured on Open MPI 4.1's osc/ucx across simulated nodes, an
+    /// `MPI_Rget` on a rank that sleeps 450 ms outside MPI returns in
+    /// 0.1 ms, where `MPI_Rget_accumulate` spins inside the call until the
+    /// target wakes.
+    pub(crate) fn start_get(&self, target: usize, index: usize) -> Result<RmaRequest> {
+        self.check_index(index);
+        let mut req = RmaRequest {
+            // SAFETY: MPI_REQUEST_NULL is an immutable predefined handle.
+            raw: unsafe { ffi::RSMPI_REQUEST_NULL },
+            buffers: Box::new([0, 0]),
+        };
+        let result = &mut req.buffers[1] as *mut u64 as *mut c_void;
+        // SAFETY: the result points into a heap block owned by the request,
+        // which is never moved or freed while the request is active (its
+        // Drop leaks the block if MPI still owns it); one MPI_UINT64_T at a
+        // displacement inside the window; an epoch is open.
+        check("MPI_Rget", unsafe {
+            ffi::MPI_Rget(
+                result,
+                1,
+                ffi::RSMPI_UINT64_T,
+                target as c_int,
+                index as ffi::MPI_Aint,
+                1,
+                ffi::RSMPI_UINT64_T,
+                self.raw,
+                &mut req.raw,
+            )
+        })?;
+        Ok(req)
+    }
+
     /// Starts `MPI_Rget_accumulate` with `op` on `target`'s word `index`
     /// (§12.3.5, §12.3.4): an atomic fetch-and-op that completes later,
     /// when [`RmaRequest::test`] says so, so the caller never blocks on a
@@ -742,6 +779,30 @@ impl Window {
         // `free`, which clears `own_base` first, and no `&mut` aliases it.
         let word = unsafe { &*(self.own_base.add(index) as *const Atomic<u64>) };
         Ok(Some(word.load(std::sync::atomic::Ordering::Acquire)))
+    }
+
+    /// Stores `value` in this rank's own word `index` with a CPU store,
+    /// then `MPI_Win_sync`, so that other ranks' gets read it (the unified
+    /// model); whether it did (`false` where the window is not unified, or
+    /// has no memory of this rank). Only for words that no atomic touches:
+    /// a store is no part of MPI's atomicity. A get that overlaps the store
+    /// reads an undefined value by MPI's letter (§12.7), so such words are
+    /// hints.
+    pub(crate) fn poke_own(&self, index: usize, value: u64) -> Result<bool> {
+        if !self.unified || self.own_base.is_null() {
+            return Ok(false);
+        }
+        assert!(
+            index < self.words_per_rank,
+            "word {index} out of the window"
+        );
+        // SAFETY: as in `peek_own`: this rank's memory of the live window,
+        // aligned, accessed as an atomic (a store, no read-modify-write),
+        // and no `&mut` aliases it.
+        let word = unsafe { &*(self.own_base.add(index) as *const Atomic<u64>) };
+        word.store(value, std::sync::atomic::Ordering::Release);
+        self.sync()?;
+        Ok(true)
     }
 
     /// Word `index` of `rank` in a shared-memory window, for CPU atomics.

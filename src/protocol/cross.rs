@@ -4,7 +4,7 @@
 
 use super::{Bug, Path, Protocol, RangeWord, Steal, Take, REMOTE_STEAL_TRIES, REMOTE_TAKES};
 use crate::atomics::primitive::MODEL_CHECKING;
-use crate::atomics::{Atomics, Slot, Update};
+use crate::atomics::{Atomics, Pending, Slot, Update};
 use crate::clock::Instant;
 use crate::error::{Error, Result};
 use std::time::Duration;
@@ -33,6 +33,44 @@ const MAX_TAKE_PAUSE: Duration = Duration::from_millis(1);
 /// trips of a hardware atomic) queued at its target: after an all-empty
 /// round of such attempts, the thief pauses as a hunter pauses its takes.
 const SLOW_REMOTE_STEAL: Duration = Duration::from_micros(25);
+
+/// A take's start that took this long, its swap complete on return,
+/// waited inside MPI for its target (see "Looks" in the module doc of
+/// [`super`]): an MPI that does not wait returns in microseconds.
+const BLOCKED_START: Duration = Duration::from_millis(2);
+/// After this many blocked starts a hunter looks before it takes: one
+/// could be a process descheduled on an oversubscribed core.
+const BLOCKED_STARTS_FOR_LOOKS: u32 = 2;
+
+/// `Waiting[r]` while rank `r` waits in `give_more` for work.
+pub(super) const WAITING: u64 = 1;
+/// `Waiting[r]` otherwise (its initial value).
+pub(super) const NOT_WAITING: u64 = 0;
+
+/// A look at a would-be victim's `Waiting` word (an `MPI_Rget`), started
+/// where starting a take waits for its target; a take follows once the
+/// victim served it, unless it was waiting for work itself (see "Looks" in
+/// the module doc of [`super`]).
+#[derive(Debug)]
+pub(super) struct Look {
+    victim: usize,
+    /// The run the look was made in (`finish_target` then).
+    run: u64,
+    /// The read, until it completed.
+    get: Option<Pending>,
+    /// What it read, once it completed.
+    seen: u64,
+}
+
+/// What [`Protocol::next_victim`] found.
+enum Next {
+    /// Start a take on this rank.
+    Take(usize),
+    /// Ask again (a look started, or one found its rank waiting).
+    Again,
+    /// Takes and looks of the run fill their places.
+    Full,
+}
 
 /// The hunter's pause after takes of the current run came back
 /// empty-handed (see the module doc of [`super`]); the default is none.
@@ -232,7 +270,10 @@ impl<A: Atomics> Protocol<A> {
     /// Keeps [`REMOTE_TAKES`] takes of this run in flight to random ranks on
     /// other nodes, each on a rank that has no other take of this run, each
     /// with an inbox word of its own. Polls between starts: on some stacks
-    /// a start blocks until its target serves it.
+    /// a start blocks until its target serves it. Where starts were seen
+    /// to block (or [`Protocol::set_looks_first`]), a take starts only on a
+    /// rank that served a look of this run, and looks fill the places of
+    /// takes until then (see "Looks" in the module doc).
     ///
     /// Under a model checker, after a take came back empty-handed no take
     /// starts until some rank moved units or counts: until then new takes
@@ -241,7 +282,7 @@ impl<A: Atomics> Protocol<A> {
     /// schedules explored, not the protocol: in real time the busy ranks
     /// run.)
     pub(super) fn hunt_remote(&mut self) -> Result<()> {
-        let remote = self.atomics.topology().remote_count();
+        self.poll_looks()?;
         loop {
             if MODEL_CHECKING && self.takes_failed_at == Some(self.atomics.content_writes()) {
                 return Ok(());
@@ -250,27 +291,26 @@ impl<A: Atomics> Protocol<A> {
                 return Ok(());
             }
             let run = self.finish_target;
-            let current = self.takes.iter().filter(|t| t.run == run).count();
-            if current >= REMOTE_TAKES.min(remote) {
-                return Ok(());
-            }
             let Some(inbox) =
                 (0..Slot::INBOX.len()).find(|&k| self.takes.iter().all(|t| t.inbox != k))
             else {
                 return Ok(()); // marks of an earlier run hold the other inboxes
             };
-            let victim = loop {
-                let v = self.random_remote();
-                if self.takes.iter().all(|t| t.run != run || t.victim != v) {
-                    break v;
-                }
+            let victim = match self.next_victim(run)? {
+                Next::Take(victim) => victim,
+                Next::Again => continue,
+                Next::Full => return Ok(()),
             };
             let mark = Mark::new(self.me(), inbox, run);
             // (On some stacks the start itself waits for the victim.)
             let traced_at = self.steal_log.as_ref().map(|log| log.now());
-            let swap = self
+            let began = (!MODEL_CHECKING && !self.looks_first).then(Instant::now);
+            let mut swap = self
                 .atomics
                 .start(victim, Slot::Offer, Update::Swap(mark.bits()))?;
+            if let Some(began) = began {
+                self.note_blocked_start(began, &mut swap)?;
+            }
             self.counters.steal_attempts += 1;
             if let (Some(log), Some(t0)) = (&mut self.steal_log, traced_at) {
                 log.take(t0, victim);
@@ -288,6 +328,111 @@ impl<A: Atomics> Protocol<A> {
                 return Ok(());
             }
         }
+    }
+
+    /// Where the hunter's next take of run `run` goes: to a rank that
+    /// served a look of the run (one found waiting for work gets none, and
+    /// the hunter pauses as after an empty answer); else, while takes and
+    /// looks of the run leave a place, to a random rank on another node
+    /// with neither, or, where looks come first, a look at it.
+    fn next_victim(&mut self, run: u64) -> Result<Next> {
+        let served = self
+            .looks
+            .iter()
+            .position(|l| l.run == run && l.get.is_none());
+        if let Some(i) = served {
+            let look = self.looks.swap_remove(i);
+            if look.seen != WAITING {
+                self.took(Path::TakeAfterLook);
+                return Ok(Next::Take(look.victim));
+            }
+            self.took(Path::LookFoundWaiting);
+            if MODEL_CHECKING {
+                self.takes_failed_at = Some(self.atomics.content_writes());
+            } else {
+                self.take_pause.lengthen(Instant::now());
+            }
+            return Ok(Next::Again);
+        }
+        let current = self.takes.iter().filter(|t| t.run == run).count()
+            + self.looks.iter().filter(|l| l.run == run).count();
+        if current >= REMOTE_TAKES.min(self.atomics.topology().remote_count()) {
+            return Ok(Next::Full);
+        }
+        let victim = loop {
+            let v = self.random_remote();
+            if self.takes.iter().all(|t| t.run != run || t.victim != v)
+                && self.looks.iter().all(|l| l.run != run || l.victim != v)
+            {
+                break v;
+            }
+        };
+        if !self.looks_first {
+            return Ok(Next::Take(victim));
+        }
+        let get = self.atomics.start_look(victim, Slot::Waiting)?;
+        self.looks.push(Look {
+            victim,
+            run,
+            get: Some(get),
+            seen: NOT_WAITING,
+        });
+        self.poll_looks()?;
+        Ok(Next::Again)
+    }
+
+    /// After a take's start that `began` then: if it took
+    /// [`BLOCKED_START`] and `swap` had completed on return, the start
+    /// waited for its target; after [`BLOCKED_STARTS_FOR_LOOKS`] of them
+    /// this rank looks before it takes.
+    fn note_blocked_start(&mut self, began: Instant, swap: &mut Pending) -> Result<()> {
+        if began.elapsed() < BLOCKED_START || swap.poll()?.is_none() {
+            return Ok(());
+        }
+        self.blocked_starts += 1;
+        if self.blocked_starts >= BLOCKED_STARTS_FOR_LOOKS {
+            self.looks_first = true;
+        }
+        Ok(())
+    }
+
+    /// Looks before takes from the first take on (init, when its probe
+    /// saw a start wait for its target; see "Looks" in the module doc);
+    /// without it, from the second take whose start waited.
+    pub(crate) fn set_looks_first(&mut self, on: bool) {
+        self.looks_first = on;
+    }
+
+    /// Across nodes, says in `Waiting[me]` whether this rank waits in
+    /// `give_more` for work (see "Looks" in the module doc). Under a model
+    /// checker only in models of looks: each store is a step to schedule.
+    pub(super) fn set_waiting(&self, on: bool) -> Result<()> {
+        if !self.multi_node() || MODEL_CHECKING && !self.looks_first {
+            return Ok(());
+        }
+        let value = if on { WAITING } else { NOT_WAITING };
+        self.atomics.publish(Slot::Waiting, value)
+    }
+
+    /// Polls the looks; forgets those of earlier runs once served.
+    fn poll_looks(&mut self) -> Result<()> {
+        let run = self.finish_target;
+        let mut i = 0;
+        while i < self.looks.len() {
+            let look = &mut self.looks[i];
+            if let Some(get) = &mut look.get {
+                if let Some(seen) = get.poll()? {
+                    look.seen = seen;
+                    look.get = None;
+                }
+            }
+            if look.get.is_none() && look.run != run {
+                self.looks.swap_remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        Ok(())
     }
 
     /// With direct steals, once the node is dry: up to
@@ -467,6 +612,7 @@ impl<A: Atomics> Protocol<A> {
     /// hunter waits for nothing once its last run ended.
     pub(crate) fn ops_in_flight(&self) -> bool {
         self.takes.iter().any(|t| t.swap.is_some())
+            || self.looks.iter().any(|l| l.get.is_some())
             || !self.answers.is_empty()
             || !self.in_flight.is_empty()
     }
@@ -476,6 +622,8 @@ impl<A: Atomics> Protocol<A> {
     pub(crate) fn poll_outside_run(&mut self) -> Result<()> {
         self.atomics.progress()?;
         self.poll_takes()?;
+        self.poll_looks()?;
+        self.looks.retain(|l| l.get.is_some());
         self.poll_answers()?;
         self.poll_in_flight()?;
         // Units that arrive after the last run ended cannot exist: every

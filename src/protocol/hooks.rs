@@ -90,11 +90,15 @@ pub(crate) enum Path {
     DisplacedMark,
     /// A mark of an earlier run is answered `NONE`.
     StaleMark,
+    /// A hunter starts a take on a rank that served its look.
+    TakeAfterLook,
+    /// A hunter's look found its rank waiting for work: no take follows.
+    LookFoundWaiting,
 }
 
 #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
 impl Path {
-    pub(crate) const ALL: [Path; 12] = [
+    pub(crate) const ALL: [Path; 14] = [
         Path::PredictedCas,
         Path::PredictedCasWon,
         Path::Retry,
@@ -107,6 +111,8 @@ impl Path {
         Path::Carry,
         Path::DisplacedMark,
         Path::StaleMark,
+        Path::TakeAfterLook,
+        Path::LookFoundWaiting,
     ];
 
     /// This path's index in [`Path::ALL`].

@@ -45,6 +45,10 @@
 //!   subtree below `l`'s node (its children, their children, ...) that
 //!   reached `l` and that `l` has not carried on to its parent. Fetch-and-add
 //!   only (`l` subtracts by adding the negation).
+//! - `Waiting[r]`: 1 while `r` waits in `give_more` for work, else 0; a
+//!   hint for other nodes' hunters (see "Looks"). No atomic touches it:
+//!   `r` alone writes it, with plain stores to its own window memory, and
+//!   others only read it, with `MPI_Rget`.
 //!
 //! The *node tree* ([`Topology::tree_children`]) has node 0 (rank 0's) at
 //! its root and `K` = 16 children per node (`TREE_FAN_OUT`; 1 under the
@@ -71,7 +75,8 @@
 //! 4.1's osc/ucx blocks inside `MPI_Rget_accumulate` until the target serves
 //! it; there the rule does not hold: a hunter's take waits for the busy
 //! victim's next `give_more`, and an answer for the idle hunter's next
-//! round, which is why units travel in answers, see below.)
+//! round, which is why units travel in answers, see below, and why a
+//! hunter that saw its starts wait looks before it takes, see "Looks".)
 //!
 //! A rank polls its own cross-node words (`Offer`, its inbox words, `Told`,
 //! `Done`) first with a *peek*, a CPU load of its own window
@@ -256,6 +261,48 @@
 //! MPI that completes long before the rank wakes. The model
 //! checkers run them with blocking operations that complete at once (the
 //! passive case).
+//!
+//! # Looks
+//!
+//! Where starting a take waits inside MPI until its victim serves it
+//! (Open MPI 4.1's osc/ucx over software RMA: `MPI_Rget_accumulate` spins
+//! on a lock of the target's window), a hunter whose take names a rank
+//! that computes outside MPI, or that sleeps between idle rounds, spins
+//! with it: measured across simulated nodes (2 × 2 ranks, one rank holding
+//! the only job for a second), idle ranks used 91-99% of a core. There a
+//! hunter *looks* before it takes. Where it would start a take on a random
+//! rank `v` of another node, it starts a look
+//! ([`crate::atomics::Atomics::start_look`]: an `MPI_Rget` of
+//! `Waiting[v]`, which takes no lock and returns at once); once the look
+//! completed (`v` served it: it is in MPI or was a moment ago), it starts
+//! the take on `v`, unless the look read 1: `v` waits for work itself, has
+//! none to give, and the hunter pauses as after an empty answer. Looks and
+//! takes of the current run together stay within [`REMOTE_TAKES`], on
+//! distinct ranks; a look of an earlier run is forgotten once served, and
+//! every look completes before the window is freed. With looks, the idle
+//! ranks above used 2-4% of a core.
+//!
+//! Init decides (`crate::passive_probe::probe_starts`, on every job across
+//! nodes without direct steals): rank 0 times the *start* of a read on a
+//! rank of another node asleep outside MPI; a start that waited (about
+//! 2 ms; microseconds elsewhere) turns looks on, on every rank. Should the
+//! probe miss (a sleeper that left the barrier late), a hunter turns them
+//! on itself after its second take whose start took 2 ms or more and had
+//! completed on return (one could be a process descheduled on an
+//! oversubscribed core). Stacks whose starts return at once (osc/pt2pt,
+//! MPICH, hardware RDMA) make no looks, and their takes are as above.
+//!
+//! A look changes no word, and `Waiting` decides nothing but whether a
+//! take starts: a look only delays or skips a take, so exactly once, no
+//! ABA and the counts are untouched. A skip loses nothing: a rank waits in
+//! `give_more` only while its own range is empty, and a stale or torn read
+//! (a look that overlaps the store) makes at worst a take that is answered
+//! `NONE`, or a take skipped until the next look. A hunter that waits for
+//! a look still polls, serves and backs off in every round, so
+//! termination is as above (the end of a run reaches it through its leader
+//! or `Finished`, never through takes). The model checkers run hunters
+//! that look first (`random_schedules_of_takes_after_looks`), with looks
+//! queued at their targets like every operation across nodes.
 //!
 //! # Invariants
 //!
@@ -537,6 +584,13 @@ pub(crate) struct Protocol<A: Atomics> {
     stash: Vec<Range<u64>>,
     /// Takes not yet swapped in or not yet answered.
     takes: Vec<Take>,
+    /// Looks not yet served, and served looks of the current run that no
+    /// take followed yet (see "Looks").
+    looks: Vec<cross::Look>,
+    /// Whether a take starts only on a rank that served a look.
+    looks_first: bool,
+    /// Takes whose start waited for its target (see "Looks").
+    blocked_starts: u32,
     /// Answers to others' marks in flight.
     answers: Vec<Pending>,
     /// Reports, forwards and carries in flight: the rank whose `Done` word
@@ -602,6 +656,9 @@ impl<A: Atomics> Protocol<A> {
             own: RangeWord::default(),
             stash: Vec::new(),
             takes: Vec::new(),
+            looks: Vec::new(),
+            looks_first: false,
+            blocked_starts: 0,
             answers: Vec::new(),
             reports: Vec::new(),
             in_flight: Vec::new(),
@@ -870,6 +927,7 @@ impl<A: Atomics> Protocol<A> {
         want: impl Fn(Range<u64>) -> u64,
     ) -> Result<Option<Range<u64>>> {
         debug_assert!(self.own.is_empty());
+        self.set_waiting(true)?;
         self.report()?;
         let last_idle = self.count_idle()?;
         self.wait_begins("in give_more for work")?;
@@ -959,6 +1017,7 @@ impl<A: Atomics> Protocol<A> {
                 backoff.snooze_with(|d| atomics.wait(Slot::Finished, seen, d));
             }
         };
+        self.set_waiting(false)?;
         if hunting {
             self.stop_hunting()?;
         }

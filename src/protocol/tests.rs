@@ -82,19 +82,27 @@ fn hammer_nodes(
         n,
         maxjobs,
         runs,
-        false,
+        Modes::default(),
         slow,
     )
 }
 
-/// [`hammer_nodes`] on the given views, one per rank, with direct steals
-/// across nodes if `direct`.
+/// How the ranks of [`hammer_views`] reach other nodes.
+#[derive(Clone, Copy, Debug, Default)]
+struct Modes {
+    /// Direct steals across nodes.
+    direct: bool,
+    /// Hunters look before they take.
+    looks: bool,
+}
+
+/// [`hammer_nodes`] on the given views, one per rank, in `modes`.
 fn hammer_views(
     views: Vec<LocalAtomics>,
     n: u64,
     maxjobs: u64,
     runs: usize,
-    direct: bool,
+    modes: Modes,
     slow: impl Fn(usize) -> bool + Send + Sync + Copy + 'static,
 ) -> (u64, u64) {
     let p = views.len();
@@ -108,7 +116,8 @@ fn hammer_views(
             thread::spawn(move || {
                 let me = atomics.rank();
                 let mut proto = Protocol::new(atomics, 42);
-                proto.set_direct_steals(direct);
+                proto.set_direct_steals(modes.direct);
+                proto.set_looks_first(modes.looks);
                 let mut per_run = Vec::new();
                 let (mut stolen, mut remote) = (0, 0);
                 for run in 0..runs {
@@ -172,7 +181,11 @@ fn exactly_once_when_steals_glance_at_stale_or_torn_words() {
             .map(LocalAtomics::with_noisy_glances)
             .collect();
         let slow = move |r: usize| if direct { r < per_node } else { r % 2 == 0 };
-        let (stolen, remote) = hammer_views(views, n, maxjobs, 2, direct, slow);
+        let modes = Modes {
+            direct,
+            ..Modes::default()
+        };
+        let (stolen, remote) = hammer_views(views, n, maxjobs, 2, modes, slow);
         assert!(stolen > 0, "no steal in {p} ranks in nodes of {per_node}");
         if direct {
             assert!(
@@ -196,6 +209,25 @@ fn a_dry_node_takes_from_a_slow_node() {
         remote > 0,
         "no take from the slow node of three brought units"
     );
+}
+
+#[test]
+fn a_dry_node_takes_after_looks_from_a_slow_node() {
+    // As above, with hunters that look before they take (the protocol's
+    // "Looks"): looks are queued at the slow node like takes, and a take
+    // follows only once its victim served one.
+    for &(p, per_node, n, maxjobs) in &[(4, 2, 2000, 2), (6, 3, 3000, 1), (3, 1, 600, 1)] {
+        let modes = Modes {
+            looks: true,
+            ..Modes::default()
+        };
+        let views = LocalAtomics::nodes(p, per_node);
+        let (_, remote) = hammer_views(views, n, maxjobs, 2, modes, move |r| r < per_node);
+        assert!(
+            remote > 0,
+            "no take after a look brought units in {p} ranks in nodes of {per_node}"
+        );
+    }
 }
 
 #[test]

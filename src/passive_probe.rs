@@ -123,9 +123,9 @@ pub(crate) fn time_atomic(
 /// How long the probed rank stays outside MPI in [`probe_starts`].
 pub(crate) const START_PROBE_BUSY: Duration = Duration::from_millis(4);
 
-/// A start that took this long waited for its target: rank 0 starts half
-/// way into the target's sleep, so a start that waits takes about 2 ms,
-/// and one that does not, microseconds.
+/// A start that took this long, its read complete on return, waited for
+/// its target: rank 0 starts half way into the target's sleep, so a start
+/// that waits takes about 2 ms, and one that does not, microseconds.
 pub(crate) const START_BLOCKED: Duration = Duration::from_millis(1);
 
 /// What [`probe_starts`] measured.
@@ -135,20 +135,27 @@ pub(crate) struct StartProbe {
     pub(crate) target: usize,
     /// How long rank 0's start of a read on it took to return.
     pub(crate) took: Duration,
+    /// Whether the read had completed when the start returned.
+    pub(crate) done: bool,
 }
 
 impl StartProbe {
-    /// Whether the start waited for its target.
+    /// Whether the start waited for its target: slow, and done on return.
+    /// (A start that was only slow, a process descheduled on a loaded
+    /// core, returns with its read still waiting for the sleeping target,
+    /// or, where atomics are passive, done; then looks cost a round trip
+    /// each, nothing more.)
     pub(crate) fn blocked(&self) -> bool {
-        self.took >= START_BLOCKED
+        self.took >= START_BLOCKED && self.done
     }
 }
 
 /// Whether starting an atomic on another node waits for its target: rank
 /// 0 times the return of a started read (`MPI_Rget_accumulate` with
 /// `MPI_NO_OP`) of the `Told` word of a rank asleep outside MPI for
-/// [`START_PROBE_BUSY`], then completes it while every rank serves in a
-/// reduction of the time. Call it once MPI made its connections across
+/// [`START_PROBE_BUSY`], notes whether the read was done on return, and
+/// then waits for it to complete (the target serves once awake, in the
+/// reduction that follows). Call it once MPI made its connections across
 /// nodes (`Protocol::connect_remote`). Collective; the same answer on every
 /// rank, and an error on every rank if rank 0's read failed.
 pub(crate) fn probe_starts<A: Atomics>(
@@ -158,7 +165,7 @@ pub(crate) fn probe_starts<A: Atomics>(
 ) -> Result<StartProbe> {
     let target = probe_target(topology);
     comm.barrier_serving(|| atomics.progress())?;
-    let mut took = Ok(0);
+    let mut took = Ok((0, false));
     if comm.rank() == 0 {
         // Half way into the target's sleep (a target that leaves the
         // barrier up to 2 ms later still sleeps through the start).
@@ -166,10 +173,10 @@ pub(crate) fn probe_starts<A: Atomics>(
         let start = clock::Instant::now();
         took = atomics
             .start(target, Slot::Told, Update::Read)
-            .and_then(|pending| {
+            .and_then(|mut pending| {
                 let ns = start.elapsed().as_nanos() as u64;
-                // Completed before the window may be freed: the target
-                // serves once it is awake, in the reduction below.
+                let done = pending.poll()?.is_some();
+                // Completed before the window may be freed.
                 let mut ops = vec![pending];
                 while !ops.is_empty() {
                     atomics.progress()?;
@@ -178,15 +185,15 @@ pub(crate) fn probe_starts<A: Atomics>(
                         clock::sleep(Duration::from_micros(20));
                     }
                 }
-                Ok(ns)
+                Ok((ns, done))
             });
     } else if comm.rank() == target {
         clock::sleep(START_PROBE_BUSY);
     }
-    let mut all = [match &took {
-        Ok(t) => (*t).min(FAILED - 1),
-        Err(_) => FAILED,
-    }];
+    let mut all = match &took {
+        Ok((t, done)) => [(*t).min(FAILED - 1), u64::from(*done)],
+        Err(_) => [FAILED, 0],
+    };
     comm.allreduce_max_serving(&mut all, || atomics.progress())?;
     took?;
     if all[0] == FAILED {
@@ -198,6 +205,7 @@ pub(crate) fn probe_starts<A: Atomics>(
     Ok(StartProbe {
         target,
         took: Duration::from_nanos(all[0]),
+        done: all[1] != 0,
     })
 }
 
@@ -225,6 +233,23 @@ mod tests {
         assert_eq!(probe_target(&Topology::new(0, vec![0, 1, 0, 1])), 1);
         // One node.
         assert_eq!(probe_target(&Topology::new(2, vec![0, 0, 0])), 1);
+    }
+
+    #[test]
+    fn only_a_slow_start_whose_read_was_done_waited() {
+        let at = |ms: f64, done| StartProbe {
+            target: 1,
+            took: Duration::from_secs_f64(ms / 1000.0),
+            done,
+        };
+        // osc/ucx over software RMA: about half the target's sleep.
+        assert!(at(2.2, true).blocked());
+        // osc/pt2pt, MPICH: microseconds, the read still waiting.
+        assert!(!at(0.03, false).blocked());
+        // Passive atomics: done at once.
+        assert!(!at(0.01, true).blocked());
+        // A descheduled rank 0 on software RMA: slow, but not done.
+        assert!(!at(3.0, false).blocked());
     }
 
     #[test]

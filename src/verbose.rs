@@ -146,11 +146,12 @@ impl Dlb {
 fn looks_part(probe: StartProbe) -> String {
     format!(
         "looks before takes: {} (a started read on rank {}, asleep outside MPI for \
-         {} ms, returned after {:.3} ms: {})",
+         {} ms, returned after {:.3} ms, {}: {})",
         if probe.blocked() { "on" } else { "off" },
         probe.target,
         START_PROBE_BUSY.as_millis(),
         probe.took.as_secs_f64() * 1e3,
+        if probe.done { "done" } else { "not done" },
         if probe.blocked() {
             "starts wait for their target"
         } else {

@@ -153,15 +153,16 @@ fn verbose_names_what_the_environment_set() {
         let part = line
             .split("; ")
             .find(|p| p.starts_with("looks before takes: "))?;
-        let on = part.starts_with("looks before takes: on (a started read on rank 1, asleep outside MPI for 4 ms, returned after ");
-        let off = part.starts_with("looks before takes: off (a started read on rank 1, asleep outside MPI for 4 ms, returned after ");
+        let start = "(a started read on rank 1, asleep outside MPI for 4 ms, returned after ";
+        let on = part.starts_with(&format!("looks before takes: on {start}"));
+        let off = part.starts_with(&format!("looks before takes: off {start}"));
         assert!(on != off, "{line}");
         assert_eq!(
             on,
-            part.ends_with(" ms: starts wait for their target)"),
+            part.ends_with(" ms, done: starts wait for their target)"),
             "{line}"
         );
-        assert_eq!(off, part.ends_with(" ms: starts return at once)"), "{line}");
+        assert_eq!(off, part.ends_with(": starts return at once)"), "{line}");
         let ms = part.split("returned after ").nth(1)?.split(' ').next()?;
         Some((on, ms.parse().unwrap()))
     };
@@ -171,7 +172,8 @@ fn verbose_names_what_the_environment_set() {
         .map(|line| looks(line).unwrap_or_else(|| panic!("no looks part: {line}")))
         .collect();
     for (on, ms) in &chosen {
-        assert_eq!(*on, *ms >= 1.0, "{chosen:?}");
+        // (Printed to the microsecond: 0.9996 ms reads 1.000.)
+        assert!(!*on || *ms >= 0.999, "{chosen:?}");
     }
     assert_eq!(chosen[0], chosen[1], "ranks chose differently: {chosen:?}");
     for line in lines(2, &[]).iter().chain(&lines(

@@ -102,7 +102,8 @@ pub(crate) enum Slot {
     /// give then), else 0; used across nodes. Written by the rank alone,
     /// with [`Atomics::publish`] (a plain store to its own window memory),
     /// and read by others only with looks ([`Atomics::start_look`]): no
-    /// atomic ever touches it.
+    /// atomic of dlb's touches it (see the protocol's module doc on what
+    /// an MPI may do under a get).
     Waiting,
     /// Scratch word for benchmarks' raw compare-and-swap (feature `bench`
     /// only: a user's window holds only the protocol's words). CAS only.

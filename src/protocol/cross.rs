@@ -38,8 +38,8 @@ const SLOW_REMOTE_STEAL: Duration = Duration::from_micros(25);
 /// waited inside MPI for its target (see "Looks" in the module doc of
 /// [`super`]): an MPI that does not wait returns in microseconds.
 const BLOCKED_START: Duration = Duration::from_millis(2);
-/// After this many blocked starts a hunter looks before it takes: one
-/// could be a process descheduled on an oversubscribed core.
+/// After this many blocked starts in one run a hunter looks before it
+/// takes: one could be a process descheduled on an oversubscribed core.
 const BLOCKED_STARTS_FOR_LOOKS: u32 = 2;
 
 /// `Waiting[r]` while rank `r` waits in `give_more` for work.
@@ -60,7 +60,14 @@ pub(super) struct Look {
     get: Option<Pending>,
     /// What it read, once it completed.
     seen: u64,
+    /// When the hunter saw it complete.
+    seen_at: Option<Instant>,
 }
+
+/// A served look older than this is forgotten: its rank was in MPI then,
+/// which says little about now (an idle rank sleeps up to 4 ms between
+/// rounds, a busy one computes its next job).
+const LOOK_FRESH: Duration = Duration::from_millis(1);
 
 /// What [`Protocol::next_victim`] found.
 enum Next {
@@ -253,8 +260,10 @@ impl<A: Atomics> Protocol<A> {
         Ok(self.atomics.compare_and_swap(leader, Slot::Hunter, 0, me)? == 0)
     }
 
-    /// Gives up hunting for the node (takes in flight stay ours).
+    /// Gives up hunting for the node (takes in flight stay ours; served
+    /// looks are forgotten, looks in flight complete later).
     pub(super) fn stop_hunting(&mut self) -> Result<()> {
+        self.looks.retain(|l| l.get.is_some());
         let topology = self.atomics.topology();
         let leader = topology.leader_of(topology.node_of(self.me()));
         let me = self.me() as u64 + 1;
@@ -336,6 +345,15 @@ impl<A: Atomics> Protocol<A> {
     /// looks of the run leave a place, to a random rank on another node
     /// with neither, or, where looks come first, a look at it.
     fn next_victim(&mut self, run: u64) -> Result<Next> {
+        let now = Instant::now();
+        if !MODEL_CHECKING {
+            // (Not under a model checker: its replays must not depend on
+            // the real clock.)
+            self.looks.retain(|l| {
+                l.seen_at
+                    .is_none_or(|at| now.duration_since(at) < LOOK_FRESH)
+            });
+        }
         let served = self
             .looks
             .iter()
@@ -350,7 +368,7 @@ impl<A: Atomics> Protocol<A> {
             if MODEL_CHECKING {
                 self.takes_failed_at = Some(self.atomics.content_writes());
             } else {
-                self.take_pause.lengthen(Instant::now());
+                self.take_pause.lengthen(now);
             }
             return Ok(Next::Again);
         }
@@ -376,6 +394,7 @@ impl<A: Atomics> Protocol<A> {
             run,
             get: Some(get),
             seen: NOT_WAITING,
+            seen_at: None,
         });
         self.poll_looks()?;
         Ok(Next::Again)
@@ -423,6 +442,7 @@ impl<A: Atomics> Protocol<A> {
             if let Some(get) = &mut look.get {
                 if let Some(seen) = get.poll()? {
                     look.seen = seen;
+                    look.seen_at = Some(Instant::now());
                     look.get = None;
                 }
             }

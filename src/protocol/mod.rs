@@ -46,9 +46,15 @@
 //!   reached `l` and that `l` has not carried on to its parent. Fetch-and-add
 //!   only (`l` subtracts by adding the negation).
 //! - `Waiting[r]`: 1 while `r` waits in `give_more` for work, else 0; a
-//!   hint for other nodes' hunters (see "Looks"). No atomic touches it:
-//!   `r` alone writes it, with plain stores to its own window memory, and
-//!   others only read it, with `MPI_Rget`.
+//!   hint for other nodes' hunters (see "Looks"). No atomic of dlb's
+//!   touches it: `r` alone writes it, with plain stores to its own window
+//!   memory, and others only read it, with `MPI_Rget`. (Open MPI 4.1's
+//!   osc/ucx completes an `MPI_Rget` with a network fetch-and-add of 0 on
+//!   the word it read. Where UCX emulates atomics in software, where looks
+//!   are on, the target applies it with a CPU atomic and no store is lost;
+//!   with network atomics a store overlapping it could be, which leaves a
+//!   stale hint until `r`'s next store: a take made in vain or skipped,
+//!   nothing more.)
 //!
 //! The *node tree* ([`Topology::tree_children`]) has node 0 (rank 0's) at
 //! its root and `K` = 16 children per node (`TREE_FAN_OUT`; 1 under the
@@ -282,15 +288,22 @@
 //! every look completes before the window is freed. With looks, the idle
 //! ranks above used 2-4% of a core.
 //!
+//! A served look is used within 1 ms of the round that saw it complete,
+//! else forgotten, and a hunter that leaves the idle loop forgets its
+//! served looks: that its rank was in MPI then says little about later.
+//!
 //! Init decides (`crate::passive_probe::probe_starts`, on every job across
 //! nodes without direct steals): rank 0 times the *start* of a read on a
-//! rank of another node asleep outside MPI; a start that waited (about
-//! 2 ms; microseconds elsewhere) turns looks on, on every rank. Should the
-//! probe miss (a sleeper that left the barrier late), a hunter turns them
-//! on itself after its second take whose start took 2 ms or more and had
-//! completed on return (one could be a process descheduled on an
-//! oversubscribed core). Stacks whose starts return at once (osc/pt2pt,
-//! MPICH, hardware RDMA) make no looks, and their takes are as above.
+//! rank of another node asleep outside MPI; a start that took 1 ms or more
+//! (about 2 ms where starts wait; microseconds elsewhere) with its read
+//! done on return turns looks on, on every rank. (A rank 0 descheduled on
+//! a loaded core returns late with the read still waiting for the sleeper,
+//! or, where atomics are passive, done; there looks cost a round trip
+//! each.) Should the probe miss (a sleeper that left the barrier late), a
+//! hunter turns them on itself after two takes of one run whose start took
+//! 2 ms or more and had completed on return (one could be a descheduled
+//! process). Stacks whose starts return at once (osc/pt2pt, MPICH,
+//! hardware RDMA) make no looks, and their takes are as above.
 //!
 //! A look changes no word, and `Waiting` decides nothing but whether a
 //! take starts: a look only delays or skips a take, so exactly once, no
@@ -589,7 +602,8 @@ pub(crate) struct Protocol<A: Atomics> {
     looks: Vec<cross::Look>,
     /// Whether a take starts only on a rank that served a look.
     looks_first: bool,
-    /// Takes whose start waited for its target (see "Looks").
+    /// Takes of the current run whose start waited for its target (see
+    /// "Looks").
     blocked_starts: u32,
     /// Answers to others' marks in flight.
     answers: Vec<Pending>,
@@ -747,6 +761,7 @@ impl<A: Atomics> Protocol<A> {
         self.finished = total == 0;
         if total > 0 {
             self.finish_target += 1;
+            self.blocked_starts = 0;
         }
         if total > 0 && units.is_empty() && self.counts_idle() {
             // A rank that begins without units is idle until it gets some,

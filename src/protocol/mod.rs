@@ -293,7 +293,8 @@
 //! served looks: that its rank was in MPI then says little about later.
 //!
 //! Init decides (`crate::passive_probe::probe_starts`, on every job across
-//! nodes without direct steals): rank 0 times the *start* of a read on a
+//! nodes without direct steals, except on SimGrid's SMPI, whose starts
+//! return at once): rank 0 times the *start* of a read on a
 //! rank of another node asleep outside MPI; a start that took 1 ms or more
 //! (about 2 ms where starts wait; microseconds elsewhere) with its read
 //! done on return turns looks on, on every rank. (A rank 0 descheduled on

@@ -23,7 +23,7 @@ use crate::atomics::{Atomics, Slot, Update, WindowAtomics};
 use crate::clock;
 use crate::error::{Error, ErrorKind, Result};
 use crate::mpi::Comm;
-use crate::protocol::Topology;
+use crate::protocol::{await_ops, Topology};
 use std::time::Duration;
 
 /// How long the probed rank stays outside MPI at init.
@@ -84,40 +84,65 @@ pub(crate) fn time_atomic(
         atomics.load(target, Slot::Told)?;
         atomics.mpi_range_cas(target).map(drop)
     };
-    let rank0 = comm.rank() == 0;
     // First, untimed, while every rank serves inside MPI: an MPI may make
     // its connection to the target on first use (Open MPI over TCP, UCX
     // endpoints), which needs the target's progress and is no atomic's
     // cost.
-    let warm = if rank0 { both() } else { Ok(()) };
-    comm.barrier_serving(|| atomics.progress())?;
-    let mut took = Ok(0);
-    if rank0 && warm.is_ok() {
-        // Well into the target's sleep, so that a target that leaves the
-        // barrier up to `busy / 2` later still sleeps through the atomics.
-        clock::sleep(busy / 2);
+    let warm = if comm.rank() == 0 { both() } else { Ok(()) };
+    let measure = || {
         let start = clock::Instant::now();
-        took = both().map(|()| start.elapsed().as_nanos() as u64);
+        both().map(|()| [start.elapsed().as_nanos() as u64, 0])
+    };
+    let [took, _] = while_target_sleeps(comm, atomics, target, busy, warm, measure)
+        .map_err(|e| on_rank0(e, "the probe of MPI atomics across nodes"))?;
+    Ok(Duration::from_nanos(took))
+}
+
+/// Rank 0's error, or the error of the other ranks when rank 0's
+/// measurement failed (`what` failed on rank 0).
+fn on_rank0(e: Option<Error>, what: &str) -> Error {
+    e.unwrap_or_else(|| Error::new(ErrorKind::Mpi, format!("{what} failed on rank 0")))
+}
+
+/// The frame of the probes: after a barrier that serves, `target` sleeps
+/// `busy` outside MPI while rank 0, half way into that sleep (so that a
+/// target that leaves the barrier up to `busy / 2` later still sleeps
+/// through it), runs `measure`, unless `ready` (what rank 0 did before)
+/// failed; then every rank joins a maximum-reduction that serves (rank 0's
+/// operations may still wait for the target), also after a failure, so
+/// that none waits alone. Rank 0's two values (below `u64::MAX`, the
+/// other ranks' are 0) on every rank; `Err(Some(e))` on rank 0 if it
+/// failed, `Err(None)` on the other ranks then, and an `Err(Some(e))` of
+/// a collective anywhere. Collective.
+fn while_target_sleeps<A: Atomics>(
+    comm: &Comm,
+    atomics: &A,
+    target: usize,
+    busy: Duration,
+    ready: Result<()>,
+    measure: impl FnOnce() -> Result<[u64; 2]>,
+) -> std::result::Result<[u64; 2], Option<Error>> {
+    comm.barrier_serving(|| atomics.progress()).map_err(Some)?;
+    let mut mine = Ok([0, 0]);
+    if comm.rank() == 0 {
+        mine = ready.and_then(|()| {
+            clock::sleep(busy / 2);
+            measure()
+        });
     } else if comm.rank() == target {
         clock::sleep(busy);
     }
-    // Every rank joins the reduction, also after a failed atomic, so that
-    // none waits alone; only rank 0's time is not 0. It serves: rank 0's
-    // atomics may still wait for the target.
-    let mut all = [match (&warm, &took) {
-        (Ok(()), Ok(t)) => (*t).min(FAILED - 1),
-        _ => FAILED,
-    }];
-    comm.allreduce_max_serving(&mut all, || atomics.progress())?;
-    warm?;
-    took?;
+    let mut all = match &mine {
+        Ok([a, b]) => [(*a).min(FAILED - 1), *b],
+        Err(_) => [FAILED, 0],
+    };
+    comm.allreduce_max_serving(&mut all, || atomics.progress())
+        .map_err(Some)?;
+    mine.map_err(Some)?;
     if all[0] == FAILED {
-        return Err(Error::new(
-            ErrorKind::Mpi,
-            "the probe of MPI atomics across nodes failed on rank 0",
-        ));
+        return Err(None);
     }
-    Ok(Duration::from_nanos(all[0]))
+    Ok(all)
 }
 
 /// How long the probed rank stays outside MPI in [`probe_starts`].
@@ -164,48 +189,22 @@ pub(crate) fn probe_starts<A: Atomics>(
     topology: &Topology,
 ) -> Result<StartProbe> {
     let target = probe_target(topology);
-    comm.barrier_serving(|| atomics.progress())?;
-    let mut took = Ok((0, false));
-    if comm.rank() == 0 {
-        // Half way into the target's sleep (a target that leaves the
-        // barrier up to 2 ms later still sleeps through the start).
-        clock::sleep(START_PROBE_BUSY / 2);
+    let measure = || {
         let start = clock::Instant::now();
-        took = atomics
-            .start(target, Slot::Told, Update::Read)
-            .and_then(|mut pending| {
-                let ns = start.elapsed().as_nanos() as u64;
-                let done = pending.poll()?.is_some();
-                // Completed before the window may be freed.
-                let mut ops = vec![pending];
-                while !ops.is_empty() {
-                    atomics.progress()?;
-                    crate::atomics::poll_all(&mut ops)?;
-                    if !ops.is_empty() {
-                        clock::sleep(Duration::from_micros(20));
-                    }
-                }
-                Ok((ns, done))
-            });
-    } else if comm.rank() == target {
-        clock::sleep(START_PROBE_BUSY);
-    }
-    let mut all = match &took {
-        Ok((t, done)) => [(*t).min(FAILED - 1), u64::from(*done)],
-        Err(_) => [FAILED, 0],
+        let mut pending = atomics.start(target, Slot::Told, Update::Read)?;
+        let took = start.elapsed().as_nanos() as u64;
+        let done = pending.poll()?.is_some();
+        // Completed before the window may be freed.
+        await_ops(atomics, &mut vec![pending], None)?;
+        Ok([took, u64::from(done)])
     };
-    comm.allreduce_max_serving(&mut all, || atomics.progress())?;
-    took?;
-    if all[0] == FAILED {
-        return Err(Error::new(
-            ErrorKind::Mpi,
-            "the probe of started MPI atomics across nodes failed on rank 0",
-        ));
-    }
+    let [took, done] =
+        while_target_sleeps(comm, atomics, target, START_PROBE_BUSY, Ok(()), measure)
+            .map_err(|e| on_rank0(e, "the probe of started MPI atomics across nodes"))?;
     Ok(StartProbe {
         target,
-        took: Duration::from_nanos(all[0]),
-        done: all[1] != 0,
+        took: Duration::from_nanos(took),
+        done: done != 0,
     })
 }
 

@@ -2,7 +2,9 @@
 //! hunger marks, the answers owners push into the hunters' inboxes, and the
 //! hunter's takes.
 
-use super::{Bug, Path, Protocol, RangeWord, Steal, Take, REMOTE_STEAL_TRIES, REMOTE_TAKES};
+use super::{
+    await_ops, Bug, Path, Protocol, RangeWord, Steal, Take, REMOTE_STEAL_TRIES, REMOTE_TAKES,
+};
 use crate::atomics::primitive::MODEL_CHECKING;
 use crate::atomics::{Atomics, Pending, Slot, Update};
 use crate::clock::Instant;
@@ -56,12 +58,21 @@ pub(super) struct Look {
     victim: usize,
     /// The run the look was made in (`finish_target` then).
     run: u64,
+    state: LookState,
+}
+
+#[derive(Debug)]
+enum LookState {
     /// The read, until it completed.
-    get: Option<Pending>,
-    /// What it read, once it completed.
-    seen: u64,
-    /// When the hunter saw it complete.
-    seen_at: Option<Instant>,
+    InFlight(Pending),
+    /// What it read, and when the hunter saw it complete.
+    Served { seen: u64, at: Instant },
+}
+
+impl Look {
+    fn in_flight(&self) -> bool {
+        matches!(self.state, LookState::InFlight(_))
+    }
 }
 
 /// A served look older than this is forgotten: its rank was in MPI then,
@@ -263,7 +274,7 @@ impl<A: Atomics> Protocol<A> {
     /// Gives up hunting for the node (takes in flight stay ours; served
     /// looks are forgotten, looks in flight complete later).
     pub(super) fn stop_hunting(&mut self) -> Result<()> {
-        self.looks.retain(|l| l.get.is_some());
+        self.looks.retain(Look::in_flight);
         let topology = self.atomics.topology();
         let leader = topology.leader_of(topology.node_of(self.me()));
         let me = self.me() as u64 + 1;
@@ -349,18 +360,18 @@ impl<A: Atomics> Protocol<A> {
         if !MODEL_CHECKING {
             // (Not under a model checker: its replays must not depend on
             // the real clock.)
-            self.looks.retain(|l| {
-                l.seen_at
-                    .is_none_or(|at| now.duration_since(at) < LOOK_FRESH)
+            self.looks.retain(|l| match l.state {
+                LookState::Served { at, .. } => now.duration_since(at) < LOOK_FRESH,
+                LookState::InFlight(_) => true,
             });
         }
         let served = self
             .looks
             .iter()
-            .position(|l| l.run == run && l.get.is_none());
+            .position(|l| l.run == run && !l.in_flight());
         if let Some(i) = served {
             let look = self.looks.swap_remove(i);
-            if look.seen != WAITING {
+            if !matches!(look.state, LookState::Served { seen: WAITING, .. }) {
                 self.took(Path::TakeAfterLook);
                 return Ok(Next::Take(look.victim));
             }
@@ -392,9 +403,7 @@ impl<A: Atomics> Protocol<A> {
         self.looks.push(Look {
             victim,
             run,
-            get: Some(get),
-            seen: NOT_WAITING,
-            seen_at: None,
+            state: LookState::InFlight(get),
         });
         self.poll_looks()?;
         Ok(Next::Again)
@@ -439,14 +448,13 @@ impl<A: Atomics> Protocol<A> {
         let mut i = 0;
         while i < self.looks.len() {
             let look = &mut self.looks[i];
-            if let Some(get) = &mut look.get {
+            if let LookState::InFlight(get) = &mut look.state {
                 if let Some(seen) = get.poll()? {
-                    look.seen = seen;
-                    look.seen_at = Some(Instant::now());
-                    look.get = None;
+                    let at = Instant::now();
+                    look.state = LookState::Served { seen, at };
                 }
             }
-            if look.get.is_none() && look.run != run {
+            if !look.in_flight() && look.run != run {
                 self.looks.swap_remove(i);
             } else {
                 i += 1;
@@ -624,7 +632,7 @@ impl<A: Atomics> Protocol<A> {
             .chain(mates)
             .map(|r| self.atomics.start(r, Slot::Offer, Update::Read))
             .collect::<Result<Vec<_>>>()?;
-        self.await_ops(&mut reads, None)
+        await_ops(&self.atomics, &mut reads, None)
     }
 
     /// Whether started operations are still in flight (they must complete
@@ -632,7 +640,7 @@ impl<A: Atomics> Protocol<A> {
     /// hunter waits for nothing once its last run ended.
     pub(crate) fn ops_in_flight(&self) -> bool {
         self.takes.iter().any(|t| t.swap.is_some())
-            || self.looks.iter().any(|l| l.get.is_some())
+            || self.looks.iter().any(Look::in_flight)
             || !self.answers.is_empty()
             || !self.in_flight.is_empty()
     }
@@ -643,7 +651,7 @@ impl<A: Atomics> Protocol<A> {
         self.atomics.progress()?;
         self.poll_takes()?;
         self.poll_looks()?;
-        self.looks.retain(|l| l.get.is_some());
+        self.looks.retain(Look::in_flight);
         self.poll_answers()?;
         self.poll_in_flight()?;
         // Units that arrive after the last run ended cannot exist: every

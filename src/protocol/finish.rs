@@ -2,7 +2,7 @@
 //! carries up the node tree to `Done[0]`, rank 0's watch and notices, the
 //! leaders' relay down the tree, and the finish check.
 
-use super::{Bug, Path, Protocol, DONE_RANK};
+use super::{await_ops, Bug, Path, Protocol, DONE_RANK};
 use crate::atomics::primitive::MODEL_CHECKING;
 use crate::atomics::{poll_all, Atomics, Pending, Slot, Update};
 use crate::clock::Instant;
@@ -234,7 +234,11 @@ impl<A: Atomics> Protocol<A> {
     /// from `in_flight`.
     fn wait_for_notices(&mut self, mut notices: Vec<Pending>) -> Result<()> {
         if !MODEL_CHECKING {
-            self.await_ops(&mut notices, Some(Instant::now() + NOTICE_WAIT))?;
+            await_ops(
+                &self.atomics,
+                &mut notices,
+                Some(Instant::now() + NOTICE_WAIT),
+            )?;
         }
         self.in_flight.extend(notices);
         Ok(())

@@ -1088,21 +1088,6 @@ impl<A: Atomics> Protocol<A> {
         self.poll_in_flight()
     }
 
-    /// Polls `ops` (serving others' operations meanwhile, backing off
-    /// between rounds) until all took effect or `until` passed; those left
-    /// stay in `ops`.
-    fn await_ops(&mut self, ops: &mut Vec<Pending>, until: Option<Instant>) -> Result<()> {
-        let mut backoff = Backoff::new(idle::MAX_SLEEP_OF_LEADERS);
-        loop {
-            self.atomics.progress()?;
-            poll_all(ops)?;
-            if ops.is_empty() || until.is_some_and(|t| Instant::now() >= t) {
-                return Ok(());
-            }
-            backoff.snooze_with(crate::clock::sleep);
-        }
-    }
-
     /// Whether this rank keeps its node's `Idle` count: across nodes, on a
     /// node of several ranks (alone, a rank is always its node's last), and
     /// never under a model checker, whose schedules stay smaller with the
@@ -1211,6 +1196,25 @@ fn pick(rng: &mut Rng, ranks: &[usize], me: usize) -> usize {
         i -= 1;
     }
     unreachable!("`ranks` holds another rank")
+}
+
+/// Polls `ops` (serving others' operations on `atomics`' words meanwhile,
+/// backing off between rounds) until all took effect or `until` passed;
+/// those left stay in `ops`.
+pub(crate) fn await_ops<A: Atomics>(
+    atomics: &A,
+    ops: &mut Vec<Pending>,
+    until: Option<Instant>,
+) -> Result<()> {
+    let mut backoff = Backoff::new(idle::MAX_SLEEP_OF_LEADERS);
+    loop {
+        atomics.progress()?;
+        poll_all(ops)?;
+        if ops.is_empty() || until.is_some_and(|t| Instant::now() >= t) {
+            return Ok(());
+        }
+        backoff.snooze_with(crate::clock::sleep);
+    }
 }
 
 #[cfg(test)]

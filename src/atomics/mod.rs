@@ -98,8 +98,9 @@ pub(crate) enum Slot {
     /// `protocol::watchdog`): twice the beats so far, plus one while the
     /// rank waits inside dlb. Add only.
     Heartbeat,
-    /// 1 while the rank waits in `give_more` for work (it has no units to
-    /// give then), else 0; used across nodes. Written by the rank alone,
+    /// 1 while the rank waits in `give_more` for work, 2 while its own
+    /// range is empty otherwise (it computes its last units, or was told
+    /// "no more"), else 0; used across nodes. Written by the rank alone,
     /// with [`Atomics::publish`] (a plain store to its own window memory),
     /// and read by others only with looks ([`Atomics::start_look`]): no
     /// atomic of dlb's touches it (see the protocol's module doc on what

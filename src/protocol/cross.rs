@@ -46,7 +46,12 @@ const BLOCKED_STARTS_FOR_LOOKS: u32 = 2;
 
 /// `Waiting[r]` while rank `r` waits in `give_more` for work.
 pub(super) const WAITING: u64 = 1;
-/// `Waiting[r]` otherwise (its initial value).
+/// `Waiting[r]` while rank `r`'s own range is empty and it does not wait
+/// in `give_more`: it computes the last units it claimed, or was told "no
+/// more".
+pub(super) const DRY: u64 = 2;
+/// `Waiting[r]` otherwise: `r` has units in its own range (as far as it
+/// knows; node-mates may have stolen them). Its initial value.
 pub(super) const NOT_WAITING: u64 = 0;
 
 /// A look at a would-be victim's `Waiting` word (an `MPI_Rget`), started
@@ -220,6 +225,7 @@ impl<A: Atomics> Protocol<A> {
             let seen = self.cas(me, self.own, rest)?;
             if seen == self.own {
                 self.own = rest;
+                self.publish_own_range()?;
                 return Ok(Some(back));
             }
             self.own = seen; // a node-mate stole: retry with what is left
@@ -371,7 +377,13 @@ impl<A: Atomics> Protocol<A> {
             .position(|l| l.run == run && !l.in_flight());
         if let Some(i) = served {
             let look = self.looks.swap_remove(i);
-            if !matches!(look.state, LookState::Served { seen: WAITING, .. }) {
+            if matches!(
+                look.state,
+                LookState::Served {
+                    seen: NOT_WAITING,
+                    ..
+                }
+            ) {
                 self.took(Path::TakeAfterLook);
                 return Ok(Next::Take(look.victim));
             }
@@ -431,15 +443,75 @@ impl<A: Atomics> Protocol<A> {
         self.looks_first = on;
     }
 
-    /// Across nodes, says in `Waiting[me]` whether this rank waits in
-    /// `give_more` for work (see "Looks" in the module doc). Under a model
-    /// checker only in models of looks: each store is a step to schedule.
-    pub(super) fn set_waiting(&self, on: bool) -> Result<()> {
-        if !self.multi_node() || MODEL_CHECKING && !self.looks_first {
+    /// Across nodes, says in `Waiting[me]` that this rank waits in
+    /// `give_more` for work (see "Looks" in the module doc).
+    pub(super) fn set_waiting(&mut self) -> Result<()> {
+        self.publish_waiting(WAITING)
+    }
+
+    /// Across nodes, says in `Waiting[me]` whether this rank, not waiting
+    /// in `give_more`, has units in its own range ([`NOT_WAITING`]) or not
+    /// ([`DRY`]). Called wherever the own range may have become empty or
+    /// nonempty by this rank's hand: installs, claims, answers.
+    pub(super) fn publish_own_range(&mut self) -> Result<()> {
+        let value = if self.own.is_empty() {
+            DRY
+        } else {
+            NOT_WAITING
+        };
+        self.publish_waiting(value)
+    }
+
+    /// Stores `value` in `Waiting[me]` unless it holds it already. Under a
+    /// model checker only in models of looks: each store is a step to
+    /// schedule.
+    fn publish_waiting(&mut self, value: u64) -> Result<()> {
+        if !self.multi_node() || MODEL_CHECKING && !self.looks_first || value == self.waiting {
             return Ok(());
         }
-        let value = if on { WAITING } else { NOT_WAITING };
-        self.atomics.publish(Slot::Waiting, value)
+        self.atomics.publish(Slot::Waiting, value)?;
+        self.waiting = value;
+        Ok(())
+    }
+
+    /// Whether this node's counts may go to their target now (see
+    /// `count_target`): always, but where looks come first only once a
+    /// look found the target waiting in `give_more` (see "Looks" in the
+    /// module doc of [`super`]). Starts a look when none is in flight, or
+    /// when the last one was not fresh or found the target not waiting.
+    pub(super) fn count_target_waits(&mut self) -> Result<bool> {
+        let target = self.count_target();
+        if !self.looks_first || target == self.me() {
+            return Ok(true);
+        }
+        let run = self.finish_target;
+        if let Some(look) = &mut self.count_look {
+            if let LookState::InFlight(get) = &mut look.state {
+                let Some(seen) = get.poll()? else {
+                    return Ok(false);
+                };
+                let at = Instant::now();
+                look.state = LookState::Served { seen, at };
+            }
+            if let LookState::Served { seen, at } = look.state {
+                // (Not the real clock under a model checker: its replays
+                // must not depend on it.)
+                let fresh = MODEL_CHECKING || at.elapsed() < LOOK_FRESH;
+                let waits = look.victim == target && look.run == run && seen == WAITING;
+                self.count_look = None;
+                if waits && fresh {
+                    self.took(Path::CountAfterLook);
+                    return Ok(true);
+                }
+            }
+        }
+        let get = self.atomics.start_look(target, Slot::Waiting)?;
+        self.count_look = Some(Look {
+            victim: target,
+            run,
+            state: LookState::InFlight(get),
+        });
+        Ok(false)
     }
 
     /// Polls the looks; forgets those of earlier runs once served.
@@ -635,12 +707,29 @@ impl<A: Atomics> Protocol<A> {
         await_ops(&self.atomics, &mut reads, None)
     }
 
+    /// Polls the look at the counts' target outside runs: once served it
+    /// says nothing about the next run.
+    fn poll_count_look(&mut self) -> Result<()> {
+        if let Some(Look {
+            state: LookState::InFlight(get),
+            ..
+        }) = &mut self.count_look
+        {
+            if get.poll()?.is_none() {
+                return Ok(());
+            }
+        }
+        self.count_look = None;
+        Ok(())
+    }
+
     /// Whether started operations are still in flight (they must complete
     /// before the window is freed). Marks nobody answered are not: their
     /// hunter waits for nothing once its last run ended.
     pub(crate) fn ops_in_flight(&self) -> bool {
         self.takes.iter().any(|t| t.swap.is_some())
             || self.looks.iter().any(Look::in_flight)
+            || self.count_look.as_ref().is_some_and(Look::in_flight)
             || !self.answers.is_empty()
             || !self.in_flight.is_empty()
     }
@@ -652,6 +741,7 @@ impl<A: Atomics> Protocol<A> {
         self.poll_takes()?;
         self.poll_looks()?;
         self.looks.retain(Look::in_flight);
+        self.poll_count_look()?;
         self.poll_answers()?;
         self.poll_in_flight()?;
         // Units that arrive after the last run ended cannot exist: every

@@ -60,6 +60,9 @@ impl<A: Atomics> Protocol<A> {
     /// count and starts adding it to the `Done` word of its parent's leader
     /// in the node tree (rank 0's for node 0 and its children).
     pub(super) fn forward(&mut self) -> Result<()> {
+        if !self.count_target_waits()? {
+            return Ok(());
+        }
         let leader = self.leader();
         let mut seen = self.atomics.load(leader, Slot::Unsent)?;
         while seen != 0 {
@@ -93,6 +96,9 @@ impl<A: Atomics> Protocol<A> {
         if self.atomics.peek(Slot::Done)? == 0 {
             return Ok(());
         }
+        if !self.count_target_waits()? {
+            return Ok(());
+        }
         let held = self.atomics.load(self.me(), Slot::Done)?;
         if held == 0 {
             return Ok(());
@@ -108,7 +114,7 @@ impl<A: Atomics> Protocol<A> {
     /// Where this rank's node sends its counts: the leader of its parent
     /// in the node tree, whose `Done` word they go to (rank 0 for node 0
     /// and its children).
-    fn count_target(&self) -> usize {
+    pub(super) fn count_target(&self) -> usize {
         let topology = self.atomics.topology();
         let node = topology.node_of(self.me());
         topology

@@ -94,11 +94,14 @@ pub(crate) enum Path {
     TakeAfterLook,
     /// A hunter's look found its rank waiting for work: no take follows.
     LookFoundWaiting,
+    /// A node's counts go up the node tree after a look found their
+    /// target waiting in `give_more`.
+    CountAfterLook,
 }
 
 #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
 impl Path {
-    pub(crate) const ALL: [Path; 14] = [
+    pub(crate) const ALL: [Path; 15] = [
         Path::PredictedCas,
         Path::PredictedCasWon,
         Path::Retry,
@@ -113,6 +116,7 @@ impl Path {
         Path::StaleMark,
         Path::TakeAfterLook,
         Path::LookFoundWaiting,
+        Path::CountAfterLook,
     ];
 
     /// This path's index in [`Path::ALL`].

@@ -45,8 +45,14 @@
 //!   subtree below `l`'s node (its children, their children, ...) that
 //!   reached `l` and that `l` has not carried on to its parent. Fetch-and-add
 //!   only (`l` subtracts by adding the negation).
-//! - `Waiting[r]`: 1 while `r` waits in `give_more` for work, else 0; a
-//!   hint for other nodes' hunters (see "Looks"). No atomic of dlb's
+//! - `Waiting[r]`: 1 while `r` waits in `give_more` for work; else 2
+//!   while `r`'s own range is empty (it computes the last units it
+//!   claimed, or was told "no more"), 0 while it holds units. `r` stores
+//!   it when it enters and leaves the idle loop and when its own range
+//!   turns empty (a claim or an answer took its last units) or nonempty
+//!   (an install); a thief that empties the range leaves a stale 0. A
+//!   hint for other nodes' hunters and for the ranks that send counts to
+//!   `r` (see "Looks"). No atomic of dlb's
 //!   touches it: `r` alone writes it, with plain stores to its own window
 //!   memory, and others only read it, with `MPI_Rget`. (Open MPI 4.1's
 //!   osc/ucx completes an `MPI_Rget` with a network fetch-and-add of 0 on
@@ -281,8 +287,14 @@
 //! ([`crate::atomics::Atomics::start_look`]: an `MPI_Rget` of
 //! `Waiting[v]`, which takes no lock and returns at once); once the look
 //! completed (`v` served it: it is in MPI or was a moment ago), it starts
-//! the take on `v`, unless the look read 1: `v` waits for work itself, has
-//! none to give, and the hunter pauses as after an empty answer. Looks and
+//! the take on `v` if the look read 0 (`v` holds units); if it read 1 (`v`
+//! waits for work itself) or 2 (`v` computes its last units, or was told
+//! "no more"), `v` has none to give, and the hunter pauses as after an
+//! empty answer. A take on a rank in its last job would wait for the end
+//! of that job and bring `NONE`; on one told "no more", which may compute
+//! outside MPI for long, it would wait that long (`tests/termination.rs`
+//! on osc/ucx failed so, a hunter waiting 1.5 s inside its take's start
+//! for the rank that went away, while `Waiting` said only 0 or 1). Looks and
 //! takes of the current run together stay within [`REMOTE_TAKES`], on
 //! distinct ranks; a look of an earlier run is forgotten once served, and
 //! every look completes before the window is freed. With looks, the idle
@@ -291,6 +303,27 @@
 //! A served look is used within 1 ms of the round that saw it complete,
 //! else forgotten, and a hunter that leaves the idle loop forgets its
 //! served looks: that its rank was in MPI then says little about later.
+//!
+//! Counts look too. Where looks come first, a forward or a carry goes to
+//! its target (the leader of the node's parent in the node tree, or rank
+//! 0) only once a look at the target's `Waiting` found it waiting in
+//! `give_more`, used within 1 ms as above; until then the counts stay in
+//! `Unsent` or `Done[me]`, and the forwarder or carrier starts another
+//! look in a later round when the last one is stale or found the target
+//! busy (`Protocol::count_target_waits`). A busy target reads its `Done`
+//! word only once it is idle, so an add that reaches it earlier ends
+//! nothing sooner, and a start on a busy target waits there: on osc/ucx,
+//! with the other ranks whose operations wait for the same window, 2 × 4
+//! ranks on a block of expensive jobs saw single forwards to rank 0 wait
+//! 65 ms (traced with per-start timers). Termination still holds: the
+//! target of every count of an unfinished run is idle in `give_more`
+//! sooner or later (every rank is, at the end of a run; rank 0 watches,
+//! leaders carry only while idle), where it serves looks, so the look of
+//! a node's hunter (every round, while the node is idle) or of a carrying
+//! leader finds it waiting, and the counts move, one look and one add
+//! later than without looks. Exactly once and no ABA are untouched: a
+//! look changes no word, and the counts' invariant (4, below) holds
+//! whenever counts are held back, as between any two rounds.
 //!
 //! Init decides (`crate::passive_probe::probe_starts`, on every job across
 //! nodes without direct steals, except on SimGrid's SMPI, whose starts
@@ -307,9 +340,11 @@
 //! hardware RDMA) make no looks, and their takes are as above.
 //!
 //! A look changes no word, and `Waiting` decides nothing but whether a
-//! take starts: a look only delays or skips a take, so exactly once, no
-//! ABA and the counts are untouched. A skip loses nothing: a rank waits in
-//! `give_more` only while its own range is empty, and a stale or torn read
+//! take starts (and when counts go, below): a look only delays or skips a
+//! take, so exactly once, no ABA and the counts are untouched. A skip
+//! loses nothing: a rank stores 1 or 2 only while its own range is empty
+//! (it stores 0 before a claim could find units there again: an install
+//! stores it), and a stale or torn read
 //! (a look that overlaps the store) makes at worst a take that is answered
 //! `NONE`, or a take skipped until the next look. A hunter that waits for
 //! a look still polls, serves and backs off in every round, so
@@ -601,8 +636,14 @@ pub(crate) struct Protocol<A: Atomics> {
     /// Looks not yet served, and served looks of the current run that no
     /// take followed yet (see "Looks").
     looks: Vec<cross::Look>,
-    /// Whether a take starts only on a rank that served a look.
+    /// Whether a take starts only on a rank that served a look, and counts
+    /// go up the node tree only to a rank that a look found waiting.
     looks_first: bool,
+    /// Where looks come first: the look at the rank this node's counts go
+    /// to (see "Looks").
+    count_look: Option<cross::Look>,
+    /// What this rank last stored in its `Waiting` word.
+    waiting: u64,
     /// Takes of the current run whose start waited for its target (see
     /// "Looks").
     blocked_starts: u32,
@@ -673,6 +714,8 @@ impl<A: Atomics> Protocol<A> {
             takes: Vec::new(),
             looks: Vec::new(),
             looks_first: false,
+            count_look: None,
+            waiting: cross::NOT_WAITING,
             blocked_starts: 0,
             answers: Vec::new(),
             reports: Vec::new(),
@@ -795,6 +838,9 @@ impl<A: Atomics> Protocol<A> {
             let seen = self.cas(self.me(), self.own, rest)?;
             if seen == self.own {
                 self.own = rest;
+                if rest.is_empty() {
+                    self.publish_own_range()?;
+                }
                 self.counters.claims += 1;
                 if self.multi_node() {
                     self.serve_offer(true)?;
@@ -900,7 +946,7 @@ impl<A: Atomics> Protocol<A> {
             )));
         }
         self.own = new;
-        Ok(())
+        self.publish_own_range()
     }
 
     /// The first `want(loot)` units of `loot`, which came as `how`, for the
@@ -943,7 +989,7 @@ impl<A: Atomics> Protocol<A> {
         want: impl Fn(Range<u64>) -> u64,
     ) -> Result<Option<Range<u64>>> {
         debug_assert!(self.own.is_empty());
-        self.set_waiting(true)?;
+        self.set_waiting()?;
         self.report()?;
         let last_idle = self.count_idle()?;
         self.wait_begins("in give_more for work")?;
@@ -1033,7 +1079,7 @@ impl<A: Atomics> Protocol<A> {
                 backoff.snooze_with(|d| atomics.wait(Slot::Finished, seen, d));
             }
         };
-        self.set_waiting(false)?;
+        self.publish_own_range()?;
         if hunting {
             self.stop_hunting()?;
         }

@@ -113,7 +113,7 @@ impl Atomics for HybridAtomics {
     fn start_look(&self, target: usize, slot: Slot) -> Result<Pending> {
         self.of(slot).start_look(target, slot)
     }
-    fn publish(&self, slot: Slot, value: u64) -> Result<()> {
+    fn publish(&self, slot: Slot, value: u64) -> Result<bool> {
         self.of(slot).publish(slot, value)
     }
     fn progress(&self) -> Result<()> {

@@ -189,9 +189,9 @@ impl Atomics for LocalAtomics {
     fn start_look(&self, target: usize, slot: Slot) -> Result<Pending> {
         self.start(target, slot, Update::Read)
     }
-    fn publish(&self, slot: Slot, value: u64) -> Result<()> {
+    fn publish(&self, slot: Slot, value: u64) -> Result<bool> {
         self.word(self.rank(), slot).store(value, SeqCst);
-        Ok(())
+        Ok(true)
     }
     fn start(&self, target: usize, slot: Slot, update: Update) -> Result<Pending> {
         if slot.level() == Level::Node || self.topology.is_mate(target) {

@@ -243,10 +243,10 @@ pub(crate) trait Atomics {
     /// elsewhere nothing, and looks read the word's initial 0). A look that
     /// overlaps the store may read either value or, by MPI's letter, any:
     /// looks are hints. Does nothing by default (where looks complete at
-    /// once with 0).
-    fn publish(&self, slot: Slot, value: u64) -> Result<()> {
+    /// once with 0). Whether it stored the value.
+    fn publish(&self, slot: Slot, value: u64) -> Result<bool> {
         let _ = (slot, value);
-        Ok(())
+        Ok(false)
     }
     /// Serves other ranks' pending operations on this rank's words, where
     /// that needs this rank's help (software RMA). A no-op elsewhere.
@@ -391,7 +391,7 @@ impl Atomics for WindowAtomics {
     fn start_look(&self, target: usize, slot: Slot) -> Result<Pending> {
         each_path!(self, a => a.start_look(target, slot))
     }
-    fn publish(&self, slot: Slot, value: u64) -> Result<()> {
+    fn publish(&self, slot: Slot, value: u64) -> Result<bool> {
         each_path!(self, a => a.publish(slot, value))
     }
     fn progress(&self) -> Result<()> {

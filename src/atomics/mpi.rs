@@ -123,7 +123,7 @@ impl Atomics for MpiAtomics {
         }
         Ok(Pending::mpi(self.win.start_get(target, slot.index())?))
     }
-    fn publish(&self, slot: Slot, value: u64) -> Result<()> {
-        self.win.poke_own(slot.index(), value).map(drop)
+    fn publish(&self, slot: Slot, value: u64) -> Result<bool> {
+        self.win.poke_own(slot.index(), value)
     }
 }

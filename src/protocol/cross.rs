@@ -56,8 +56,9 @@ pub(super) const NOT_WAITING: u64 = 0;
 
 /// A look at a would-be victim's `Waiting` word (an `MPI_Rget`), started
 /// where starting a take waits for its target; a take follows once the
-/// victim served it, unless it was waiting for work itself (see "Looks" in
-/// the module doc of [`super`]).
+/// victim served it, if it read that the victim has units to give (see
+/// "Looks" in the module doc of [`super`]). Also the look at the rank
+/// that a node's counts go to.
 #[derive(Debug)]
 pub(super) struct Look {
     victim: usize,
@@ -85,11 +86,15 @@ impl Look {
 /// rounds, a busy one computes its next job).
 const LOOK_FRESH: Duration = Duration::from_millis(1);
 
+/// Counts held back this long by looks that did not find their target
+/// waiting go anyway (see "Looks" in the module doc of [`super`]).
+const COUNT_PATIENCE: Duration = Duration::from_millis(10);
+
 /// What [`Protocol::next_victim`] found.
 enum Next {
     /// Start a take on this rank.
     Take(usize),
-    /// Ask again (a look started, or one found its rank waiting).
+    /// Ask again (a look started, or one found its rank without units).
     Again,
     /// Takes and looks of the run fill their places.
     Full,
@@ -357,8 +362,9 @@ impl<A: Atomics> Protocol<A> {
     }
 
     /// Where the hunter's next take of run `run` goes: to a rank that
-    /// served a look of the run (one found waiting for work gets none, and
-    /// the hunter pauses as after an empty answer); else, while takes and
+    /// served a look of the run and read 0, units to give (one found
+    /// waiting for work or dry gets none, and the hunter pauses as after an
+    /// empty answer); else, while takes and
     /// looks of the run leave a place, to a random rank on another node
     /// with neither, or, where looks come first, a look at it.
     fn next_victim(&mut self, run: u64) -> Result<Next> {
@@ -464,46 +470,47 @@ impl<A: Atomics> Protocol<A> {
 
     /// Stores `value` in `Waiting[me]` unless it holds it already. Under a
     /// model checker only in models of looks: each store is a step to
-    /// schedule.
+    /// schedule. Where stores cannot reach the window (its memory model is
+    /// not unified), looks read 0 forever: counts then go without looks.
     fn publish_waiting(&mut self, value: u64) -> Result<()> {
         if !self.multi_node() || MODEL_CHECKING && !self.looks_first || value == self.waiting {
             return Ok(());
         }
-        self.atomics.publish(Slot::Waiting, value)?;
-        self.waiting = value;
+        if self.atomics.publish(Slot::Waiting, value)? {
+            self.waiting = value;
+        } else {
+            self.counts_look = false;
+        }
         Ok(())
     }
 
     /// Whether this node's counts may go to their target now (see
     /// `count_target`): always, but where looks come first only once a
-    /// look found the target waiting in `give_more` (see "Looks" in the
-    /// module doc of [`super`]). Starts a look when none is in flight, or
-    /// when the last one was not fresh or found the target not waiting.
+    /// look found the target waiting in `give_more`, or after
+    /// [`COUNT_PATIENCE`] of holding them back (see "Looks" in the module
+    /// doc of [`super`]). Starts a look when none is in flight, or when the
+    /// last one was not fresh or found the target not waiting.
     pub(super) fn count_target_waits(&mut self) -> Result<bool> {
         let target = self.count_target();
-        if !self.looks_first || target == self.me() {
+        if !self.looks_first || !self.counts_look || target == self.me() {
             return Ok(true);
         }
         let run = self.finish_target;
-        if let Some(look) = &mut self.count_look {
-            if let LookState::InFlight(get) = &mut look.state {
-                let Some(seen) = get.poll()? else {
-                    return Ok(false);
-                };
-                let at = Instant::now();
-                look.state = LookState::Served { seen, at };
-            }
-            if let LookState::Served { seen, at } = look.state {
+        self.poll_count_look()?;
+        match self.count_look.as_ref().map(|l| &l.state) {
+            Some(LookState::InFlight(_)) => return Ok(self.out_of_patience()),
+            Some(&LookState::Served { seen, at }) => {
                 // (Not the real clock under a model checker: its replays
                 // must not depend on it.)
                 let fresh = MODEL_CHECKING || at.elapsed() < LOOK_FRESH;
-                let waits = look.victim == target && look.run == run && seen == WAITING;
                 self.count_look = None;
-                if waits && fresh {
+                if seen == WAITING && fresh {
                     self.took(Path::CountAfterLook);
+                    self.counts_held_since = None;
                     return Ok(true);
                 }
             }
+            None => {}
         }
         let get = self.atomics.start_look(target, Slot::Waiting)?;
         self.count_look = Some(Look {
@@ -511,7 +518,51 @@ impl<A: Atomics> Protocol<A> {
             run,
             state: LookState::InFlight(get),
         });
-        Ok(false)
+        Ok(self.out_of_patience())
+    }
+
+    /// Counts held back by looks since [`COUNT_PATIENCE`] go anyway (a
+    /// target whose `Waiting` store was lost, see the module doc); never
+    /// under a model checker, whose stores are not lost.
+    fn out_of_patience(&mut self) -> bool {
+        if MODEL_CHECKING {
+            return false;
+        }
+        let now = Instant::now();
+        let since = *self.counts_held_since.get_or_insert(now);
+        if now.duration_since(since) < COUNT_PATIENCE {
+            return false;
+        }
+        self.counts_held_since = None;
+        true
+    }
+
+    /// Polls the look at the counts' target, in every idle round (so that
+    /// its time served is the round's that saw it).
+    pub(super) fn poll_count_look(&mut self) -> Result<()> {
+        if let Some(look) = &mut self.count_look {
+            if let LookState::InFlight(get) = &mut look.state {
+                if let Some(seen) = get.poll()? {
+                    let at = Instant::now();
+                    look.state = LookState::Served { seen, at };
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets the look at the counts' target when this rank leaves the
+    /// idle loop (what it finds says nothing about a later idle period); an
+    /// unserved one completes among the operations in flight.
+    pub(super) fn drop_count_look(&mut self) {
+        self.counts_held_since = None;
+        if let Some(Look {
+            state: LookState::InFlight(get),
+            ..
+        }) = self.count_look.take()
+        {
+            self.in_flight.push(get);
+        }
     }
 
     /// Polls the looks; forgets those of earlier runs once served.
@@ -707,22 +758,6 @@ impl<A: Atomics> Protocol<A> {
         await_ops(&self.atomics, &mut reads, None)
     }
 
-    /// Polls the look at the counts' target outside runs: once served it
-    /// says nothing about the next run.
-    fn poll_count_look(&mut self) -> Result<()> {
-        if let Some(Look {
-            state: LookState::InFlight(get),
-            ..
-        }) = &mut self.count_look
-        {
-            if get.poll()?.is_none() {
-                return Ok(());
-            }
-        }
-        self.count_look = None;
-        Ok(())
-    }
-
     /// Whether started operations are still in flight (they must complete
     /// before the window is freed). Marks nobody answered are not: their
     /// hunter waits for nothing once its last run ended.
@@ -741,7 +776,7 @@ impl<A: Atomics> Protocol<A> {
         self.poll_takes()?;
         self.poll_looks()?;
         self.looks.retain(Look::in_flight);
-        self.poll_count_look()?;
+        self.drop_count_look();
         self.poll_answers()?;
         self.poll_in_flight()?;
         // Units that arrive after the last run ended cannot exist: every

@@ -60,11 +60,11 @@ impl<A: Atomics> Protocol<A> {
     /// count and starts adding it to the `Done` word of its parent's leader
     /// in the node tree (rank 0's for node 0 and its children).
     pub(super) fn forward(&mut self) -> Result<()> {
-        if !self.count_target_waits()? {
-            return Ok(());
-        }
         let leader = self.leader();
         let mut seen = self.atomics.load(leader, Slot::Unsent)?;
+        if seen == 0 || !self.count_target_waits()? {
+            return Ok(());
+        }
         while seen != 0 {
             let now = self
                 .atomics

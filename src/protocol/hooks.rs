@@ -92,7 +92,8 @@ pub(crate) enum Path {
     StaleMark,
     /// A hunter starts a take on a rank that served its look.
     TakeAfterLook,
-    /// A hunter's look found its rank waiting for work: no take follows.
+    /// A hunter's look found its rank without units to give (waiting for
+    /// work, or dry): no take follows.
     LookFoundWaiting,
     /// A node's counts go up the node tree after a look found their
     /// target waiting in `give_more`.

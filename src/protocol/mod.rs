@@ -49,8 +49,9 @@
 //!   while `r`'s own range is empty (it computes the last units it
 //!   claimed, or was told "no more"), 0 while it holds units. `r` stores
 //!   it when it enters and leaves the idle loop and when its own range
-//!   turns empty (a claim or an answer took its last units) or nonempty
-//!   (an install); a thief that empties the range leaves a stale 0. A
+//!   turns empty (a claim or an answer took its last units, or an install
+//!   of no units) or nonempty (an install); a thief that empties the range
+//!   leaves a stale 0. A
 //!   hint for other nodes' hunters and for the ranks that send counts to
 //!   `r` (see "Looks"). No atomic of dlb's
 //!   touches it: `r` alone writes it, with plain stores to its own window
@@ -59,8 +60,8 @@
 //!   the word it read. Where UCX emulates atomics in software, where looks
 //!   are on, the target applies it with a CPU atomic and no store is lost;
 //!   with network atomics a store overlapping it could be, which leaves a
-//!   stale hint until `r`'s next store: a take made in vain or skipped,
-//!   nothing more.)
+//!   stale hint until `r`'s next store: a take made in vain or skipped, or
+//!   counts held back for at most 10 ms, nothing more.)
 //!
 //! The *node tree* ([`Topology::tree_children`]) has node 0 (rank 0's) at
 //! its root and `K` = 16 children per node (`TREE_FAN_OUT`; 1 under the
@@ -307,10 +308,18 @@
 //! Counts look too. Where looks come first, a forward or a carry goes to
 //! its target (the leader of the node's parent in the node tree, or rank
 //! 0) only once a look at the target's `Waiting` found it waiting in
-//! `give_more`, used within 1 ms as above; until then the counts stay in
+//! `give_more`, used within 1 ms of the round that saw it complete (looks
+//! at the counts' target are polled in every idle round, and forgotten
+//! when the rank leaves the idle loop); until then the counts stay in
 //! `Unsent` or `Done[me]`, and the forwarder or carrier starts another
-//! look in a later round when the last one is stale or found the target
-//! busy (`Protocol::count_target_waits`). A busy target reads its `Done`
+//! look when the last one is stale or found the target busy
+//! (`Protocol::count_target_waits`; a forward looks only when `Unsent`
+//! holds a count). Counts held back for 10 ms (`COUNT_PATIENCE`) go
+//! anyway: a `Waiting` store can be lost (above), and a target whose word
+//! says 0 while it waits would otherwise hold them for its whole idle
+//! period. Where a rank's store cannot reach its window (a memory model
+//! that is not unified: looks read 0 forever), counts go without looks.
+//! A busy target reads its `Done`
 //! word only once it is idle, so an add that reaches it earlier ends
 //! nothing sooner, and a start on a busy target waits there: on osc/ucx,
 //! with the other ranks whose operations wait for the same window, 2 × 4
@@ -321,7 +330,9 @@
 //! leaders carry only while idle), where it serves looks, so the look of
 //! a node's hunter (every round, while the node is idle) or of a carrying
 //! leader finds it waiting, and the counts move, one look and one add
-//! later than without looks. Exactly once and no ABA are untouched: a
+//! later than without looks (two rounds or more: the look, then the add),
+//! and in any case within 10 ms of the first look. Exactly once and no
+//! ABA are untouched: a
 //! look changes no word, and the counts' invariant (4, below) holds
 //! whenever counts are held back, as between any two rounds.
 //!
@@ -340,7 +351,7 @@
 //! hardware RDMA) make no looks, and their takes are as above.
 //!
 //! A look changes no word, and `Waiting` decides nothing but whether a
-//! take starts (and when counts go, below): a look only delays or skips a
+//! take starts (and when counts go, above): a look only delays or skips a
 //! take, so exactly once, no ABA and the counts are untouched. A skip
 //! loses nothing: a rank stores 1 or 2 only while its own range is empty
 //! (it stores 0 before a claim could find units there again: an install
@@ -644,6 +655,11 @@ pub(crate) struct Protocol<A: Atomics> {
     count_look: Option<cross::Look>,
     /// What this rank last stored in its `Waiting` word.
     waiting: u64,
+    /// Whether counts wait for looks where looks come first: not where
+    /// `Waiting` stores cannot reach the window.
+    counts_look: bool,
+    /// Since when looks held back this rank's counts (see "Looks").
+    counts_held_since: Option<Instant>,
     /// Takes of the current run whose start waited for its target (see
     /// "Looks").
     blocked_starts: u32,
@@ -716,6 +732,8 @@ impl<A: Atomics> Protocol<A> {
             looks_first: false,
             count_look: None,
             waiting: cross::NOT_WAITING,
+            counts_look: true,
+            counts_held_since: None,
             blocked_starts: 0,
             answers: Vec::new(),
             reports: Vec::new(),
@@ -1121,6 +1139,7 @@ impl<A: Atomics> Protocol<A> {
     /// `Told`, rank 0's `Done`).
     fn poll(&mut self) -> Result<()> {
         self.poll_started()?;
+        self.poll_count_look()?;
         self.relay()
     }
 
@@ -1208,9 +1227,10 @@ impl<A: Atomics> Protocol<A> {
 
     /// Takes this rank out of its node's idle ranks when it leaves the
     /// idle loop (with work, or at the end of the run), and ends its
-    /// partial sends.
+    /// partial sends and its look at the counts' target.
     fn uncount_idle(&mut self) -> Result<()> {
         self.partial_send_at = None;
+        self.drop_count_look();
         if !std::mem::take(&mut self.idle_counted) {
             return Ok(());
         }

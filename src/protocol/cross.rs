@@ -86,9 +86,11 @@ impl Look {
 /// rounds, a busy one computes its next job).
 const LOOK_FRESH: Duration = Duration::from_millis(1);
 
-/// Counts held back this long by looks that did not find their target
-/// waiting go anyway (see "Looks" in the module doc of [`super`]).
+/// Counts held back this long by looks that their target served, finding
+/// it not waiting, go anyway (see "Looks" in the module doc of [`super`]).
 const COUNT_PATIENCE: Duration = Duration::from_millis(10);
+/// A rank that made no such look for this long starts a new hold.
+const COUNT_HOLD_GAP: Duration = Duration::from_millis(2);
 
 /// What [`Protocol::next_victim`] found.
 enum Next {
@@ -486,10 +488,11 @@ impl<A: Atomics> Protocol<A> {
 
     /// Whether this node's counts may go to their target now (see
     /// `count_target`): always, but where looks come first only once a
-    /// look found the target waiting in `give_more`, or after
-    /// [`COUNT_PATIENCE`] of holding them back (see "Looks" in the module
-    /// doc of [`super`]). Starts a look when none is in flight, or when the
-    /// last one was not fresh or found the target not waiting.
+    /// look found the target waiting in `give_more`, or once looks served
+    /// by the target found it not waiting for [`COUNT_PATIENCE`] (see
+    /// "Looks" in the module doc of [`super`]). Starts a look when none is
+    /// in flight, or when the last one was not fresh or found the target
+    /// not waiting.
     pub(super) fn count_target_waits(&mut self) -> Result<bool> {
         let target = self.count_target();
         if !self.looks_first || !self.counts_look || target == self.me() {
@@ -498,7 +501,8 @@ impl<A: Atomics> Protocol<A> {
         let run = self.finish_target;
         self.poll_count_look()?;
         match self.count_look.as_ref().map(|l| &l.state) {
-            Some(LookState::InFlight(_)) => return Ok(self.out_of_patience()),
+            // (Unserved: the target is outside MPI, where an add would wait.)
+            Some(LookState::InFlight(_)) => return Ok(false),
             Some(&LookState::Served { seen, at }) => {
                 // (Not the real clock under a model checker: its replays
                 // must not depend on it.)
@@ -506,7 +510,10 @@ impl<A: Atomics> Protocol<A> {
                 self.count_look = None;
                 if seen == WAITING && fresh {
                     self.took(Path::CountAfterLook);
-                    self.counts_held_since = None;
+                    self.counts_held = None;
+                    return Ok(true);
+                }
+                if seen != WAITING && self.out_of_patience() {
                     return Ok(true);
                 }
             }
@@ -518,22 +525,29 @@ impl<A: Atomics> Protocol<A> {
             run,
             state: LookState::InFlight(get),
         });
-        Ok(self.out_of_patience())
+        Ok(false)
     }
 
-    /// Counts held back by looks since [`COUNT_PATIENCE`] go anyway (a
-    /// target whose `Waiting` store was lost, see the module doc); never
-    /// under a model checker, whose stores are not lost.
+    /// Whether counts held back by looks that their target served, reading
+    /// it not waiting, for [`COUNT_PATIENCE`] go anyway: a target whose
+    /// `Waiting` store was lost (see the module doc) serves looks while it
+    /// waits, and reads busy or dry. A hold ends when the counts go or when
+    /// this rank asked nothing for [`COUNT_HOLD_GAP`]. Never under a model
+    /// checker, whose stores are not lost.
     fn out_of_patience(&mut self) -> bool {
         if MODEL_CHECKING {
             return false;
         }
         let now = Instant::now();
-        let since = *self.counts_held_since.get_or_insert(now);
-        if now.duration_since(since) < COUNT_PATIENCE {
+        let first = match self.counts_held {
+            Some((first, last)) if now.duration_since(last) < COUNT_HOLD_GAP => first,
+            _ => now,
+        };
+        if now.duration_since(first) < COUNT_PATIENCE {
+            self.counts_held = Some((first, now));
             return false;
         }
-        self.counts_held_since = None;
+        self.counts_held = None;
         true
     }
 
@@ -555,7 +569,7 @@ impl<A: Atomics> Protocol<A> {
     /// idle loop (what it finds says nothing about a later idle period); an
     /// unserved one completes among the operations in flight.
     pub(super) fn drop_count_look(&mut self) {
-        self.counts_held_since = None;
+        self.counts_held = None;
         if let Some(Look {
             state: LookState::InFlight(get),
             ..

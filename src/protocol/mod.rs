@@ -61,7 +61,7 @@
 //!   are on, the target applies it with a CPU atomic and no store is lost;
 //!   with network atomics a store overlapping it could be, which leaves a
 //!   stale hint until `r`'s next store: a take made in vain or skipped, or
-//!   counts held back for at most 10 ms, nothing more.)
+//!   counts held back for about 10 ms, nothing more.)
 //!
 //! The *node tree* ([`Topology::tree_children`]) has node 0 (rank 0's) at
 //! its root and `K` = 16 children per node (`TREE_FAN_OUT`; 1 under the
@@ -314,11 +314,14 @@
 //! `Unsent` or `Done[me]`, and the forwarder or carrier starts another
 //! look when the last one is stale or found the target busy
 //! (`Protocol::count_target_waits`; a forward looks only when `Unsent`
-//! holds a count). Counts held back for 10 ms (`COUNT_PATIENCE`) go
-//! anyway: a `Waiting` store can be lost (above), and a target whose word
-//! says 0 while it waits would otherwise hold them for its whole idle
-//! period. Where a rank's store cannot reach its window (a memory model
-//! that is not unified: looks read 0 forever), counts go without looks.
+//! holds a count). Counts go anyway once looks that the target served
+//! found it not waiting for 10 ms (`COUNT_PATIENCE`; a hold ends after 2
+//! ms without such a look): a `Waiting` store can be lost (above), and a
+//! target whose word says 0 or 2 while it waits would otherwise hold them
+//! for its whole idle period. Such a target serves looks; one that serves
+//! none is outside MPI, and the counts wait for it, as an add would. Where
+//! a rank's store cannot reach its window (a memory model that is not
+//! unified: looks read 0 forever), counts go without looks.
 //! A busy target reads its `Done`
 //! word only once it is idle, so an add that reaches it earlier ends
 //! nothing sooner, and a start on a busy target waits there: on osc/ucx,
@@ -331,7 +334,7 @@
 //! a node's hunter (every round, while the node is idle) or of a carrying
 //! leader finds it waiting, and the counts move, one look and one add
 //! later than without looks (two rounds or more: the look, then the add),
-//! and in any case within 10 ms of the first look. Exactly once and no
+//! or, with a lost store, about 10 ms later. Exactly once and no
 //! ABA are untouched: a
 //! look changes no word, and the counts' invariant (4, below) holds
 //! whenever counts are held back, as between any two rounds.
@@ -658,8 +661,9 @@ pub(crate) struct Protocol<A: Atomics> {
     /// Whether counts wait for looks where looks come first: not where
     /// `Waiting` stores cannot reach the window.
     counts_look: bool,
-    /// Since when looks held back this rank's counts (see "Looks").
-    counts_held_since: Option<Instant>,
+    /// Since when, and until when last, served looks held back this
+    /// rank's counts (see "Looks").
+    counts_held: Option<(Instant, Instant)>,
     /// Takes of the current run whose start waited for its target (see
     /// "Looks").
     blocked_starts: u32,
@@ -733,7 +737,7 @@ impl<A: Atomics> Protocol<A> {
             count_look: None,
             waiting: cross::NOT_WAITING,
             counts_look: true,
-            counts_held_since: None,
+            counts_held: None,
             blocked_starts: 0,
             answers: Vec::new(),
             reports: Vec::new(),

@@ -79,6 +79,17 @@ impl Look {
     fn in_flight(&self) -> bool {
         matches!(self.state, LookState::InFlight(_))
     }
+
+    /// Polls the read once; if it completed, the look is served now.
+    fn poll(&mut self) -> Result<()> {
+        if let LookState::InFlight(get) = &mut self.state {
+            if let Some(seen) = get.poll()? {
+                let at = Instant::now();
+                self.state = LookState::Served { seen, at };
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A served look older than this is forgotten: its rank was in MPI then,
@@ -554,15 +565,7 @@ impl<A: Atomics> Protocol<A> {
     /// Polls the look at the counts' target, in every idle round (so that
     /// its time served is the round's that saw it).
     pub(super) fn poll_count_look(&mut self) -> Result<()> {
-        if let Some(look) = &mut self.count_look {
-            if let LookState::InFlight(get) = &mut look.state {
-                if let Some(seen) = get.poll()? {
-                    let at = Instant::now();
-                    look.state = LookState::Served { seen, at };
-                }
-            }
-        }
-        Ok(())
+        self.count_look.as_mut().map_or(Ok(()), Look::poll)
     }
 
     /// Forgets the look at the counts' target when this rank leaves the
@@ -585,12 +588,7 @@ impl<A: Atomics> Protocol<A> {
         let mut i = 0;
         while i < self.looks.len() {
             let look = &mut self.looks[i];
-            if let LookState::InFlight(get) = &mut look.state {
-                if let Some(seen) = get.poll()? {
-                    let at = Instant::now();
-                    look.state = LookState::Served { seen, at };
-                }
-            }
+            look.poll()?;
             if !look.in_flight() && look.run != run {
                 self.looks.swap_remove(i);
             } else {

@@ -51,11 +51,10 @@
 //!   it when it enters and leaves the idle loop and when its own range
 //!   turns empty (a claim or an answer took its last units, or an install
 //!   of no units) or nonempty (an install); a thief that empties the range
-//!   leaves a stale 0. A
-//!   hint for other nodes' hunters and for the ranks that send counts to
-//!   `r` (see "Looks"). No atomic of dlb's
-//!   touches it: `r` alone writes it, with plain stores to its own window
-//!   memory, and others only read it, with `MPI_Rget`. (Open MPI 4.1's
+//!   leaves a stale 0. A hint for other nodes' hunters and for the ranks
+//!   that send counts to `r` (see "Looks"). No atomic of dlb's touches it:
+//!   `r` alone writes it, with plain stores to its own window memory, and
+//!   others only read it, with `MPI_Rget`. (Open MPI 4.1's
 //!   osc/ucx completes an `MPI_Rget` with a network fetch-and-add of 0 on
 //!   the word it read. Where UCX emulates atomics in software, where looks
 //!   are on, the target applies it with a CPU atomic and no store is lost;
@@ -321,10 +320,9 @@
 //! for its whole idle period. Such a target serves looks; one that serves
 //! none is outside MPI, and the counts wait for it, as an add would. Where
 //! a rank's store cannot reach its window (a memory model that is not
-//! unified: looks read 0 forever), counts go without looks.
-//! A busy target reads its `Done`
-//! word only once it is idle, so an add that reaches it earlier ends
-//! nothing sooner, and a start on a busy target waits there: on osc/ucx,
+//! unified: looks read 0 forever), counts go without looks. A busy target
+//! reads its `Done` word only once it is idle, so an add that reaches it
+//! earlier ends nothing sooner, and a start on a busy target waits there: on osc/ucx,
 //! with the other ranks whose operations wait for the same window, 2 × 4
 //! ranks on a block of expensive jobs saw single forwards to rank 0 wait
 //! 65 ms (traced with per-start timers). Termination still holds: the
@@ -334,10 +332,9 @@
 //! a node's hunter (every round, while the node is idle) or of a carrying
 //! leader finds it waiting, and the counts move, one look and one add
 //! later than without looks (two rounds or more: the look, then the add),
-//! or, with a lost store, about 10 ms later. Exactly once and no
-//! ABA are untouched: a
-//! look changes no word, and the counts' invariant (4, below) holds
-//! whenever counts are held back, as between any two rounds.
+//! or, with a lost store, about 10 ms later. Exactly once and no ABA are
+//! untouched: a look changes no word, and the counts' invariant (4,
+//! below) holds whenever counts are held back, as between any two rounds.
 //!
 //! Init decides (`crate::passive_probe::probe_starts`, on every job across
 //! nodes without direct steals, except on SimGrid's SMPI, whose starts

@@ -15,7 +15,7 @@ use crate::dlb::Dlb;
 use crate::error::{Error, ErrorKind, Result};
 use crate::mpi::{self, Comm, Window, WindowFlavor};
 use crate::passive_probe::{self, PassiveProbe, StartProbe};
-use crate::protocol::{Protocol, Topology, MAX_UNITS};
+use crate::protocol::{Looks, Protocol, Topology, MAX_UNITS};
 use crate::trace::{self, Recorder, StealLog};
 use crate::verbose::{Reasons, Source};
 
@@ -252,13 +252,14 @@ impl Dlb {
 
 /// Across nodes (collective): opens MPI's connections to other nodes'
 /// ranks, then, without direct steals (which make no takes), probes
-/// whether starting an atomic waits for its target and turns the
-/// protocol's looks on if so (its module doc, "Looks"); what the probe
-/// measured. Nothing on one node; no probe on SMPI.
+/// whether starting an atomic waits for its target and sets when the
+/// protocol's hunters look before they take (its module doc, "Looks");
+/// what the probe measured and the looks chosen. Nothing on one node; no
+/// probe on SMPI.
 fn connect_across_nodes(
     comm: &Comm,
     protocol: &mut Protocol<WindowAtomics>,
-) -> Result<Option<StartProbe>> {
+) -> Result<Option<(StartProbe, Looks)>> {
     if !protocol.atomics().topology().multi_node() {
         return Ok(None);
     }
@@ -271,9 +272,11 @@ fn connect_across_nodes(
         return Ok(None);
     }
     let atomics = protocol.atomics();
-    let starts = passive_probe::probe_starts(comm, atomics, atomics.topology())?;
-    protocol.set_looks_first(starts.blocked());
-    Ok(Some(starts))
+    let topology = atomics.topology();
+    let starts = passive_probe::probe_starts(comm, atomics, topology)?;
+    let looks = Looks::chosen(starts.blocked(), topology.nodes() == topology.size());
+    protocol.set_looks(looks);
+    Ok(Some((starts, looks)))
 }
 
 /// `values` followed by their complements, for an element-wise maximum

@@ -38,7 +38,9 @@
 //!   steals across nodes, 6 ranks in nodes of 2 and 5 in nodes of 1, two
 //!   runs each (random schedules, N/4); hunters that look before they take
 //!   (the protocol's "Looks"), 4 ranks in nodes of 2 and 5 in nodes of 1,
-//!   two runs each (random schedules, N/4). Schedules per configuration, with
+//!   two runs each, and 6 in nodes of 3, three short runs, and hunters that
+//!   look once idle long, 4 in nodes of 1, two runs (random schedules,
+//!   N/4). Schedules per configuration, with
 //!   `DLB_SHUTTLE_ITERATIONS` = N (12 500 unless set): random N on one node
 //!   and N/2 across nodes, PCT N/6 and N/12 (a PCT schedule costs about a
 //!   run whatever its jobs), three runs N/5.
@@ -85,7 +87,7 @@ use crate::atomics::primitive::{thread, Arc, AtomicU64, Condvar, Mutex, Ordering
 use crate::atomics::LocalAtomics;
 use crate::dispenser::Dispenser;
 use crate::mapping::{Colors, Contiguous, Mapping, RoundRobin};
-use crate::protocol::{Bug, Protocol, MAX_UNITS};
+use crate::protocol::{Bug, Looks, Protocol, MAX_UNITS};
 use crate::{Schedule, MAX_JOBS};
 use std::fmt;
 use std::ops::Range;
@@ -203,8 +205,8 @@ struct Case {
     /// Direct steals: idle ranks of a dry node steal from other nodes'
     /// ranges (passive atomics, which blocking operations here are).
     direct: bool,
-    /// Hunters look before they take (see the protocol's "Looks").
-    looks: bool,
+    /// When hunters look before they take (see the protocol's "Looks").
+    looks: Looks,
 }
 
 impl Case {
@@ -218,7 +220,7 @@ impl Case {
             seed: Seed::Fixed(0x5eed),
             bug: None,
             direct: false,
-            looks: false,
+            looks: Looks::Off,
         }
     }
 
@@ -231,7 +233,15 @@ impl Case {
     /// The same with hunters that look before they take.
     #[cfg_attr(not(dlb_shuttle), allow(dead_code))]
     fn looks(mut self) -> Case {
-        self.looks = true;
+        self.looks = Looks::First;
+        self
+    }
+
+    /// The same with hunters that look before they take once idle long
+    /// (here: while a take of theirs is in flight).
+    #[cfg_attr(not(dlb_shuttle), allow(dead_code))]
+    fn looks_when_idle_long(mut self) -> Case {
+        self.looks = Looks::WhenIdleLong;
         self
     }
 
@@ -287,8 +297,10 @@ impl fmt::Display for Case {
         if self.direct {
             write!(f, ", direct steals")?;
         }
-        if self.looks {
-            write!(f, ", looks before takes")?;
+        match self.looks {
+            Looks::Off => {}
+            Looks::WhenIdleLong => write!(f, ", looks before takes once idle long")?,
+            Looks::First => write!(f, ", looks before takes")?,
         }
         Ok(())
     }
@@ -361,7 +373,7 @@ where
             thread::spawn(move || {
                 let mut protocol = Protocol::new(atomics, seed).with_bug(bug);
                 protocol.set_direct_steals(direct);
-                protocol.set_looks_first(looks);
+                protocol.set_looks(looks);
                 // One chunk per claim: claiming ahead depends on the real
                 // clock, which the checkers do not control (replays must be
                 // deterministic); the protocol sees the same claims of one

@@ -8,6 +8,7 @@ use crate::config::{Schedule, Variant};
 use crate::dlb::Dlb;
 use crate::mpi;
 use crate::passive_probe::{PassiveProbe, StartProbe, PROBE_BUSY, START_PROBE_BUSY};
+use crate::protocol::{Looks, LOOKS_AFTER_IDLE};
 
 /// Where a choice came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,8 +48,8 @@ pub(crate) struct Reasons {
     pub(crate) direct_steals: Option<(Source, Option<PassiveProbe>)>,
     pub(crate) schedule: (Schedule, Source),
     /// Across nodes without direct steals: init's probe of started
-    /// atomics, which turns looks before takes on.
-    pub(crate) starts: Option<StartProbe>,
+    /// atomics, and when hunters look before they take.
+    pub(crate) starts: Option<(StartProbe, Looks)>,
 }
 
 impl Dlb {
@@ -143,11 +144,19 @@ impl Dlb {
 
 /// What init's probe of started atomics chose (across nodes, without
 /// direct steals).
-fn looks_part(probe: StartProbe) -> String {
+fn looks_part((probe, looks): (StartProbe, Looks)) -> String {
+    let when = match looks {
+        Looks::First => "on".to_string(),
+        Looks::WhenIdleLong => format!(
+            "after {} ms waiting for work (every rank a node of its own)",
+            LOOKS_AFTER_IDLE.as_millis()
+        ),
+        Looks::Off => "off".to_string(),
+    };
     format!(
         "looks before takes: {} (a started read on rank {}, asleep outside MPI for \
          {} ms, returned after {:.3} ms, {}: {})",
-        if probe.blocked() { "on" } else { "off" },
+        when,
         probe.target,
         START_PROBE_BUSY.as_millis(),
         probe.took.as_secs_f64() * 1e3,

@@ -44,6 +44,37 @@ const BLOCKED_START: Duration = Duration::from_millis(2);
 /// takes: one could be a process descheduled on an oversubscribed core.
 const BLOCKED_STARTS_FOR_LOOKS: u32 = 2;
 
+/// When a hunter looks before it takes (see "Looks" in the module doc of
+/// [`super`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Looks {
+    /// Never (but see `note_blocked_start`).
+    #[default]
+    Off,
+    /// Once it has waited for work for [`LOOKS_AFTER_IDLE`]: where every
+    /// rank is a node of its own, and starts return at once.
+    WhenIdleLong,
+    /// Always: where starting a take waits for its target.
+    First,
+}
+
+impl Looks {
+    /// What init chooses, given whether its probe saw a start wait for its
+    /// target and whether every rank is a node of its own (every idle rank
+    /// then hunts).
+    pub(crate) fn chosen(starts_block: bool, every_rank_a_node: bool) -> Looks {
+        match (starts_block, every_rank_a_node) {
+            (true, _) => Looks::First,
+            (false, true) => Looks::WhenIdleLong,
+            (false, false) => Looks::Off,
+        }
+    }
+}
+
+/// Where looks come first once idle ([`Looks::WhenIdleLong`]): after how
+/// long waiting for work.
+pub(crate) const LOOKS_AFTER_IDLE: Duration = Duration::from_millis(2);
+
 /// `Waiting[r]` while rank `r` waits in `give_more` for work.
 pub(super) const WAITING: u64 = 1;
 /// `Waiting[r]` while rank `r`'s own range is empty and it does not wait
@@ -427,7 +458,7 @@ impl<A: Atomics> Protocol<A> {
                 break v;
             }
         };
-        if !self.looks_first {
+        if !self.looks_now() {
             return Ok(Next::Take(victim));
         }
         let get = self.atomics.start_look(victim, Slot::Waiting)?;
@@ -455,11 +486,30 @@ impl<A: Atomics> Protocol<A> {
         Ok(())
     }
 
-    /// Looks before takes from the first take on (init, when its probe
-    /// saw a start wait for its target; see "Looks" in the module doc);
-    /// without it, from the second take whose start waited.
-    pub(crate) fn set_looks_first(&mut self, on: bool) {
-        self.looks_first = on;
+    /// When hunters look before they take (init decides: see [`Looks`]).
+    /// Without [`Looks::First`], a hunter turns looks on from its second
+    /// take whose start waited.
+    pub(crate) fn set_looks(&mut self, looks: Looks) {
+        self.looks_first = looks == Looks::First;
+        self.looks_after = (looks == Looks::WhenIdleLong).then_some(LOOKS_AFTER_IDLE);
+    }
+
+    /// Whether the hunter's next take waits for a look: where looks come
+    /// first, or once this rank has waited for work for `looks_after`.
+    /// Under a model checker, whose replays must not depend on the real
+    /// clock, "waited long" is "has a take in flight", so that schedules
+    /// mix takes with and without looks, as a switch in real time does.
+    pub(super) fn looks_now(&self) -> bool {
+        if self.looks_first {
+            return true;
+        }
+        let (Some(after), Some(since)) = (self.looks_after, self.idle_since) else {
+            return false;
+        };
+        if MODEL_CHECKING {
+            return !self.takes.is_empty();
+        }
+        since.elapsed() >= after
     }
 
     /// Across nodes, says in `Waiting[me]` that this rank waits in
@@ -486,7 +536,8 @@ impl<A: Atomics> Protocol<A> {
     /// schedule. Where stores cannot reach the window (its memory model is
     /// not unified), looks read 0 forever: counts then go without looks.
     fn publish_waiting(&mut self, value: u64) -> Result<()> {
-        if !self.multi_node() || MODEL_CHECKING && !self.looks_first || value == self.waiting {
+        let looks = self.looks_first || self.looks_after.is_some();
+        if !self.multi_node() || MODEL_CHECKING && !looks || value == self.waiting {
             return Ok(());
         }
         if self.atomics.publish(Slot::Waiting, value)? {

@@ -348,7 +348,21 @@
 //! hunter turns them on itself after two takes of one run whose start took
 //! 2 ms or more and had completed on return (one could be a descheduled
 //! process). Stacks whose starts return at once (osc/pt2pt, MPICH,
-//! hardware RDMA) make no looks, and their takes are as above.
+//! hardware RDMA) make no looks, and their takes are as above, except
+//! where every rank is a node of its own to the protocol (the `mpi` path
+//! on a window whose atomics are not passive, or one rank per node).
+//! There every idle rank hunts, with no node-mate to sleep on shared
+//! memory for it, and on osc/pt2pt the takes these hunters leave queued
+//! at a rank computing outside MPI kept them spinning in Open MPI's
+//! progress loop (sampled with gdb: `ompi_osc_pt2pt_process_receive`
+//! nested in `opal_progress`): 4 ranks on one node, one holding the only
+//! job for a second, idle ranks used 19-99% of a core. So there a hunter
+//! looks before it takes once it has waited for work for 2 ms
+//! ([`cross::Looks::WhenIdleLong`]): 2-3% of a core. A rank that runs dry
+//! for a moment, as most do near the end of a run, still takes at once:
+//! balance and steal latency on that path did not change beyond noise.
+//! Takes started before the switch are answered as any take; a hunter
+//! mixes takes with and without looks as after blocked starts above.
 //!
 //! A look changes no word, and `Waiting` decides nothing but whether a
 //! take starts (and when counts go, above): a look only delays or skips a
@@ -551,6 +565,7 @@ mod topology;
 mod watchdog;
 mod word;
 
+pub(crate) use cross::{Looks, LOOKS_AFTER_IDLE};
 #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
 pub(crate) use hooks::Paths;
 pub(crate) use hooks::{Bug, Path};
@@ -650,6 +665,12 @@ pub(crate) struct Protocol<A: Atomics> {
     /// Whether a take starts only on a rank that served a look, and counts
     /// go up the node tree only to a rank that a look found waiting.
     looks_first: bool,
+    /// Where every rank is a node of its own and starts return at once:
+    /// after how long in the idle loop takes too start only on a rank that
+    /// served a look (see "Looks").
+    looks_after: Option<Duration>,
+    /// While this rank waits in `give_more` for work: since when.
+    idle_since: Option<Instant>,
     /// Where looks come first: the look at the rank this node's counts go
     /// to (see "Looks").
     count_look: Option<cross::Look>,
@@ -731,6 +752,8 @@ impl<A: Atomics> Protocol<A> {
             takes: Vec::new(),
             looks: Vec::new(),
             looks_first: false,
+            looks_after: None,
+            idle_since: None,
             count_look: None,
             waiting: cross::NOT_WAITING,
             counts_look: true,
@@ -1012,7 +1035,7 @@ impl<A: Atomics> Protocol<A> {
         self.report()?;
         let last_idle = self.count_idle()?;
         self.wait_begins("in give_more for work")?;
-        let started = Instant::now();
+        let started = *self.idle_since.insert(Instant::now());
         let topology = self.atomics.topology();
         let mut backoff = Backoff::for_role(topology.multi_node(), topology.is_leader());
         let mut victim = None;
@@ -1098,16 +1121,25 @@ impl<A: Atomics> Protocol<A> {
                 backoff.snooze_with(|d| atomics.wait(Slot::Finished, seen, d));
             }
         };
+        self.leave_idle(hunting)?;
+        Ok(found)
+    }
+
+    /// [`Protocol::find_work`]'s end, with work or without: says so in
+    /// `Waiting[me]`, stops hunting, leaves the node's idle count and the
+    /// watchdog's wait, and counts the time idle.
+    fn leave_idle(&mut self, hunting: bool) -> Result<()> {
+        let started = self.idle_since.take();
         self.publish_own_range()?;
         if hunting {
             self.stop_hunting()?;
         }
         self.uncount_idle()?;
         self.wait_ends()?;
-        let waited = started.elapsed();
+        let waited = started.map_or(Duration::ZERO, |t| t.elapsed());
         self.counters.idle += waited;
         self.counters.longest_idle = self.counters.longest_idle.max(waited);
-        Ok(found)
+        Ok(())
     }
 
     /// One steal attempt on a node-mate while idle: the one that made the

@@ -92,8 +92,8 @@ fn hammer_nodes(
 struct Modes {
     /// Direct steals across nodes.
     direct: bool,
-    /// Hunters look before they take.
-    looks: bool,
+    /// When hunters look before they take.
+    looks: Looks,
 }
 
 /// [`hammer_nodes`] on the given views, one per rank, in `modes`.
@@ -117,7 +117,7 @@ fn hammer_views(
                 let me = atomics.rank();
                 let mut proto = Protocol::new(atomics, 42);
                 proto.set_direct_steals(modes.direct);
-                proto.set_looks_first(modes.looks);
+                proto.set_looks(modes.looks);
                 let mut per_run = Vec::new();
                 let (mut stolen, mut remote) = (0, 0);
                 for run in 0..runs {
@@ -218,7 +218,7 @@ fn a_dry_node_takes_after_looks_from_a_slow_node() {
     // follows only once its victim served one.
     for &(p, per_node, n, maxjobs) in &[(4, 2, 2000, 2), (6, 3, 3000, 1), (3, 1, 600, 1)] {
         let modes = Modes {
-            looks: true,
+            looks: Looks::First,
             ..Modes::default()
         };
         let views = LocalAtomics::nodes(p, per_node);
@@ -228,6 +228,49 @@ fn a_dry_node_takes_after_looks_from_a_slow_node() {
             "no take after a look brought units in {p} ranks in nodes of {per_node}"
         );
     }
+}
+
+#[test]
+fn a_rank_long_idle_takes_after_looks_where_every_rank_is_a_node() {
+    // Where every rank is a node of its own and starts return at once,
+    // hunters look before they take only once idle for LOOKS_AFTER_IDLE:
+    // here rank 0 is slow (its 200 units take 10 ms or more), so the
+    // others take from it first at once, then after looks.
+    let modes = Modes {
+        looks: Looks::WhenIdleLong,
+        ..Modes::default()
+    };
+    let views = LocalAtomics::nodes(3, 1);
+    let (_, remote) = hammer_views(views, 600, 1, 2, modes, |r| r == 0);
+    assert!(remote > 0, "no take brought units from the slow rank");
+}
+
+#[test]
+fn looks_come_first_only_as_chosen() {
+    let mut proto = Protocol::new(LocalAtomics::nodes(2, 1).remove(0), 1);
+    let idle = |proto: &mut Protocol<LocalAtomics>, since| {
+        proto.idle_since = since;
+        proto.looks_now()
+    };
+    assert!(!idle(&mut proto, None));
+    assert!(!idle(&mut proto, Some(Instant::now())));
+    proto.set_looks(Looks::WhenIdleLong);
+    assert!(!idle(&mut proto, None), "not while busy");
+    let since = Instant::now();
+    assert!(!idle(&mut proto, Some(since)), "not at once");
+    crate::clock::sleep(LOOKS_AFTER_IDLE);
+    assert!(idle(&mut proto, Some(since)), "once idle long");
+    assert!(!idle(&mut proto, None), "not once busy again");
+    proto.set_looks(Looks::First);
+    assert!(idle(&mut proto, None));
+    proto.set_looks(Looks::Off);
+    assert!(!idle(&mut proto, Some(since)));
+    // Init's choice: looks first where starts wait for their target, once
+    // idle long where every rank is a node of its own.
+    assert_eq!(Looks::chosen(true, false), Looks::First);
+    assert_eq!(Looks::chosen(true, true), Looks::First);
+    assert_eq!(Looks::chosen(false, true), Looks::WhenIdleLong);
+    assert_eq!(Looks::chosen(false, false), Looks::Off);
 }
 
 #[test]

@@ -274,7 +274,8 @@ fn connect_across_nodes(
     let atomics = protocol.atomics();
     let topology = atomics.topology();
     let starts = passive_probe::probe_starts(comm, atomics, topology)?;
-    let looks = Looks::chosen(starts.blocked(), topology.nodes() == topology.size());
+    let every_rank_a_node = topology.nodes() == topology.size();
+    let looks = Looks::chosen(starts.blocked(), starts.passive, every_rank_a_node);
     protocol.set_looks(looks);
     Ok(Some((starts, looks)))
 }

@@ -162,6 +162,9 @@ pub(crate) struct StartProbe {
     pub(crate) took: Duration,
     /// Whether the read had completed when the start returned.
     pub(crate) done: bool,
+    /// Whether rank 0 saw the read complete within [`START_BLOCKED`] of
+    /// its start, while its target slept: passive atomics (hardware RDMA).
+    pub(crate) passive: bool,
 }
 
 impl StartProbe {
@@ -178,9 +181,10 @@ impl StartProbe {
 /// Whether starting an atomic on another node waits for its target: rank
 /// 0 times the return of a started read (`MPI_Rget_accumulate` with
 /// `MPI_NO_OP`) of the `Told` word of a rank asleep outside MPI for
-/// [`START_PROBE_BUSY`], notes whether the read was done on return, and
-/// then waits for it to complete (the target serves once awake, in the
-/// reduction that follows). Call it once MPI made its connections across
+/// [`START_PROBE_BUSY`], notes whether the read was done on return and
+/// whether it completed within [`START_BLOCKED`] of its start (polling
+/// until then), and then waits for it to complete (the target serves once
+/// awake, in the reduction that follows). Call it once MPI made its connections across
 /// nodes (`Protocol::connect_remote`). Collective; the same answer on every
 /// rank, and an error on every rank if rank 0's read failed.
 pub(crate) fn probe_starts<A: Atomics>(
@@ -192,19 +196,28 @@ pub(crate) fn probe_starts<A: Atomics>(
     let measure = || {
         let start = clock::Instant::now();
         let mut pending = atomics.start(target, Slot::Told, Update::Read)?;
-        let took = start.elapsed().as_nanos() as u64;
+        let took = start.elapsed();
         let done = pending.poll()?.is_some();
+        // (The target sleeps on for more than START_BLOCKED.)
+        let mut passive = done && took < START_BLOCKED;
+        while !done && !passive && start.elapsed() < START_BLOCKED {
+            passive = pending.poll()?.is_some() && start.elapsed() < START_BLOCKED;
+        }
         // Completed before the window may be freed.
         await_ops(atomics, &mut vec![pending], None)?;
-        Ok([took, u64::from(done)])
+        Ok([
+            took.as_nanos() as u64,
+            u64::from(done) | u64::from(passive) << 1,
+        ])
     };
-    let [took, done] =
+    let [took, seen] =
         while_target_sleeps(comm, atomics, target, START_PROBE_BUSY, Ok(()), measure)
             .map_err(|e| on_rank0(e, "the probe of started MPI atomics across nodes"))?;
     Ok(StartProbe {
         target,
         took: Duration::from_nanos(took),
-        done: done != 0,
+        done: seen & 1 != 0,
+        passive: seen & 2 != 0,
     })
 }
 
@@ -240,6 +253,7 @@ mod tests {
             target: 1,
             took: Duration::from_secs_f64(ms / 1000.0),
             done,
+            passive: done && ms < 1.0,
         };
         // osc/ucx over software RMA: about half the target's sleep.
         assert!(at(2.2, true).blocked());

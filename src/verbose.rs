@@ -163,6 +163,8 @@ fn looks_part((probe, looks): (StartProbe, Looks)) -> String {
         if probe.done { "done" } else { "not done" },
         if probe.blocked() {
             "starts wait for their target"
+        } else if probe.passive {
+            "starts return at once, and atomics are passive"
         } else {
             "starts return at once"
         },

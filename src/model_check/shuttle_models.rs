@@ -314,13 +314,16 @@ fn random_schedules_of_takes_after_looks() {
         // and without looks mixed (counts go without looks).
         case(4, 1, Model::Plain, &[Run::new(300, 2), Run::new(200, 2)]).looks_when_idle_long(),
     ];
-    // StaleMark (a mark that outlives its run) comes from the last model:
-    // in the first three a take follows a look that found its victim
-    // busy, and since counts too wait for looks (at the victim among
-    // others) a run ends only rounds after its last job, in which that
-    // victim, idle, answers every mark of the run (a mark outlived its
-    // run in 1 or 2 of their 9,375 schedules).
-    let mut required = ACROSS_NODES_PCT.to_vec();
+    // Not StaleMark (required of the other models across nodes): here a
+    // take follows a look that found its victim busy, and where counts too
+    // wait for looks (at the victim among others) a run ends only rounds
+    // after its last job, in which that victim, idle, answers every mark
+    // of the run; a mark outlived its run in 2 to 12 of these 12,500
+    // schedules (12 to 18 of 6,250 before counts looked).
+    let mut required: Vec<Event> = ACROSS_NODES_PCT
+        .into_iter()
+        .filter(|&e| e != Event::Path(Path::StaleMark))
+        .collect();
     required.push(Event::Path(Path::TakeAfterLook));
     required.push(Event::Path(Path::LookFoundWaiting));
     required.push(Event::Path(Path::CountAfterLook));

@@ -52,7 +52,8 @@ pub(crate) enum Looks {
     #[default]
     Off,
     /// Once it has waited for work for [`LOOKS_AFTER_IDLE`]: where every
-    /// rank is a node of its own, and starts return at once.
+    /// rank is a node of its own, and starts return at once but atomics
+    /// are not passive.
     WhenIdleLong,
     /// Always: where starting a take waits for its target.
     First,
@@ -60,13 +61,16 @@ pub(crate) enum Looks {
 
 impl Looks {
     /// What init chooses, given whether its probe saw a start wait for its
-    /// target and whether every rank is a node of its own (every idle rank
-    /// then hunts).
-    pub(crate) fn chosen(starts_block: bool, every_rank_a_node: bool) -> Looks {
-        match (starts_block, every_rank_a_node) {
-            (true, _) => Looks::First,
-            (false, true) => Looks::WhenIdleLong,
-            (false, false) => Looks::Off,
+    /// target, whether it saw the read complete while its target slept
+    /// (passive atomics), and whether every rank is a node of its own
+    /// (every idle rank then hunts).
+    pub(crate) fn chosen(starts_block: bool, passive: bool, every_rank_a_node: bool) -> Looks {
+        if starts_block {
+            Looks::First
+        } else if every_rank_a_node && !passive {
+            Looks::WhenIdleLong
+        } else {
+            Looks::Off
         }
     }
 }
@@ -77,16 +81,22 @@ pub(crate) const LOOKS_AFTER_IDLE: Duration = Duration::from_millis(2);
 
 /// `Waiting[r]` while rank `r` waits in `give_more` for work.
 pub(super) const WAITING: u64 = 1;
-/// `Waiting[r]` while rank `r`'s own range is empty and it does not wait
-/// in `give_more`: it computes the last units it claimed, or was told "no
-/// more".
+/// `Waiting[r]` while rank `r` does not wait in `give_more` and has no
+/// units to give: its own range holds at most [`CLAIMS_KEPT`] claims' worth
+/// (it computes the last units it claimed, or was told "no more", or will
+/// claim what is left before a take could reach it).
 pub(super) const DRY: u64 = 2;
-/// `Waiting[r]` otherwise: `r` has units in its own range (as far as it
-/// knows; node-mates may have stolen them). Its initial value.
+/// `Waiting[r]` otherwise: `r` has units to give in its own range (as far
+/// as it knows; node-mates may have stolen them). Its initial value.
 pub(super) const NOT_WAITING: u64 = 0;
+/// How many claims like its last a rank keeps for itself before it says
+/// it has units to give: a look served at one `give_more` brings a take
+/// that the victim serves at a later one, after a claim or two.
+const CLAIMS_KEPT: u64 = 2;
 
 /// A look at a would-be victim's `Waiting` word (an `MPI_Rget`), started
-/// where starting a take waits for its target; a take follows once the
+/// where starting a take waits for its target, or where a hunter waited
+/// long ([`Looks`]); a take follows once the
 /// victim served it, if it read that the victim has units to give (see
 /// "Looks" in the module doc of [`super`]). Also the look at the rank
 /// that a node's counts go to.
@@ -346,9 +356,10 @@ impl<A: Atomics> Protocol<A> {
     /// other nodes, each on a rank that has no other take of this run, each
     /// with an inbox word of its own. Polls between starts: on some stacks
     /// a start blocks until its target serves it. Where starts were seen
-    /// to block (or [`Protocol::set_looks_first`]), a take starts only on a
-    /// rank that served a look of this run, and looks fill the places of
-    /// takes until then (see "Looks" in the module doc).
+    /// to block, or this rank waited long for work where that is asked for
+    /// ([`Looks`]), a take starts only on a rank that served a look of this
+    /// run, and looks fill the places of takes until then (see "Looks" in
+    /// the module doc).
     ///
     /// Under a model checker, after a take came back empty-handed no take
     /// starts until some rank moved units or counts: until then new takes
@@ -497,8 +508,10 @@ impl<A: Atomics> Protocol<A> {
     /// Whether the hunter's next take waits for a look: where looks come
     /// first, or once this rank has waited for work for `looks_after`.
     /// Under a model checker, whose replays must not depend on the real
-    /// clock, "waited long" is "has a take in flight", so that schedules
-    /// mix takes with and without looks, as a switch in real time does.
+    /// clock, "waited long" is "hunted in an earlier round of this idle
+    /// period, or has a take in flight": a take without a look, then looks
+    /// beside it, and from the second round on only looks (real time
+    /// switches once, at some point of the idle period).
     pub(super) fn looks_now(&self) -> bool {
         if self.looks_first {
             return true;
@@ -507,7 +520,7 @@ impl<A: Atomics> Protocol<A> {
             return false;
         };
         if MODEL_CHECKING {
-            return !self.takes.is_empty();
+            return self.hunted_while_idle || !self.takes.is_empty();
         }
         since.elapsed() >= after
     }
@@ -519,14 +532,18 @@ impl<A: Atomics> Protocol<A> {
     }
 
     /// Across nodes, says in `Waiting[me]` whether this rank, not waiting
-    /// in `give_more`, has units in its own range ([`NOT_WAITING`]) or not
-    /// ([`DRY`]). Called wherever the own range may have become empty or
-    /// nonempty by this rank's hand: installs, claims, answers.
+    /// in `give_more`, has units in its own range to give
+    /// ([`NOT_WAITING`]) or not ([`DRY`]): to give, more than
+    /// [`CLAIMS_KEPT`] claims as large as its last (or of one unit, before
+    /// its first), which it will likely make before a take reaches it.
+    /// Called wherever the own range may have changed by this rank's hand:
+    /// installs, claims, answers.
     pub(super) fn publish_own_range(&mut self) -> Result<()> {
-        let value = if self.own.is_empty() {
-            DRY
-        } else {
+        let kept = CLAIMS_KEPT * self.last_claim.max(1);
+        let value = if self.own.len() > kept {
             NOT_WAITING
+        } else {
+            DRY
         };
         self.publish_waiting(value)
     }

@@ -2,7 +2,8 @@
 //! deliberate bugs they switch on and must find ([`Bug`]), and the paths
 //! through the protocol they must show their schedules took ([`Path`]).
 //! Outside the checker builds (`cfg(all(test, any(dlb_loom, dlb_shuttle)))`)
-//! both are inert: `has_bug` is constant false and `took` does nothing.
+//! bugs are inert (`has_bug` is constant false); paths are counted in test
+//! builds only (`took` does nothing elsewhere).
 
 use super::Protocol;
 use crate::atomics::Atomics;
@@ -100,7 +101,7 @@ pub(crate) enum Path {
     CountAfterLook,
 }
 
-#[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
+#[cfg(test)]
 impl Path {
     pub(crate) const ALL: [Path; 15] = [
         Path::PredictedCas,
@@ -130,11 +131,11 @@ impl Path {
 }
 
 /// How often one rank took each [`Path`] since the checker last looked.
-#[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
+#[cfg(test)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Paths([u64; Path::ALL.len()]);
 
-#[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
+#[cfg(test)]
 impl Paths {
     /// Times `path` was taken.
     pub(crate) fn count(&self, path: Path) -> u64 {
@@ -149,7 +150,10 @@ impl<A: Atomics> Protocol<A> {
         self.bug = bug;
         self
     }
+}
 
+#[cfg(test)]
+impl<A: Atomics> Protocol<A> {
     /// The paths taken since the last call.
     pub(crate) fn take_paths(&mut self) -> Paths {
         std::mem::take(&mut self.paths)
@@ -171,10 +175,11 @@ impl<A: Atomics> Protocol<A> {
         }
     }
 
-    /// Counts `path` for the model checkers; does nothing elsewhere.
+    /// Counts `path` for the model checkers (and the unit tests); does
+    /// nothing elsewhere.
     #[allow(unused_variables)]
     pub(super) fn took(&mut self, path: Path) {
-        #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
+        #[cfg(test)]
         {
             self.paths.0[path.index()] += 1;
         }

@@ -287,10 +287,12 @@
 //! ([`crate::atomics::Atomics::start_look`]: an `MPI_Rget` of
 //! `Waiting[v]`, which takes no lock and returns at once); once the look
 //! completed (`v` served it: it is in MPI or was a moment ago), it starts
-//! the take on `v` if the look read 0 (`v` holds units); if it read 1 (`v`
-//! waits for work itself) or 2 (`v` computes its last units, or was told
-//! "no more"), `v` has none to give, and the hunter pauses as after an
-//! empty answer. A take on a rank in its last job would wait for the end
+//! the take on `v` if the look read 0 (`v` holds units to give); if it
+//! read 1 (`v` waits for work itself) or 2 (`v` keeps the rest of its
+//! range, at most two claims like its last, for itself: it computes its
+//! last units, or will claim them before a take could reach it, or was
+//! told "no more"), `v` has none to give, and the hunter pauses as after
+//! an empty answer. A take on a rank in its last job would wait for the end
 //! of that job and bring `NONE`; on one told "no more", which may compute
 //! outside MPI for long, it would wait that long (`tests/termination.rs`
 //! on osc/ucx failed so, a hunter waiting 1.5 s inside its take's start
@@ -350,33 +352,52 @@
 //! process). Stacks whose starts return at once (osc/pt2pt, MPICH,
 //! hardware RDMA) make no looks, and their takes are as above, except
 //! where every rank is a node of its own to the protocol (the `mpi` path
-//! on a window whose atomics are not passive, or one rank per node).
-//! There every idle rank hunts, with no node-mate to sleep on shared
-//! memory for it, and on osc/pt2pt the takes these hunters leave queued
-//! at a rank computing outside MPI kept them spinning in Open MPI's
+//! on a window whose atomics are not passive, or one rank per node) and
+//! the probe's read did not complete while its target slept (software
+//! RMA; passive atomics complete it within microseconds). There every
+//! idle rank hunts, with no node-mate to sleep on shared memory for it.
+//! On osc/pt2pt (4 ranks on one node, one holding the only job for a
+//! second) idle ranks then used 19-99% of a core, spinning in Open MPI's
 //! progress loop (sampled with gdb: `ompi_osc_pt2pt_process_receive`
-//! nested in `opal_progress`): 4 ranks on one node, one holding the only
-//! job for a second, idle ranks used 19-99% of a core. So there a hunter
-//! looks before it takes once it has waited for work for 2 ms
-//! ([`cross::Looks::WhenIdleLong`]): 2-3% of a core. A rank that runs dry
-//! for a moment, as most do near the end of a run, still takes at once:
-//! balance and steal latency on that path did not change beyond noise.
-//! Takes started before the switch are answered as any take; a hunter
-//! mixes takes with and without looks as after blocked starts above.
+//! nested in `opal_progress`, handling incoming operations). Each hunter
+//! has one take queued at the holder for the whole second either way;
+//! what the idle ranks did besides was take from each other, every take
+//! answered `NONE` and made again after a pause of at most 1 ms. So there
+//! a hunter looks before it takes once it has waited for work for 2 ms
+//! ([`cross::Looks::WhenIdleLong`]): a look at an idle rank reads 1 and
+//! makes no take, and idle ranks used 2-3% of a core. A rank that runs
+//! dry for a moment, as most do near the end of a run, still takes at
+//! once: balance (4 ranks) and the latency of a steal from a busy victim
+//! on that path did not change beyond noise. Later in a long wait a take
+//! costs a look first, one more round of the hunter's backoff (up to 4
+//! ms after long idleness) before it reaches a rank that has units. Takes
+//! started before the switch are answered as any take; a hunter mixes
+//! takes with and without looks as after blocked starts above.
 //!
 //! A look changes no word, and `Waiting` decides nothing but whether a
 //! take starts (and when counts go, above): a look only delays or skips a
 //! take, so exactly once, no ABA and the counts are untouched. A skip
-//! loses nothing: a rank stores 1 or 2 only while its own range is empty
-//! (it stores 0 before a claim could find units there again: an install
-//! stores it), and a stale or torn read
+//! loses nothing: a rank stores 1 only while its own range is empty, and
+//! 2 only while it is empty or holds at most two claims like its last,
+//! units that it claims itself in its next calls (node-mates may still
+//! steal them over shared memory); it stores 0 before a claim could find
+//! more there (an install stores it). Keeping two claims closes most of a
+//! race: a look served just before its victim claimed its last units read
+//! 0, and the take that followed waited for the whole of the victim's
+//! next job (4 ranks on one node, one of them holding the only job for a
+//! second: on osc/ucx and osc/pt2pt an idle rank spun at a full core in
+//! about one run of ten, found with gdb in the take's start; with two
+//! claims kept, in none of 30). A stale or torn read
 //! (a look that overlaps the store) makes at worst a take that is answered
 //! `NONE`, or a take skipped until the next look. A hunter that waits for
 //! a look still polls, serves and backs off in every round, so
 //! termination is as above (the end of a run reaches it through its leader
 //! or `Finished`, never through takes). The model checkers run hunters
-//! that look first (`random_schedules_of_takes_after_looks`), with looks
-//! queued at their targets like every operation across nodes.
+//! that look first, and hunters that look once idle long (under a model
+//! checker: from their second round of hunting in an idle period, or
+//! while a take of theirs is in flight), in
+//! `random_schedules_of_takes_after_looks`, with looks queued at their
+//! targets like every operation across nodes.
 //!
 //! # Invariants
 //!
@@ -566,7 +587,7 @@ mod watchdog;
 mod word;
 
 pub(crate) use cross::{Looks, LOOKS_AFTER_IDLE};
-#[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
+#[cfg(test)]
 pub(crate) use hooks::Paths;
 pub(crate) use hooks::{Bug, Path};
 #[cfg(feature = "simulate")]
@@ -671,11 +692,16 @@ pub(crate) struct Protocol<A: Atomics> {
     looks_after: Option<Duration>,
     /// While this rank waits in `give_more` for work: since when.
     idle_since: Option<Instant>,
+    /// Whether this rank hunted in an earlier round of this idle period
+    /// (what "waited long" means under a model checker).
+    hunted_while_idle: bool,
     /// Where looks come first: the look at the rank this node's counts go
     /// to (see "Looks").
     count_look: Option<cross::Look>,
     /// What this rank last stored in its `Waiting` word.
     waiting: u64,
+    /// The units of this rank's last claim from its own range.
+    last_claim: u64,
     /// Whether counts wait for looks where looks come first: not where
     /// `Waiting` stores cannot reach the window.
     counts_look: bool,
@@ -737,7 +763,7 @@ pub(crate) struct Protocol<A: Atomics> {
     direct: bool,
     #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
     bug: Option<Bug>,
-    #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
+    #[cfg(test)]
     paths: Paths,
 }
 
@@ -754,8 +780,10 @@ impl<A: Atomics> Protocol<A> {
             looks_first: false,
             looks_after: None,
             idle_since: None,
+            hunted_while_idle: false,
             count_look: None,
             waiting: cross::NOT_WAITING,
+            last_claim: 0,
             counts_look: true,
             counts_held: None,
             blocked_starts: 0,
@@ -783,7 +811,7 @@ impl<A: Atomics> Protocol<A> {
             direct: false,
             #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
             bug: None,
-            #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
+            #[cfg(test)]
             paths: Paths::default(),
         }
     }
@@ -880,9 +908,8 @@ impl<A: Atomics> Protocol<A> {
             let seen = self.cas(self.me(), self.own, rest)?;
             if seen == self.own {
                 self.own = rest;
-                if rest.is_empty() {
-                    self.publish_own_range()?;
-                }
+                self.last_claim = taken.end - taken.start;
+                self.publish_own_range()?;
                 self.counters.claims += 1;
                 if self.multi_node() {
                     self.serve_offer(true)?;
@@ -1036,6 +1063,7 @@ impl<A: Atomics> Protocol<A> {
         let last_idle = self.count_idle()?;
         self.wait_begins("in give_more for work")?;
         let started = *self.idle_since.insert(Instant::now());
+        self.hunted_while_idle = false;
         let topology = self.atomics.topology();
         let mut backoff = Backoff::for_role(topology.multi_node(), topology.is_leader());
         let mut victim = None;
@@ -1110,6 +1138,7 @@ impl<A: Atomics> Protocol<A> {
                     }
                 } else if hunting {
                     self.hunt_remote()?;
+                    self.hunted_while_idle = true;
                 }
             }
             if MODEL_CHECKING {

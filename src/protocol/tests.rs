@@ -77,26 +77,35 @@ fn hammer_nodes(
     runs: usize,
     slow: impl Fn(usize) -> bool + Send + Sync + Copy + 'static,
 ) -> (u64, u64) {
-    hammer_views(
-        LocalAtomics::nodes(p, per_node),
-        n,
-        maxjobs,
-        runs,
-        Modes::default(),
-        slow,
-    )
+    let views = LocalAtomics::nodes(p, per_node);
+    let (stolen, remote, _) = hammer_views(views, n, maxjobs, runs, Modes::default(), slow);
+    (stolen, remote)
 }
 
-/// How the ranks of [`hammer_views`] reach other nodes.
-#[derive(Clone, Copy, Debug, Default)]
+/// How the ranks of [`hammer_views`] reach other nodes, and how slow the
+/// slow ones are.
+#[derive(Clone, Copy, Debug)]
 struct Modes {
     /// Direct steals across nodes.
     direct: bool,
     /// When hunters look before they take.
     looks: Looks,
+    /// What a slow rank sleeps per chunk.
+    slow_chunk: std::time::Duration,
 }
 
-/// [`hammer_nodes`] on the given views, one per rank, in `modes`.
+impl Default for Modes {
+    fn default() -> Modes {
+        Modes {
+            direct: false,
+            looks: Looks::Off,
+            slow_chunk: std::time::Duration::from_micros(50),
+        }
+    }
+}
+
+/// [`hammer_nodes`] on the given views, one per rank, in `modes`; also
+/// returns the takes that followed a look.
 fn hammer_views(
     views: Vec<LocalAtomics>,
     n: u64,
@@ -104,7 +113,7 @@ fn hammer_views(
     runs: usize,
     modes: Modes,
     slow: impl Fn(usize) -> bool + Send + Sync + Copy + 'static,
-) -> (u64, u64) {
+) -> (u64, u64, u64) {
     let p = views.len();
     let barrier = Arc::new(Barrier::new(p));
     // Jobs completed, per run, over all threads.
@@ -125,7 +134,7 @@ fn hammer_views(
                     proto.begin_run(block(n, p as u64, me as u64), n).unwrap();
                     let got = drain(&mut proto, maxjobs, &completed[run], n, |_| {
                         if slow(me) {
-                            thread::sleep(std::time::Duration::from_micros(50));
+                            thread::sleep(modes.slow_chunk);
                         } else {
                             thread::yield_now();
                         }
@@ -134,7 +143,8 @@ fn hammer_views(
                     remote += proto.counters().remote_steals;
                     per_run.push(got);
                 }
-                (per_run, (stolen, remote))
+                let after_looks = proto.take_paths().count(Path::TakeAfterLook);
+                (per_run, (stolen, remote, after_looks))
             })
         })
         .collect();
@@ -145,7 +155,9 @@ fn hammer_views(
     }
     results
         .iter()
-        .fold((0, 0), |(s, r), (_, (s1, r1))| (s + s1, r + r1))
+        .fold((0, 0, 0), |(s, r, l), (_, (s1, r1, l1))| {
+            (s + s1, r + r1, l + l1)
+        })
 }
 
 #[test]
@@ -185,7 +197,7 @@ fn exactly_once_when_steals_glance_at_stale_or_torn_words() {
             direct,
             ..Modes::default()
         };
-        let (stolen, remote) = hammer_views(views, n, maxjobs, 2, modes, slow);
+        let (stolen, remote, _) = hammer_views(views, n, maxjobs, 2, modes, slow);
         assert!(stolen > 0, "no steal in {p} ranks in nodes of {per_node}");
         if direct {
             assert!(
@@ -222,7 +234,7 @@ fn a_dry_node_takes_after_looks_from_a_slow_node() {
             ..Modes::default()
         };
         let views = LocalAtomics::nodes(p, per_node);
-        let (_, remote) = hammer_views(views, n, maxjobs, 2, modes, move |r| r < per_node);
+        let (_, remote, _) = hammer_views(views, n, maxjobs, 2, modes, move |r| r < per_node);
         assert!(
             remote > 0,
             "no take after a look brought units in {p} ranks in nodes of {per_node}"
@@ -234,15 +246,26 @@ fn a_dry_node_takes_after_looks_from_a_slow_node() {
 fn a_rank_long_idle_takes_after_looks_where_every_rank_is_a_node() {
     // Where every rank is a node of its own and starts return at once,
     // hunters look before they take only once idle for LOOKS_AFTER_IDLE:
-    // here rank 0 is slow (its 200 units take 10 ms or more), so the
-    // others take from it first at once, then after looks.
+    // here rank 0 is slow (3 ms per unit, and it answers takes and looks
+    // only between units), so the others, fast, take from it at once,
+    // then wait for its answers longer than that, and then look first.
     let modes = Modes {
         looks: Looks::WhenIdleLong,
+        slow_chunk: std::time::Duration::from_millis(3),
         ..Modes::default()
     };
     let views = LocalAtomics::nodes(3, 1);
-    let (_, remote) = hammer_views(views, 600, 1, 2, modes, |r| r == 0);
+    let (_, remote, after_looks) = hammer_views(views, 90, 1, 2, modes, |r| r == 0);
     assert!(remote > 0, "no take brought units from the slow rank");
+    assert!(after_looks > 0, "no take followed a look");
+    // Without looks, none does.
+    let modes = Modes {
+        looks: Looks::Off,
+        ..modes
+    };
+    let views = LocalAtomics::nodes(3, 1);
+    let (_, _, after_looks) = hammer_views(views, 90, 1, 1, modes, |r| r == 0);
+    assert_eq!(after_looks, 0);
 }
 
 #[test]
@@ -257,7 +280,11 @@ fn looks_come_first_only_as_chosen() {
     proto.set_looks(Looks::WhenIdleLong);
     assert!(!idle(&mut proto, None), "not while busy");
     let since = Instant::now();
-    assert!(!idle(&mut proto, Some(since)), "not at once");
+    let looked = idle(&mut proto, Some(since));
+    if since.elapsed() < LOOKS_AFTER_IDLE {
+        // (Unless this thread was descheduled that long.)
+        assert!(!looked, "not at once");
+    }
     crate::clock::sleep(LOOKS_AFTER_IDLE);
     assert!(idle(&mut proto, Some(since)), "once idle long");
     assert!(!idle(&mut proto, None), "not once busy again");
@@ -265,12 +292,14 @@ fn looks_come_first_only_as_chosen() {
     assert!(idle(&mut proto, None));
     proto.set_looks(Looks::Off);
     assert!(!idle(&mut proto, Some(since)));
-    // Init's choice: looks first where starts wait for their target, once
-    // idle long where every rank is a node of its own.
-    assert_eq!(Looks::chosen(true, false), Looks::First);
-    assert_eq!(Looks::chosen(true, true), Looks::First);
-    assert_eq!(Looks::chosen(false, true), Looks::WhenIdleLong);
-    assert_eq!(Looks::chosen(false, false), Looks::Off);
+    // Init's choice (starts block, passive, every rank a node): looks
+    // first where starts wait for their target, once idle long where every
+    // rank is a node of its own and atomics are not passive.
+    assert_eq!(Looks::chosen(true, false, false), Looks::First);
+    assert_eq!(Looks::chosen(true, false, true), Looks::First);
+    assert_eq!(Looks::chosen(false, false, true), Looks::WhenIdleLong);
+    assert_eq!(Looks::chosen(false, true, true), Looks::Off);
+    assert_eq!(Looks::chosen(false, false, false), Looks::Off);
 }
 
 #[test]

@@ -98,10 +98,13 @@ pub(crate) fn time_atomic(
     Ok(Duration::from_nanos(took))
 }
 
-/// Rank 0's error, or the error of the other ranks when rank 0's
-/// measurement failed (`what` failed on rank 0).
+/// Rank 0's (or the probed rank's) error, or the error of the other ranks
+/// when that failed.
 fn on_rank0(e: Option<Error>, what: &str) -> Error {
-    e.unwrap_or_else(|| Error::new(ErrorKind::Mpi, format!("{what} failed on rank 0")))
+    e.unwrap_or_else(|| {
+        let message = format!("{what} failed on rank 0 or on the probed rank");
+        Error::new(ErrorKind::Mpi, message)
+    })
 }
 
 /// The frame of the probes: after a barrier that serves, `target` sleeps
@@ -130,7 +133,14 @@ fn while_target_sleeps<A: Atomics>(
             measure()
         });
     } else if comm.rank() == target {
-        clock::sleep(busy);
+        // `Waiting` says "asleep" while it sleeps: a read of it that
+        // returns that value completed without the target's help. (Back
+        // to its initial value after; no run reads it before.)
+        mine = atomics.publish(Slot::Waiting, PROBE_ASLEEP).and_then(|_| {
+            clock::sleep(busy);
+            atomics.publish(Slot::Waiting, 0)?;
+            Ok([0, 0])
+        });
     }
     let mut all = match &mine {
         Ok([a, b]) => [(*a).min(FAILED - 1), *b],
@@ -153,6 +163,10 @@ pub(crate) const START_PROBE_BUSY: Duration = Duration::from_millis(4);
 /// that waits takes about 2 ms, and one that does not, microseconds.
 pub(crate) const START_BLOCKED: Duration = Duration::from_millis(1);
 
+/// `Waiting[target]` while the probed rank sleeps outside MPI (no value
+/// the protocol stores).
+const PROBE_ASLEEP: u64 = 3;
+
 /// What [`probe_starts`] measured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct StartProbe {
@@ -162,8 +176,9 @@ pub(crate) struct StartProbe {
     pub(crate) took: Duration,
     /// Whether the read had completed when the start returned.
     pub(crate) done: bool,
-    /// Whether rank 0 saw the read complete within [`START_BLOCKED`] of
-    /// its start, while its target slept: passive atomics (hardware RDMA).
+    /// Whether a second read, of the target's `Waiting` word, completed
+    /// while the target slept (it read [`PROBE_ASLEEP`]): passive atomics
+    /// (hardware RDMA).
     pub(crate) passive: bool,
 }
 
@@ -181,10 +196,11 @@ impl StartProbe {
 /// Whether starting an atomic on another node waits for its target: rank
 /// 0 times the return of a started read (`MPI_Rget_accumulate` with
 /// `MPI_NO_OP`) of the `Told` word of a rank asleep outside MPI for
-/// [`START_PROBE_BUSY`], notes whether the read was done on return and
-/// whether it completed within [`START_BLOCKED`] of its start (polling
-/// until then), and then waits for it to complete (the target serves once
-/// awake, in the reduction that follows). Call it once MPI made its connections across
+/// [`START_PROBE_BUSY`], notes whether the read was done on return, then
+/// starts a look at the target's `Waiting` word and polls it for up to
+/// [`START_BLOCKED`] to see whether it completes while the target sleeps
+/// (it reads [`PROBE_ASLEEP`] then), and then waits for both to complete
+/// (the target serves once awake, in the reduction that follows). Call it once MPI made its connections across
 /// nodes (`Protocol::connect_remote`). Collective; the same answer on every
 /// rank, and an error on every rank if rank 0's read failed.
 pub(crate) fn probe_starts<A: Atomics>(
@@ -198,13 +214,17 @@ pub(crate) fn probe_starts<A: Atomics>(
         let mut pending = atomics.start(target, Slot::Told, Update::Read)?;
         let took = start.elapsed();
         let done = pending.poll()?.is_some();
-        // (The target sleeps on for more than START_BLOCKED.)
-        let mut passive = done && took < START_BLOCKED;
-        while !done && !passive && start.elapsed() < START_BLOCKED {
-            passive = pending.poll()?.is_some() && start.elapsed() < START_BLOCKED;
+        let look_start = clock::Instant::now();
+        let mut look = atomics.start_look(target, Slot::Waiting)?;
+        let mut passive = false;
+        while look_start.elapsed() < START_BLOCKED {
+            if let Some(seen) = look.poll()? {
+                passive = seen == PROBE_ASLEEP;
+                break;
+            }
         }
         // Completed before the window may be freed.
-        await_ops(atomics, &mut vec![pending], None)?;
+        await_ops(atomics, &mut vec![pending, look], None)?;
         Ok([
             took.as_nanos() as u64,
             u64::from(done) | u64::from(passive) << 1,
@@ -253,7 +273,7 @@ mod tests {
             target: 1,
             took: Duration::from_secs_f64(ms / 1000.0),
             done,
-            passive: done && ms < 1.0,
+            passive: false,
         };
         // osc/ucx over software RMA: about half the target's sleep.
         assert!(at(2.2, true).blocked());

@@ -318,7 +318,7 @@ fn random_schedules_of_takes_after_looks() {
     // take follows a look that found its victim busy, and where counts too
     // wait for looks (at the victim among others) a run ends only rounds
     // after its last job, in which that victim, idle, answers every mark
-    // of the run; a mark outlived its run in 2 to 12 of these 12,500
+    // of the run; a mark outlived its run in 0 to 12 of these 12,500
     // schedules (12 to 18 of 6,250 before counts looked).
     let mut required: Vec<Event> = ACROSS_NODES_PCT
         .into_iter()

@@ -505,6 +505,11 @@ impl<A: Atomics> Protocol<A> {
         self.looks_after = (looks == Looks::WhenIdleLong).then_some(LOOKS_AFTER_IDLE);
     }
 
+    /// Records a claim of `units` for [`Protocol::publish_own_range`].
+    pub(super) fn note_claim(&mut self, units: u64) {
+        self.claims = (units, self.claims.0);
+    }
+
     /// Whether the hunter's next take waits for a look: where looks come
     /// first, or once this rank has waited for work for `looks_after`.
     /// Under a model checker, whose replays must not depend on the real
@@ -535,11 +540,18 @@ impl<A: Atomics> Protocol<A> {
     /// in `give_more`, has units in its own range to give
     /// ([`NOT_WAITING`]) or not ([`DRY`]): to give, more than
     /// [`CLAIMS_KEPT`] claims as large as its last (or of one unit, before
-    /// its first), which it will likely make before a take reaches it.
+    /// its first in the run), which it will likely make before a take
+    /// reaches it; any units at all while its claims shrink (guided and
+    /// factoring schedules: their next claims are smaller than the last).
     /// Called wherever the own range may have changed by this rank's hand:
     /// installs, claims, answers.
     pub(super) fn publish_own_range(&mut self) -> Result<()> {
-        let kept = CLAIMS_KEPT * self.last_claim.max(1);
+        let (last, before) = self.claims;
+        let kept = if last < before {
+            0
+        } else {
+            CLAIMS_KEPT * last.max(1)
+        };
         let value = if self.own.len() > kept {
             NOT_WAITING
         } else {

@@ -46,12 +46,13 @@
 //!   reached `l` and that `l` has not carried on to its parent. Fetch-and-add
 //!   only (`l` subtracts by adding the negation).
 //! - `Waiting[r]`: 1 while `r` waits in `give_more` for work; else 2
-//!   while `r`'s own range is empty (it computes the last units it
-//!   claimed, or was told "no more"), 0 while it holds units. `r` stores
-//!   it when it enters and leaves the idle loop and when its own range
-//!   turns empty (a claim or an answer took its last units, or an install
-//!   of no units) or nonempty (an install); a thief that empties the range
-//!   leaves a stale 0. A hint for other nodes' hunters and for the ranks
+//!   while `r` has no units to give (its own range is empty, or, while
+//!   its claims do not shrink, holds at most two claims like its last: it
+//!   computes its last units, or will claim them, or was told "no more"),
+//!   0 while it holds units to give. `r` stores it when it enters and
+//!   leaves the idle loop and when its own range changes by its hand (a
+//!   claim, an answer, an install), if the value changes; a thief that
+//!   empties the range leaves a stale 0. A hint for other nodes' hunters and for the ranks
 //!   that send counts to `r` (see "Looks"). No atomic of dlb's touches it:
 //!   `r` alone writes it, with plain stores to its own window memory, and
 //!   others only read it, with `MPI_Rget`. (Open MPI 4.1's
@@ -289,7 +290,8 @@
 //! completed (`v` served it: it is in MPI or was a moment ago), it starts
 //! the take on `v` if the look read 0 (`v` holds units to give); if it
 //! read 1 (`v` waits for work itself) or 2 (`v` keeps the rest of its
-//! range, at most two claims like its last, for itself: it computes its
+//! range, at most two claims like its last while its claims do not
+//! shrink, for itself: it computes its
 //! last units, or will claim them before a take could reach it, or was
 //! told "no more"), `v` has none to give, and the hunter pauses as after
 //! an empty answer. A take on a rank in its last job would wait for the end
@@ -353,8 +355,9 @@
 //! hardware RDMA) make no looks, and their takes are as above, except
 //! where every rank is a node of its own to the protocol (the `mpi` path
 //! on a window whose atomics are not passive, or one rank per node) and
-//! the probe's read did not complete while its target slept (software
-//! RMA; passive atomics complete it within microseconds). There every
+//! init's probe found atomics not passive (a read of the sleeping rank's
+//! `Waiting` word, which it set to say so, did not complete within 1 ms
+//! while it slept; with passive atomics it does in microseconds). There every
 //! idle rank hunts, with no node-mate to sleep on shared memory for it.
 //! On osc/pt2pt (4 ranks on one node, one holding the only job for a
 //! second) idle ranks then used 19-99% of a core, spinning in Open MPI's
@@ -378,7 +381,8 @@
 //! take starts (and when counts go, above): a look only delays or skips a
 //! take, so exactly once, no ABA and the counts are untouched. A skip
 //! loses nothing: a rank stores 1 only while its own range is empty, and
-//! 2 only while it is empty or holds at most two claims like its last,
+//! 2 only while it is empty or holds at most two claims like its last
+//! (only while its claims do not shrink, as guided chunks do),
 //! units that it claims itself in its next calls (node-mates may still
 //! steal them over shared memory); it stores 0 before a claim could find
 //! more there (an install stores it). Keeping two claims closes most of a
@@ -700,8 +704,9 @@ pub(crate) struct Protocol<A: Atomics> {
     count_look: Option<cross::Look>,
     /// What this rank last stored in its `Waiting` word.
     waiting: u64,
-    /// The units of this rank's last claim from its own range.
-    last_claim: u64,
+    /// The units of this rank's last two claims in this run (from its own
+    /// range or from loot), the last first; 0 before there were any.
+    claims: (u64, u64),
     /// Whether counts wait for looks where looks come first: not where
     /// `Waiting` stores cannot reach the window.
     counts_look: bool,
@@ -783,7 +788,7 @@ impl<A: Atomics> Protocol<A> {
             hunted_while_idle: false,
             count_look: None,
             waiting: cross::NOT_WAITING,
-            last_claim: 0,
+            claims: (0, 0),
             counts_look: true,
             counts_held: None,
             blocked_starts: 0,
@@ -871,6 +876,7 @@ impl<A: Atomics> Protocol<A> {
         self.done_base = self.done_base.wrapping_add(self.total);
         self.total = total;
         self.take_pause = cross::TakePause::default();
+        self.claims = (0, 0);
         self.counters = Counters::default();
         self.finished = total == 0;
         if total > 0 {
@@ -908,7 +914,7 @@ impl<A: Atomics> Protocol<A> {
             let seen = self.cas(self.me(), self.own, rest)?;
             if seen == self.own {
                 self.own = rest;
-                self.last_claim = taken.end - taken.start;
+                self.note_claim(taken.end - taken.start);
                 self.publish_own_range()?;
                 self.counters.claims += 1;
                 if self.multi_node() {
@@ -1028,6 +1034,7 @@ impl<A: Atomics> Protocol<A> {
     ) -> Result<Range<u64>> {
         self.found = how;
         let take = want(loot.clone()).clamp(1, loot.end - loot.start);
+        self.note_claim(take);
         if loot.start + take < loot.end {
             self.took(Path::Install);
         }

@@ -9,7 +9,9 @@
 # /run, /var, /sys) is the host's. Commands run
 # on a node through `nsenter` into the holder's namespaces (ci/multinode.d/agent).
 # The network: a bridge $MN_BRIDGE on the host ($MN_NET.1/24) and per node a
-# veth pair, host end dlbmn-nK on the bridge, node end named $MN_BRIDGE too
+# veth pair, host end $MN_BRIDGE-nK on the bridge (named after the bridge,
+# so that instances with their own DLB_MULTINODE_BRIDGE do not collide),
+# node end named $MN_BRIDGE too
 # (MPICH's -iface needs one interface name valid everywhere) at $MN_NET.(10+K).
 #
 # Everything made is appended to $MN_STATE/created (the Slurm's to
@@ -138,9 +140,9 @@ mn_node_up() {
     done
     [ -e "$dir/ready" ] || mn_die "the holder of $node did not get ready"
     readlink "/proc/$pid/ns/uts" >"$dir/uts"
-    mn_record "link dlbmn-$node"
-    ip link add "dlbmn-$node" type veth peer name "$MN_BRIDGE" netns "$pid"
-    ip link set "dlbmn-$node" master "$MN_BRIDGE" up
+    mn_record "link $MN_BRIDGE-$node"
+    ip link add "$MN_BRIDGE-$node" type veth peer name "$MN_BRIDGE" netns "$pid"
+    ip link set "$MN_BRIDGE-$node" master "$MN_BRIDGE" up
     nsenter -t "$pid" --net -- ip addr add "$(mn_addr "$node")/24" dev "$MN_BRIDGE"
     nsenter -t "$pid" --net -- ip link set "$MN_BRIDGE" up
 }

@@ -200,9 +200,10 @@ impl StartProbe {
 /// starts a look at the target's `Waiting` word and polls it for up to
 /// [`START_BLOCKED`] to see whether it completes while the target sleeps
 /// (it reads [`PROBE_ASLEEP`] then), and then waits for both to complete
-/// (the target serves once awake, in the reduction that follows). Call it once MPI made its connections across
-/// nodes (`Protocol::connect_remote`). Collective; the same answer on every
-/// rank, and an error on every rank if rank 0's read failed.
+/// (the target serves once awake, in the reduction that follows). Call it
+/// once MPI made its connections across nodes (`Protocol::connect_remote`).
+/// Collective; the same answer on every rank, and an error on every rank
+/// if rank 0's read failed.
 pub(crate) fn probe_starts<A: Atomics>(
     comm: &Comm,
     atomics: &A,

@@ -390,7 +390,7 @@ impl<A: Atomics> Protocol<A> {
             let mark = Mark::new(self.me(), inbox, run);
             // (On some stacks the start itself waits for the victim.)
             let traced_at = self.steal_log.as_ref().map(|log| log.now());
-            let began = (!MODEL_CHECKING && !self.looks_first).then(Instant::now);
+            let began = (!MODEL_CHECKING && self.look_mode != Looks::First).then(Instant::now);
             let mut swap = self
                 .atomics
                 .start(victim, Slot::Offer, Update::Swap(mark.bits()))?;
@@ -492,7 +492,7 @@ impl<A: Atomics> Protocol<A> {
         }
         self.blocked_starts += 1;
         if self.blocked_starts >= BLOCKED_STARTS_FOR_LOOKS {
-            self.looks_first = true;
+            self.look_mode = Looks::First;
         }
         Ok(())
     }
@@ -501,8 +501,7 @@ impl<A: Atomics> Protocol<A> {
     /// Without [`Looks::First`], a hunter turns looks on from its second
     /// take whose start waited.
     pub(crate) fn set_looks(&mut self, looks: Looks) {
-        self.looks_first = looks == Looks::First;
-        self.looks_after = (looks == Looks::WhenIdleLong).then_some(LOOKS_AFTER_IDLE);
+        self.look_mode = looks;
     }
 
     /// Records a claim of `units` for [`Protocol::publish_own_range`].
@@ -511,23 +510,23 @@ impl<A: Atomics> Protocol<A> {
     }
 
     /// Whether the hunter's next take waits for a look: where looks come
-    /// first, or once this rank has waited for work for `looks_after`.
+    /// first, or once this rank has waited for work for
+    /// [`LOOKS_AFTER_IDLE`] where that is asked for.
     /// Under a model checker, whose replays must not depend on the real
     /// clock, "waited long" is "hunted in an earlier round of this idle
     /// period, or has a take in flight": a take without a look, then looks
     /// beside it, and from the second round on only looks (real time
     /// switches once, at some point of the idle period).
     pub(super) fn looks_now(&self) -> bool {
-        if self.looks_first {
-            return true;
-        }
-        let (Some(after), Some(since)) = (self.looks_after, self.idle_since) else {
-            return false;
+        let since = match (self.look_mode, self.idle_since) {
+            (Looks::First, _) => return true,
+            (Looks::WhenIdleLong, Some(since)) => since,
+            _ => return false,
         };
         if MODEL_CHECKING {
             return self.hunted_while_idle || !self.takes.is_empty();
         }
-        since.elapsed() >= after
+        since.elapsed() >= LOOKS_AFTER_IDLE
     }
 
     /// Across nodes, says in `Waiting[me]` that this rank waits in
@@ -546,6 +545,9 @@ impl<A: Atomics> Protocol<A> {
     /// Called wherever the own range may have changed by this rank's hand:
     /// installs, claims, answers.
     pub(super) fn publish_own_range(&mut self) -> Result<()> {
+        if !self.multi_node() {
+            return Ok(()); // (nobody looks: the claim path stays as it was)
+        }
         let (last, before) = self.claims;
         let kept = if last < before {
             0
@@ -565,7 +567,7 @@ impl<A: Atomics> Protocol<A> {
     /// schedule. Where stores cannot reach the window (its memory model is
     /// not unified), looks read 0 forever: counts then go without looks.
     fn publish_waiting(&mut self, value: u64) -> Result<()> {
-        let looks = self.looks_first || self.looks_after.is_some();
+        let looks = self.look_mode != Looks::Off;
         if !self.multi_node() || MODEL_CHECKING && !looks || value == self.waiting {
             return Ok(());
         }
@@ -586,7 +588,7 @@ impl<A: Atomics> Protocol<A> {
     /// not waiting.
     pub(super) fn count_target_waits(&mut self) -> Result<bool> {
         let target = self.count_target();
-        if !self.looks_first || !self.counts_look || target == self.me() {
+        if self.look_mode != Looks::First || !self.counts_look || target == self.me() {
             return Ok(true);
         }
         let run = self.finish_target;

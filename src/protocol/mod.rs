@@ -687,13 +687,10 @@ pub(crate) struct Protocol<A: Atomics> {
     /// Looks not yet served, and served looks of the current run that no
     /// take followed yet (see "Looks").
     looks: Vec<cross::Look>,
-    /// Whether a take starts only on a rank that served a look, and counts
-    /// go up the node tree only to a rank that a look found waiting.
-    looks_first: bool,
-    /// Where every rank is a node of its own and starts return at once:
-    /// after how long in the idle loop takes too start only on a rank that
-    /// served a look (see "Looks").
-    looks_after: Option<Duration>,
+    /// When a take starts only on a rank that served a look (see
+    /// "Looks"); with [`Looks::First`], counts also go up the node tree
+    /// only to a rank that a look found waiting.
+    look_mode: Looks,
     /// While this rank waits in `give_more` for work: since when.
     idle_since: Option<Instant>,
     /// Whether this rank hunted in an earlier round of this idle period
@@ -782,8 +779,7 @@ impl<A: Atomics> Protocol<A> {
             stash: Vec::new(),
             takes: Vec::new(),
             looks: Vec::new(),
-            looks_first: false,
-            looks_after: None,
+            look_mode: Looks::Off,
             idle_since: None,
             hunted_while_idle: false,
             count_look: None,

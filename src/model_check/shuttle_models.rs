@@ -327,6 +327,7 @@ fn random_schedules_of_takes_after_looks() {
     required.push(Event::Path(Path::TakeAfterLook));
     required.push(Event::Path(Path::LookFoundWaiting));
     required.push(Event::Path(Path::CountAfterLook));
+    required.push(Event::Path(Path::ForwardSeesLookThrough));
     let what = "takes after looks across nodes";
     explore(what, Scheduler::Random, cases, n, &STEAL, &required);
 }

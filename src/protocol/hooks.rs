@@ -99,11 +99,14 @@ pub(crate) enum Path {
     /// A node's counts go up the node tree after a look found their
     /// target waiting in `give_more`.
     CountAfterLook,
+    /// A rank that is not its node's hunter tries to forward again because
+    /// its earlier forward started a look at the counts' target.
+    ForwardSeesLookThrough,
 }
 
 #[cfg(test)]
 impl Path {
-    pub(crate) const ALL: [Path; 15] = [
+    pub(crate) const ALL: [Path; 16] = [
         Path::PredictedCas,
         Path::PredictedCasWon,
         Path::Retry,
@@ -119,6 +122,7 @@ impl Path {
         Path::TakeAfterLook,
         Path::LookFoundWaiting,
         Path::CountAfterLook,
+        Path::ForwardSeesLookThrough,
     ];
 
     /// This path's index in [`Path::ALL`].

@@ -166,7 +166,13 @@
 //!   once the node is dry, while `Idle[l]` is at the node's size (on nodes
 //!   that keep it), and on those, while part of the node is not idle,
 //!   once it was idle for 1 ms and then once per millisecond (see
-//!   `may_send_counts`). Not by every
+//!   `may_send_counts`). Where counts look first (see "Looks"), also by a
+//!   rank whose forward started a look at the counts' target, in every
+//!   round while the node is dry, until it used the look or left the idle
+//!   loop: before, such a look was left to go stale, and the counts waited
+//!   for the hunter's own look, rounds later (Open MPI osc/ucx, 2 × 4
+//!   ranks: the holder of the last job started the look and never used it,
+//!   and the hunter forwarded 1.3-2 ms after the last report). Not by every
 //!   rank that just reported, nor every idle rank in every round: then the
 //!   reports of a node's ranks went up in as many adds, all in the
 //!   last millisecond of a run, one per rank (the simulator,
@@ -1132,7 +1138,13 @@ impl<A: Atomics> Protocol<A> {
                     || sweep.node_dry() && !forwarded && self.node_all_idle()?;
                 forwarded |= all_idle;
                 hunting = hunting || self.become_hunter()?;
-                if first_forward || all_idle || hunting && self.may_send_counts()? {
+                // A forward that started a look at the counts' target is
+                // seen through by its rank, hunter or not (see "Forward").
+                let looking = self.count_look.is_some();
+                if looking && !(first_forward || all_idle || hunting) {
+                    self.took(Path::ForwardSeesLookThrough);
+                }
+                if first_forward || all_idle || looking || hunting && self.may_send_counts()? {
                     self.forward()?;
                 }
                 if self.direct {

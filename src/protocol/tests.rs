@@ -246,12 +246,16 @@ fn a_dry_node_takes_after_looks_from_a_slow_node() {
 fn a_rank_long_idle_takes_after_looks_where_every_rank_is_a_node() {
     // Where every rank is a node of its own and starts return at once,
     // hunters look before they take only once idle for LOOKS_AFTER_IDLE:
-    // here rank 0 is slow (3 ms per unit, and it answers takes and looks
+    // here rank 0 is slow (10 ms per unit, and it answers takes and looks
     // only between units), so the others, fast, take from it at once,
     // then wait for its answers longer than that, and then look first.
+    // (At 3 ms per unit, on a loaded machine the hunters' idle periods
+    // were rarely long before an answer came: CI once saw no take follow a
+    // look in either run, and with four spinning processes on 2 cores 4 of
+    // 6 tries did; at 10 ms, 2 to 6 takes followed looks in each of 6.)
     let modes = Modes {
         looks: Looks::WhenIdleLong,
-        slow_chunk: std::time::Duration::from_millis(3),
+        slow_chunk: std::time::Duration::from_millis(10),
         ..Modes::default()
     };
     let views = LocalAtomics::nodes(3, 1);

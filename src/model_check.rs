@@ -38,7 +38,8 @@
 //!   steals across nodes, 6 ranks in nodes of 2 and 5 in nodes of 1, two
 //!   runs each (random schedules, N/4); hunters that look before they take
 //!   (the protocol's "Looks"), 4 ranks in nodes of 2 and 5 in nodes of 1,
-//!   two runs each, and 6 in nodes of 3, three short runs, and hunters that
+//!   two runs each, 6 in nodes of 3, three short runs, and 6 in nodes of 2
+//!   (a leader that carries and forwards after looks), two runs, and hunters that
 //!   look once idle long, 4 in nodes of 1, two runs (random schedules,
 //!   N/4). Schedules per configuration, with
 //!   `DLB_SHUTTLE_ITERATIONS` = N (12 500 unless set): random N on one node

@@ -310,6 +310,9 @@ fn random_schedules_of_takes_after_looks() {
         case(5, 1, Model::Rr, &[Run::new(350, 2), Run::new(250, 2)]).looks(),
         // Nodes of three (the hunter is not the leader), three short runs.
         case(6, 3, Model::Plain, &[Run::new(30, 1); 3]).looks(),
+        // Three nodes of two: node 1's leader carries node 2's counts and
+        // forwards its own, both after looks at rank 0.
+        case(6, 2, Model::Plain, &[Run::new(200, 2), Run::new(100, 2)]).looks(),
         // Every rank a node of its own, looks once idle long: takes with
         // and without looks mixed (counts go without looks).
         case(4, 1, Model::Plain, &[Run::new(300, 2), Run::new(200, 2)]).looks_when_idle_long(),

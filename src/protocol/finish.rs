@@ -56,25 +56,46 @@ impl<A: Atomics> Protocol<A> {
         }
     }
 
+    /// In an idle round of a rank whose node is dry (or that found it all
+    /// idle in its first round): forwards the node's counts if this rank is
+    /// one that does (see "Forward" in the module doc of [`super`]): `now`
+    /// (its first round found its node idle, or its sweep found every rank
+    /// of the node idle), or, while `may_send_counts` allows, the
+    /// node's hunter and any rank that holds a look at the counts' target
+    /// (started by its own forward, or by its carry on a leader), which it
+    /// sees through instead of leaving it to go stale.
+    pub(super) fn forward_if_due(&mut self, now: bool, hunting: bool) -> Result<()> {
+        let looking = self.count_look.is_some();
+        if !(now || (hunting || looking) && self.may_send_counts()?) {
+            return Ok(());
+        }
+        if self.forward()? && looking && !now && !hunting {
+            self.took(Path::ForwardSeesLookThrough);
+        }
+        Ok(())
+    }
+
     /// Across nodes, on a rank whose node is dry: takes the node's `Unsent`
     /// count and starts adding it to the `Done` word of its parent's leader
-    /// in the node tree (rank 0's for node 0 and its children).
-    pub(super) fn forward(&mut self) -> Result<()> {
+    /// in the node tree (rank 0's for node 0 and its children); whether it
+    /// did.
+    fn forward(&mut self) -> Result<bool> {
         let leader = self.leader();
         let mut seen = self.atomics.load(leader, Slot::Unsent)?;
         if seen == 0 || !self.count_target_waits()? {
-            return Ok(());
+            return Ok(false);
         }
         while seen != 0 {
             let now = self
                 .atomics
                 .compare_and_swap(leader, Slot::Unsent, seen, 0)?;
             if now == seen {
-                return self.send(self.count_target(), seen);
+                self.send(self.count_target(), seen)?;
+                return Ok(true);
             }
             seen = now;
         }
-        Ok(())
+        Ok(false)
     }
 
     /// A leader of a node other than rank 0's, while idle: carries the

@@ -99,8 +99,9 @@ pub(crate) enum Path {
     /// A node's counts go up the node tree after a look found their
     /// target waiting in `give_more`.
     CountAfterLook,
-    /// A rank that is not its node's hunter tries to forward again because
-    /// its earlier forward started a look at the counts' target.
+    /// A rank that forwards only because it holds a look at the counts'
+    /// target (not its node's hunter, not in a round that forwards anyway)
+    /// sends the node's counts.
     ForwardSeesLookThrough,
 }
 

@@ -59,8 +59,9 @@ impl<A: Atomics> Protocol<A> {
     /// In an idle round of a rank whose node is dry (or that found it all
     /// idle in its first round): forwards the node's counts if this rank is
     /// one that does (see "Forward" in the module doc of [`super`]): `now`
-    /// (its first round found its node idle, or its sweep found every rank
-    /// of the node idle), or, while `may_send_counts` allows, the
+    /// (in its first round its node was all idle or, on a node of two, its
+    /// node-mate empty; or a sweep found every rank of the node idle), or,
+    /// while `may_send_counts` allows, the
     /// node's hunter and any rank that holds a look at the counts' target
     /// (started by its own forward, or by its carry on a leader), which it
     /// sees through instead of leaving it to go stale.

@@ -36,8 +36,9 @@
 //!   1200 jobs per run (6 configurations, one with a run of 2^63 - 2^31
 //!   jobs); three runs in a row across nodes (3 configurations); direct
 //!   steals across nodes, 6 ranks in nodes of 2 and 5 in nodes of 1, two
-//!   runs each (random schedules, N/4); hunters that look before they take
-//!   (the protocol's "Looks"), 4 ranks in nodes of 2 and 5 in nodes of 1,
+//!   runs each (random schedules, N/4); where looks come first (the
+//!   protocol's "Looks": hunters knock, owners push gifts, counts wait for
+//!   looks; "Knocks"), 4 ranks in nodes of 2 and 5 in nodes of 1,
 //!   two runs each, 6 in nodes of 3, three short runs, and 6 in nodes of 2
 //!   (a leader that carries and forwards after looks), two runs, and hunters that
 //!   look once idle long, 4 in nodes of 1, two runs (random schedules,
@@ -231,7 +232,8 @@ impl Case {
         self
     }
 
-    /// The same with hunters that look before they take.
+    /// The same where looks come first: hunters knock instead of taking,
+    /// counts wait for looks.
     #[cfg_attr(not(dlb_shuttle), allow(dead_code))]
     fn looks(mut self) -> Case {
         self.looks = Looks::First;
@@ -301,7 +303,7 @@ impl fmt::Display for Case {
         match self.looks {
             Looks::Off => {}
             Looks::WhenIdleLong => write!(f, ", looks before takes once idle long")?,
-            Looks::First => write!(f, ", looks before takes")?,
+            Looks::First => write!(f, ", knocks and looks before counts")?,
         }
         Ok(())
     }

@@ -146,7 +146,7 @@ impl Dlb {
 /// direct steals).
 fn looks_part((probe, looks): (StartProbe, Looks)) -> String {
     let when = match looks {
-        Looks::First => "on".to_string(),
+        Looks::First => "on: knocks instead of takes, counts after looks".to_string(),
         Looks::WhenIdleLong => format!(
             "after {} ms waiting for work (every rank a node of its own)",
             LOOKS_AFTER_IDLE.as_millis()

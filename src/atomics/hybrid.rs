@@ -113,6 +113,12 @@ impl Atomics for HybridAtomics {
     fn start_look(&self, target: usize, slot: Slot) -> Result<Pending> {
         self.of(slot).start_look(target, slot)
     }
+    fn start_knock(&self, target: usize, slot: Slot, value: u64) -> Result<Pending> {
+        self.of(slot).start_knock(target, slot, value)
+    }
+    fn peeks_are_loads(&self, slot: Slot) -> bool {
+        self.of(slot).peeks_are_loads(slot)
+    }
     fn publish(&self, slot: Slot, value: u64) -> Result<bool> {
         self.of(slot).publish(slot, value)
     }

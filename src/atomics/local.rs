@@ -17,12 +17,12 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64 as StdAtomicU64, Ordering::Relaxed};
 
 /// Whether swapping `new` over `old` in `slot` moves units: only an
-/// inbox word that receives or gives up units (anything but "nothing yet",
-/// zero, and "none", all ones; see the protocol) does. Offer words hold
-/// hunger marks only.
+/// inbox or gift word that receives or gives up units (anything but
+/// "nothing yet", zero, and "none", all ones; see the protocol) does.
+/// Offer words hold hunger marks only, knock words knocks.
 fn moves_units(slot: Slot, old: u64, new: u64) -> bool {
     let no_units = |v: u64| v == 0 || v == u64::MAX;
-    Slot::INBOX.contains(&slot) && !(no_units(old) && no_units(new))
+    (Slot::INBOX.contains(&slot) || slot == Slot::Gift) && !(no_units(old) && no_units(new))
 }
 
 /// The result cell of a queued operation.
@@ -188,6 +188,11 @@ impl Atomics for LocalAtomics {
     /// node's word: it completes when the target serves it.
     fn start_look(&self, target: usize, slot: Slot) -> Result<Pending> {
         self.start(target, slot, Update::Read)
+    }
+    fn start_knock(&self, target: usize, slot: Slot, value: u64) -> Result<Pending> {
+        // (A put is a store: here one queued at the target like every
+        // operation across nodes; its result is not read.)
+        self.start(target, slot, Update::Swap(value))
     }
     fn publish(&self, slot: Slot, value: u64) -> Result<bool> {
         self.word(self.rank(), slot).store(value, SeqCst);

@@ -106,6 +106,15 @@ pub(crate) enum Slot {
     /// atomic of dlb's touches it (see the protocol's module doc on what
     /// an MPI may do under a get).
     Waiting,
+    /// The last *knock* of a hunter on another node that asks this rank
+    /// for units (see the protocol's "Knocks"): written by other ranks
+    /// only with [`Atomics::start_knock`] (an `MPI_Rput`), read by the rank
+    /// alone with [`Atomics::peek`]; no atomic of dlb's touches it. A
+    /// hint: a knock decides only where a gift goes, never what moves.
+    Knock,
+    /// Units given to this rank by a rank on another node that it knocked
+    /// on: empty (0) or a nonempty range word. Swap only.
+    Gift,
     /// Scratch word for benchmarks' raw compare-and-swap (feature `bench`
     /// only: a user's window holds only the protocol's words). CAS only.
     #[cfg(feature = "bench")]
@@ -148,7 +157,7 @@ pub(crate) enum Update {
 }
 
 impl Slot {
-    const COUNT: usize = if cfg!(feature = "bench") { 16 } else { 14 };
+    const COUNT: usize = if cfg!(feature = "bench") { 18 } else { 16 };
     /// The inbox words, in order.
     pub(crate) const INBOX: [Slot; 4] = [Slot::Inbox0, Slot::Inbox1, Slot::Inbox2, Slot::Inbox3];
 
@@ -162,9 +171,14 @@ impl Slot {
         match self {
             Slot::Range | Slot::Unsent | Slot::Hunter => Op::CompareAndSwap,
             Slot::Finished | Slot::Idle | Slot::Told | Slot::Done | Slot::Heartbeat => Op::FetchAdd,
-            Slot::Offer | Slot::Inbox0 | Slot::Inbox1 | Slot::Inbox2 | Slot::Inbox3 => Op::Swap,
-            // (Never an atomic: see the slot.)
-            Slot::Waiting => Op::Swap,
+            Slot::Offer
+            | Slot::Inbox0
+            | Slot::Inbox1
+            | Slot::Inbox2
+            | Slot::Inbox3
+            | Slot::Gift => Op::Swap,
+            // (Never an atomic: see the slots.)
+            Slot::Waiting | Slot::Knock => Op::Swap,
             #[cfg(feature = "bench")]
             Slot::BenchCas => Op::CompareAndSwap,
             #[cfg(feature = "bench")]
@@ -184,7 +198,9 @@ impl Slot {
             | Slot::Told
             | Slot::Done
             | Slot::Heartbeat
-            | Slot::Waiting => Level::Cross,
+            | Slot::Waiting
+            | Slot::Knock
+            | Slot::Gift => Level::Cross,
             #[cfg(feature = "bench")]
             Slot::BenchCas | Slot::BenchAdd => Level::Cross,
         }
@@ -193,7 +209,7 @@ impl Slot {
 
 // The slot count covers every slot, and the window no more.
 #[cfg(not(feature = "bench"))]
-static_assertions::const_assert_eq!(Slot::COUNT, Slot::Waiting as usize + 1);
+static_assertions::const_assert_eq!(Slot::COUNT, Slot::Gift as usize + 1);
 #[cfg(feature = "bench")]
 static_assertions::const_assert_eq!(Slot::COUNT, Slot::BenchAdd as usize + 1);
 
@@ -236,6 +252,31 @@ pub(crate) trait Atomics {
     fn start_look(&self, target: usize, slot: Slot) -> Result<Pending> {
         let _ = (target, slot);
         Ok(Pending::ready(0))
+    }
+    /// Starts a *knock*: writes `value` into `target`'s `slot`, a word
+    /// that no atomic touches and that only its owner reads (with
+    /// [`Atomics::peek`]), without waiting for the target; its completion
+    /// (result 0) says that the put left this rank, and on Open MPI 4.1's
+    /// osc/ucx, which ends an `MPI_Rput` with a fetch-and-add of 0 on the
+    /// target word, that `target` received it. An
+    /// `MPI_Rput` on MPI windows, which takes no lock where an MPI runs
+    /// atomics under one (Open MPI 4.1's osc/ucx). Writes from several
+    /// ranks may overlap and the owner's read may overlap a write: by
+    /// MPI's letter (§12.7) the word then holds, and the read returns, an
+    /// undefined value, so a knock is a hint (see the protocol's
+    /// "Knocks"). Does nothing and completes at once by default (where
+    /// hunters do not knock).
+    fn start_knock(&self, target: usize, slot: Slot, value: u64) -> Result<Pending> {
+        let _ = (target, slot, value);
+        Ok(Pending::ready(0))
+    }
+    /// Whether [`Atomics::peek`] of this rank's own `slot` is a CPU load,
+    /// no atomic: a word that puts write ([`Atomics::start_knock`]) may be
+    /// read only so. Not where an MPI window's memory model is not unified
+    /// (there a peek is an atomic read). True by default.
+    fn peeks_are_loads(&self, slot: Slot) -> bool {
+        let _ = slot;
+        true
     }
     /// Stores `value` in this rank's own `slot`, a word that no atomic
     /// touches, for other ranks' looks: on MPI windows a plain store to the
@@ -391,6 +432,12 @@ impl Atomics for WindowAtomics {
     fn start_look(&self, target: usize, slot: Slot) -> Result<Pending> {
         each_path!(self, a => a.start_look(target, slot))
     }
+    fn start_knock(&self, target: usize, slot: Slot, value: u64) -> Result<Pending> {
+        each_path!(self, a => a.start_knock(target, slot, value))
+    }
+    fn peeks_are_loads(&self, slot: Slot) -> bool {
+        each_path!(self, a => a.peeks_are_loads(slot))
+    }
     fn publish(&self, slot: Slot, value: u64) -> Result<bool> {
         each_path!(self, a => a.publish(slot, value))
     }
@@ -436,6 +483,8 @@ mod tests {
             Slot::Done,
             Slot::Heartbeat,
             Slot::Waiting,
+            Slot::Knock,
+            Slot::Gift,
             #[cfg(feature = "bench")]
             Slot::BenchCas,
             #[cfg(feature = "bench")]

@@ -123,6 +123,16 @@ impl Atomics for MpiAtomics {
         }
         Ok(Pending::mpi(self.win.start_get(target, slot.index())?))
     }
+    fn peeks_are_loads(&self, _slot: Slot) -> bool {
+        self.win.loads_own()
+    }
+    fn start_knock(&self, target: usize, slot: Slot, value: u64) -> Result<Pending> {
+        Ok(Pending::mpi(self.win.start_put(
+            target,
+            slot.index(),
+            value,
+        )?))
+    }
     fn publish(&self, slot: Slot, value: u64) -> Result<bool> {
         self.win.poke_own(slot.index(), value)
     }

@@ -295,20 +295,22 @@ fn random_schedules_of_direct_steals_across_nodes() {
     explore(what, Scheduler::Random, cases, n, &STEAL, &required);
 }
 
-/// Hunters that look before they take (the protocol's "Looks": where a
-/// take's start waits for its victim): a take starts only on a rank that
-/// served a look, looks are queued at their targets like every operation
-/// across nodes, and counts go up only to a rank that a look found
-/// waiting; also hunters that look only once idle long (where every rank
-/// is a node of its own), counts going without looks; two or three runs
-/// each, random schedules.
+/// Where looks come first (the protocol's "Looks": where a take's start
+/// waits for its victim): hunters knock instead of taking ("Knocks"), owners
+/// push gifts to them, knocks and gifts are queued at their targets like
+/// every operation across nodes, and counts go up only to a rank that a
+/// look found waiting; also hunters that look before they take only once
+/// idle long (where every rank is a node of its own): a take starts only
+/// on a rank that served a look, counts going without looks; two or three
+/// runs each, random schedules.
 #[test]
 fn random_schedules_of_takes_after_looks() {
     let n = iterations(ITERATIONS) / 4;
     let cases = vec![
         case(4, 2, Model::Plain, &[Run::new(600, 4), Run::new(400, 4)]).looks(),
         case(5, 1, Model::Rr, &[Run::new(350, 2), Run::new(250, 2)]).looks(),
-        // Nodes of three (the hunter is not the leader), three short runs.
+        // Nodes of three (two ranks knock besides the leader), three short
+        // runs.
         case(6, 3, Model::Plain, &[Run::new(30, 1); 3]).looks(),
         // Three nodes of two: node 1's leader carries node 2's counts and
         // forwards its own, both after looks at rank 0.
@@ -317,12 +319,11 @@ fn random_schedules_of_takes_after_looks() {
         // and without looks mixed (counts go without looks).
         case(4, 1, Model::Plain, &[Run::new(300, 2), Run::new(200, 2)]).looks_when_idle_long(),
     ];
-    // Not StaleMark (required of the other models across nodes): here a
-    // take follows a look that found its victim busy, and where counts too
-    // wait for looks (at the victim among others) a run ends only rounds
-    // after its last job, in which that victim, idle, answers every mark
-    // of the run; a mark outlived its run in 0 to 12 of these 12,500
-    // schedules (12 to 18 of 6,250 before counts looked).
+    // Not StaleMark (required of the other models across nodes): marks
+    // are made only in the last case, where every rank is a node of its
+    // own, and a take there follows a look that found its victim busy; a
+    // mark outlived its run in 0 to 2 of these 12,500 schedules (12 to 18
+    // of 6,250 when every case took, before counts looked).
     let mut required: Vec<Event> = ACROSS_NODES_PCT
         .into_iter()
         .filter(|&e| e != Event::Path(Path::StaleMark))
@@ -331,6 +332,8 @@ fn random_schedules_of_takes_after_looks() {
     required.push(Event::Path(Path::LookFoundWaiting));
     required.push(Event::Path(Path::CountAfterLook));
     required.push(Event::Path(Path::ForwardSeesLookThrough));
+    required.push(Event::Path(Path::Gift));
+    required.push(Event::Path(Path::GiftDisplaced));
     let what = "takes after looks across nodes";
     explore(what, Scheduler::Random, cases, n, &STEAL, &required);
 }
@@ -422,6 +425,11 @@ fn finds_every_seeded_bug() {
             Bug::DirectStealDropsRest,
             Random,
             case(4, 2, Model::Plain, &one).direct(),
+        ),
+        (
+            Bug::GiftDropsDisplaced,
+            Random,
+            case(4, 1, Model::Plain, &one).looks(),
         ),
     ];
     for (bug, scheduler, case) in bugs {

@@ -581,6 +581,44 @@ impl Window {
         Ok(req)
     }
 
+    /// Starts `MPI_Rput` (§12.3.5) of `value` into `target`'s word
+    /// `index`: a write that completes later, when [`RmaRequest::test`]
+    /// says so (its result is then 0). By MPI's letter that completion is
+    /// local (the origin buffer may be reused); Open MPI 4.1's osc/ucx
+    /// completes it with a fetch-and-add of 0 on the target word, so there
+    /// it says the target received the put. A put is no atomic: it must not
+    /// meet atomics on the same word, and one that overlaps another write
+    /// or a read leaves, or returns, an undefined value (§12.7). Like
+    /// `MPI_Rget`, it takes no lock on the target's window where an MPI
+    /// serializes atomics behind one (Open MPI 4.1's osc/ucx).
+    pub(crate) fn start_put(&self, target: usize, index: usize, value: u64) -> Result<RmaRequest> {
+        self.check_index(index);
+        let mut req = RmaRequest {
+            // SAFETY: MPI_REQUEST_NULL is an immutable predefined handle.
+            raw: unsafe { ffi::RSMPI_REQUEST_NULL },
+            buffers: Box::new([value, 0]),
+        };
+        let origin = &req.buffers[0] as *const u64 as *const c_void;
+        // SAFETY: the origin points into a heap block owned by the request,
+        // which is never moved or freed while the request is active (its
+        // Drop leaks the block if MPI still owns it); one MPI_UINT64_T at a
+        // displacement inside the window; an epoch is open.
+        check("MPI_Rput", unsafe {
+            ffi::MPI_Rput(
+                origin,
+                1,
+                ffi::RSMPI_UINT64_T,
+                target as c_int,
+                index as ffi::MPI_Aint,
+                1,
+                ffi::RSMPI_UINT64_T,
+                self.raw,
+                &mut req.raw,
+            )
+        })?;
+        Ok(req)
+    }
+
     /// Starts `MPI_Rget_accumulate` with `op` on `target`'s word `index`
     /// (§12.3.5, §12.3.4): an atomic fetch-and-op that completes later,
     /// when [`RmaRequest::test`] says so, so the caller never blocks on a
@@ -762,6 +800,12 @@ impl Window {
     /// an MPI atomic on one's own word, it never waits for a remote rank
     /// that holds the window (Open MPI 4.1's osc/ucx serializes every
     /// atomic on a window behind a lock that remote ranks take).
+    /// Whether [`Window::peek_own`] reads with a CPU load (the unified
+    /// memory model, and this rank has memory in the window), not `None`.
+    pub(crate) fn loads_own(&self) -> bool {
+        self.unified && !self.own_base.is_null()
+    }
+
     pub(crate) fn peek_own(&self, index: usize) -> Result<Option<u64>> {
         if !self.unified || self.own_base.is_null() {
             return Ok(None);
@@ -846,8 +890,9 @@ impl RmaOp {
     }
 }
 
-/// A request-based atomic (`MPI_Rget_accumulate`) in flight, with the
-/// buffers MPI reads and writes until it completes.
+/// A request-based operation in flight (`MPI_Rget_accumulate`, `MPI_Rget`
+/// or `MPI_Rput`), with the buffers MPI reads and writes until it
+/// completes.
 #[derive(Debug)]
 pub(crate) struct RmaRequest {
     raw: ffi::MPI_Request,
@@ -867,7 +912,8 @@ impl RmaRequest {
             return Ok(Some(self.buffers[1]));
         }
         let mut flag: c_int = 0;
-        // SAFETY: `raw` is an active request created by MPI_Rget_accumulate;
+        // SAFETY: `raw` is an active request created by MPI_Rget_accumulate,
+        // MPI_Rget or MPI_Rput;
         // `flag` is valid; the status is ignored. On completion MPI sets
         // `raw` to MPI_REQUEST_NULL and the result buffer holds the value.
         check("MPI_Test", unsafe {

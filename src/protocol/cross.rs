@@ -164,13 +164,13 @@ pub(super) struct TakePause {
 
 impl TakePause {
     /// Whether no take may start at `now`.
-    fn holds(&self, now: Instant) -> bool {
+    pub(super) fn holds(&self, now: Instant) -> bool {
         self.until.is_some_and(|until| now < until)
     }
 
     /// A take came back empty-handed at `now`: pause twice as long as last
     /// time, from [`FIRST_TAKE_PAUSE`] up to [`MAX_TAKE_PAUSE`].
-    fn lengthen(&mut self, now: Instant) {
+    pub(super) fn lengthen(&mut self, now: Instant) {
         self.pause = (self.pause * 2).clamp(FIRST_TAKE_PAUSE, MAX_TAKE_PAUSE);
         self.until = Some(now + self.pause);
     }
@@ -239,6 +239,7 @@ impl<A: Atomics> Protocol<A> {
             }
             self.next_offer_check = Some(now + OFFER_CHECK_PERIOD);
         }
+        self.serve_knock(give)?;
         let me = self.me();
         // A hint first: a mark, once swapped in, stays until removed.
         if self.atomics.peek(Slot::Offer)? == EMPTY {
@@ -274,7 +275,7 @@ impl<A: Atomics> Protocol<A> {
 
     /// Moves the back half of the own range out of `Range[me]`; `None` if
     /// it ran empty.
-    fn give_back_half(&mut self) -> Result<Option<std::ops::Range<u64>>> {
+    pub(super) fn give_back_half(&mut self) -> Result<Option<std::ops::Range<u64>>> {
         let me = self.me();
         while !self.own.is_empty() {
             let (rest, back) = self.own.take_back_half();
@@ -485,7 +486,9 @@ impl<A: Atomics> Protocol<A> {
     /// After a take's start that `began` then: if it took
     /// [`BLOCKED_START`] and `swap` had completed on return, the start
     /// waited for its target; after [`BLOCKED_STARTS_FOR_LOOKS`] of them
-    /// this rank looks before it takes.
+    /// looks come first on this rank: it knocks instead of taking (see
+    /// "Knocks" in the module doc of [`super`]), and its counts wait for
+    /// looks.
     fn note_blocked_start(&mut self, began: Instant, swap: &mut Pending) -> Result<()> {
         if began.elapsed() < BLOCKED_START || swap.poll()?.is_none() {
             return Ok(());
@@ -497,9 +500,9 @@ impl<A: Atomics> Protocol<A> {
         Ok(())
     }
 
-    /// When hunters look before they take (init decides: see [`Looks`]).
-    /// Without [`Looks::First`], a hunter turns looks on from its second
-    /// take whose start waited.
+    /// When hunters look before they take, or knock instead (init decides:
+    /// see [`Looks`]). Without [`Looks::First`], a hunter turns it on from
+    /// its second take whose start waited.
     pub(crate) fn set_looks(&mut self, looks: Looks) {
         self.look_mode = looks;
     }
@@ -718,7 +721,7 @@ impl<A: Atomics> Protocol<A> {
 
     /// A rank of another node, drawn uniformly (the ranks span several
     /// nodes).
-    fn random_remote(&mut self) -> usize {
+    pub(super) fn random_remote(&mut self) -> usize {
         let topology = self.atomics.topology();
         let i = self.rng.below(topology.remote_count() as u64) as usize;
         topology.remote_at(i)
@@ -860,6 +863,7 @@ impl<A: Atomics> Protocol<A> {
             || self.looks.iter().any(Look::in_flight)
             || self.count_look.as_ref().is_some_and(Look::in_flight)
             || !self.answers.is_empty()
+            || self.knocks_in_flight()
             || !self.in_flight.is_empty()
     }
 
@@ -871,6 +875,9 @@ impl<A: Atomics> Protocol<A> {
         self.poll_looks()?;
         self.looks.retain(Look::in_flight);
         self.drop_count_look();
+        self.poll_knocks()?;
+        self.drop_knocks(false)?;
+        self.poll_gifts()?;
         self.poll_answers()?;
         self.poll_in_flight()?;
         // Units that arrive after the last run ended cannot exist: every

@@ -55,6 +55,10 @@ pub(crate) enum Bug {
     /// its loot and forgets the rest (as if every caller wanted one unit):
     /// those units are lost, and the run never ends.
     DirectStealDropsRest,
+    /// An owner whose gift's swap took an earlier gift out of the
+    /// knocker's `Gift` word forgets those units instead of stashing them:
+    /// they are lost, and the run never ends.
+    GiftDropsDisplaced,
 }
 
 /// Paths through the protocol that a model checker's schedules must reach:
@@ -103,11 +107,17 @@ pub(crate) enum Path {
     /// target (not its node's hunter, not in a round that forwards anyway)
     /// sends the node's counts.
     ForwardSeesLookThrough,
+    /// A rank takes units out of its `Gift` word (an owner on another node
+    /// answered a knock).
+    Gift,
+    /// A gift's swap took an earlier gift out of the knocker's `Gift`
+    /// word (its giver stashes those units).
+    GiftDisplaced,
 }
 
 #[cfg(test)]
 impl Path {
-    pub(crate) const ALL: [Path; 16] = [
+    pub(crate) const ALL: [Path; 18] = [
         Path::PredictedCas,
         Path::PredictedCasWon,
         Path::Retry,
@@ -124,6 +134,8 @@ impl Path {
         Path::LookFoundWaiting,
         Path::CountAfterLook,
         Path::ForwardSeesLookThrough,
+        Path::Gift,
+        Path::GiftDisplaced,
     ];
 
     /// This path's index in [`Path::ALL`].

@@ -62,6 +62,13 @@
 //!   with network atomics a store overlapping it could be, which leaves a
 //!   stale hint until `r`'s next store: a take made in vain or skipped, or
 //!   counts held back for about 10 ms, nothing more.)
+//! - `Knock[r]`: the last *knock* `(h, run, seq)` of a rank `h` on another
+//!   node that asks `r` for units (see "Knocks"), or 0. Written by other
+//!   ranks only with puts (`MPI_Rput`), read by `r` alone with peeks; no
+//!   atomic touches it. A hint: several knocks may overwrite each other,
+//!   and a read that overlaps a put may return any bits.
+//! - `Gift[r]`: units an owner on another node gave `r` in answer to a
+//!   knock, as a nonempty [`RangeWord`], or `EMPTY` (0). Swap only.
 //!
 //! The *node tree* ([`Topology::tree_children`]) has node 0 (rank 0's) at
 //! its root and `K` = 16 children per node (`TREE_FAN_OUT`; 1 under the
@@ -120,7 +127,8 @@
 //!   more); a lost CAS is [`Steal::Retry`].
 //! - **Install** (owner, only while its own word is empty): CAS `Range[me]`
 //!   from `own` (empty) to units from a steal, a take or the stash.
-//! - **Take** (the node's hunter, once its node ran dry): pick a free inbox
+//! - **Take** (the node's hunter, once its node ran dry, where no knocks
+//!   are made, see "Knocks"): pick a free inbox
 //!   `k` (no take of its own uses it) and start a swap of the mark
 //!   `(me, k, run)` into `Offer[v]` of a rank `v` on another node, up to
 //!   [`REMOTE_TAKES`] takes of the current run at once, on distinct
@@ -151,6 +159,19 @@
 //!   At the start of each run a rank also swaps `EMPTY` into its offer and
 //!   answers a mark found there `NONE`, so no mark outlives the run after
 //!   its own.
+//! - **Knock** (every idle rank of a dry node, where takes' starts wait
+//!   for their victims; see "Knocks"): start a put of `(me, run, seq)`
+//!   into `Knock[v]` of a random rank `v` on another node, one at a time;
+//!   once the put completed, wait 1 ms for a gift, then pause as a hunter
+//!   after an empty answer.
+//! - **Gift** (owner, where it answers marks, at most every 20 µs in
+//!   `give_more`; idle ranks only read the word): if `Knock[me]` holds a
+//!   knock not seen before, of this run, from a rank `h` of another node,
+//!   move the back half of the own range out by a CAS of `Range[me]` and
+//!   start a swap of it into `Gift[h]`; units that the swap takes out of
+//!   `Gift[h]` (another gift `h` has not read yet) become the giver's, in
+//!   its stash. An idle rank takes what `Gift[me]` holds with a swap of
+//!   `EMPTY`, into its stash.
 //! - **Report** (a rank that ran out of work): on one node, start an add of
 //!   its `unreported` count to `Done[0]`; across nodes, add it to
 //!   `Unsent[l]` of its leader by CAS (shared memory).
@@ -211,7 +232,8 @@
 //!   when it reaches the number of runs (with `N > 0`) begun so far.
 //!
 //! A rank that runs out of work reports, then loops: poll its started
-//! operations (serving others' on software RMA), install the stash, check
+//! operations (serving others' on software RMA), take a gift,
+//! install the stash, check
 //! for the end, answer a mark on its offer, try to steal from a random
 //! node-mate (one not yet found empty in this idle period while there is
 //! one; where node-mates' words are on shared memory, it tries the next
@@ -222,7 +244,8 @@
 //! or, in its first round, all of its node was idle: forward the node's
 //! count as described under "Forward" (a leader also carries and relays in
 //! every round), and, as the node's hunter, keep
-//! takes in flight to random ranks on other nodes; then back off
+//! takes in flight to random ranks on other nodes (where knocks are made,
+//! every such rank keeps a knock in flight instead); then back off
 //! ([`idle::Backoff`]: spin, yield, sleep on `Finished[me]`, at most 1 ms
 //! on one node and, across nodes, 128 µs, or 32 µs for leaders, which
 //! serve the end of a run; a long idle period (32 ms or more) stretches
@@ -293,7 +316,10 @@
 //! that computes outside MPI, or that sleeps between idle rounds, spins
 //! with it: measured across simulated nodes (2 × 2 ranks, one rank holding
 //! the only job for a second), idle ranks used 91-99% of a core. There a
-//! hunter *looks* before it takes. Where it would start a take on a random
+//! hunter *looked* before it took, as described here; since 2026-12-06
+//! takes are replaced there by knocks (see "Knocks"), which wait for
+//! nothing, and looks before takes remain where every rank is a node of
+//! its own and atomics are not passive (below). Where it would start a take on a random
 //! rank `v` of another node, it starts a look
 //! ([`crate::atomics::Atomics::start_look`]: an `MPI_Rget` of
 //! `Waiting[v]`, which takes no lock and returns at once); once the look
@@ -361,7 +387,8 @@
 //! each.) Should the probe miss (a sleeper that left the barrier late), a
 //! hunter turns them on itself after two takes of one run whose start took
 //! 2 ms or more and had completed on return (one could be a descheduled
-//! process). Stacks whose starts return at once (osc/pt2pt, MPICH,
+//! process); from then on it knocks, see "Knocks", and so does no other
+//! rank. Stacks whose starts return at once (osc/pt2pt, MPICH,
 //! hardware RDMA) make no looks, and their takes are as above, except
 //! where every rank is a node of its own to the protocol (the `mpi` path
 //! on a window whose atomics are not passive, or one rank per node) and
@@ -406,12 +433,90 @@
 //! `NONE`, or a take skipped until the next look. A hunter that waits for
 //! a look still polls, serves and backs off in every round, so
 //! termination is as above (the end of a run reaches it through its leader
-//! or `Finished`, never through takes). The model checkers run hunters
-//! that look first, and hunters that look once idle long (under a model
+//! or `Finished`, never through takes). The model checkers run ranks
+//! where looks come first (knocks, and counts after looks), and hunters
+//! that look once idle long (under a model
 //! checker: from their second round of hunting in an idle period, or
 //! while a take of theirs is in flight), in
-//! `random_schedules_of_takes_after_looks`, with looks queued at their
-//! targets like every operation across nodes.
+//! `random_schedules_of_takes_after_looks`, with looks, knocks and gifts
+//! queued at their targets like every operation across nodes (and two
+//! knocks per rank, so that gifts displace each other; `GiftDisplaced`).
+//!
+//! # Knocks
+//!
+//! Where looks come first (a take's start waits for its victim), a take on
+//! a busy rank costs its hunter a look, served at the victim's next
+//! `give_more`, and then the take's start, served at the one after (and on
+//! Open MPI 4.1's osc/ucx a lock, the swap and an unlock, each served only
+//! inside MPI): two of the victim's jobs or more before it even sees the
+//! mark (traced on osc/ucx, 2 × 4 ranks, a block of 6 ms jobs: 6-13 ms per
+//! take). There idle ranks *knock* instead. A knock is a put
+//! ([`crate::atomics::Atomics::start_knock`], `MPI_Rput`, which takes no
+//! lock and returns at once) of `(me, run, seq)` into `Knock[v]` of a
+//! random rank `v` on another node; `v` reads its knock word with a peek
+//! where it reads its offer (after a claim, at most every 20 µs), so a
+//! knock that a busy `v` serves inside one `give_more` is answered in that
+//! same `give_more`: if it is new (it differs from the last value `v`
+//! saw), of `v`'s run, and from a rank of another node, `v` moves the back
+//! half of its own range out with a CAS, as for an answer, and starts a
+//! swap of it into `Gift[h]` of the knocker `h`, which is idle and
+//! polling (where a start waits for its target, the gift waits only for
+//! `h`'s next round). One job of the victim's at most, not two or more. A
+//! knocker that leaves the idle loop with work withdraws its knock (a put
+//! of 0 over it), so that a victim that has not served it yet gives
+//! nothing to a rank now busy: the units would sit in its `Gift` word, out
+//! of everyone's reach, until it idles again, and where a start waits for
+//! its target the giver would wait for that rank's next call into MPI. Every idle rank of a dry node knocks, one knock at a time (each
+//! gift lands in its own knocker's word, and the node's ranks reach that
+//! many victims at once); a knock served 1 ms ago without a gift came to
+//! nothing, and its knocker pauses as a hunter after an empty answer. An
+//! idle rank takes what its `Gift` word holds in every round (a peek, then
+//! a swap of `EMPTY`), into its stash. A busy rank leaves a gift in the
+//! word until it is idle again; a later gift displaces it (below).
+//! Measured on osc/ucx across 2 × 4 simulated nodes (`benches/multinode`,
+//! alternating runs of `--reps 3`): block 1.12-1.20 (median 1.14) against
+//! 1.18-1.28 (median 1.22) with looks and takes, ramp median 1.08 against
+//! 1.13; termination's p50 about 0.1 ms longer (seven idle ranks knock
+//! where two hunters looked, on saturated cores; see BENCHMARKS.md,
+//! "Across nodes").
+//!
+//! A knock is a hint and decides nothing but where a gift goes. Puts of
+//! several knockers on one word may overwrite each other (a knock lost:
+//! its knocker knocks again after 1 ms), and a peek that overlaps a put
+//! may read any bits: a value that is no knock is ignored, one that names
+//! a rank out of range or on the giver's node is ignored, and one that
+//! names another rank `h'` of another node, of this run, gives to `h'`,
+//! which is as safe as giving to `h` (also where `h'` has not begun the
+//! run yet: the gift waits in its word). A value seen is never served
+//! again (the giver keeps the last value it saw; a knocker's `seq` makes
+//! its next knock on the same rank differ), so a knock brings one gift,
+//! or, after a torn read of it, two at most. A knock needs its victim to
+//! read the word with a load: on a window whose memory model is not
+//! unified a peek is an atomic, which a word that puts write must not
+//! see, and there hunters take as before.
+//!
+//! *Exactly once:* units leave `Range[v]` only by the giver's CAS (as for
+//! an answer) and travel only by swaps: the gift's swap puts them into
+//! `Gift[h]` and, in the same atomic step, hands whatever the word held to
+//! the giver; the knocker's swap of `EMPTY` takes them out. Each swap moves
+//! the whole word to exactly one rank, so no unit is in two places or
+//! lost, whatever the words held before; a `Gift` word never needs to be
+//! empty when a gift lands (unlike an inbox, invariant 3). *No ABA:*
+//! `Gift` words take no CAS, `Knock` words no atomic. *Termination:* units
+//! in `Gift[h]` are units of the current run of `h` (a giver gives only to
+//! a knock of its own run, and all ranks are in the same run until it
+//! ends), and the run cannot end while they are unfinished, so `h` comes
+//! to its idle loop (every rank does before a run ends) and takes them;
+//! units a gift's swap brought back are in their giver's stash, which it
+//! installs when its range runs empty. Nobody waits for a knock, and a
+//! rank told "no more" is knocked on only by ranks that will hear "no
+//! more" too: their knocks complete when it next enters MPI, or before
+//! the window is freed, and delay nobody. A gift's start may wait for its
+//! knocker (Open MPI 4.1's osc/ucx), which is in the run and comes back
+//! into MPI at its next `give_more` at the latest, never for a rank told
+//! "no more": the giver has units, so the run is not over. Counts,
+//! marks and looks at the counts' target are as above: where knocks are
+//! made, takes are not, and hunters only forward.
 //!
 //! # Invariants
 //!
@@ -441,9 +546,11 @@
 //!    disjoint union of the nonempty `Range` words, the answers with units
 //!    in flight or in inbox words, the units a rank holds privately between
 //!    taking them out of a word and putting them into another (a successful
-//!    steal or answer CAS before its install or swap; a stash), and the
-//!    ranks' pending ranges. Each unit is in exactly one of them, or handed
-//!    out.
+//!    steal, answer or gift CAS before its install or swap; a stash), the
+//!    ranks' pending ranges, the `Gift` words, and the gifts in flight (the
+//!    units they carry, and those their swaps took out of a `Gift` word
+//!    until the giver stashes them). Each unit is in exactly one of them,
+//!    or handed out.
 //! 2. *Monotone words.* Between installs, a `Range` word only shrinks: the
 //!    owner raises `start` (claim) or lowers `end` (answer), thieves lower
 //!    `end`. Only the owner writes a range into an empty `Range` word, and
@@ -477,10 +584,12 @@
 //! what remains partition that value (invariant 1). Installs only write
 //! words that are empty, with units that were in no word at that moment.
 //! Units leave a range word for another node only in an answer (or, with
-//! direct steals, by the same CAS as a node-mate's steal), which
+//! direct steals, by the same CAS as a node-mate's steal; or in a gift,
+//! see "Knocks"), which
 //! lands on `NO_ANSWER` (invariant 3) and is read by the one hunter that
 //! owns the inbox, with a swap: atomic, so it takes the units out exactly
-//! once. Offer words hold marks only, never units.
+//! once. Offer words hold marks only, never units, and knock words
+//! knocks.
 //!
 //! # Why there is no ABA
 //!
@@ -589,13 +698,15 @@
 //! Each rank reports once per idle period (not once per chunk); each
 //! leader's `Done` word receives the forwards and carries of at most `K`
 //! child nodes (rank 0's also its own node's forwards), mostly once each
-//! node is idle; `Told` words are touched once per run per node; offer and
-//! inbox words only while some node is dry: the hot words stay cold.
+//! node is idle; `Told` words are touched once per run per node; offer,
+//! inbox, knock and gift words only while some node is dry: the hot words
+//! stay cold.
 
 mod cross;
 mod finish;
 mod hooks;
 mod idle;
+mod knock;
 mod topology;
 mod watchdog;
 mod word;
@@ -650,15 +761,16 @@ pub(crate) enum Steal {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Counters {
     /// Steal attempts on node-mates (and, with direct steals, on other
-    /// nodes' ranks) plus takes started on other nodes.
+    /// nodes' ranks) plus takes and knocks started on other nodes.
     pub(crate) steal_attempts: u64,
-    /// Successful steals plus takes that brought units.
+    /// Successful steals plus takes that brought units and gifts taken.
     pub(crate) steals: u64,
     pub(crate) units_stolen: u64,
-    /// Takes from other nodes that brought units, or (direct steals)
-    /// steals from them (also in `steals`).
+    /// Takes from other nodes that brought units and gifts taken, or
+    /// (direct steals) steals from them (also in `steals`).
     pub(crate) remote_steals: u64,
-    /// Answers with units to other nodes' hunger marks.
+    /// Answers with units to other nodes' hunger marks, and gifts to their
+    /// knocks.
     pub(crate) deposits: u64,
     /// Successful claims from the own range.
     pub(crate) claims: u64,
@@ -690,7 +802,8 @@ pub(crate) struct Protocol<A: Atomics> {
     atomics: A,
     /// Last value seen in this rank's own `Range` word.
     own: RangeWord,
-    /// Units received (answers to takes) and not yet installed.
+    /// Units received (answers to takes, gifts, units a gift's swap
+    /// brought back) and not yet installed.
     stash: Vec<Range<u64>>,
     /// Takes not yet swapped in or not yet answered.
     takes: Vec<Take>,
@@ -725,6 +838,15 @@ pub(crate) struct Protocol<A: Atomics> {
     blocked_starts: u32,
     /// Answers to others' marks in flight.
     answers: Vec<Pending>,
+    /// This rank's knocks of its idle period, in flight or waiting for a
+    /// gift (see "Knocks").
+    knocks: Vec<knock::Knock>,
+    /// The sequence number of this rank's last knock (wrapping).
+    knock_seq: u8,
+    /// The last value this rank saw in its `Knock` word.
+    knock_seen: u64,
+    /// Gifts to knockers in flight (see "Knocks").
+    gifts: Vec<Pending>,
     /// Reports, forwards and carries in flight: the rank whose `Done` word
     /// they add to, the count added, and the operation.
     reports: Vec<(usize, u64, Pending)>,
@@ -799,6 +921,10 @@ impl<A: Atomics> Protocol<A> {
             counts_held: None,
             blocked_starts: 0,
             answers: Vec::new(),
+            knocks: Vec::new(),
+            knock_seq: 0,
+            knock_seen: 0,
+            gifts: Vec::new(),
             reports: Vec::new(),
             in_flight: Vec::new(),
             tree_fan_out: finish::TREE_FAN_OUT,
@@ -947,7 +1073,8 @@ impl<A: Atomics> Protocol<A> {
 
     /// Where the units the last successful `find_work` returned came from:
     /// [`How::Steal`] (a node-mate's range) or [`How::Remote`] (an answer
-    /// from another node, received during the wait or before it).
+    /// or a gift from another node, received during the wait or before it,
+    /// or units a gift brought back).
     pub(crate) fn found(&self) -> How {
         self.found
     }
@@ -1090,7 +1217,8 @@ impl<A: Atomics> Protocol<A> {
             self.atomics.progress()?;
             self.watch()?;
             self.poll()?;
-            // (The stash holds only answers from other nodes.)
+            self.receive_gift()?;
+            // (The stash holds only units from other nodes.)
             if let Some(loot) = self.stash.pop() {
                 break Some(self.keep(loot, &want, How::Remote)?);
             }
@@ -1147,6 +1275,9 @@ impl<A: Atomics> Protocol<A> {
                     if let Some(loot) = self.steal_remote()? {
                         break Some(self.keep(loot, &want, How::Remote)?);
                     }
+                } else if self.knocks_now() {
+                    // Every idle rank of a dry node knocks (see "Knocks").
+                    self.knock_remote()?;
                 } else if hunting {
                     self.hunt_remote()?;
                     self.hunted_while_idle = true;
@@ -1170,6 +1301,7 @@ impl<A: Atomics> Protocol<A> {
     /// watchdog's wait, and counts the time idle.
     fn leave_idle(&mut self, hunting: bool) -> Result<()> {
         let started = self.idle_since.take();
+        self.drop_knocks(!self.finished)?;
         self.publish_own_range()?;
         if hunting {
             self.stop_hunting()?;
@@ -1222,6 +1354,7 @@ impl<A: Atomics> Protocol<A> {
     fn poll_started(&mut self) -> Result<()> {
         self.poll_takes()?;
         self.poll_answers()?;
+        self.poll_gifts()?;
         self.poll_reports()?;
         self.poll_in_flight()
     }

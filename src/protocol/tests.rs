@@ -105,7 +105,8 @@ impl Default for Modes {
 }
 
 /// [`hammer_nodes`] on the given views, one per rank, in `modes`; also
-/// returns the takes that followed a look.
+/// returns how often two paths were taken: takes that followed a look, and
+/// gifts taken.
 fn hammer_views(
     views: Vec<LocalAtomics>,
     n: u64,
@@ -113,7 +114,7 @@ fn hammer_views(
     runs: usize,
     modes: Modes,
     slow: impl Fn(usize) -> bool + Send + Sync + Copy + 'static,
-) -> (u64, u64, u64) {
+) -> (u64, u64, (u64, u64)) {
     let p = views.len();
     let barrier = Arc::new(Barrier::new(p));
     // Jobs completed, per run, over all threads.
@@ -143,8 +144,9 @@ fn hammer_views(
                     remote += proto.counters().remote_steals;
                     per_run.push(got);
                 }
-                let after_looks = proto.take_paths().count(Path::TakeAfterLook);
-                (per_run, (stolen, remote, after_looks))
+                let paths = proto.take_paths();
+                let taken = (paths.count(Path::TakeAfterLook), paths.count(Path::Gift));
+                (per_run, (stolen, remote, taken))
             })
         })
         .collect();
@@ -155,8 +157,8 @@ fn hammer_views(
     }
     results
         .iter()
-        .fold((0, 0, 0), |(s, r, l), (_, (s1, r1, l1))| {
-            (s + s1, r + r1, l + l1)
+        .fold((0, 0, (0, 0)), |(s, r, (l, g)), (_, (s1, r1, (l1, g1)))| {
+            (s + s1, r + r1, (l + l1, g + g1))
         })
 }
 
@@ -224,21 +226,24 @@ fn a_dry_node_takes_from_a_slow_node() {
 }
 
 #[test]
-fn a_dry_node_takes_after_looks_from_a_slow_node() {
-    // As above, with hunters that look before they take (the protocol's
-    // "Looks"): looks are queued at the slow node like takes, and a take
-    // follows only once its victim served one.
+fn a_dry_node_gets_gifts_from_a_slow_node_where_looks_come_first() {
+    // As above, where looks come first: idle ranks of the dry node knock
+    // instead of taking (the protocol's "Knocks"), the knocks are queued
+    // at the slow node like every operation across nodes, and units come
+    // only in gifts.
     for &(p, per_node, n, maxjobs) in &[(4, 2, 2000, 2), (6, 3, 3000, 1), (3, 1, 600, 1)] {
         let modes = Modes {
             looks: Looks::First,
             ..Modes::default()
         };
         let views = LocalAtomics::nodes(p, per_node);
-        let (_, remote, _) = hammer_views(views, n, maxjobs, 2, modes, move |r| r < per_node);
+        let (_, remote, (after_looks, gifts)) =
+            hammer_views(views, n, maxjobs, 2, modes, move |r| r < per_node);
         assert!(
-            remote > 0,
-            "no take after a look brought units in {p} ranks in nodes of {per_node}"
+            gifts > 0 && remote >= gifts,
+            "no gift brought units in {p} ranks in nodes of {per_node} ({remote} remote)"
         );
+        assert_eq!(after_looks, 0, "a take where knocks come instead");
     }
 }
 
@@ -259,7 +264,7 @@ fn a_rank_long_idle_takes_after_looks_where_every_rank_is_a_node() {
         ..Modes::default()
     };
     let views = LocalAtomics::nodes(3, 1);
-    let (_, remote, after_looks) = hammer_views(views, 90, 1, 2, modes, |r| r == 0);
+    let (_, remote, (after_looks, _)) = hammer_views(views, 90, 1, 2, modes, |r| r == 0);
     assert!(remote > 0, "no take brought units from the slow rank");
     assert!(after_looks > 0, "no take followed a look");
     // Without looks, none does.
@@ -268,7 +273,7 @@ fn a_rank_long_idle_takes_after_looks_where_every_rank_is_a_node() {
         ..modes
     };
     let views = LocalAtomics::nodes(3, 1);
-    let (_, _, after_looks) = hammer_views(views, 90, 1, 1, modes, |r| r == 0);
+    let (_, _, (after_looks, _)) = hammer_views(views, 90, 1, 1, modes, |r| r == 0);
     assert_eq!(after_looks, 0);
 }
 

@@ -37,8 +37,9 @@
 //!   jobs); three runs in a row across nodes (3 configurations); direct
 //!   steals across nodes, 6 ranks in nodes of 2 and 5 in nodes of 1, two
 //!   runs each (random schedules, N/4); where looks come first (the
-//!   protocol's "Looks": hunters knock, owners push gifts, counts wait for
-//!   looks; "Knocks"), 4 ranks in nodes of 2 and 5 in nodes of 1,
+//!   protocol's "Looks": idle ranks knock, owners push gifts, counts wait
+//!   for looks; "Knocks"; peeks of knocks now and then stale or torn), 4
+//!   ranks in nodes of 2 and 5 in nodes of 1,
 //!   two runs each, 6 in nodes of 3, three short runs, and 6 in nodes of 2
 //!   (a leader that carries and forwards after looks), two runs, and hunters that
 //!   look once idle long, 4 in nodes of 1, two runs (random schedules,
@@ -367,8 +368,14 @@ where
     } else {
         [Schedule::Fixed, Schedule::Guided, Schedule::Factoring][(seed % 3) as usize]
     };
+    // Where ranks knock, their peeks of knocks are now and then stale or
+    // torn, as a load that overlaps a put may be.
     let threads: Vec<_> = LocalAtomics::nodes(p, case.per_node)
         .into_iter()
+        .map(|a| match looks {
+            Looks::First => a.with_noisy_knocks(),
+            _ => a,
+        })
         .enumerate()
         .map(|(rank, atomics)| {
             let (runs, completed) = (runs.clone(), Arc::clone(&completed));

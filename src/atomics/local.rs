@@ -62,6 +62,13 @@ pub(crate) struct LocalAtomics {
     noisy_glances: bool,
     /// Glances made by this view, and the value of the last one.
     glances: Arc<(StdAtomicU64, StdAtomicU64)>,
+    /// Whether [`Atomics::peek`] of the `Knock` word returns what a load
+    /// that overlaps a put may: now and then the value before, or a torn
+    /// mix of the two (see `with_noisy_knocks`).
+    noisy_knocks: bool,
+    /// Peeks of the `Knock` word made by this view, and the value of the
+    /// last one.
+    knock_peeks: Arc<(StdAtomicU64, StdAtomicU64)>,
 }
 
 impl LocalAtomics {
@@ -90,6 +97,8 @@ impl LocalAtomics {
                 topology: Topology::blocks(rank, size, per_node),
                 noisy_glances: false,
                 glances: Arc::new((StdAtomicU64::new(0), StdAtomicU64::new(0))),
+                noisy_knocks: false,
+                knock_peeks: Arc::new((StdAtomicU64::new(0), StdAtomicU64::new(0))),
             })
             .collect()
     }
@@ -99,6 +108,16 @@ impl LocalAtomics {
     /// return: what `glance`'s callers must survive.
     pub(crate) fn with_noisy_glances(mut self) -> LocalAtomics {
         self.noisy_glances = true;
+        self
+    }
+
+    /// This view, with peeks of its `Knock` word that are one time in
+    /// three the value the previous peek saw and one in three a torn mix
+    /// (the high half of the word now, the low half of before), as a load
+    /// that overlaps another rank's put may return: knocks are hints, and
+    /// a torn one may name any rank.
+    pub(crate) fn with_noisy_knocks(mut self) -> LocalAtomics {
+        self.noisy_knocks = true;
         self
     }
 
@@ -183,6 +202,19 @@ impl Atomics for LocalAtomics {
     }
     fn read(&self, target: usize, slot: Slot) -> Result<u64> {
         Ok(self.word(target, slot).load(SeqCst))
+    }
+    fn peek(&self, slot: Slot) -> Result<u64> {
+        if !self.noisy_knocks || slot != Slot::Knock {
+            return self.load(self.rank(), slot);
+        }
+        let now = self.word(self.rank(), slot).load(SeqCst);
+        let (count, last) = &*self.knock_peeks;
+        let before = last.swap(now, Relaxed);
+        Ok(match count.fetch_add(1, Relaxed) % 3 {
+            0 => now,
+            1 => before,
+            _ => (now & !u64::from(u32::MAX)) | (before & u64::from(u32::MAX)),
+        })
     }
     /// A look is a read queued at its target like any operation on another
     /// node's word: it completes when the target serves it.

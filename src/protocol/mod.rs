@@ -440,7 +440,11 @@
 //! while a take of theirs is in flight), in
 //! `random_schedules_of_takes_after_looks`, with looks, knocks and gifts
 //! queued at their targets like every operation across nodes (and two
-//! knocks per rank, so that gifts displace each other; `GiftDisplaced`).
+//! knocks per rank, so that gifts displace each other; `GiftDisplaced`),
+//! and peeks of knocks that are one time in three stale and one in three
+//! torn (the high half of the word's value, the low half of the one
+//! before: a knock of this run naming an earlier knocker, or rank 0, which
+//! may never have knocked).
 //!
 //! # Knocks
 //!
@@ -690,10 +694,11 @@
 //! per node, one parent per leader). Idle ranks check `Finished[me]` at
 //! least once per backoff period. A rank that answered "no more" and
 //! computes for a long time delays nobody: nobody waits for an answer to a
-//! report, a carry, a take or a mark, and rank 0 and each relaying leader
-//! deliver their notices before they answer (tested across nodes by
-//! `tests/termination.rs`); a mark on its offer only keeps one of the
-//! hunter's four inboxes busy until it answers it.
+//! report, a carry, a take, a mark or a knock, and rank 0 and each
+//! relaying leader deliver their notices before they answer (tested across
+//! nodes by `tests/termination.rs`); a mark on its offer only keeps one of
+//! the hunter's four inboxes busy until it answers it, and a knock on it
+//! only its knocker's put in flight.
 //!
 //! Each rank reports once per idle period (not once per chunk); each
 //! leader's `Done` word receives the forwards and carries of at most `K`

@@ -245,6 +245,18 @@ fn a_dry_node_gets_gifts_from_a_slow_node_where_looks_come_first() {
         );
         assert_eq!(after_looks, 0, "a take where knocks come instead");
     }
+    // The same where peeks of knocks are now and then stale or torn (a
+    // torn one may name a rank that never knocked, or none).
+    let views: Vec<_> = LocalAtomics::nodes(4, 2)
+        .into_iter()
+        .map(LocalAtomics::with_noisy_knocks)
+        .collect();
+    let modes = Modes {
+        looks: Looks::First,
+        ..Modes::default()
+    };
+    let (_, _, (_, gifts)) = hammer_views(views, 2000, 2, 2, modes, |r| r < 2);
+    assert!(gifts > 0, "no gift brought units with noisy knock peeks");
 }
 
 #[test]

@@ -486,9 +486,9 @@ impl<A: Atomics> Protocol<A> {
     /// After a take's start that `began` then: if it took
     /// [`BLOCKED_START`] and `swap` had completed on return, the start
     /// waited for its target; after [`BLOCKED_STARTS_FOR_LOOKS`] of them
-    /// looks come first on this rank: it knocks instead of taking (see
-    /// "Knocks" in the module doc of [`super`]), and its counts wait for
-    /// looks.
+    /// looks come first on this rank: it looks before it takes, and its
+    /// counts wait for looks. (It makes no knocks: the other ranks, whose
+    /// probe at init saw no start wait, do not read them.)
     fn note_blocked_start(&mut self, began: Instant, swap: &mut Pending) -> Result<()> {
         if began.elapsed() < BLOCKED_START || swap.poll()?.is_none() {
             return Ok(());
@@ -500,11 +500,16 @@ impl<A: Atomics> Protocol<A> {
         Ok(())
     }
 
-    /// When hunters look before they take, or knock instead (init decides:
-    /// see [`Looks`]). Without [`Looks::First`], a hunter turns it on from
-    /// its second take whose start waited.
+    /// When hunters look before they take, or ranks knock instead (init
+    /// decides: see [`Looks`]). Without [`Looks::First`], a hunter turns
+    /// looks before takes on from its second take whose start waited.
+    /// With [`Looks::First`] chosen here (by init, the same on every
+    /// rank), ranks knock and read knocks and gifts (see "Knocks" in the
+    /// module doc of [`super`]); a rank that turns looks on by itself looks
+    /// before it takes.
     pub(crate) fn set_looks(&mut self, looks: Looks) {
         self.look_mode = looks;
+        self.knocking = looks == Looks::First;
     }
 
     /// Records a claim of `units` for [`Protocol::publish_own_range`].

@@ -89,12 +89,15 @@ fn from_knock(value: u64) -> Option<(usize, u64)> {
 
 impl<A: Atomics> Protocol<A> {
     /// Whether idle ranks of a dry node knock instead of the node's hunter
-    /// taking: where looks come first (a take's start waits for its
-    /// victim), and where the knocked rank reads its `Knock` word with a
-    /// load (a word that puts write must see no atomic; every rank's
-    /// window has the same memory model).
+    /// taking, and ranks read their `Knock` and `Gift` words: where init
+    /// chose that looks come first (a take's start waits for its victim;
+    /// the same choice on every rank), and where a rank reads its `Knock`
+    /// word with a load (a word that puts write must see no atomic; every
+    /// rank's window has the same memory model). Elsewhere no rank reads
+    /// these words: on osc/pt2pt an `MPI_Win_sync` before a peek may spin
+    /// in Open MPI's progress loop (see BENCHMARKS.md, "Idle CPU").
     pub(super) fn knocks_now(&self) -> bool {
-        self.look_mode == super::Looks::First && self.atomics.peeks_are_loads(Slot::Knock)
+        self.knocking && self.atomics.peeks_are_loads(Slot::Knock)
     }
 
     /// An idle round of a rank whose node is dry, where knocks come
@@ -217,8 +220,8 @@ impl<A: Atomics> Protocol<A> {
     /// yet) becomes this rank's, in its stash. Without `give` a knock is
     /// only seen: this rank has nothing to give.
     pub(super) fn serve_knock(&mut self, give: bool) -> Result<()> {
-        if !self.atomics.peeks_are_loads(Slot::Knock) {
-            return Ok(()); // (nobody knocks: see `knocks_now`)
+        if !self.knocks_now() {
+            return Ok(()); // (nobody knocks)
         }
         let knock = self.atomics.peek(Slot::Knock)?;
         if knock == self.knock_seen {
@@ -279,7 +282,7 @@ impl<A: Atomics> Protocol<A> {
     /// While idle: takes the units in `Gift[me]`, if any, into the stash
     /// (a peek first; a swap takes them).
     pub(super) fn receive_gift(&mut self) -> Result<()> {
-        if !self.multi_node() || self.atomics.peek(Slot::Gift)? == EMPTY {
+        if !self.knocks_now() || !self.multi_node() || self.atomics.peek(Slot::Gift)? == EMPTY {
             return Ok(());
         }
         let me = self.me();

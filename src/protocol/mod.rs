@@ -387,8 +387,9 @@
 //! each.) Should the probe miss (a sleeper that left the barrier late), a
 //! hunter turns them on itself after two takes of one run whose start took
 //! 2 ms or more and had completed on return (one could be a descheduled
-//! process); from then on it knocks, see "Knocks", and so does no other
-//! rank. Stacks whose starts return at once (osc/pt2pt, MPICH,
+//! process); it then looks before its takes, as described here (knocks,
+//! see "Knocks", are made only where init chose them, on every rank: each
+//! rank reads its knock and gift words only then). Stacks whose starts return at once (osc/pt2pt, MPICH,
 //! hardware RDMA) make no looks, and their takes are as above, except
 //! where every rank is a node of its own to the protocol (the `mpi` path
 //! on a window whose atomics are not passive, or one rank per node) and
@@ -819,6 +820,9 @@ pub(crate) struct Protocol<A: Atomics> {
     /// "Looks"); with [`Looks::First`], counts also go up the node tree
     /// only to a rank that a look found waiting.
     look_mode: Looks,
+    /// Whether ranks knock instead of taking, and read knocks and gifts
+    /// (see "Knocks"): where init chose [`Looks::First`], on every rank.
+    knocking: bool,
     /// While this rank waits in `give_more` for work: since when.
     idle_since: Option<Instant>,
     /// Whether this rank hunted in an earlier round of this idle period
@@ -917,6 +921,7 @@ impl<A: Atomics> Protocol<A> {
             takes: Vec::new(),
             looks: Vec::new(),
             look_mode: Looks::Off,
+            knocking: false,
             idle_since: None,
             hunted_while_idle: false,
             count_look: None,

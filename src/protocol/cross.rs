@@ -20,10 +20,15 @@ const NO_ANSWER: u64 = 0;
 const NONE: u64 = u64::MAX;
 /// The bit that makes a word a hunger mark.
 const MARK_BIT: u64 = 1 << 63;
-/// Runs are told apart in a mark by the low bits of their number: a mark
-/// is answered two runs after its own at the latest (every rank answers
-/// a mark left on its offer when it begins a run).
+/// Runs are told apart in a mark (and a knock) by the low bits of their
+/// number: a mark is answered two runs after its own at the latest (every
+/// rank answers a mark left on its offer when it begins a run).
 const RUN_BITS: u32 = 16;
+
+/// The bits of run number `run` that a mark or a knock holds.
+pub(super) fn run_bits(run: u64) -> u64 {
+    run & ((1 << RUN_BITS) - 1)
+}
 /// How often `give_more` reads `Offer[me]` for a mark: a read is a (local)
 /// MPI operation, cheap but not free next to a CPU claim.
 const OFFER_CHECK_PERIOD: Duration = Duration::from_micros(20);
@@ -190,13 +195,8 @@ impl Mark {
         Mark {
             hunter,
             inbox,
-            run: Mark::run_bits(run),
+            run: run_bits(run),
         }
-    }
-
-    /// The bits of run number `run` that a mark holds.
-    fn run_bits(run: u64) -> u64 {
-        run & ((1 << RUN_BITS) - 1)
     }
 
     fn bits(self) -> u64 {
@@ -218,7 +218,7 @@ impl Mark {
         Ok(Some(Mark {
             hunter: ((value >> 8) & u64::from(u32::MAX)) as usize,
             inbox,
-            run: (value >> 40) & ((1 << RUN_BITS) - 1),
+            run: run_bits(value >> 40),
         }))
     }
 }
@@ -253,7 +253,7 @@ impl<A: Atomics> Protocol<A> {
         let Some(mark) = Mark::from_offer(offer)? else {
             return Ok(()); // a taker's swap displaced the mark and answers it
         };
-        let this_run = mark.run == Mark::run_bits(self.finish_target);
+        let this_run = mark.run == run_bits(self.finish_target);
         if !this_run {
             self.took(Path::StaleMark);
         }
@@ -450,11 +450,7 @@ impl<A: Atomics> Protocol<A> {
                 return Ok(Next::Take(look.victim));
             }
             self.took(Path::LookFoundWaiting);
-            if MODEL_CHECKING {
-                self.takes_failed_at = Some(self.atomics.content_writes());
-            } else {
-                self.take_pause.lengthen(now);
-            }
+            self.came_back_empty(now);
             return Ok(Next::Again);
         }
         let current = self.takes.iter().filter(|t| t.run == run).count()
@@ -509,7 +505,8 @@ impl<A: Atomics> Protocol<A> {
     /// before it takes.
     pub(crate) fn set_looks(&mut self, looks: Looks) {
         self.look_mode = looks;
-        self.knocking = looks == Looks::First;
+        // (Knocks need loads of one's own knock word: see `knocks_now`.)
+        self.knocking = looks == Looks::First && self.atomics.peeks_are_loads(Slot::Knock);
     }
 
     /// Records a claim of `units` for [`Protocol::publish_own_range`].
@@ -688,6 +685,18 @@ impl<A: Atomics> Protocol<A> {
         Ok(())
     }
 
+    /// A take or a knock came back empty-handed at `now` (or a look found
+    /// its rank without units): the hunter pauses (see [`TakePause`]);
+    /// under a model checker no take or knock starts until some rank moved
+    /// units or counts (see `hunt_remote`).
+    pub(super) fn came_back_empty(&mut self, now: Instant) {
+        if MODEL_CHECKING {
+            self.takes_failed_at = Some(self.atomics.content_writes());
+        } else {
+            self.take_pause.lengthen(now);
+        }
+    }
+
     /// With direct steals, once the node is dry: up to
     /// `REMOTE_STEAL_TRIES` steal attempts on random ranks of other nodes,
     /// each a read and a compare-and-swap of the victim's `Range` word, as
@@ -802,12 +811,10 @@ impl<A: Atomics> Protocol<A> {
             log.answer(t0, self.takes[i].victim, units);
         }
         if answer == NONE {
-            if MODEL_CHECKING {
-                self.takes_failed_at = Some(self.atomics.content_writes());
-            } else if self.takes[i].run == self.finish_target {
-                // (Marks of an earlier run are answered NONE when their
-                // victims begin this one: that says nothing about now.)
-                self.take_pause.lengthen(Instant::now());
+            // (Marks of an earlier run are answered NONE when their victims
+            // begin this one: that says nothing about now.)
+            if MODEL_CHECKING || self.takes[i].run == self.finish_target {
+                self.came_back_empty(Instant::now());
             }
             return Ok(());
         }

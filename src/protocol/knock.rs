@@ -4,6 +4,7 @@
 //! that rank, if it has units, pushes part of them to the knocker in the
 //! `give_more` that serves the put.
 
+use super::cross::run_bits;
 use super::{Bug, Path, Protocol, RangeWord};
 use crate::atomics::primitive::MODEL_CHECKING;
 use crate::atomics::{Atomics, Pending, Slot, Update};
@@ -21,9 +22,6 @@ const WITHDRAWN: u64 = 0;
 /// The bits a knock never sets (between its run bits and [`KNOCK_BIT`]):
 /// a read that finds one set was torn, and is ignored.
 const UNUSED_BITS: u64 = ((1 << 7) - 1) << 56;
-/// Runs are told apart in a knock by the low bits of their number, as in a
-/// hunger mark.
-const RUN_BITS: u32 = 16;
 /// A knock completed this long ago without a gift came to nothing: the
 /// knocker counts it as an empty answer (it pauses) and may knock again.
 /// On software RMA (Open MPI 4.1's osc/ucx: see
@@ -66,11 +64,6 @@ enum KnockState {
     Served(Instant),
 }
 
-/// The bits of run number `run` that a knock holds.
-fn run_bits(run: u64) -> u64 {
-    run & ((1 << RUN_BITS) - 1)
-}
-
 /// The knock of `knocker` in run `run`; `seq` tells it from the knocker's
 /// earlier knocks on the same rank, so that the rank sees it as new.
 fn knock_bits(knocker: usize, run: u64, seq: u8) -> u64 {
@@ -84,7 +77,7 @@ fn from_knock(value: u64) -> Option<(usize, u64)> {
         return None;
     }
     let knocker = ((value >> 8) & u64::from(u32::MAX)) as usize;
-    Some((knocker, (value >> 40) & ((1 << RUN_BITS) - 1)))
+    Some((knocker, run_bits(value >> 40)))
 }
 
 impl<A: Atomics> Protocol<A> {
@@ -96,8 +89,10 @@ impl<A: Atomics> Protocol<A> {
     /// rank's window has the same memory model). Elsewhere no rank reads
     /// these words: on osc/pt2pt an `MPI_Win_sync` before a peek may spin
     /// in Open MPI's progress loop (see BENCHMARKS.md, "Idle CPU").
+    /// Decided once, when init sets the looks (`set_looks`): neither the
+    /// choice nor the window's memory model changes later.
     pub(super) fn knocks_now(&self) -> bool {
-        self.knocking && self.atomics.peeks_are_loads(Slot::Knock)
+        self.knocking
     }
 
     /// An idle round of a rank whose node is dry, where knocks come
@@ -174,11 +169,7 @@ impl<A: Atomics> Protocol<A> {
             }
             let knock = self.knocks.swap_remove(i);
             if knock.run == run {
-                if MODEL_CHECKING {
-                    self.takes_failed_at = Some(self.atomics.content_writes());
-                } else {
-                    self.take_pause.lengthen(now);
-                }
+                self.came_back_empty(now);
             }
         }
         Ok(())
@@ -327,7 +318,7 @@ mod tests {
         assert_ne!(knock_bits(0, 0, 0), 0);
         assert_ne!(knock_bits(3, 1, 1), knock_bits(3, 1, 2));
         assert_eq!(from_knock(WITHDRAWN), None);
-        let most = knock_bits((1 << 32) - 1, (1 << RUN_BITS) - 1, u8::MAX);
+        let most = knock_bits((1 << 32) - 1, u64::MAX, u8::MAX);
         assert_eq!(most & UNUSED_BITS, 0);
         assert_eq!(from_knock(most | 1 << 60), None);
     }

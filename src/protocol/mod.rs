@@ -821,7 +821,9 @@ pub(crate) struct Protocol<A: Atomics> {
     /// only to a rank that a look found waiting.
     look_mode: Looks,
     /// Whether ranks knock instead of taking, and read knocks and gifts
-    /// (see "Knocks"): where init chose [`Looks::First`], on every rank.
+    /// (see "Knocks"): where init chose [`Looks::First`], on every rank,
+    /// and peeks of the own `Knock` word are loads (see `knocks_now`; set
+    /// once, by `set_looks`).
     knocking: bool,
     /// While this rank waits in `give_more` for work: since when.
     idle_since: Option<Instant>,

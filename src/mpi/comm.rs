@@ -3,6 +3,7 @@
 //! §9.3).
 
 use super::environment::{check, is_finalized};
+use super::request_null;
 use crate::error::Result;
 use dlb_sys as ffi;
 use std::ffi::{c_int, c_void};
@@ -249,8 +250,7 @@ impl Comm {
         spin: Duration,
         longest: Duration,
     ) -> Result<()> {
-        // SAFETY: MPI_REQUEST_NULL is an immutable predefined handle.
-        let mut request = unsafe { ffi::RSMPI_REQUEST_NULL };
+        let mut request = request_null();
         // SAFETY: valid communicator and out-handle; collective.
         check("MPI_Ibarrier", unsafe {
             ffi::MPI_Ibarrier(self.raw, &mut request)
@@ -276,8 +276,7 @@ impl Comm {
         // them; they are leaked then.
         let send = values.to_vec();
         let mut receive = vec![0u64; values.len()];
-        // SAFETY: MPI_REQUEST_NULL is an immutable predefined handle.
-        let mut request = unsafe { ffi::RSMPI_REQUEST_NULL };
+        let mut request = request_null();
         // SAFETY: both buffers hold `values.len()` u64s matching
         // MPI_UINT64_T and live until the request completes (the wait
         // below returns Ok only then) or forever (leaked on an error);

@@ -24,3 +24,10 @@ pub(crate) use environment::{abort, ensure_initialized};
 pub(crate) use tool::cvar_string;
 pub use window::WindowFlavor;
 pub(crate) use window::{RmaOp, RmaRequest, Window};
+
+/// `MPI_REQUEST_NULL`: the handle of a request not started, or completed.
+fn request_null() -> dlb_sys::MPI_Request {
+    // SAFETY: a read of an immutable predefined handle (mpi-sys's shim,
+    // initialized when the library is loaded).
+    unsafe { dlb_sys::RSMPI_REQUEST_NULL }
+}

@@ -8,6 +8,7 @@
 
 use super::comm::Comm;
 use super::environment::{check, is_finalized};
+use super::request_null;
 use crate::error::{Error, ErrorKind, Result};
 use atomic::Atomic;
 use dlb_sys as ffi;
@@ -555,12 +556,8 @@ impl Window {
     /// target wakes.
     pub(crate) fn start_get(&self, target: usize, index: usize) -> Result<RmaRequest> {
         self.check_index(index);
-        let mut req = RmaRequest {
-            // SAFETY: MPI_REQUEST_NULL is an immutable predefined handle.
-            raw: unsafe { ffi::RSMPI_REQUEST_NULL },
-            buffers: Box::new([0, 0]),
-        };
-        let result = &mut req.buffers[1] as *mut u64 as *mut c_void;
+        let mut req = RmaRequest::unstarted(0);
+        let result = req.result_ptr();
         // SAFETY: the result points into a heap block owned by the request,
         // which is never moved or freed while the request is active (its
         // Drop leaks the block if MPI still owns it); one MPI_UINT64_T at a
@@ -593,12 +590,8 @@ impl Window {
     /// serializes atomics behind one (Open MPI 4.1's osc/ucx).
     pub(crate) fn start_put(&self, target: usize, index: usize, value: u64) -> Result<RmaRequest> {
         self.check_index(index);
-        let mut req = RmaRequest {
-            // SAFETY: MPI_REQUEST_NULL is an immutable predefined handle.
-            raw: unsafe { ffi::RSMPI_REQUEST_NULL },
-            buffers: Box::new([value, 0]),
-        };
-        let origin = &req.buffers[0] as *const u64 as *const c_void;
+        let mut req = RmaRequest::unstarted(value);
+        let origin = req.origin_ptr();
         // SAFETY: the origin points into a heap block owned by the request,
         // which is never moved or freed while the request is active (its
         // Drop leaks the block if MPI still owns it); one MPI_UINT64_T at a
@@ -631,13 +624,9 @@ impl Window {
         op: RmaOp,
     ) -> Result<RmaRequest> {
         self.check_index(index);
-        let mut req = RmaRequest {
-            // SAFETY: MPI_REQUEST_NULL is an immutable predefined handle.
-            raw: unsafe { ffi::RSMPI_REQUEST_NULL },
-            buffers: Box::new([value, 0]),
-        };
-        let origin = &req.buffers[0] as *const u64 as *const c_void;
-        let result = &mut req.buffers[1] as *mut u64 as *mut c_void;
+        let mut req = RmaRequest::unstarted(value);
+        let origin = req.origin_ptr();
+        let result = req.result_ptr();
         // SAFETY: origin and result point into a heap block owned by the
         // request, which is never moved or freed while the request is active
         // (its Drop leaks the block if MPI still owns it); one MPI_UINT64_T
@@ -709,8 +698,7 @@ impl Window {
     /// Posts the progress hook (see `progress`).
     fn post_hook(&mut self) -> Result<()> {
         let mut buffer = Box::new(0u64);
-        // SAFETY: MPI_REQUEST_NULL is an immutable predefined handle.
-        let mut request = unsafe { ffi::RSMPI_REQUEST_NULL };
+        let mut request = request_null();
         // SAFETY: the buffer is a heap u64 kept alive in the hook until the
         // receive is cancelled and completed in Drop; count 0 never writes
         // it; the communicator outlives the window; the source wildcard is
@@ -901,14 +889,32 @@ pub(crate) struct RmaRequest {
 }
 
 impl RmaRequest {
+    /// A request not started yet (`MPI_REQUEST_NULL`), with `origin` in
+    /// the buffer an operation reads from. The buffers live on the heap, so
+    /// the pointers handed to MPI stay valid when the request moves.
+    fn unstarted(origin: u64) -> RmaRequest {
+        RmaRequest {
+            raw: request_null(),
+            buffers: Box::new([origin, 0]),
+        }
+    }
+
+    /// Where MPI reads the origin value (puts and accumulates).
+    fn origin_ptr(&self) -> *const c_void {
+        &self.buffers[0] as *const u64 as *const c_void
+    }
+
+    /// Where MPI writes the result (gets and fetching accumulates).
+    fn result_ptr(&mut self) -> *mut c_void {
+        &mut self.buffers[1] as *mut u64 as *mut c_void
+    }
+
     /// `MPI_Test` (§3.7.3): the value the target word held before the
     /// operation, once it has completed at the target; `None` until then.
     /// Completing also lets MPI progress, so a rank that tests serves
     /// operations targeted at it where that needs its help.
     pub(crate) fn test(&mut self) -> Result<Option<u64>> {
-        // SAFETY: MPI_REQUEST_NULL is an immutable predefined handle.
-        let null = unsafe { ffi::RSMPI_REQUEST_NULL };
-        if self.raw == null {
+        if self.raw == request_null() {
             return Ok(Some(self.buffers[1]));
         }
         let mut flag: c_int = 0;
@@ -925,9 +931,7 @@ impl RmaRequest {
 
 impl Drop for RmaRequest {
     fn drop(&mut self) {
-        // SAFETY: MPI_REQUEST_NULL is an immutable predefined handle.
-        let null = unsafe { ffi::RSMPI_REQUEST_NULL };
-        if self.raw != null {
+        if self.raw != request_null() {
             // MPI may still write the result: the buffers must outlive the
             // operation, so they are leaked (16 bytes). dlb completes every
             // request before it drops it; this is the path of an error.

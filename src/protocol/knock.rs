@@ -131,7 +131,11 @@ impl<A: Atomics> Protocol<A> {
             };
             self.knock_seq = self.knock_seq.wrapping_add(1);
             let knock = knock_bits(me, run, self.knock_seq);
+            let traced_at = self.steal_log.as_ref().map(|log| log.now());
             let put = self.atomics.start_knock(victim, Slot::Knock, knock)?;
+            if let (Some(log), Some(t0)) = (&mut self.steal_log, traced_at) {
+                log.knock(t0, victim);
+            }
             self.counters.steal_attempts += 1;
             self.knocks.push(Knock {
                 victim,
@@ -234,6 +238,9 @@ impl<A: Atomics> Protocol<A> {
             return Ok(());
         };
         self.counters.deposits += 1;
+        if let Some(log) = &mut self.steal_log {
+            log.gift(knocker, units.end - units.start);
+        }
         let gift = RangeWord::new(units).bits();
         let swap = self
             .atomics

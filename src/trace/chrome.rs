@@ -140,6 +140,8 @@ fn one_event(out: &mut String, r: &Record, pid: usize, tid: usize) {
         Kind::Steal(_) => ("i", "steal", "steal"),
         Kind::RemoteTake => ("i", "steal", "remote take"),
         Kind::RemoteAnswer => ("i", "steal", "remote answer"),
+        Kind::Knock => ("i", "steal", "knock"),
+        Kind::Gift => ("i", "steal", "gift"),
         Kind::NoMore => ("i", "run", "no more"),
         Kind::Setup => ("i", "run", "setup"),
     };
@@ -176,12 +178,15 @@ fn one_event(out: &mut String, r: &Record, pid: usize, tid: usize) {
                 r.b
             ));
         }
-        Kind::RemoteTake => {
+        Kind::RemoteTake | Kind::Knock => {
             out.push_str(&format!(
                 ",\"victim\":{},\"latency_us\":{}",
                 r.a,
                 us(r.t1.saturating_sub(r.t0))
             ));
+        }
+        Kind::Gift => {
+            out.push_str(&format!(",\"knocker\":{},\"units\":{}", r.a, r.b));
         }
         Kind::RemoteAnswer => {
             out.push_str(&format!(
@@ -221,6 +226,7 @@ mod tests {
             &words(&[
                 rec(Kind::Setup, 0, 0, 4, 0),
                 rec(Kind::Jobs(How::Claim), 1500, 2500, 0, 3),
+                rec(Kind::Gift, 4000, 4000, 2, 1),
             ]),
         );
         w.records(
@@ -228,6 +234,7 @@ mod tests {
             &words(&[
                 rec(Kind::RemoteAnswer, 1000, 3000, 0, 1),
                 rec(Kind::Jobs(How::Remote), 3000, 3001, 3, 4),
+                rec(Kind::Knock, 3500, 3700, 1, 0),
             ]),
         );
         w.records(1, &[]);
@@ -252,6 +259,21 @@ mod tests {
             (Some(1), Some(3.0))
         );
         assert_eq!(answer["args"]["latency_us"].as_f64(), Some(2.0));
+        let knock = events.iter().find(|e| e["name"] == "knock").expect("knock");
+        assert_eq!(
+            (knock["ts"].as_f64(), knock["args"]["victim"].as_u64()),
+            (Some(3.5), Some(1))
+        );
+        assert_eq!(knock["args"]["latency_us"].as_f64(), Some(0.2));
+        let gift = events.iter().find(|e| e["name"] == "gift").expect("gift");
+        assert_eq!(
+            (
+                gift["pid"].as_u64(),
+                gift["args"]["knocker"].as_u64(),
+                gift["args"]["units"].as_u64()
+            ),
+            (Some(0), Some(2), Some(1))
+        );
         assert_eq!(v["otherData"]["ranks"], 3);
     }
 

@@ -12,7 +12,10 @@
 //!   another node (victim, outcome, units, latency),
 //!   every take started on a rank of another node (victim, how long the
 //!   start took) and every answer to one (victim, units or none, time since
-//!   the take started);
+//!   the take started); where knocks replace takes (see the protocol's
+//!   "Knocks"), every knock started (victim, how long the start took) and,
+//!   on the giver, every gift (knocker, units; the receiver's chunk from
+//!   it is `remote`, the gift word does not say who gave);
 //! - the "no more" answer;
 //! - the setup of each run, with its number of positions `N`.
 //!
@@ -66,8 +69,8 @@ pub(crate) enum How {
     Ahead = 1,
     /// Stolen from a node-mate.
     Steal = 2,
-    /// Units that came from another node (an answer to a take, or a
-    /// direct steal).
+    /// Units that came from another node (an answer to a take, a gift,
+    /// or a direct steal).
     Remote = 3,
     /// The static variant's block.
     Static = 5,
@@ -135,6 +138,11 @@ pub(crate) enum Kind {
     /// Rank `a` of another node answered a take started at `t0` with `b`
     /// units (0: none) at `t1`.
     RemoteAnswer,
+    /// A knock started on rank `a` of another node (`t0..t1`: the start).
+    Knock,
+    /// `b` units given to rank `a` of another node, whose knock this rank
+    /// read (an instant: when the gift's swap started).
+    Gift,
     /// "No more".
     NoMore,
     /// A run was set up with `a` positions.
@@ -149,6 +157,8 @@ impl Kind {
             Kind::Steal(o) => 20 + o as u64,
             Kind::RemoteTake => 30,
             Kind::RemoteAnswer => 31,
+            Kind::Knock => 32,
+            Kind::Gift => 33,
             Kind::NoMore => 40,
             Kind::Setup => 50,
         }
@@ -161,6 +171,8 @@ impl Kind {
             20..=22 => Kind::Steal(Outcome::ALL[(code - 20) as usize]),
             30 => Kind::RemoteTake,
             31 => Kind::RemoteAnswer,
+            32 => Kind::Knock,
+            33 => Kind::Gift,
             40 => Kind::NoMore,
             50 => Kind::Setup,
             _ => return None,
@@ -247,6 +259,18 @@ impl StealLog {
     pub(crate) fn answer(&mut self, t0: u64, victim: usize, units: u64) {
         let t1 = self.now();
         self.push(Kind::RemoteAnswer, t0, t1, victim as u64, units);
+    }
+
+    /// A knock on `victim` (another node) whose start began at `t0`.
+    pub(crate) fn knock(&mut self, t0: u64, victim: usize) {
+        let t1 = self.now();
+        self.push(Kind::Knock, t0, t1, victim as u64, 0);
+    }
+
+    /// `units` given, now, to `knocker` (another node).
+    pub(crate) fn gift(&mut self, knocker: usize, units: u64) {
+        let now = self.now();
+        self.push(Kind::Gift, now, now, knocker as u64, units);
     }
 
     fn push(&mut self, kind: Kind, t0: u64, t1: u64, a: u64, b: u64) {
@@ -406,11 +430,13 @@ mod tests {
         let mut log = StealLog::new(r.origin());
         log.steal(1, 3, Outcome::Retry, 0);
         log.take(2, 7);
+        log.knock(3, 5);
+        log.gift(4, 2);
         r.begin_run(6);
         r.take_steals(&mut log);
         let words: Vec<u64> = r.take_records().iter().flat_map(|r| r.to_words()).collect();
         let mut back = Record::from_words(&words).expect("whole records");
-        assert_eq!(back.len(), 8);
+        assert_eq!(back.len(), 10);
         let setups: Vec<Record> = back
             .iter()
             .copied()
@@ -437,6 +463,12 @@ mod tests {
             (Kind::Steal(Outcome::Retry), 1, 3)
         );
         assert_eq!((back[5].kind, back[5].a), (Kind::RemoteTake, 7));
+        assert_eq!(
+            (back[6].kind, back[6].run, back[6].t0, back[6].a),
+            (Kind::Knock, 1, 3, 5)
+        );
+        assert_eq!((back[7].kind, back[7].a, back[7].b), (Kind::Gift, 4, 2));
+        assert_eq!(back[7].t0, back[7].t1);
         assert!(Record::from_words(&words[1..]).is_none());
         assert!(Record::from_words(&[99, 0, 0, 0, 0, 0]).is_none());
     }

@@ -779,6 +779,12 @@ impl Window {
         let _ = (rank, index);
     }
 
+    /// Whether [`Window::peek_own`] reads with a CPU load (the unified
+    /// memory model, and this rank has memory in the window), not `None`.
+    pub(crate) fn loads_own(&self) -> bool {
+        self.unified && !self.own_base.is_null()
+    }
+
     /// This rank's word `index` read with a CPU load after `MPI_Win_sync`,
     /// or `None` where the memory model is not unified. Only a hint, which
     /// callers confirm with an MPI atomic before acting on it: MPI leaves
@@ -788,12 +794,6 @@ impl Window {
     /// an MPI atomic on one's own word, it never waits for a remote rank
     /// that holds the window (Open MPI 4.1's osc/ucx serializes every
     /// atomic on a window behind a lock that remote ranks take).
-    /// Whether [`Window::peek_own`] reads with a CPU load (the unified
-    /// memory model, and this rank has memory in the window), not `None`.
-    pub(crate) fn loads_own(&self) -> bool {
-        self.unified && !self.own_base.is_null()
-    }
-
     pub(crate) fn peek_own(&self, index: usize) -> Result<Option<u64>> {
         if !self.unified || self.own_base.is_null() {
             return Ok(None);

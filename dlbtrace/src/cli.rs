@@ -49,11 +49,12 @@ const AFTER_LONG_HELP: &str = "\
 OUTPUT:
   gantt writes one SVG: a row per rank (grouped by node), time in ms on x, chunks coloured by how
   they were obtained (claim, ahead, steal, remote, given, static), waits hatched, steals as
-  triangles (filled: success), remote takes as diamonds, 'no more' as a red tick; every bar and
+  triangles (filled: success), remote takes and knocks as diamonds, 'no more' as a red tick; every bar and
   mark has a tooltip. Above 50000 bars and marks, bars narrower than 0.5 px are merged and the
   subtitle says so.
   summary prints the provenance, then per rank: node, jobs, chunks, busy and idle ms, steal
-  attempts, successful steals, remote takes, when 'no more' came; totals, makespan and efficiency
+  attempts, successful steals (gifts counted for their knocker), remote takes and knocks, when
+  'no more' came; totals, makespan and efficiency
   (busy / (ranks x makespan)). --json: one object with the same figures (times in us).
   check prints the problems, one a line, and last 'dlbtrace: OK: ...' or 'dlbtrace: FAIL: ...'.
   Exit status: 0; 1 for a trace that cannot be read, fails the check or lacks the --run asked

@@ -1,7 +1,7 @@
 //! `dlbtrace gantt`: the chart's layout. One row per rank, ordered by node
 //! then rank, under a label and a separator per node; x is time with an axis
 //! in milliseconds. Chunks are bars coloured by how they were obtained,
-//! waits for work hatched bars, steals, remote takes and "no more" marks
+//! waits for work hatched bars, steals, remote takes (and knocks) and "no more" marks
 //! (their look is `legend`'s). Each row is a `<g class="rank"
 //! data-rank="R">`, each bar and mark has a tooltip. Above `LARGE` bars and
 //! marks, narrow ones are merged (`thin`) and the subtitle says so.
@@ -158,11 +158,12 @@ fn plan<'e>(trace: &Trace, events: &[&'e Event], scale: &Scale, large: bool) -> 
             Kind::Jobs { how, .. } => (&mut *bars, how.name()),
             Kind::Idle { .. } => (&mut *bars, IDLE),
             Kind::Steal { outcome, .. } => (&mut *marks, legend::steal_class(*outcome)),
-            Kind::RemoteTake { .. } => (&mut *marks, REMOTE_TAKE),
+            Kind::RemoteTake { .. } | Kind::Knock { .. } => (&mut *marks, REMOTE_TAKE),
             Kind::NoMore => (&mut *marks, NO_MORE),
             // Not drawn: the run's start shows as its first chunk or wait,
-            // and units from an answer as the chunk named "remote".
-            Kind::Setup { .. } | Kind::RemoteAnswer { .. } => continue,
+            // and units from an answer or a gift as the chunk named
+            // "remote" (on the knocker's row).
+            Kind::Setup { .. } | Kind::RemoteAnswer { .. } | Kind::Gift { .. } => continue,
         };
         list.push(Piece {
             x0,
@@ -464,7 +465,7 @@ fn mark_title(rank: u64, g: &Group<&'static str, &Event>) -> String {
         let last = g.items.iter().map(|e| e.ts).fold(e.ts, f64::max);
         let what = match g.key {
             NO_MORE => "no more",
-            REMOTE_TAKE => "remote takes",
+            REMOTE_TAKE => "remote takes and knocks",
             _ => "steal attempts",
         };
         return format!(
@@ -495,6 +496,9 @@ fn mark_title(rank: u64, g: &Group<&'static str, &Event>) -> String {
         }
         Kind::RemoteTake { victim } => {
             format!("{head}: remote take{} at {}", from(victim), at(e.ts))
+        }
+        Kind::Knock { victim, .. } => {
+            format!("{head}: knock{} at {}", from(victim), at(e.ts))
         }
         Kind::NoMore => format!("{head}: no more at {}", at(e.ts)),
         _ => head,

@@ -35,7 +35,7 @@ patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\">\
 
 /// The class of a wait for work.
 pub const IDLE: &str = "idle";
-/// The class of a remote take.
+/// The class of a remote take (and of a knock).
 pub const REMOTE_TAKE: &str = "remote-take";
 /// The class of "no more".
 pub const NO_MORE: &str = "no-more";
@@ -93,7 +93,7 @@ fn entries(other: Option<&str>) -> Vec<(&'static str, String)> {
         ("steal-ok", "steal: success".to_owned()),
         ("steal-empty", "steal: empty".to_owned()),
         ("steal-retry", "steal: retry".to_owned()),
-        (REMOTE_TAKE, "remote take".to_owned()),
+        (REMOTE_TAKE, "remote take or knock".to_owned()),
         (NO_MORE, "no more".to_owned()),
     ]);
     entries

@@ -227,6 +227,14 @@ fn kind(c: &Common) -> Result<Option<Kind>, String> {
         (_, "steal", "remote take") if instant => Kind::RemoteTake {
             victim: uint("victim"),
         },
+        (_, "steal", "knock") if instant => Kind::Knock {
+            victim: uint("victim"),
+            latency_us: arg("latency_us").and_then(Value::as_f64),
+        },
+        (_, "steal", "gift") if instant => Kind::Gift {
+            knocker: uint("knocker"),
+            units: uint("units"),
+        },
         (_, "steal", "remote answer") if instant => Kind::RemoteAnswer {
             victim: uint("victim"),
             units: uint("units"),
@@ -348,6 +356,32 @@ mod tests {
         assert_eq!(t.events[4].kind, Kind::NoMore);
         assert_eq!(t.provenance_text("variant").as_deref(), Some("rma"));
         assert_eq!(t.provenance_text("ranks").as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn knocks_and_gifts() {
+        let t = parse(
+            r#"{"traceEvents":[
+              {"ph":"i","s":"t","cat":"steal","name":"knock","pid":1,"tid":5,"ts":3,"args":{"run":0,"victim":2,"latency_us":0.25}},
+              {"ph":"i","s":"t","cat":"steal","name":"gift","pid":0,"tid":2,"ts":7,"args":{"run":0,"knocker":5,"units":3}}
+            ]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            t.events[0].kind,
+            Kind::Knock {
+                victim: Some(2),
+                latency_us: Some(0.25)
+            }
+        );
+        assert_eq!(
+            t.events[1].kind,
+            Kind::Gift {
+                knocker: Some(5),
+                units: Some(3)
+            }
+        );
+        assert!(t.problems.is_empty(), "{:?}", t.problems);
     }
 
     #[test]

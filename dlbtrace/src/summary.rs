@@ -1,5 +1,5 @@
 //! `dlbtrace summary`: the figures per rank (jobs, chunks, busy and idle
-//! time, steal attempts, successful steals, remote takes, when "no more"
+//! time, steal attempts, successful steals, remote takes (and knocks), when "no more"
 //! came), their totals, the makespan and the efficiency, for one run or
 //! all; printed as a table under the trace's provenance, or as one JSON
 //! object.
@@ -44,7 +44,10 @@ impl Figures {
                 self.steal_attempts += 1;
                 self.steals += u64::from(*outcome == Outcome::Success);
             }
-            Kind::RemoteTake { .. } => self.remote_takes += 1,
+            // A knock is the request that replaces a take where knocks are
+            // made; a gift counts for its knocker (see `summarize`).
+            Kind::RemoteTake { .. } | Kind::Knock { .. } => self.remote_takes += 1,
+            Kind::Gift { .. } => {}
             // A remote take that brought units is a successful steal.
             Kind::RemoteAnswer { units, .. } => {
                 self.steals += u64::from(units.is_some_and(|u| u > 0));
@@ -146,6 +149,17 @@ pub fn summarize(trace: &Trace, run: Option<u64>) -> Summary {
         for e in trace.events_of(run) {
             if let Ok(i) = per_rank.binary_search_by_key(&e.rank, |x| x.0) {
                 per_rank[i].2.add(e);
+            }
+            // A gift with units is a successful steal of its knocker's,
+            // though its giver recorded it.
+            if let Kind::Gift {
+                knocker: Some(knocker),
+                units: Some(units),
+            } = e.kind
+            {
+                if let Ok(i) = per_rank.binary_search_by_key(&knocker, |x| x.0) {
+                    per_rank[i].2.steals += u64::from(units > 0);
+                }
             }
         }
         let mut totals = Figures::default();
@@ -390,6 +404,24 @@ mod tests {
             },
         );
         push(1, 0, 25.0, Kind::NoMore);
+        push(
+            0,
+            1,
+            100.0,
+            Kind::Gift {
+                knocker: Some(1),
+                units: Some(2),
+            },
+        );
+        push(
+            1,
+            1,
+            101.0,
+            Kind::Knock {
+                victim: Some(0),
+                latency_us: Some(1.0),
+            },
+        );
         push(0, 1, 100.0, jobs(0, 2, 20.0));
         push(0, 1, 130.0, Kind::NoMore);
         t
@@ -412,6 +444,15 @@ mod tests {
         // From 10 to 40 (rank 0's chunk): 40 busy over 2 × 30.
         assert_eq!((s.span.start_us, s.span.end_us), (10.0, 40.0));
         assert_eq!(s.span.efficiency, Some(40.0 / 60.0));
+    }
+
+    #[test]
+    fn a_knock_counts_as_a_remote_take_and_a_gift_as_its_knockers_steal() {
+        let s = summarize(&trace(), Some(1));
+        let (giver, knocker) = (&s.ranks[0].2, &s.ranks[1].2);
+        assert_eq!((giver.steals, giver.remote_takes), (0, 0));
+        assert_eq!((knocker.steals, knocker.remote_takes), (1, 1));
+        assert_eq!(knocker.steal_attempts, 0);
     }
 
     #[test]

@@ -149,6 +149,22 @@ pub enum Kind {
         /// The rank taken from.
         victim: Option<u64>,
     },
+    /// A knock on a rank of another node (where knocks replace takes:
+    /// Open MPI 4.1's osc/ucx).
+    Knock {
+        /// The rank knocked on.
+        victim: Option<u64>,
+        /// How long the knock's start took, in microseconds.
+        latency_us: Option<f64>,
+    },
+    /// Units given, by this rank, to a rank of another node that knocked
+    /// on it (the knocker's chunk from them is named "remote").
+    Gift {
+        /// The rank given to.
+        knocker: Option<u64>,
+        /// Units given.
+        units: Option<u64>,
+    },
     /// The answer to a remote take arrived.
     RemoteAnswer {
         /// The rank that answered.

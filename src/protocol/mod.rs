@@ -498,8 +498,8 @@
 //! or, after a torn read of it, two at most. A knock needs its victim to
 //! read the word with a load: on a window whose memory model is not
 //! unified a peek is an atomic, which a word that puts write must not
-//! see, and there hunters take as before. Nor would knocks serve where
-//! starts return at once: Open MPI 4.1's osc/pt2pt keeps a short
+//! see, and there hunters take as before. Nor would knocks serve on Open
+//! MPI 4.1's osc/pt2pt, where starts return at once: it keeps a short
 //! `MPI_Rput` in its origin's buffer for that target and completes its
 //! request at once, so a knock would arrive only once something sends
 //! that buffer (a flush, or a later operation of the knocker's on the

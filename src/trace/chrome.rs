@@ -3,8 +3,9 @@
 //! and chrome://tracing open. One process (`pid`) per node, one thread
 //! (`tid`) per rank, named by metadata events (`ph: "M"`); chunks and
 //! waits are complete events (`ph: "X"`, `ts` and `dur` in microseconds),
-//! steal attempts, takes, "no more" and each run's setup (with its number
-//! of positions) instant events (`ph: "i"`, thread scope).
+//! steal attempts, takes and their answers, knocks, gifts, "no more" and
+//! each run's setup (with its number of positions) instant events
+//! (`ph: "i"`, thread scope).
 
 use super::{Kind, Record};
 use crate::error::{Error, ErrorKind, Result};

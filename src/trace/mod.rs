@@ -14,8 +14,11 @@
 //!   start took) and every answer to one (victim, units or none, time since
 //!   the take started); where knocks replace takes (see the protocol's
 //!   "Knocks"), every knock started (victim, how long the start took) and,
-//!   on the giver, every gift (knocker, units; the receiver's chunk from
-//!   it is `remote`, the gift word does not say who gave);
+//!   on the giver, every gift (knocker, units); a chunk of units that came
+//!   from another node is `remote` whatever brought them (a rank's stash
+//!   does not record where units came from), so units that a gift's swap
+//!   brought back to its giver make a `remote` chunk there too, after no
+//!   take or knock of its own;
 //! - the "no more" answer;
 //! - the setup of each run, with its number of positions `N`.
 //!
@@ -29,8 +32,8 @@
 //! (the `Option`s of the recorder and of the protocol's steal log). On,
 //! a call served from chunks claimed ahead reads the clock once, a call
 //! that visits the shared range twice (more while it waits), and each
-//! appends a 48-byte record; each steal attempt and take reads the clock
-//! twice more. At finalize rank 0 holds one round of the gathered records
+//! appends a 48-byte record; each steal attempt, take and knock reads the
+//! clock twice more, each gift once. At finalize rank 0 holds one round of the gathered records
 //! at a time (at most 256 MiB) and writes them as it goes.
 //! `benches/latency.rs` measures the claim latency with tracing on and off.
 //!

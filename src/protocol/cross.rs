@@ -9,6 +9,7 @@ use crate::atomics::primitive::MODEL_CHECKING;
 use crate::atomics::{Atomics, Pending, Slot, Update};
 use crate::clock::Instant;
 use crate::error::{Error, Result};
+use crate::trace::Start;
 use std::time::Duration;
 
 /// An `Offer` word without a mark.
@@ -390,7 +391,7 @@ impl<A: Atomics> Protocol<A> {
             };
             let mark = Mark::new(self.me(), inbox, run);
             // (On some stacks the start itself waits for the victim.)
-            let traced_at = self.steal_log.as_ref().map(|log| log.now());
+            let traced_at = self.trace_clock();
             let began = (!MODEL_CHECKING && self.look_mode != Looks::First).then(Instant::now);
             let mut swap = self
                 .atomics
@@ -399,9 +400,7 @@ impl<A: Atomics> Protocol<A> {
                 self.note_blocked_start(began, &mut swap)?;
             }
             self.counters.steal_attempts += 1;
-            if let (Some(log), Some(t0)) = (&mut self.steal_log, traced_at) {
-                log.take(t0, victim);
-            }
+            self.trace_started(Start::Take, traced_at, victim);
             self.takes.push(Take {
                 victim,
                 inbox,

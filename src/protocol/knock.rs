@@ -10,6 +10,7 @@ use crate::atomics::primitive::MODEL_CHECKING;
 use crate::atomics::{Atomics, Pending, Slot, Update};
 use crate::clock::Instant;
 use crate::error::{Error, Result};
+use crate::trace::Start;
 use std::time::Duration;
 
 /// A `Gift` word that holds no units.
@@ -131,11 +132,9 @@ impl<A: Atomics> Protocol<A> {
             };
             self.knock_seq = self.knock_seq.wrapping_add(1);
             let knock = knock_bits(me, run, self.knock_seq);
-            let traced_at = self.steal_log.as_ref().map(|log| log.now());
+            let traced_at = self.trace_clock();
             let put = self.atomics.start_knock(victim, Slot::Knock, knock)?;
-            if let (Some(log), Some(t0)) = (&mut self.steal_log, traced_at) {
-                log.knock(t0, victim);
-            }
+            self.trace_started(Start::Knock, traced_at, victim);
             self.counters.steal_attempts += 1;
             self.knocks.push(Knock {
                 victim,

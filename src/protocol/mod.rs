@@ -736,7 +736,7 @@ use crate::atomics::{poll_all, Atomics, Pending, Slot};
 use crate::clock::Instant;
 use crate::error::{Error, Result};
 use crate::rng::Rng;
-use crate::trace::{How, Outcome, StealLog};
+use crate::trace::{How, Outcome, Start, StealLog};
 use idle::{Backoff, Sweep};
 use std::ops::Range;
 use std::time::Duration;
@@ -1088,6 +1088,20 @@ impl<A: Atomics> Protocol<A> {
         self.steal_log.as_deref_mut()
     }
 
+    /// Now on the trace's clock, when tracing: the `t0` of a start that
+    /// [`Self::trace_started`] records once it returned.
+    fn trace_clock(&self) -> Option<u64> {
+        self.steal_log.as_ref().map(|log| log.now())
+    }
+
+    /// Records the start of `what` on `victim` that began at `t0` (from
+    /// [`Self::trace_clock`]; `None` when not tracing).
+    fn trace_started(&mut self, what: Start, t0: Option<u64>, victim: usize) {
+        if let (Some(log), Some(t0)) = (&mut self.steal_log, t0) {
+            log.started(what, t0, victim);
+        }
+    }
+
     /// Where the units the last successful `find_work` returned came from:
     /// [`How::Steal`] (a node-mate's range) or [`How::Remote`] (an answer
     /// or a gift from another node, received during the wait or before it,
@@ -1098,7 +1112,7 @@ impl<A: Atomics> Protocol<A> {
 
     /// One steal attempt on node-mate `victim`, recorded when tracing.
     pub(crate) fn steal(&mut self, victim: usize) -> Result<Steal> {
-        let Some(began) = self.steal_log.as_ref().map(|log| log.now()) else {
+        let Some(began) = self.trace_clock() else {
             return self.steal_untraced(victim);
         };
         let steal = self.steal_untraced(victim)?;

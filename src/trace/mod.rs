@@ -226,6 +226,15 @@ impl Record {
     }
 }
 
+/// A request for units that a rank starts on another node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Start {
+    /// A take: a hunger mark swapped into the victim's offer.
+    Take,
+    /// A knock: a put into the victim's knock word.
+    Knock,
+}
+
 /// The steal attempts the protocol recorded since the dispenser last took
 /// them (the protocol does not know runs or chunks).
 pub(crate) struct StealLog {
@@ -252,22 +261,21 @@ impl StealLog {
         self.push(Kind::Steal(outcome), t0, t1, victim as u64, units);
     }
 
-    /// A take on `victim` (another node) whose start began at `t0`.
-    pub(crate) fn take(&mut self, t0: u64, victim: usize) {
+    /// A take or a knock (`what`) on `victim` (another node) whose start
+    /// began at `t0`; the record spans the start.
+    pub(crate) fn started(&mut self, what: Start, t0: u64, victim: usize) {
         let t1 = self.now();
-        self.push(Kind::RemoteTake, t0, t1, victim as u64, 0);
+        let kind = match what {
+            Start::Take => Kind::RemoteTake,
+            Start::Knock => Kind::Knock,
+        };
+        self.push(kind, t0, t1, victim as u64, 0);
     }
 
     /// `victim` answered the take started at `t0` with `units` (0: none).
     pub(crate) fn answer(&mut self, t0: u64, victim: usize, units: u64) {
         let t1 = self.now();
         self.push(Kind::RemoteAnswer, t0, t1, victim as u64, units);
-    }
-
-    /// A knock on `victim` (another node) whose start began at `t0`.
-    pub(crate) fn knock(&mut self, t0: u64, victim: usize) {
-        let t1 = self.now();
-        self.push(Kind::Knock, t0, t1, victim as u64, 0);
     }
 
     /// `units` given, now, to `knocker` (another node).
@@ -432,8 +440,8 @@ mod tests {
         r.no_more(55);
         let mut log = StealLog::new(r.origin());
         log.steal(1, 3, Outcome::Retry, 0);
-        log.take(2, 7);
-        log.knock(3, 5);
+        log.started(Start::Take, 2, 7);
+        log.started(Start::Knock, 3, 5);
         log.gift(4, 2);
         r.begin_run(6);
         r.take_steals(&mut log);

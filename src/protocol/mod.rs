@@ -830,6 +830,10 @@ pub(crate) struct Protocol<A: Atomics> {
     /// and peeks of the own `Knock` word are loads (see `knocks_now`; set
     /// once, by `set_looks`).
     knocking: bool,
+    /// Whether the hang watchdog's heartbeats are stores read with looks,
+    /// not atomics (see `watchdog`): where ranks knock (set once, by
+    /// `set_looks`, before any beat).
+    heartbeat_published: bool,
     /// While this rank waits in `give_more` for work: since when.
     idle_since: Option<Instant>,
     /// Whether this rank hunted in an earlier round of this idle period
@@ -929,6 +933,7 @@ impl<A: Atomics> Protocol<A> {
             looks: Vec::new(),
             look_mode: Looks::Off,
             knocking: false,
+            heartbeat_published: false,
             idle_since: None,
             hunted_while_idle: false,
             count_look: None,

@@ -7,7 +7,17 @@
 //! A rank that has waited longer than half the timeout reads the others'
 //! heartbeats (request-based reads that it polls, so it never blocks on a
 //! busy rank; a thief blocked in a direct steal, which is for passive RMA,
-//! checks only once the steal returned). A rank whose heartbeat did not
+//! checks only once the steal returned). Where starting an atomic waits
+//! for its target (Open MPI 4.1's osc/ucx over software RMA, where init
+//! chose knocks: the protocol's module doc, "Knocks"), such a read would
+//! block the reader inside its start until the silent rank came back, and
+//! the watchdog would never fire. There the heartbeat is a word no atomic
+//! touches, like `Waiting`: its rank stores it ([`Atomics::publish`]) and
+//! the others read it with looks (`MPI_Rget`, which takes no lock and
+//! returns at once); rank 0's done count is then read only by rank 0.
+//! A look's value is a hint (one that overlaps a store may read any
+//! value): a wrong one makes a rank look alive or waiting until the next
+//! read, 100 ms later at most. A rank whose heartbeat did not
 //! change for the whole timeout, or that did not even answer the read for
 //! that long (on software RMA a
 //! rank outside MPI serves nothing), is *silent*: it stopped calling dlb
@@ -54,6 +64,8 @@ pub(crate) struct Watchdog {
     next_sample: Instant,
     /// Ends the job (`MPI_Abort` in the library) after the report.
     on_hang: fn() -> !,
+    /// This rank's heartbeat, where it is published (see the module doc).
+    beats: u64,
 }
 
 impl Watchdog {
@@ -68,6 +80,7 @@ impl Watchdog {
             done: Seen::default(),
             next_sample: now,
             on_hang,
+            beats: 0,
         }
     }
 
@@ -106,7 +119,7 @@ impl<A: Atomics> Protocol<A> {
         let now = Instant::now();
         if w.beat_due(now) {
             w.last_beat = now;
-            beat(&self.atomics, 2)?;
+            self.beat(2)?;
         }
         Ok(())
     }
@@ -124,7 +137,7 @@ impl<A: Atomics> Protocol<A> {
             seen.value = None;
         }
         // A beat, and odd from now on.
-        beat(&self.atomics, 3)?;
+        self.beat(3)?;
         Ok(())
     }
 
@@ -141,7 +154,7 @@ impl<A: Atomics> Protocol<A> {
             .chain(std::iter::once(&mut w.done))
             .filter_map(|s| s.read.take().map(|(p, _)| p));
         self.in_flight.extend(reads);
-        beat(&self.atomics, 1)?;
+        self.beat(1)?;
         Ok(())
     }
 
@@ -157,21 +170,26 @@ impl<A: Atomics> Protocol<A> {
         let now = Instant::now();
         if w.beat_due(now) {
             w.last_beat = now;
-            beat(&self.atomics, 2)?;
+            self.beat(2)?;
         }
+        let w = self.watchdog.as_mut().expect("checked above");
         let waited = now.duration_since(since);
         if waited < w.timeout / 2 || now < w.next_sample {
             return Ok(());
         }
         w.next_sample = now + (w.timeout / 16).min(Duration::from_millis(100));
         let me = self.atomics.rank();
-        let w = self.watchdog.as_mut().expect("checked above");
+        let looks = self.heartbeat_published;
         for (rank, seen) in w.seen.iter_mut().enumerate() {
             if rank != me {
-                sample(&self.atomics, rank, Slot::Heartbeat, seen, now)?;
+                sample(&self.atomics, rank, Slot::Heartbeat, looks, seen, now)?;
             }
         }
-        sample(&self.atomics, 0, Slot::Done, &mut w.done, now)?;
+        if !looks {
+            sample(&self.atomics, 0, Slot::Done, false, &mut w.done, now)?;
+        } else if me == 0 {
+            w.done.value = Some((self.atomics.peek(Slot::Done)?, now));
+        }
         if waited < w.timeout {
             return Ok(());
         }
@@ -224,6 +242,10 @@ impl<A: Atomics> Protocol<A> {
                 d.wrapping_sub(self.done_base),
                 self.total
             ),
+            None if self.heartbeat_published => {
+                "rank 0's done counter not read (starts wait for their target on this MPI)"
+                    .to_owned()
+            }
             None => "rank 0's done counter did not answer".to_owned(),
         };
         let _ = writeln!(
@@ -256,18 +278,32 @@ impl<A: Atomics> Protocol<A> {
     }
 }
 
-/// Adds `n` to this rank's heartbeat word (see the module doc for what
-/// adding 1, 2 and 3 means).
-fn beat(atomics: &impl Atomics, n: u64) -> Result<()> {
-    atomics.fetch_add(atomics.rank(), Slot::Heartbeat, n)?;
-    Ok(())
+impl<A: Atomics> Protocol<A> {
+    /// Adds `n` to this rank's heartbeat word (see the module doc for what
+    /// adding 1, 2 and 3 means): an add, or where heartbeats are published,
+    /// a store of the new value.
+    fn beat(&mut self, n: u64) -> Result<()> {
+        let Some(w) = &mut self.watchdog else {
+            return Ok(());
+        };
+        w.beats = w.beats.wrapping_add(n);
+        if self.heartbeat_published {
+            self.atomics.publish(Slot::Heartbeat, w.beats)?;
+        } else {
+            self.atomics
+                .fetch_add(self.atomics.rank(), Slot::Heartbeat, n)?;
+        }
+        Ok(())
+    }
 }
 
-/// Polls `seen`'s read of `rank`'s `slot`, or starts one.
+/// Polls `seen`'s read of `rank`'s `slot`, or starts one: a look (see the
+/// module doc) if `look`, else an atomic read.
 fn sample<A: Atomics>(
     atomics: &A,
     rank: usize,
     slot: Slot,
+    look: bool,
     seen: &mut Seen,
     now: Instant,
 ) -> Result<()> {
@@ -280,7 +316,12 @@ fn sample<A: Atomics>(
             seen.value = Some((value, now));
         }
     }
-    seen.read = Some((atomics.start(rank, slot, Update::Read)?, now));
+    let read = if look {
+        atomics.start_look(rank, slot)?
+    } else {
+        atomics.start(rank, slot, Update::Read)?
+    };
+    seen.read = Some((read, now));
     Ok(())
 }
 
@@ -298,6 +339,7 @@ fn silent_for(seen: &Seen, now: Instant) -> Option<Duration> {
 mod tests {
     use super::*;
     use crate::atomics::LocalAtomics;
+    use crate::protocol::cross::Looks;
     use std::panic::{catch_unwind, AssertUnwindSafe};
 
     const TIMEOUT: Duration = Duration::from_millis(40);
@@ -311,6 +353,24 @@ mod tests {
         let mut ranks = LocalAtomics::group(2).into_iter().map(|a| {
             let mut p = Protocol::new(a, 1);
             p.set_timeout(Some(TIMEOUT), fired);
+            p
+        });
+        let (mut waiting, other) = (ranks.next().unwrap(), ranks.next().unwrap());
+        waiting.wait_begins("in a test").unwrap();
+        (waiting, other)
+    }
+
+    /// Two ranks on two nodes (operations across them are served only when
+    /// their target calls `progress`), with heartbeats published and read
+    /// with looks where init chose knocks (`knocks`); rank 0 starts waiting.
+    fn pair_on_two_nodes(knocks: bool) -> (Protocol<LocalAtomics>, Protocol<LocalAtomics>) {
+        let mut ranks = LocalAtomics::nodes(2, 1).into_iter().map(|a| {
+            let mut p = Protocol::new(a, 1);
+            p.set_timeout(Some(TIMEOUT), fired);
+            if knocks {
+                p.set_looks(Looks::First);
+            }
+            assert_eq!(p.heartbeat_published, knocks);
             p
         });
         let (mut waiting, other) = (ranks.next().unwrap(), ranks.next().unwrap());
@@ -361,5 +421,38 @@ mod tests {
         assert_eq!(beat(&waiting).unwrap() % 2, 1);
         waiting.wait_ends().unwrap();
         assert_eq!(beat(&waiting).unwrap() % 2, 0);
+    }
+
+    #[test]
+    fn a_silent_rank_on_another_node_is_found_with_either_heartbeat() {
+        for knocks in [false, true] {
+            let (mut waiting, _silent) = pair_on_two_nodes(knocks);
+            assert!(watch_for(&mut waiting, 100, || {}), "knocks: {knocks}");
+        }
+    }
+
+    #[test]
+    fn a_rank_on_another_node_that_keeps_calling_dlb_is_not_a_hang_with_either_heartbeat() {
+        for knocks in [false, true] {
+            let (mut waiting, mut busy) = pair_on_two_nodes(knocks);
+            let fired = watch_for(&mut waiting, 40, || {
+                busy.alive().unwrap();
+                busy.atomics.progress().unwrap();
+            });
+            assert!(!fired, "knocks: {knocks}");
+        }
+    }
+
+    #[test]
+    fn a_published_heartbeat_is_odd_while_waiting_and_read_by_looks() {
+        let (mut waiting, other) = pair_on_two_nodes(true);
+        let look = |p: &Protocol<LocalAtomics>| {
+            let mut read = other.atomics.start_look(p.me(), Slot::Heartbeat).unwrap();
+            p.atomics.progress().unwrap();
+            read.poll().unwrap().expect("served")
+        };
+        assert_eq!(look(&waiting) % 2, 1);
+        waiting.wait_ends().unwrap();
+        assert_eq!(look(&waiting) % 2, 0);
     }
 }

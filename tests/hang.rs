@@ -9,8 +9,12 @@ mod common;
 use common::{is_child, mpiexec};
 use std::time::{Duration, Instant};
 
-/// The rank that goes silent.
+/// The rank that goes silent, unless `DLB_TEST_SILENT_RANK` names another.
 const SILENT: usize = 1;
+
+fn silent_rank() -> usize {
+    std::env::var("DLB_TEST_SILENT_RANK").map_or(SILENT, |r| r.parse().unwrap())
+}
 
 #[test]
 fn hang_child() {
@@ -20,15 +24,16 @@ fn hang_child() {
     let _mpi = dlb::Mpi::init().unwrap();
     let mut dlb = dlb::Dlb::init().unwrap();
     let me = dlb.rank();
+    let silent = silent_rank();
     let in_setup = std::env::var("DLB_TEST_SILENT_IN").is_ok_and(|v| v == "setup");
-    if in_setup && me == SILENT {
+    if in_setup && me == silent {
         std::thread::sleep(Duration::from_secs(30));
     }
     let mut run = dlb.setup(20_000).unwrap();
     let mut chunks = 0;
     while let Some(_ids) = run.give_more(4).unwrap() {
         chunks += 1;
-        if !in_setup && me == SILENT && chunks == 3 {
+        if !in_setup && me == silent && chunks == 3 {
             // Holds its chunk and calls nothing: a rank stuck in its own code.
             std::thread::sleep(Duration::from_secs(30));
         }
@@ -38,6 +43,10 @@ fn hang_child() {
 /// Runs the child on 3 ranks with `env`; asserts the job failed within
 /// 15 s and a waiting rank named the silent one.
 fn assert_watchdog_ends(env: &[(&str, &str)]) {
+    let silent: usize = env
+        .iter()
+        .find(|(k, _)| *k == "DLB_TEST_SILENT_RANK")
+        .map_or(SILENT, |(_, r)| r.parse().unwrap());
     let exe = std::env::current_exe().unwrap();
     let args = ["hang_child", "--exact", "--nocapture", "--test-threads=1"];
     let mut all_env = vec![("DLB_TEST_CHILD", "1"), ("DLB_TIMEOUT", "3")];
@@ -55,8 +64,8 @@ fn assert_watchdog_ends(env: &[(&str, &str)]) {
         "the job took {took:?} to end with {env:?}:\n{text}"
     );
     assert!(
-        text.contains(&format!("silent: rank {SILENT} ")),
-        "no rank named rank {SILENT} as silent with {env:?}:\n{text}"
+        text.contains(&format!("silent: rank {silent} ")),
+        "no rank named rank {silent} as silent with {env:?}:\n{text}"
     );
     let report = text
         .lines()
@@ -75,6 +84,16 @@ fn a_rank_silent_in_its_own_code_is_named_and_the_job_ends() {
         return;
     }
     assert_watchdog_ends(&[]);
+}
+
+/// Rank 0, which holds the done count that the others' counts go to, and
+/// which ends runs across nodes.
+#[test]
+fn rank_0_silent_in_its_own_code_is_named_and_the_job_ends() {
+    if is_child() {
+        return;
+    }
+    assert_watchdog_ends(&[("DLB_TEST_SILENT_RANK", "0")]);
 }
 
 /// On MPI atomics; under `OMPI_MCA_osc=pt2pt` (software RMA) the silent

@@ -11,10 +11,18 @@
 
 use super::primitive::{Arc, AtomicU64, Condvar, Mutex, Ordering::SeqCst, MODEL_CHECKING};
 use super::{Atomics, Level, Pending, Slot, Update, WORDS_PER_RANK};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::protocol::Topology;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64 as StdAtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64 as StdAtomicU64, AtomicU8, Ordering::Relaxed};
+
+/// Kinds of access a word has seen (see `LocalAtomics::note`): an atomic
+/// (compare-and-swap, add, swap, atomic read; MPI atomics on MPI windows),
+/// or a plain store ([`Atomics::publish`], [`Atomics::start_knock`]: a
+/// store or an `MPI_Put`). Gets (glances, looks) and peeks (loads of one's
+/// own word) are neither.
+const ATOMIC: u8 = 1;
+const STORE: u8 = 2;
 
 /// Whether swapping `new` over `old` in `slot` moves units: only an
 /// inbox or gift word that receives or gives up units (anything but
@@ -69,6 +77,11 @@ pub(crate) struct LocalAtomics {
     /// Peeks of the `Knock` word made by this view, and the value of the
     /// last one.
     knock_peeks: Arc<(StdAtomicU64, StdAtomicU64)>,
+    /// The kinds of access each word has seen (`ATOMIC`, `STORE`).
+    kinds: Arc<Vec<AtomicU8>>,
+    /// Slots (bit `slot as u32`) on which this view refuses atomics with
+    /// an error (see `with_atomics_refused`).
+    refused: u32,
 }
 
 impl LocalAtomics {
@@ -88,6 +101,11 @@ impl LocalAtomics {
         let queues = Arc::new((0..size).map(|_| Mutex::new(VecDeque::new())).collect());
         let writes = Arc::new((Mutex::new(0), Condvar::new()));
         let content = Arc::new(StdAtomicU64::new(0));
+        let kinds = Arc::new(
+            (0..size * WORDS_PER_RANK)
+                .map(|_| AtomicU8::new(0))
+                .collect(),
+        );
         (0..size)
             .map(|rank| LocalAtomics {
                 words: Arc::clone(&words),
@@ -99,8 +117,45 @@ impl LocalAtomics {
                 glances: Arc::new((StdAtomicU64::new(0), StdAtomicU64::new(0))),
                 noisy_knocks: false,
                 knock_peeks: Arc::new((StdAtomicU64::new(0), StdAtomicU64::new(0))),
+                kinds: Arc::clone(&kinds),
+                refused: 0,
             })
             .collect()
+    }
+
+    /// This view, which fails every atomic on `slots` (of any rank) with
+    /// an error: for tests of code that must reach a word only with stores
+    /// and gets where starting an atomic would wait for its target.
+    #[cfg(all(test, not(any(dlb_loom, dlb_shuttle))))]
+    pub(crate) fn with_atomics_refused(mut self, slots: &[Slot]) -> LocalAtomics {
+        for &slot in slots {
+            self.refused |= 1 << slot as u32;
+        }
+        self
+    }
+
+    /// Records an access of `kind` to `target`'s `slot`; panics if the word
+    /// has now seen both atomics and plain stores, which MPI leaves
+    /// undefined (MPI-3.1 §11.7: a put and an accumulate on one location
+    /// conflict) and which dlb never makes.
+    fn note(&self, target: usize, slot: Slot, kind: u8) {
+        let before = self.kinds[target * WORDS_PER_RANK + slot.index()].fetch_or(kind, Relaxed);
+        assert!(
+            before | kind != ATOMIC | STORE,
+            "rank {target}'s {slot:?} word saw both atomics and plain stores"
+        );
+    }
+
+    /// Records an atomic on `target`'s `slot`, or refuses it (see
+    /// `with_atomics_refused`).
+    fn atomic(&self, target: usize, slot: Slot) -> Result<()> {
+        if self.refused & (1 << slot as u32) != 0 {
+            return Err(Error::internal(format!(
+                "an atomic on rank {target}'s {slot:?} word, which this test refuses"
+            )));
+        }
+        self.note(target, slot, ATOMIC);
+        Ok(())
     }
 
     /// This view, with glances that are one time in three stale and one in
@@ -134,6 +189,26 @@ impl LocalAtomics {
         &self.words[target * WORDS_PER_RANK + slot.index()]
     }
 
+    /// Applies `update` to `target`'s `slot` at once where that is shared
+    /// memory (node-level words, node-mates' words), else queues it at
+    /// `target` until its next `progress`.
+    fn queue(&self, target: usize, slot: Slot, update: Update) -> Pending {
+        if slot.level() == Level::Node || self.topology.is_mate(target) {
+            let old = self.apply(self.word(target, slot), slot, update);
+            self.wrote();
+            return Pending::ready(old);
+        }
+        let ticket = Ticket(Arc::new(Mutex::new(None)));
+        self.queues[target].lock().unwrap().push_back(Queued {
+            word: target * WORDS_PER_RANK + slot.index(),
+            slot,
+            update,
+            ticket: ticket.clone(),
+        });
+        self.wrote();
+        Pending::local(ticket)
+    }
+
     fn apply(&self, word: &AtomicU64, slot: Slot, update: Update) -> u64 {
         let (old, moved) = match update {
             Update::Add(d) => (word.fetch_add(d, SeqCst), d != 0),
@@ -155,6 +230,7 @@ impl Atomics for LocalAtomics {
         &self.topology
     }
     fn compare_and_swap(&self, target: usize, slot: Slot, expected: u64, new: u64) -> Result<u64> {
+        self.atomic(target, slot)?;
         let w = self.word(target, slot);
         let old = w
             .compare_exchange(expected, new, SeqCst, SeqCst)
@@ -166,6 +242,7 @@ impl Atomics for LocalAtomics {
         Ok(old)
     }
     fn fetch_add(&self, target: usize, slot: Slot, delta: u64) -> Result<u64> {
+        self.atomic(target, slot)?;
         let old = self.word(target, slot).fetch_add(delta, SeqCst);
         if delta != 0 {
             self.content.fetch_add(1, Relaxed);
@@ -174,6 +251,7 @@ impl Atomics for LocalAtomics {
         Ok(old)
     }
     fn swap(&self, target: usize, slot: Slot, new: u64) -> Result<u64> {
+        self.atomic(target, slot)?;
         let old = self.word(target, slot).swap(new, SeqCst);
         if moves_units(slot, old, new) {
             self.content.fetch_add(1, Relaxed);
@@ -201,13 +279,15 @@ impl Atomics for LocalAtomics {
         Ok(value)
     }
     fn read(&self, target: usize, slot: Slot) -> Result<u64> {
+        self.atomic(target, slot)?;
         Ok(self.word(target, slot).load(SeqCst))
     }
+    /// A load of the own word, as on MPI windows (no atomic).
     fn peek(&self, slot: Slot) -> Result<u64> {
-        if !self.noisy_knocks || slot != Slot::Knock {
-            return self.load(self.rank(), slot);
-        }
         let now = self.word(self.rank(), slot).load(SeqCst);
+        if !self.noisy_knocks || slot != Slot::Knock {
+            return Ok(now);
+        }
         let (count, last) = &*self.knock_peeks;
         let before = last.swap(now, Relaxed);
         Ok(match count.fetch_add(1, Relaxed) % 3 {
@@ -219,32 +299,22 @@ impl Atomics for LocalAtomics {
     /// A look is a read queued at its target like any operation on another
     /// node's word: it completes when the target serves it.
     fn start_look(&self, target: usize, slot: Slot) -> Result<Pending> {
-        self.start(target, slot, Update::Read)
+        Ok(self.queue(target, slot, Update::Read))
     }
     fn start_knock(&self, target: usize, slot: Slot, value: u64) -> Result<Pending> {
         // (A put is a store: here one queued at the target like every
         // operation across nodes; its result is not read.)
-        self.start(target, slot, Update::Swap(value))
+        self.note(target, slot, STORE);
+        Ok(self.queue(target, slot, Update::Swap(value)))
     }
     fn publish(&self, slot: Slot, value: u64) -> Result<bool> {
+        self.note(self.rank(), slot, STORE);
         self.word(self.rank(), slot).store(value, SeqCst);
         Ok(true)
     }
     fn start(&self, target: usize, slot: Slot, update: Update) -> Result<Pending> {
-        if slot.level() == Level::Node || self.topology.is_mate(target) {
-            let old = self.apply(self.word(target, slot), slot, update);
-            self.wrote();
-            return Ok(Pending::ready(old));
-        }
-        let ticket = Ticket(Arc::new(Mutex::new(None)));
-        self.queues[target].lock().unwrap().push_back(Queued {
-            word: target * WORDS_PER_RANK + slot.index(),
-            slot,
-            update,
-            ticket: ticket.clone(),
-        });
-        self.wrote();
-        Ok(Pending::local(ticket))
+        self.atomic(target, slot)?;
+        Ok(self.queue(target, slot, update))
     }
     fn progress(&self) -> Result<()> {
         loop {
@@ -274,5 +344,43 @@ impl Atomics for LocalAtomics {
                 now = changed.wait(now).unwrap();
             }
         }
+    }
+}
+
+#[cfg(all(test, not(any(dlb_loom, dlb_shuttle))))]
+mod tests {
+    use super::*;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    #[test]
+    fn a_word_that_sees_atomics_and_stores_is_a_bug() {
+        let a = LocalAtomics::nodes(2, 1).remove(0);
+        // Stores and gets on one word, atomics and gets on another: fine.
+        a.publish(Slot::Waiting, 1).unwrap();
+        a.start_look(1, Slot::Waiting).unwrap();
+        a.start_knock(1, Slot::Knock, 5).unwrap();
+        a.peek(Slot::Knock).unwrap();
+        a.fetch_add(0, Slot::Done, 1).unwrap();
+        a.glance(0, Slot::Done).unwrap();
+        a.peek(Slot::Done).unwrap();
+        // An atomic on a stored word, a store on an atomic word: panics.
+        let mixed = |f: &dyn Fn()| catch_unwind(AssertUnwindSafe(f)).is_err();
+        assert!(mixed(&|| drop(a.start(1, Slot::Knock, Update::Read))));
+        assert!(mixed(&|| drop(a.publish(Slot::Done, 2))));
+    }
+
+    #[test]
+    fn refused_atomics_are_errors() {
+        let a = LocalAtomics::group(2)
+            .remove(0)
+            .with_atomics_refused(&[Slot::Heartbeat]);
+        assert!(a.fetch_add(1, Slot::Heartbeat, 2).is_err());
+        assert!(a.start(1, Slot::Heartbeat, Update::Read).is_err());
+        assert!(a.publish(Slot::Heartbeat, 2).unwrap());
+        assert_eq!(
+            a.start_look(1, Slot::Heartbeat).unwrap().poll().unwrap(),
+            Some(0)
+        );
+        assert!(a.fetch_add(1, Slot::Done, 2).is_ok());
     }
 }

@@ -96,7 +96,10 @@ pub(crate) enum Slot {
     Done,
     /// The rank's heartbeat, written only when a hang timeout is set (see
     /// `protocol::watchdog`): twice the beats so far, plus one while the
-    /// rank waits inside dlb. Add only.
+    /// rank waits inside dlb. Add only, except where init chose knocks
+    /// (starts wait for their targets): there, on every rank, the rank
+    /// stores it with [`Atomics::publish`] and others read it with looks,
+    /// and no atomic touches it.
     Heartbeat,
     /// 1 while the rank waits in `give_more` for work, 2 while its own
     /// range is empty otherwise (it computes its last units, or was told

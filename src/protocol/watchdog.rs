@@ -1,32 +1,41 @@
 //! The hang watchdog (`DLB_TIMEOUT`, `Builder::timeout`): off by default,
 //! and then it costs nothing. When on, every rank keeps a heartbeat word
-//! (`Slot::Heartbeat`): it adds 2 at most every `timeout / 8` while it calls
-//! into dlb, and keeps the word odd while it waits inside dlb (for work in
-//! `give_more`, for the others in `setup`), even while it works outside.
+//! (`Slot::Heartbeat`): it adds 2 (or stores the sum, below) at most every
+//! `timeout / 8` while it calls into dlb, and keeps the word odd while it
+//! waits inside dlb (for work in `give_more`, for the others in `setup`),
+//! even while it works outside.
 //!
 //! A rank that has waited longer than half the timeout reads the others'
 //! heartbeats (request-based reads that it polls, so it never blocks on a
 //! busy rank; a thief blocked in a direct steal, which is for passive RMA,
-//! checks only once the steal returned). Where starting an atomic waits
-//! for its target (Open MPI 4.1's osc/ucx over software RMA, where init
-//! chose knocks: the protocol's module doc, "Knocks"), such a read would
-//! block the reader inside its start until the silent rank came back, and
-//! the watchdog would never fire. There the heartbeat is a word no atomic
-//! touches, like `Waiting`: its rank stores it ([`Atomics::publish`]) and
-//! the others read it with looks (`MPI_Rget`, which takes no lock and
-//! returns at once); rank 0's done count is then read only by rank 0.
-//! A look's value is a hint (one that overlaps a store may read any
-//! value): a wrong one makes a rank look alive or waiting until the next
-//! read, 100 ms later at most. A rank whose heartbeat did not
+//! checks only once the steal returned). A rank whose heartbeat did not
 //! change for the whole timeout, or that did not even answer the read for
-//! that long (on software RMA a
-//! rank outside MPI serves nothing), is *silent*: it stopped calling dlb
-//! while others wait for it. A rank that waited longer than the timeout and
-//! sees a silent rank prints what it knows (its run, its range, the jobs
-//! the run still misses, every rank's last heartbeat) to stderr, waits a
-//! second so the other waiting ranks can print theirs, and aborts the job
-//! with `MPI_Abort`. So does a rank that waited four timeouts while every
-//! rank waited too: no rank holds work, yet the run did not end.
+//! that long (on software RMA a rank outside MPI serves nothing), is
+//! *silent*: it stopped calling dlb while others wait for it. A rank that
+//! waited longer than the timeout and sees a silent rank prints what it
+//! knows (its run, its range, the jobs the run still misses, every rank's
+//! last heartbeat) to stderr, waits a second so the other waiting ranks
+//! can print theirs, and aborts the job with `MPI_Abort`. So does a rank
+//! that waited four timeouts while every rank waited too: no rank holds
+//! work, yet the run did not end.
+//!
+//! Where starting an atomic waits for its target (Open MPI 4.1's osc/ucx
+//! over software RMA, where init chose knocks: the protocol's module doc,
+//! "Knocks"), an atomic read would block the reader inside its start until
+//! the silent rank came back, and the watchdog would never fire. There the
+//! heartbeat is a word no atomic touches, like `Waiting`: its rank stores
+//! it ([`Atomics::publish`]) and the others read it with looks (`MPI_Rget`,
+//! which takes no lock and returns at once); rank 0's done count is then
+//! read only by rank 0. A look's value is a hint (one that overlaps a store
+//! may read any value): a wrong one makes a rank look alive or waiting
+//! until the next read, 100 ms later at most. Where knocks are not chosen
+//! (direct steals; a window whose memory model is not unified) the reads
+//! stay atomics. The protocol's own starts on another node's words come
+//! after looks that found their target in `give_more` (counts) or go to a
+//! rank that is in the run and has not been told (gifts, notices); one
+//! that reaches a rank which went silent just after it served the look
+//! waits inside MPI with that rank, and then that waiting rank's watchdog
+//! cannot fire (the others' still do).
 //!
 //! A job longer than the timeout looks like a hang: set the timeout above
 //! the longest job. Collectives outside `setup` (statistics, finalize) and
@@ -362,9 +371,15 @@ mod tests {
 
     /// Two ranks on two nodes (operations across them are served only when
     /// their target calls `progress`), with heartbeats published and read
-    /// with looks where init chose knocks (`knocks`); rank 0 starts waiting.
+    /// with looks where init chose knocks (`knocks`), and then no atomic
+    /// on a heartbeat, nor on rank 0's done count (an error if made: where
+    /// knocks are made, such a start would wait for a silent target); rank
+    /// 0 starts waiting.
     fn pair_on_two_nodes(knocks: bool) -> (Protocol<LocalAtomics>, Protocol<LocalAtomics>) {
-        let mut ranks = LocalAtomics::nodes(2, 1).into_iter().map(|a| {
+        let mut ranks = LocalAtomics::nodes(2, 1).into_iter().map(|mut a| {
+            if knocks {
+                a = a.with_atomics_refused(&[Slot::Heartbeat, Slot::Done]);
+            }
             let mut p = Protocol::new(a, 1);
             p.set_timeout(Some(TIMEOUT), fired);
             if knocks {

@@ -9,12 +9,8 @@ mod common;
 use common::{is_child, mpiexec};
 use std::time::{Duration, Instant};
 
-/// The rank that goes silent, unless `DLB_TEST_SILENT_RANK` names another.
+/// The rank that goes silent in most tests.
 const SILENT: usize = 1;
-
-fn silent_rank() -> usize {
-    std::env::var("DLB_TEST_SILENT_RANK").map_or(SILENT, |r| r.parse().unwrap())
-}
 
 #[test]
 fn hang_child() {
@@ -24,7 +20,10 @@ fn hang_child() {
     let _mpi = dlb::Mpi::init().unwrap();
     let mut dlb = dlb::Dlb::init().unwrap();
     let me = dlb.rank();
-    let silent = silent_rank();
+    let silent: usize = std::env::var("DLB_TEST_SILENT_RANK")
+        .unwrap()
+        .parse()
+        .unwrap();
     let in_setup = std::env::var("DLB_TEST_SILENT_IN").is_ok_and(|v| v == "setup");
     if in_setup && me == silent {
         std::thread::sleep(Duration::from_secs(30));
@@ -40,16 +39,17 @@ fn hang_child() {
     }
 }
 
-/// Runs the child on 3 ranks with `env`; asserts the job failed within
-/// 15 s and a waiting rank named the silent one.
-fn assert_watchdog_ends(env: &[(&str, &str)]) {
-    let silent: usize = env
-        .iter()
-        .find(|(k, _)| *k == "DLB_TEST_SILENT_RANK")
-        .map_or(SILENT, |(_, r)| r.parse().unwrap());
+/// Runs the child on 3 ranks with `env`, rank `silent` going silent;
+/// asserts the job failed within 15 s and a waiting rank named it.
+fn assert_watchdog_ends(silent: usize, env: &[(&str, &str)]) {
     let exe = std::env::current_exe().unwrap();
     let args = ["hang_child", "--exact", "--nocapture", "--test-threads=1"];
-    let mut all_env = vec![("DLB_TEST_CHILD", "1"), ("DLB_TIMEOUT", "3")];
+    let silent_rank = silent.to_string();
+    let mut all_env = vec![
+        ("DLB_TEST_CHILD", "1"),
+        ("DLB_TIMEOUT", "3"),
+        ("DLB_TEST_SILENT_RANK", &silent_rank),
+    ];
     all_env.extend_from_slice(env);
     let started = Instant::now();
     let job = mpiexec(3, &exe.to_string_lossy(), &args, &all_env);
@@ -83,7 +83,7 @@ fn a_rank_silent_in_its_own_code_is_named_and_the_job_ends() {
     if is_child() {
         return;
     }
-    assert_watchdog_ends(&[]);
+    assert_watchdog_ends(SILENT, &[]);
 }
 
 /// Rank 0, which holds the done count that the others' counts go to, and
@@ -93,7 +93,7 @@ fn rank_0_silent_in_its_own_code_is_named_and_the_job_ends() {
     if is_child() {
         return;
     }
-    assert_watchdog_ends(&[("DLB_TEST_SILENT_RANK", "0")]);
+    assert_watchdog_ends(0, &[]);
 }
 
 /// On MPI atomics; under `OMPI_MCA_osc=pt2pt` (software RMA) the silent
@@ -103,7 +103,7 @@ fn a_silent_rank_on_mpi_atomics() {
     if is_child() {
         return;
     }
-    assert_watchdog_ends(&[("DLB_ATOMICS", "mpi")]);
+    assert_watchdog_ends(SILENT, &[("DLB_ATOMICS", "mpi")]);
 }
 
 #[test]
@@ -111,7 +111,10 @@ fn a_silent_rank_on_simulated_nodes() {
     if is_child() {
         return;
     }
-    assert_watchdog_ends(&[("DLB_ATOMICS", "hybrid"), ("DLB_RANKS_PER_NODE", "1")]);
+    assert_watchdog_ends(
+        SILENT,
+        &[("DLB_ATOMICS", "hybrid"), ("DLB_RANKS_PER_NODE", "1")],
+    );
 }
 
 #[test]
@@ -119,5 +122,5 @@ fn a_rank_that_never_comes_to_setup_is_named_and_the_job_ends() {
     if is_child() {
         return;
     }
-    assert_watchdog_ends(&[("DLB_TEST_SILENT_IN", "setup")]);
+    assert_watchdog_ends(SILENT, &[("DLB_TEST_SILENT_IN", "setup")]);
 }

@@ -506,9 +506,6 @@ impl<A: Atomics> Protocol<A> {
         self.look_mode = looks;
         // (Knocks need loads of one's own knock word: see `knocks_now`.)
         self.knocking = looks == Looks::First && self.atomics.peeks_are_loads(Slot::Knock);
-        // (Where starts wait for their targets the watchdog's reads must
-        // not: see `watchdog`. Published where looks can read the word.)
-        self.heartbeat_published = self.knocking;
     }
 
     /// Records a claim of `units` for [`Protocol::publish_own_range`].

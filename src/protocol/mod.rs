@@ -828,12 +828,9 @@ pub(crate) struct Protocol<A: Atomics> {
     /// Whether ranks knock instead of taking, and read knocks and gifts
     /// (see "Knocks"): where init chose [`Looks::First`], on every rank,
     /// and peeks of the own `Knock` word are loads (see `knocks_now`; set
-    /// once, by `set_looks`).
+    /// once, by `set_looks`). Also where the watchdog's heartbeats are
+    /// published (see `watchdog`).
     knocking: bool,
-    /// Whether the hang watchdog's heartbeats are stores read with looks,
-    /// not atomics (see `watchdog`): where ranks knock (set once, by
-    /// `set_looks`, before any beat).
-    heartbeat_published: bool,
     /// While this rank waits in `give_more` for work: since when.
     idle_since: Option<Instant>,
     /// Whether this rank hunted in an earlier round of this idle period
@@ -933,7 +930,6 @@ impl<A: Atomics> Protocol<A> {
             looks: Vec::new(),
             look_mode: Looks::Off,
             knocking: false,
-            heartbeat_published: false,
             idle_since: None,
             hunted_while_idle: false,
             count_look: None,

@@ -108,6 +108,31 @@ fn state(value: u64) -> &'static str {
 }
 
 impl<A: Atomics> Protocol<A> {
+    /// Whether heartbeats are stores read with looks rather than atomics
+    /// (see the module doc): where ranks knock, which init decides once,
+    /// the same on every rank, before any beat.
+    fn heartbeats_published(&self) -> bool {
+        self.knocks_now()
+    }
+
+    /// Adds `n` to this rank's heartbeat word (see the module doc for what
+    /// adding 1, 2 and 3 means): an add, or where heartbeats are published,
+    /// a store of the new value.
+    fn beat(&mut self, n: u64) -> Result<()> {
+        let published = self.heartbeats_published();
+        let Some(w) = &mut self.watchdog else {
+            return Ok(());
+        };
+        w.beats = w.beats.wrapping_add(n);
+        if published {
+            self.atomics.publish(Slot::Heartbeat, w.beats)?;
+        } else {
+            self.atomics
+                .fetch_add(self.atomics.rank(), Slot::Heartbeat, n)?;
+        }
+        Ok(())
+    }
+
     /// Turns the watchdog on (`Some`) or off; `on_hang` ends the job after
     /// the report.
     pub(crate) fn set_timeout(&mut self, timeout: Option<Duration>, on_hang: fn() -> !) {
@@ -181,6 +206,7 @@ impl<A: Atomics> Protocol<A> {
             w.last_beat = now;
             self.beat(2)?;
         }
+        let looks = self.heartbeats_published();
         let w = self.watchdog.as_mut().expect("checked above");
         let waited = now.duration_since(since);
         if waited < w.timeout / 2 || now < w.next_sample {
@@ -188,7 +214,6 @@ impl<A: Atomics> Protocol<A> {
         }
         w.next_sample = now + (w.timeout / 16).min(Duration::from_millis(100));
         let me = self.atomics.rank();
-        let looks = self.heartbeat_published;
         for (rank, seen) in w.seen.iter_mut().enumerate() {
             if rank != me {
                 sample(&self.atomics, rank, Slot::Heartbeat, looks, seen, now)?;
@@ -251,7 +276,7 @@ impl<A: Atomics> Protocol<A> {
                 d.wrapping_sub(self.done_base),
                 self.total
             ),
-            None if self.heartbeat_published => {
+            None if self.heartbeats_published() => {
                 "rank 0's done counter not read (starts wait for their target on this MPI)"
                     .to_owned()
             }
@@ -284,25 +309,6 @@ impl<A: Atomics> Protocol<A> {
             let _ = writeln!(out, "dlb:   rank {me} heard from rank {rank}: {what}");
         }
         out
-    }
-}
-
-impl<A: Atomics> Protocol<A> {
-    /// Adds `n` to this rank's heartbeat word (see the module doc for what
-    /// adding 1, 2 and 3 means): an add, or where heartbeats are published,
-    /// a store of the new value.
-    fn beat(&mut self, n: u64) -> Result<()> {
-        let Some(w) = &mut self.watchdog else {
-            return Ok(());
-        };
-        w.beats = w.beats.wrapping_add(n);
-        if self.heartbeat_published {
-            self.atomics.publish(Slot::Heartbeat, w.beats)?;
-        } else {
-            self.atomics
-                .fetch_add(self.atomics.rank(), Slot::Heartbeat, n)?;
-        }
-        Ok(())
     }
 }
 
@@ -385,7 +391,7 @@ mod tests {
             if knocks {
                 p.set_looks(Looks::First);
             }
-            assert_eq!(p.heartbeat_published, knocks);
+            assert_eq!(p.heartbeats_published(), knocks);
             p
         });
         let (mut waiting, other) = (ranks.next().unwrap(), ranks.next().unwrap());

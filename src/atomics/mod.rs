@@ -260,8 +260,9 @@ pub(crate) trait Atomics {
     /// that no atomic touches and that only its owner reads (with
     /// [`Atomics::peek`]), without waiting for the target; its completion
     /// (result 0) says that the put left this rank, and on Open MPI 4.1's
-    /// osc/ucx, which ends an `MPI_Rput` with a fetch-and-add of 0 on the
-    /// target word, that `target` received it. An
+    /// osc/ucx, which ends an `MPI_Rput` with a fence and a fetch-and-add
+    /// of 0 on a word of the target's window state (its own, not the word
+    /// written), that `target` received it. An
     /// `MPI_Rput` on MPI windows, which takes no lock where an MPI runs
     /// atomics under one (Open MPI 4.1's osc/ucx). Writes from several
     /// ranks may overlap and the owner's read may overlap a write: by

@@ -582,8 +582,9 @@ impl Window {
     /// `index`: a write that completes later, when [`RmaRequest::test`]
     /// says so (its result is then 0). By MPI's letter that completion is
     /// local (the origin buffer may be reused); Open MPI 4.1's osc/ucx
-    /// completes it with a fetch-and-add of 0 on the target word, so there
-    /// it says the target received the put. A put is no atomic: it must not
+    /// completes it with a fence and a fetch-and-add of 0 on a word of the
+    /// target's window state (osc/ucx's own, not the word written), so
+    /// there it says the target received the put. A put is no atomic: it must not
     /// meet atomics on the same word, and one that overlaps another write
     /// or a read leaves, or returns, an undefined value (§12.7). Like
     /// `MPI_Rget`, it takes no lock on the target's window where an MPI

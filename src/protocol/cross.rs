@@ -627,10 +627,10 @@ impl<A: Atomics> Protocol<A> {
 
     /// Whether counts held back by looks that their target served, reading
     /// it not waiting, for [`COUNT_PATIENCE`] go anyway: a target whose
-    /// `Waiting` store was lost (see the module doc) serves looks while it
-    /// waits, and reads busy or dry. A hold ends when the counts go or when
-    /// this rank asked nothing for [`COUNT_HOLD_GAP`]. Never under a model
-    /// checker, whose stores are not lost.
+    /// looks read a stale `Waiting` (see the module doc) serves them while
+    /// it waits, and reads busy or dry. A hold ends when the counts go or
+    /// when this rank asked nothing for [`COUNT_HOLD_GAP`]. Never under a
+    /// model checker, whose looks read what was stored.
     fn out_of_patience(&mut self) -> bool {
         if MODEL_CHECKING {
             return false;

@@ -55,12 +55,14 @@
 //!   empties the range leaves a stale 0. A hint for other nodes' hunters and for the ranks
 //!   that send counts to `r` (see "Looks"). No atomic of dlb's touches it:
 //!   `r` alone writes it, with plain stores to its own window memory, and
-//!   others only read it, with `MPI_Rget`. (Open MPI 4.1's
-//!   osc/ucx completes an `MPI_Rget` with a network fetch-and-add of 0 on
-//!   the word it read. Where UCX emulates atomics in software, where looks
-//!   are on, the target applies it with a CPU atomic and no store is lost;
-//!   with network atomics a store overlapping it could be, which leaves a
-//!   stale hint until `r`'s next store: a take made in vain or skipped, or
+//!   others only read it, with `MPI_Rget`. (A look that overlaps a store
+//!   is a conflicting access, whose outcome MPI leaves undefined (§12.7):
+//!   by its letter the look may read any value and the word may keep one.
+//!   Open MPI 4.1.4's osc/ucx reads the word with a plain network get and
+//!   completes the `MPI_Rget` with a fence and a fetch-and-add of 0 on a
+//!   word of its own window state, not on the word read, so no store is
+//!   lost there. Where one were, or a look read garbage, the hint would be
+//!   stale until `r`'s next store: a take made in vain or skipped, or
 //!   counts held back for about 10 ms, nothing more.)
 //! - `Knock[r]`: the last *knock* `(h, run, seq)` of a rank `h` on another
 //!   node that asks `r` for units (see "Knocks"), or 0. Written by other
@@ -355,7 +357,7 @@
 //! (`Protocol::count_target_waits`; a forward looks only when `Unsent`
 //! holds a count). Counts go anyway once looks that the target served
 //! found it not waiting for 10 ms (`COUNT_PATIENCE`; a hold ends after 2
-//! ms without such a look): a `Waiting` store can be lost (above), and a
+//! ms without such a look): a look may read a stale `Waiting` (above), and a
 //! target whose word says 0 or 2 while it waits would otherwise hold them
 //! for its whole idle period. Such a target serves looks; one that serves
 //! none is outside MPI, and the counts wait for it, as an add would. Where
@@ -372,7 +374,7 @@
 //! a node's hunter (every round, while the node is idle) or of a carrying
 //! leader finds it waiting, and the counts move, one look and one add
 //! later than without looks (two rounds or more: the look, then the add),
-//! or, with a lost store, about 10 ms later. Exactly once and no ABA are
+//! or, with a stale hint, about 10 ms later. Exactly once and no ABA are
 //! untouched: a look changes no word, and the counts' invariant (4,
 //! below) holds whenever counts are held back, as between any two rounds.
 //!

@@ -123,7 +123,7 @@ impl<A: Atomics> Protocol<A> {
                 return Ok(());
             }
             let victim = loop {
-                let v = self.random_remote();
+                let v = self.knock_victim();
                 if self.knocks.iter().all(|k| k.run != run || k.victim != v)
                     && self.takes.iter().all(|t| t.run != run || t.victim != v)
                 {
@@ -142,6 +142,21 @@ impl<A: Atomics> Protocol<A> {
                 state: KnockState::InFlight(put),
             });
         }
+    }
+
+    /// Where a new knock goes: the first of an idle period to this rank's
+    /// counterpart ([`super::Topology::counterpart_on`]) on a random other
+    /// node, later ones to random ranks of other nodes (see "Knocks" in the
+    /// module doc of [`super`]). The other node is drawn as a random
+    /// victim's, so nodes are drawn in proportion to their ranks, as
+    /// before.
+    pub(super) fn knock_victim(&mut self) -> usize {
+        let any = self.random_remote();
+        if !std::mem::take(&mut self.first_knock) {
+            return any;
+        }
+        let topology = self.atomics.topology();
+        topology.counterpart_on(topology.node_of(any))
     }
 
     /// Polls the knocks: one served [`KNOCK_PATIENCE`] ago (or of an

@@ -404,3 +404,31 @@ fn victims_are_uniform_and_never_self() {
         }
     }
 }
+
+#[test]
+fn first_knocks_of_a_node_go_to_distinct_ranks() {
+    // Two nodes of 4 ranks: the ranks of a node that runs dry at once
+    // knock first on their counterparts, 4 distinct ranks of the other
+    // node (4 random victims would be 2.7 distinct ones on average), and
+    // then on random ranks of it.
+    let mut protos: Vec<_> = LocalAtomics::nodes(8, 4)
+        .into_iter()
+        .enumerate()
+        .map(|(r, a)| Protocol::new(a, r as u64 + 1))
+        .collect();
+    let firsts: Vec<usize> = protos[4..]
+        .iter_mut()
+        .map(|p| {
+            p.first_knock = true;
+            p.knock_victim()
+        })
+        .collect();
+    assert_eq!(firsts, [0, 1, 2, 3]);
+    for p in &mut protos[4..] {
+        let later: std::collections::BTreeSet<usize> = (0..64).map(|_| p.knock_victim()).collect();
+        assert!(
+            later.len() > 1 && later.iter().all(|&v| v < 4),
+            "later knocks go to random ranks of the other node: {later:?}"
+        );
+    }
+}

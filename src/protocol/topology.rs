@@ -184,6 +184,14 @@ impl Topology {
         self.map.index_in_node[self.rank] == 0
     }
 
+    /// The rank of `node` whose index among its node's ranks is this
+    /// rank's index on its own node, modulo `node`'s size: between nodes of
+    /// one size, a one-to-one pairing of their ranks.
+    pub(crate) fn counterpart_on(&self, node: usize) -> usize {
+        let ranks = self.map.span(node);
+        self.map.by_node[ranks.start + self.map.index_in_node[self.rank] % ranks.len()]
+    }
+
     /// Whether `rank` shares this rank's node.
     #[cfg(any(test, feature = "simulate"))]
     pub(crate) fn is_mate(&self, rank: usize) -> bool {
@@ -194,6 +202,29 @@ impl Topology {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counterparts_pair_equal_nodes_one_to_one() {
+        // Round-robin placement over two nodes of 4, and a node of 2 and
+        // one of 3 (blocks).
+        let map = Arc::new(NodeMap::new((0..8).map(|r| r % 2).collect()));
+        let mut seen: Vec<usize> = (0..8)
+            .filter(|r| r % 2 == 1)
+            .map(|r| Topology::of(r, map.clone()).counterpart_on(0))
+            .collect();
+        assert_eq!(seen, [0, 2, 4, 6]);
+        seen = (0..8)
+            .filter(|r| r % 2 == 0)
+            .map(|r| Topology::of(r, map.clone()).counterpart_on(1))
+            .collect();
+        assert_eq!(seen, [1, 3, 5, 7]);
+        let uneven = Arc::new(NodeMap::new(vec![0, 0, 1, 1, 1]));
+        let on_0: Vec<usize> = (2..5)
+            .map(|r| Topology::of(r, uneven.clone()).counterpart_on(0))
+            .collect();
+        assert_eq!(on_0, [0, 1, 0], "indices wrap around a smaller node");
+        assert_eq!(Topology::of(1, uneven).counterpart_on(1), 3);
+    }
 
     #[test]
     fn interleaved_nodes_have_their_lowest_rank_as_leader() {

@@ -51,7 +51,8 @@ const KNOCKS: usize = if MODEL_CHECKING { 2 } else { 1 };
 /// [`KNOCK_PATIENCE`] has passed.
 #[derive(Debug)]
 pub(super) struct Knock {
-    victim: usize,
+    /// The rank knocked on.
+    pub(super) victim: usize,
     /// The run the knock was made in (`finish_target` then).
     run: u64,
     state: KnockState,
@@ -98,7 +99,8 @@ impl<A: Atomics> Protocol<A> {
 
     /// An idle round of a rank whose node is dry, where knocks come
     /// instead of takes: keeps [`KNOCKS`] knock of this run in flight or
-    /// waiting for a gift, on a random rank of another node (a take of
+    /// waiting for a gift, on a rank of another node (the first of an idle
+    /// period on this rank's counterpart, see `knock_victim`; a take of
     /// this run still in flight, made before knocks, holds a place too),
     /// unless a knock that came to nothing paused it. Gifts arrive in
     /// `Gift[me]`, which every idle rank reads ([`Protocol::receive_gift`]).

@@ -163,7 +163,8 @@
 //!   its own.
 //! - **Knock** (every idle rank of a dry node, where takes' starts wait
 //!   for their victims; see "Knocks"): start a put of `(me, run, seq)`
-//!   into `Knock[v]` of a random rank `v` on another node, one at a time;
+//!   into `Knock[v]` of a rank `v` on another node (first its
+//!   counterpart there, then random ranks; see "Knocks"), one at a time;
 //!   once the put completed, wait 1 ms for a gift, then pause as a hunter
 //!   after an empty answer.
 //! - **Gift** (owner, where it answers marks, at most every 20 µs in

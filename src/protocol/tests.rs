@@ -419,8 +419,11 @@ fn first_knocks_of_a_node_go_to_distinct_ranks() {
     let firsts: Vec<usize> = protos[4..]
         .iter_mut()
         .map(|p| {
-            p.first_knock = true;
-            p.knock_victim()
+            assert!(!p.first_knock, "set only when a rank goes idle");
+            p.first_knock = true; // as `find_work` does
+            p.knock_remote().unwrap();
+            assert_eq!(p.knocks.len(), 1, "one knock at a time");
+            p.knocks[0].victim
         })
         .collect();
     assert_eq!(firsts, [0, 1, 2, 3]);

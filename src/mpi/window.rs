@@ -584,9 +584,10 @@ impl Window {
     /// local (the origin buffer may be reused); Open MPI 4.1's osc/ucx
     /// completes it with a fence and a fetch-and-add of 0 on a word of the
     /// target's window state (osc/ucx's own, not the word written), so
-    /// there it says the target received the put. A put is no atomic: it must not
-    /// meet atomics on the same word, and one that overlaps another write
-    /// or a read leaves, or returns, an undefined value (§12.7). Like
+    /// there it says the target received the put. A put is no atomic: it
+    /// must not meet atomics on the same word, and one that overlaps
+    /// another write or a read leaves, or returns, an undefined value
+    /// (§12.7). Like
     /// `MPI_Rget`, it takes no lock on the target's window where an MPI
     /// serializes atomics behind one (Open MPI 4.1's osc/ucx).
     pub(crate) fn start_put(&self, target: usize, index: usize, value: u64) -> Result<RmaRequest> {

@@ -461,9 +461,9 @@
 //! take). There idle ranks *knock* instead. A knock is a put
 //! ([`crate::atomics::Atomics::start_knock`], `MPI_Rput`, which takes no
 //! lock and returns at once) of `(me, run, seq)` into `Knock[v]` of a
-//! rank `v` on another node (below: which); `v` reads its knock word with a peek
-//! where it reads its offer (after a claim, at most every 20 µs), so a
-//! knock that a busy `v` serves inside one `give_more` is answered in that
+//! rank `v` on another node (below: which); `v` reads its knock word with
+//! a peek where it reads its offer (after a claim, at most every 20 µs),
+//! so a knock that a busy `v` serves inside one `give_more` is answered in that
 //! same `give_more`: if it is new (it differs from the last value `v`
 //! saw), of `v`'s run, and from a rank of another node, `v` moves the back
 //! half of its own range out with a CAS, as for an answer, and starts a

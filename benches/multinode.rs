@@ -261,7 +261,7 @@ fn main() -> dlb::Result<()> {
     let common_extra = |rows: &mut Vec<(&str, Value)>| {
         rows.push(("stack", json!(stack)));
         rows.push(("nodes", json!(at.nodes)));
-        // A number when every node has as many ranks, else e.g. "3/2/2".
+        // A number when every node has as many ranks, else e.g. "3+2+2".
         let per_node = rpn.parse::<u64>().map_or_else(|_| json!(rpn), |n| json!(n));
         rows.push(("ranks_per_node", per_node));
     };

@@ -19,9 +19,11 @@ module dlb
   integer, parameter :: DLB_THREAD_REQUIRED = MPI_THREAD_SINGLE
 
   interface
+    ! MPI_Fint is the C type of a default INTEGER of the MPI's Fortran
+    ! bindings, whatever its width.
     integer(c_int) function c_init_f(comm) bind(C, name="dlb_init_f")
       import :: c_int
-      integer(c_int), value :: comm
+      integer, value :: comm
     end function
     integer(c_int) function c_finalize() bind(C, name="dlb_finalize")
       import :: c_int
@@ -73,6 +75,7 @@ contains
     character(*), intent(in) :: call_name
     character(kind=c_char), pointer :: text(:)
     integer :: ierr, n
+    logical :: started, ended
     if (rc >= 0) return
     call c_f_pointer(c_strerror(rc), text, [4096])
     n = 0
@@ -81,12 +84,17 @@ contains
       n = n + 1
     end do
     write (0, '(a, a, i0, a, 4096a)') call_name, ' failed (', rc, '): ', text(1:n)
-    call MPI_Abort(MPI_COMM_WORLD, 1, ierr)
+    ! MPI_Abort only while MPI runs (dlb_init before MPI_Init, say, fails
+    ! with MPI not initialized).
+    call MPI_Initialized(started, ierr)
+    call MPI_Finalized(ended, ierr)
+    if (started .and. .not. ended) call MPI_Abort(MPI_COMM_WORLD, 1, ierr)
+    error stop 1
   end subroutine
 
   subroutine dlb_init(world)
     integer, intent(in) :: world
-    call check(c_init_f(int(world, c_int)), 'dlb_init')
+    call check(c_init_f(world), 'dlb_init')
   end subroutine
 
   subroutine dlb_finalize()

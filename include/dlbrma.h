@@ -8,10 +8,17 @@
  * Build:  cargo build --release -p dlbrma
  * Link:   mpicc prog.c $(pkg-config --cflags --libs target/release/dlbrma.pc)
  *
- * Every function returns a non-negative value on success and a negative
- * DLB_ERR_* code on failure; dlb_strerror() gives the message. All calls are
- * made from one thread (dlb needs MPI_THREAD_SINGLE). Checked against the
- * Rust definitions at build time (build.rs runs bindgen over this file).
+ * Every function but dlb_strerror returns a non-negative value on success
+ * and a negative DLB_ERR_* code on failure; dlb_strerror() gives the
+ * message. All calls are made from one thread (dlb needs
+ * MPI_THREAD_SINGLE), between MPI_Init and MPI_Finalize: after
+ * MPI_Finalize every call is DLB_ERR_INVALID_STATE. Collective calls check
+ * their arguments together, so that bad ones fail on every rank; misuse of
+ * the order of calls (dlb_init or dlb_finalize twice) fails only on the
+ * ranks that make it, while the others wait in the collective. A rank that
+ * exits without dlb_finalize runs no collective cleanup on its way out.
+ * Checked against the Rust definitions at build time (build.rs runs bindgen
+ * over this file).
  */
 #ifndef DLBRMA_H
 #define DLBRMA_H
@@ -53,11 +60,13 @@ int dlb_give_more_color(dlb_int maxjobs, dlb_int *color, dlb_int jobs[2]);
 
 /* Collective: rank r of p starts with the IDs r, r + p, r + 2p, ... */
 int dlb_setup_rr(dlb_int njobs);
-/* 1: run IDs jobs[0], jobs[0]+jobs[2], ... while < jobs[1]. */
+/* 1: run IDs jobs[0], jobs[0]+jobs[2], ... while < jobs[1];
+ * 0: no more, ever (jobs[0] = jobs[1] = 0, jobs[2] = 1); <0: error. */
 int dlb_give_more_rr(dlb_int maxjobs, dlb_int jobs[3]);
 
 /* Collective at every level; prints on rank 0. Ranks that pass different
- * levels all get DLB_ERR_MISMATCH. */
+ * levels all get DLB_ERR_MISMATCH; a rank that passes a negative level
+ * gets DLB_ERR_INVALID_ARGUMENT (and the others DLB_ERR_MISMATCH). */
 int dlb_print_statistics(int level);
 
 /* The message for a negative code (the last error's own text if err is its

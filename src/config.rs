@@ -8,11 +8,13 @@ use crate::mpi::WindowFlavor;
 /// Which DLB variant runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Variant {
-    /// Work stealing over RMA atomics (DLB_VARIANT = 1). The default.
+    /// Work stealing over RMA atomics (`DLB_VARIANT=rma`; the Fortran DLB
+    /// library's variant 1). The default.
     Rma,
     /// No communication: each rank hands out its own block and answers "no
-    /// more" when it is done, without waiting for the others (DLB_VARIANT =
-    /// 0). For debugging and as a baseline.
+    /// more" when it is done, without waiting for the others
+    /// (`DLB_VARIANT=static`; the Fortran DLB library's variant 0). For
+    /// debugging and as a baseline.
     Static,
 }
 
@@ -20,7 +22,7 @@ pub enum Variant {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AtomicsPath {
     /// `MPI_Compare_and_swap` / `MPI_Fetch_and_op` on an RMA window: any set
-    /// of ranks, any machine. Default when the ranks span several nodes.
+    /// of ranks, any machine.
     Mpi,
     /// CPU atomics on an `MPI_Win_allocate_shared` window: one node only,
     /// truly passive whatever the MPI. Default when all ranks share a node.
@@ -256,7 +258,7 @@ fn switch_from_env(name: &str) -> Result<Option<bool>> {
     match switch(&value) {
         Some(on) => Ok(Some(on)),
         None => Err(Error::invalid_argument(format!(
-            "{name}={value} is neither 1 nor 0"
+            "{name}={value} is no on/off value (1, yes, true or on; 0, no, false, off or empty)"
         ))),
     }
 }
@@ -335,22 +337,23 @@ pub(crate) fn osc_allows_rdma(value: &str) -> bool {
 /// would: Open MPI 4's osc/rdma (over btl/vader within a node) segfaults on
 /// 8-byte `MPI_Compare_and_swap` (open-mpi/ompi#7967, #11349). `osc` is the
 /// effective value of Open MPI's `osc` control variable, when readable.
-/// `DLB_ALLOW_OSC_RDMA=1` trusts osc/rdma anyway (an RDMA network whose
-/// atomics work, with no two ranks on one node).
-pub(crate) fn known_crash(flavor: WindowFlavor, osc: Option<&str>) -> Option<String> {
-    let allowed = std::env::var("DLB_ALLOW_OSC_RDMA").is_ok_and(|v| v == "1");
+/// `DLB_ALLOW_OSC_RDMA=1` (an on/off switch) trusts osc/rdma anyway (an
+/// RDMA network whose atomics work, with no two ranks on one node); a
+/// value that is no switch is an error.
+pub(crate) fn known_crash(flavor: WindowFlavor, osc: Option<&str>) -> Result<Option<String>> {
+    let allowed = switch_from_env("DLB_ALLOW_OSC_RDMA")?.unwrap_or(false);
     let rdma_possible = osc.is_none_or(osc_allows_rdma);
     if !may_crash(flavor) || allowed || !rdma_possible {
-        return None;
+        return Ok(None);
     }
-    Some(format!(
+    Ok(Some(format!(
         "Open MPI 4 would run MPI atomics on a '{}' window with osc/rdma (osc = '{}'), which crashes \
          on 8-byte MPI_Compare_and_swap (open-mpi/ompi#7967). Set OMPI_MCA_osc=ucx (with \
          OMPI_MCA_pml=ucx) or OMPI_MCA_osc=pt2pt, or on one node DLB_WINDOW=shared (osc/sm), or \
          DLB_ALLOW_OSC_RDMA=1 if your osc/rdma has working atomics",
         flavor.name(),
         osc.unwrap_or("unknown")
-    ))
+    )))
 }
 
 /// Whether MPI atomics on a window of `flavor` can meet the osc/rdma crash
@@ -496,15 +499,21 @@ mod tests {
             assert_eq!(osc_allows_rdma(value), rdma, "{value:?}");
         }
         if open_mpi_major() == 4 {
-            let why = known_crash(WindowFlavor::Allocate, Some("^ucx,pt2pt")).unwrap();
+            let why = known_crash(WindowFlavor::Allocate, Some("^ucx,pt2pt"))
+                .unwrap()
+                .unwrap();
             assert!(
                 why.contains("OMPI_MCA_osc=ucx") && why.contains("ompi#7967"),
                 "{why}"
             );
-            assert!(known_crash(WindowFlavor::Shared, Some("")).is_none());
-            assert!(known_crash(WindowFlavor::Create, Some("pt2pt")).is_none());
+            assert!(known_crash(WindowFlavor::Shared, Some(""))
+                .unwrap()
+                .is_none());
+            assert!(known_crash(WindowFlavor::Create, Some("pt2pt"))
+                .unwrap()
+                .is_none());
         } else {
-            assert!(known_crash(WindowFlavor::Allocate, None).is_none());
+            assert!(known_crash(WindowFlavor::Allocate, None).unwrap().is_none());
         }
     }
 

@@ -323,10 +323,16 @@ fn refuse_known_crash(comm: &Comm, flavor: WindowFlavor) -> Result<Option<String
     }
     let osc = mpi::cvar_string("osc")?;
     let why = config::known_crash(flavor, osc.as_deref());
-    let mut any = [u64::from(why.is_some())];
+    // A rank whose DLB_ALLOW_OSC_RDMA is no switch still takes part.
+    let mut any = [u64::from(!matches!(why, Ok(None)))];
     comm.allreduce_max(&mut any)?;
+    let why = why?;
     Ok((any[0] != 0).then(|| {
-        why.unwrap_or_else(|| "another rank's MPI settings would crash MPI atomics".into())
+        why.unwrap_or_else(|| {
+            "another rank refused MPI atomics here (its MPI settings would crash them, or its \
+             DLB_ALLOW_OSC_RDMA is no on/off value)"
+                .into()
+        })
     }))
 }
 

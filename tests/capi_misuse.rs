@@ -5,10 +5,11 @@
 
 mod common;
 
-use common::{is_child, launch, Recorder};
+use common::{is_child, launch, mpiexec, Recorder};
 use dlb::capi::*;
 use std::ffi::CStr;
 use std::ptr;
+use std::time::{Duration, Instant};
 
 /// One row: what was called, the code it must answer, the code it gave.
 fn row(rec: &mut Recorder, what: &str, expected: i32, got: i32) {
@@ -154,10 +155,72 @@ fn capi_misuse_child() {
     );
     let got = give_more(1, Some(&mut jobs));
     row(&mut rec, "give_more after no more", 0, got);
+    // A setup that fails leaves no run: give_more says so, rather than
+    // answering "no more" from the run before.
+    row(&mut rec, "setup negative after a run", arg, dlb_setup(-2));
+    let got = give_more(1, Some(&mut jobs));
+    row(&mut rec, "give_more after a failed setup", state, got);
+
+    // A negative level on rank 0 only: it still joins the collective, so
+    // the others fail (different levels) instead of waiting for it.
+    let me = launcher_rank();
+    let (level, expected) = match me {
+        0 => (-1, arg),
+        _ => (1, DLB_ERR_MISMATCH),
+    };
+    let got = dlb_print_statistics(level);
+    row(
+        &mut rec,
+        "print_statistics negative on rank 0",
+        expected,
+        got,
+    );
 
     row(&mut rec, "finalize", 0, dlb_finalize());
     row(&mut rec, "finalize twice", state, dlb_finalize());
     row(&mut rec, "setup after finalize", state, dlb_setup(3));
+
+    // After MPI_Finalize (before dlb_finalize): errors, not an MPI abort.
+    row(&mut rec, "init again", 0, init_world());
+    row(&mut rec, "setup again", 0, dlb_setup(3));
+    // SAFETY: MPI is initialized and not finalized; the `Mpi` guard checks
+    // before it finalizes again.
+    let rc = unsafe { dlb::sys::MPI_Finalize() };
+    row(&mut rec, "MPI_Finalize", 0, rc);
+    let got = give_more(1, Some(&mut jobs));
+    row(&mut rec, "give_more after MPI_Finalize", state, got);
+    row(&mut rec, "setup after MPI_Finalize", state, dlb_setup(3));
+    let got = dlb_print_statistics(1);
+    row(&mut rec, "print_statistics after MPI_Finalize", state, got);
+    row(
+        &mut rec,
+        "finalize after MPI_Finalize",
+        state,
+        dlb_finalize(),
+    );
+    row(&mut rec, "finalize after that", state, dlb_finalize());
+}
+
+/// Rank 0 exits (`exit(3)`, as C's `exit` or Fortran's `STOP`) after
+/// `dlb_init` and a setup, without `dlb_finalize`; the others wait for it
+/// in a barrier of their own (in `dlb_finalize` they would meet the
+/// collective cleanup that the exit ran before this was fixed, and the job
+/// would end).
+#[test]
+fn exit_without_finalize_child() {
+    if !is_child() {
+        return;
+    }
+    let _mpi = dlb::Mpi::init().unwrap();
+    assert_eq!(init_world(), 0);
+    assert_eq!(dlb_setup(100), 0);
+    if launcher_rank() == 0 {
+        // Runs the exit handlers, thread-locals' destructors among them.
+        std::process::exit(3);
+    }
+    // SAFETY: MPI is initialized; MPI_COMM_WORLD is a valid communicator.
+    let rc = unsafe { dlb::sys::MPI_Barrier(dlb::sys::RSMPI_COMM_WORLD) };
+    panic!("MPI_Barrier returned {rc} although rank 0 exited before it");
 }
 
 /// This process's rank as the launcher numbers it (the C API has no call
@@ -172,6 +235,38 @@ fn launcher_rank() -> usize {
 /// The `dlb_int` of include/dlbrma.h.
 #[allow(non_camel_case_types)]
 type dlb_int_t = i64;
+
+/// A rank that exits without `dlb_finalize` runs no collective cleanup on
+/// its way out (which would wait for ranks that never come): it exits, and
+/// the launcher ends the job with an error, as without dlb.
+#[test]
+fn a_rank_that_exits_without_finalize_ends_the_job() {
+    if is_child() {
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let args = [
+        "exit_without_finalize_child",
+        "--exact",
+        "--nocapture",
+        "--test-threads=1",
+    ];
+    let started = Instant::now();
+    let job = mpiexec(3, &exe.to_string_lossy(), &args, &[("DLB_TEST_CHILD", "1")]);
+    let took = started.elapsed();
+    assert!(!job.status.success(), "the job succeeded:\n{}", job.text());
+    assert_ne!(
+        job.status.code(),
+        Some(124),
+        "the job hung until the launch timeout:\n{}",
+        job.text()
+    );
+    assert!(
+        took < Duration::from_secs(60),
+        "the job took {took:?} to end:\n{}",
+        job.text()
+    );
+}
 
 #[test]
 fn every_c_entry_point_answers_misuse_with_its_documented_code() {

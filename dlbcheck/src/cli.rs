@@ -90,12 +90,14 @@ OUTPUT:
   The last line of standard output is 'dlbcheck: PASS' or 'dlbcheck: FAIL <reason>'; the exit
   status is 0 or 1 (2 for bad arguments). With --json, rank 0 prints one JSON object instead:
   {\"verdict\", \"reason\", \"dlbcheck\", \"stack\", \"paths\", \"options\", \"runs\": [{\"variant\",
-  \"interface\", \"round\", \"ok\", \"failed_ranks\", \"seconds\", \"jobs_per_rank\", \"steals_per_rank\"}],
+  \"interface\", \"round\", \"ok\", \"failed_ranks\", \"seconds\", \"jobs_per_rank\", \"steals_per_rank\",
+  \"error\"}],
   \"jobs_per_node\"}; errors and per-rank failures go to standard error.
 
 ENVIRONMENT:
   DLB_ATOMICS=shm|hybrid|mpi, DLB_WINDOW=allocate|shared|create and the other DLB_ variables act
-  as for the library (README, \"Choosing the atomics\").
+  as for the library (README, \"Choosing the atomics\"), except DLB_VARIANT: dlbcheck chooses
+  the variant of each run itself (see --variant).
   A launch whose size disagrees with MPI's (N singletons instead of one job) fails. The
   launcher's size is read from OMPI_COMM_WORLD_SIZE or PMI_SIZE, or else, for a rank that sees
   itself alone, from Slurm's SLURM_STEP_NUM_TASKS; never from SLURM_NTASKS, which an mpirun inside

@@ -8,6 +8,12 @@
 //! and returned as `DLB_ERR_PANIC`, never unwound into C. Arguments that
 //! are wrong on some ranks only still take part in the collective setup, so
 //! every rank fails instead of some waiting forever.
+//!
+//! The instance is never dropped by the thread-local's destructor: a rank
+//! that calls `exit()` (or Fortran's `STOP`) without `dlb_finalize` would
+//! otherwise run dlb's collective cleanup from glibc's exit handlers and
+//! wait there for ranks that never come, instead of letting the MPI launcher
+//! end the job. Only `dlb_finalize` frees it.
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::mapping::{Colors, Contiguous, Mapping, RoundRobin};
@@ -15,6 +21,7 @@ use crate::{Builder, Dlb};
 use dlb_sys as ffi;
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, CString};
+use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// DLB's `idlb_kind`: job counts and IDs are 8-byte signed integers.
@@ -43,7 +50,8 @@ enum CRun {
 }
 
 struct State {
-    dlb: Dlb,
+    /// Freed by `dlb_finalize` alone (see the module doc).
+    dlb: ManuallyDrop<Dlb>,
     run: Option<CRun>,
 }
 
@@ -88,8 +96,16 @@ fn guard(f: impl FnOnce() -> Result<c_int>) -> c_int {
     }
 }
 
-/// Runs `f` on the initialized state.
+/// Runs `f` on the initialized state, while MPI is (after `MPI_Finalize`
+/// any MPI call of dlb's would make the MPI abort the job).
 fn with_state<T>(f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
+    if STATE.with(|s| s.borrow().is_some()) {
+        crate::mpi::ensure_initialized().map_err(|_| {
+            Error::invalid_state(
+                "MPI is already finalized: call dlb_finalize before MPI_Finalize, and dlb after neither",
+            )
+        })?;
+    }
     STATE.with(|s| match s.borrow_mut().as_mut() {
         Some(state) => f(state),
         None => Err(Error::invalid_state(
@@ -109,7 +125,12 @@ fn init(comm: ffi::MPI_Comm) -> c_int {
         // of the MPI dlb was built against; MPI's own initialization is
         // checked inside.
         let dlb = unsafe { Builder::default().init_with(comm) }?;
-        STATE.with(|s| *s.borrow_mut() = Some(State { dlb, run: None }));
+        STATE.with(|s| {
+            *s.borrow_mut() = Some(State {
+                dlb: ManuallyDrop::new(dlb),
+                run: None,
+            })
+        });
         Ok(0)
     })
 }
@@ -146,11 +167,18 @@ pub unsafe extern "C" fn dlb_init_f(comm: ffi::RSMPI_Fint) -> c_int {
 #[no_mangle]
 pub extern "C" fn dlb_finalize() -> c_int {
     guard(|| {
-        let state = STATE.with(|s| s.borrow_mut().take());
-        match state {
-            Some(state) => state.dlb.finalize().map(|()| 0),
-            None => Err(Error::invalid_state("dlb_finalize without dlb_init")),
+        let Some(state) = STATE.with(|s| s.borrow_mut().take()) else {
+            return Err(Error::invalid_state("dlb_finalize without dlb_init"));
+        };
+        if crate::mpi::ensure_initialized().is_err() {
+            // Freeing its windows and communicator would call MPI after
+            // MPI_Finalize, which aborts the job: leave them (the process
+            // ends anyway) and say so.
+            return Err(Error::invalid_state(
+                "dlb_finalize after MPI_Finalize: call dlb_finalize first (dlb's resources were left to the process's end)",
+            ));
         }
+        ManuallyDrop::into_inner(state.dlb).finalize().map(|()| 0)
     })
 }
 
@@ -176,6 +204,9 @@ fn explain_negative(result: Result<c_int>, negative: bool, what: &str) -> Result
 fn setup_run(invalid: bool, what: &str, start: impl FnOnce(&mut Dlb) -> Result<CRun>) -> c_int {
     guard(|| {
         let started = with_state(|st| {
+            // A failed setup leaves no run behind: `give_more` then says
+            // so, instead of answering from the run before.
+            st.run = None;
             st.run = Some(start(&mut st.dlb)?);
             Ok(0)
         });
@@ -208,7 +239,8 @@ pub extern "C" fn dlb_setup_rr(njobs: DlbInt) -> c_int {
 pub unsafe extern "C" fn dlb_setup_color(distr: *const DlbInt, ncolors: DlbInt) -> c_int {
     let counts: Option<Vec<u64>> = match (distr.is_null(), ncolors) {
         (_, 0) => Some(Vec::new()),
-        (false, n) if n > 0 => {
+        // (More values than an address space holds is a wrong count.)
+        (false, n) if n > 0 && n as u64 <= isize::MAX as u64 / 8 => {
             // SAFETY: the caller guarantees `ncolors` readable values.
             let slice = unsafe { std::slice::from_raw_parts(distr, n as usize) };
             slice.iter().map(|&c| u64::try_from(c).ok()).collect()
@@ -329,13 +361,22 @@ pub unsafe extern "C" fn dlb_give_more_rr(maxjobs: DlbInt, jobs: *mut DlbInt) ->
 }
 
 /// `int dlb_print_statistics(int level)`: collective at every level; ranks
-/// that pass different levels all get `DLB_ERR_MISMATCH`.
+/// that pass different levels all get `DLB_ERR_MISMATCH`, and a rank that
+/// passes a negative one `DLB_ERR_INVALID_ARGUMENT` (it still takes part,
+/// as a level no valid call passes, so that the others fail rather than
+/// wait for it).
 #[no_mangle]
 pub extern "C" fn dlb_print_statistics(level: c_int) -> c_int {
     guard(|| {
-        let level = u32::try_from(level)
-            .map_err(|_| Error::invalid_argument("level must not be negative"))?;
-        with_state(|st| st.dlb.print_statistics(level)).map(|()| 0)
+        let valid = u32::try_from(level).ok();
+        let report = with_state(|st| st.dlb.statistics_report(valid.unwrap_or(u32::MAX)));
+        if valid.is_none() {
+            return Err(Error::invalid_argument("level must not be negative"));
+        }
+        if let Some(report) = report? {
+            print!("{report}");
+        }
+        Ok(0)
     })
 }
 

@@ -10,8 +10,9 @@
  *
  * Every function but dlb_strerror returns a non-negative value on success
  * and a negative DLB_ERR_* code on failure; dlb_strerror() gives the
- * message. All calls are made from one thread (dlb needs
- * MPI_THREAD_SINGLE), between MPI_Init and MPI_Finalize: after
+ * message. All calls are made from the thread that called dlb_init (dlb
+ * needs MPI_THREAD_SINGLE; from another thread a call is
+ * DLB_ERR_INVALID_STATE), between MPI_Init and MPI_Finalize: after
  * MPI_Finalize every call is DLB_ERR_INVALID_STATE. Collective calls check
  * their arguments together, so that bad ones fail on every rank; misuse of
  * the order of calls (dlb_init or dlb_finalize twice) fails only on the

@@ -95,6 +95,21 @@ fn capi_misuse_child() {
     let got = init_world();
     row(&mut rec, "init twice", state, got);
 
+    // From another thread: an error that says so.
+    let (got, text) = std::thread::spawn(|| {
+        let got = dlb_setup(4);
+        // SAFETY: as in `row`; copied at once.
+        let text = unsafe { CStr::from_ptr(dlb_strerror(got)) }
+            .to_string_lossy()
+            .into_owned();
+        (got, text)
+    })
+    .join()
+    .unwrap();
+    let said = text.contains("another thread");
+    row(&mut rec, "setup from another thread", state, got);
+    row(&mut rec, "which says so", 1, i32::from(said));
+
     // No run yet.
     let got = give_more(1, Some(&mut jobs));
     row(&mut rec, "give_more before setup", state, got);

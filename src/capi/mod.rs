@@ -2,7 +2,8 @@
 //! and for Fortran through `fortran/dlb.f90`.
 //!
 //! One dlb instance per process lives in thread-local state (dlb needs
-//! only `MPI_THREAD_SINGLE`, so C calls it from one thread). Every function
+//! only `MPI_THREAD_SINGLE`, so C calls it from one thread; a call from
+//! another thread is told so). Every function
 //! returns 0 or 1 on success and a negative `DLB_ERR_*` code on failure,
 //! with the message available from `dlb_strerror`; a Rust panic is caught
 //! and returned as `DLB_ERR_PANIC`, never unwound into C. Arguments that
@@ -53,6 +54,38 @@ struct State {
     /// Freed by `dlb_finalize` alone (see the module doc).
     dlb: ManuallyDrop<Dlb>,
     run: Option<CRun>,
+}
+
+/// The thread that called `dlb_init`, while an instance lives: a call from
+/// another thread finds no state in its own thread-local, and is told why.
+static INIT_THREAD: std::sync::Mutex<Option<std::thread::ThreadId>> = std::sync::Mutex::new(None);
+
+fn set_init_thread(thread: Option<std::thread::ThreadId>) {
+    // (A poisoned lock holds a plain value: use it.)
+    *INIT_THREAD.lock().unwrap_or_else(|e| e.into_inner()) = thread;
+}
+
+/// Whether an instance lives on another thread than this one.
+fn initialized_elsewhere() -> bool {
+    let owner = *INIT_THREAD.lock().unwrap_or_else(|e| e.into_inner());
+    owner.is_some_and(|t| t != std::thread::current().id())
+}
+
+fn on_another_thread() -> Error {
+    Error::invalid_state(
+        "dlb was initialized on another thread: call dlb's C API from the thread that called \
+         dlb_init (dlb is single-threaded; in OpenMP, outside parallel regions or in a master \
+         region)",
+    )
+}
+
+/// The error of a call that finds no instance on this thread.
+fn not_initialized() -> Error {
+    if initialized_elsewhere() {
+        on_another_thread()
+    } else {
+        Error::invalid_state("dlb_init has not been called (or dlb_finalize was)")
+    }
 }
 
 thread_local! {
@@ -108,14 +141,15 @@ fn with_state<T>(f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
     }
     STATE.with(|s| match s.borrow_mut().as_mut() {
         Some(state) => f(state),
-        None => Err(Error::invalid_state(
-            "dlb_init has not been called (or dlb_finalize was)",
-        )),
+        None => Err(not_initialized()),
     })
 }
 
 fn init(comm: ffi::MPI_Comm) -> c_int {
     guard(|| {
+        if initialized_elsewhere() {
+            return Err(on_another_thread());
+        }
         if STATE.with(|s| s.borrow().is_some()) {
             return Err(Error::invalid_state(
                 "dlb_init called twice without dlb_finalize",
@@ -131,6 +165,7 @@ fn init(comm: ffi::MPI_Comm) -> c_int {
                 run: None,
             })
         });
+        set_init_thread(Some(std::thread::current().id()));
         Ok(0)
     })
 }
@@ -168,8 +203,13 @@ pub unsafe extern "C" fn dlb_init_f(comm: ffi::RSMPI_Fint) -> c_int {
 pub extern "C" fn dlb_finalize() -> c_int {
     guard(|| {
         let Some(state) = STATE.with(|s| s.borrow_mut().take()) else {
-            return Err(Error::invalid_state("dlb_finalize without dlb_init"));
+            return Err(if initialized_elsewhere() {
+                on_another_thread()
+            } else {
+                Error::invalid_state("dlb_finalize without dlb_init")
+            });
         };
+        set_init_thread(None);
         if crate::mpi::ensure_initialized().is_err() {
             // Freeing its windows and communicator would call MPI after
             // MPI_Finalize, which aborts the job: leave them (the process

@@ -49,8 +49,19 @@ pub struct Dlb {
     pub(crate) comm: Comm,
 }
 
+/// Dropped on every rank alike (the end of a scope, `finalize`), a `Dlb`
+/// frees its windows and communicator, collectively. Dropped by a panic
+/// that unwinds through it, it makes no MPI call: the other ranks do not
+/// share that moment (they may wait in `give_more` for this rank's jobs),
+/// so a collective would hang the job where the panic should end it. Its
+/// windows and communicator are then left to `MPI_Finalize` or to the
+/// process's end.
 impl Drop for Dlb {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.abandon();
+            return;
+        }
         if let Err(e) = self.quiesce() {
             eprintln!("{e}");
         }
@@ -173,6 +184,19 @@ impl Dlb {
     /// notices and reports started before the last run ended), then waits
     /// until every rank did, serving theirs meanwhile: only then may the
     /// window be freed. Once.
+    fn abandon(&mut self) {
+        self.quiesced = true;
+        if let Some(protocol) = self.dispenser.protocol_mut() {
+            protocol.atomics_mut().abandon();
+        }
+        self.comm.abandon();
+        eprintln!(
+            "dlb: rank {}: a panic unwound through dlb; it leaves its windows to MPI_Finalize \
+             without a collective cleanup",
+            self.rank()
+        );
+    }
+
     fn quiesce(&mut self) -> Result<()> {
         if self.quiesced || mpi::ensure_initialized().is_err() {
             return Ok(());

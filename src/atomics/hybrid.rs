@@ -53,6 +53,14 @@ impl HybridAtomics {
         node.and(cross).and(comm)
     }
 
+    /// Gives both windows and the node communicator up without MPI calls
+    /// (see `Window::abandon`).
+    pub(crate) fn abandon(&mut self) {
+        self.node.abandon();
+        self.cross.abandon();
+        self.node_comm.abandon();
+    }
+
     /// Moves the `Range` words to the MPI window (direct steals turned on
     /// after init's probe). Only before the first run: both windows' words
     /// are still 0.

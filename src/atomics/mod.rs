@@ -392,6 +392,11 @@ impl WindowAtomics {
         each_path!(self, a => a.free())
     }
 
+    /// Gives the windows up without MPI calls (see `Window::abandon`).
+    pub(crate) fn abandon(&mut self) {
+        each_path!(self, a => a.abandon())
+    }
+
     /// A compare-and-swap that changes nothing (0 for 0) on `target`'s
     /// `Range` word in the window of MPI atomics (on the hybrid path also
     /// without direct steals, where that word is otherwise unused; it only

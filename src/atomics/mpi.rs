@@ -37,6 +37,11 @@ impl MpiAtomics {
         self.win.free()
     }
 
+    /// Gives the window up without MPI calls (see `Window::abandon`).
+    pub(crate) fn abandon(&mut self) {
+        self.win.abandon();
+    }
+
     /// The flavor of the underlying window.
     pub(crate) fn flavor(&self) -> crate::mpi::WindowFlavor {
         self.win.flavor()

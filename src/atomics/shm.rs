@@ -32,6 +32,11 @@ impl ShmAtomics {
         self.win.free()
     }
 
+    /// Gives the window up without MPI calls (see `Window::abandon`).
+    pub(crate) fn abandon(&mut self) {
+        self.win.abandon();
+    }
+
     /// The word of node-mate `target` (a rank of the whole communicator).
     fn word(&self, target: usize, slot: Slot) -> Result<&Atomic<u64>> {
         let Some(index) = self.topology.mate_index(target) else {

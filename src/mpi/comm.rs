@@ -227,6 +227,16 @@ impl Comm {
     }
 }
 
+impl Comm {
+    /// Gives the duplicate up without an MPI call (`MPI_Comm_free` is
+    /// collective), for a rank that leaves by a panic (see
+    /// `Window::abandon`).
+    pub(crate) fn abandon(&mut self) {
+        // SAFETY: MPI_COMM_NULL is an immutable predefined handle.
+        self.raw = unsafe { ffi::RSMPI_COMM_NULL };
+    }
+}
+
 impl Drop for Comm {
     fn drop(&mut self) {
         if let Err(e) = self.free() {

@@ -149,8 +149,16 @@ impl Mpi {
     }
 }
 
+/// Finalizes MPI, except when a panic unwinds through the guard:
+/// `MPI_Finalize` waits for the other ranks (Open MPI's does), which may be
+/// waiting for this one, so the process leaves without it and the launcher
+/// ends the job, as for a rank that crashed.
 impl Drop for Mpi {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("dlb: a panic unwound through dlb::Mpi; MPI_Finalize is skipped");
+            return;
+        }
         // A second finalize (the program called MPI_Finalize itself) would be
         // erroneous: check first.
         if matches!(is_finalized(), Ok(false)) {

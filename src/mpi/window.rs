@@ -1040,6 +1040,25 @@ impl Window {
     }
 }
 
+impl Window {
+    /// Gives the window up without an MPI call (`free` is collective): its
+    /// handle, memory and progress hook are left to `MPI_Finalize`, or to
+    /// the process's end. For a rank that leaves by a panic, which the
+    /// other ranks do not share.
+    pub(crate) fn abandon(&mut self) {
+        if let Some(hook) = self.hook.take() {
+            // Its receive is still posted: the buffer must stay.
+            std::mem::forget(hook);
+        }
+        self.own_base = ptr::null_mut();
+        self.unified = false;
+        self.epoch_open = false;
+        // SAFETY: MPI_WIN_NULL is an immutable predefined handle.
+        self.raw = unsafe { ffi::RSMPI_WIN_NULL };
+        self.alloc_mem = ptr::null_mut();
+    }
+}
+
 impl Drop for Window {
     /// Frees what `free` did not; errors can only be printed here.
     fn drop(&mut self) {

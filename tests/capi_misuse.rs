@@ -5,11 +5,10 @@
 
 mod common;
 
-use common::{is_child, launch, mpiexec, Recorder};
+use common::{expect_job_to_fail, is_child, launch, Recorder};
 use dlb::capi::*;
 use std::ffi::CStr;
 use std::ptr;
-use std::time::{Duration, Instant};
 
 /// One row: what was called, the code it must answer, the code it gave.
 fn row(rec: &mut Recorder, what: &str, expected: i32, got: i32) {
@@ -259,28 +258,7 @@ fn a_rank_that_exits_without_finalize_ends_the_job() {
     if is_child() {
         return;
     }
-    let exe = std::env::current_exe().unwrap();
-    let args = [
-        "exit_without_finalize_child",
-        "--exact",
-        "--nocapture",
-        "--test-threads=1",
-    ];
-    let started = Instant::now();
-    let job = mpiexec(3, &exe.to_string_lossy(), &args, &[("DLB_TEST_CHILD", "1")]);
-    let took = started.elapsed();
-    assert!(!job.status.success(), "the job succeeded:\n{}", job.text());
-    assert_ne!(
-        job.status.code(),
-        Some(124),
-        "the job hung until the launch timeout:\n{}",
-        job.text()
-    );
-    assert!(
-        took < Duration::from_secs(60),
-        "the job took {took:?} to end:\n{}",
-        job.text()
-    );
+    expect_job_to_fail("exit_without_finalize_child", 3);
 }
 
 #[test]

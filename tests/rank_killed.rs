@@ -8,14 +8,14 @@
 
 mod common;
 
-use common::{is_child, mpiexec};
-use std::time::{Duration, Instant};
+use common::{expect_job_to_fail, is_child};
+use std::time::Duration;
 
-#[test]
-fn rank_killed_child() {
-    if !is_child() {
-        return;
-    }
+/// Every rank runs jobs of 1 ms from a run of 10^6 (far longer than the
+/// test allows, so a job that does not end fails it); rank 1 leaves by
+/// `leave` after 20 chunks, holding jobs. Reaching the end of the run means
+/// the departed rank's jobs were never waited for.
+fn rank_1_leaves(leave: impl Fn()) {
     let _mpi = dlb::Mpi::init().unwrap();
     let mut dlb = dlb::Dlb::init().unwrap();
     let me = dlb.rank();
@@ -24,19 +24,26 @@ fn rank_killed_child() {
     while let Some(_ids) = run.give_more(1).unwrap() {
         chunks += 1;
         if me == 1 && chunks == 20 {
-            // The hard way out: no unwinding, no MPI_Finalize, no goodbye.
-            let pid = std::process::id().to_string();
-            let _ = std::process::Command::new("kill")
-                .args(["-KILL", &pid])
-                .status();
-            std::thread::sleep(Duration::from_secs(60));
+            leave();
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-    // 10^6 jobs of 1 ms take far longer than the test allows (so without
-    // the kill it fails); reaching here means the dead rank's jobs were
-    // never waited for.
-    panic!("rank {me} was told 'no more' although rank 1 died holding jobs");
+    panic!("rank {me} was told 'no more' although rank 1 left holding jobs");
+}
+
+#[test]
+fn rank_killed_child() {
+    if !is_child() {
+        return;
+    }
+    rank_1_leaves(|| {
+        // The hard way out: no unwinding, no MPI_Finalize, no goodbye.
+        let pid = std::process::id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &pid])
+            .status();
+        std::thread::sleep(Duration::from_secs(60));
+    });
 }
 
 #[test]
@@ -44,32 +51,7 @@ fn a_killed_rank_ends_the_job_with_an_error() {
     if is_child() {
         return;
     }
-    let exe = std::env::current_exe().unwrap();
-    let args = [
-        "rank_killed_child",
-        "--exact",
-        "--nocapture",
-        "--test-threads=1",
-    ];
-    let started = Instant::now();
-    let job = mpiexec(4, &exe.to_string_lossy(), &args, &[("DLB_TEST_CHILD", "1")]);
-    let took = started.elapsed();
-    assert!(!job.status.success(), "the job succeeded:\n{}", job.text());
-    assert_ne!(
-        job.status.code(),
-        Some(124),
-        "the job hung until the launch timeout:\n{}",
-        job.text()
-    );
-    assert!(
-        took < Duration::from_secs(60),
-        "the job took {took:?} to end:\n{}",
-        job.text()
-    );
-    eprintln!(
-        "killed rank: the job ended in {took:.1?} with {:?}",
-        job.status
-    );
+    expect_job_to_fail("rank_killed_child", 4);
 }
 
 #[test]
@@ -77,21 +59,9 @@ fn rank_panics_child() {
     if !is_child() {
         return;
     }
-    let _mpi = dlb::Mpi::init().unwrap();
-    let mut dlb = dlb::Dlb::init().unwrap();
-    let me = dlb.rank();
-    let mut run = dlb.setup(1_000_000).unwrap();
-    let mut chunks = 0;
-    while let Some(_ids) = run.give_more(1).unwrap() {
-        chunks += 1;
-        if me == 1 && chunks == 20 {
-            // A bug in the user's code: the panic unwinds through `dlb` and
-            // the `Mpi` guard.
-            panic!("rank 1 panics on purpose, holding jobs");
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    panic!("rank {me} was told 'no more' although rank 1 panicked holding jobs");
+    // A bug in the user's code: the panic unwinds through `dlb` and the
+    // `Mpi` guard.
+    rank_1_leaves(|| panic!("rank 1 panics on purpose, holding jobs"));
 }
 
 /// A rank that panics (and unwinds) in the middle of a run ends the job
@@ -102,28 +72,7 @@ fn a_panicking_rank_ends_the_job_with_an_error() {
     if is_child() {
         return;
     }
-    let exe = std::env::current_exe().unwrap();
-    let args = [
-        "rank_panics_child",
-        "--exact",
-        "--nocapture",
-        "--test-threads=1",
-    ];
-    let started = Instant::now();
-    let job = mpiexec(4, &exe.to_string_lossy(), &args, &[("DLB_TEST_CHILD", "1")]);
-    let took = started.elapsed();
-    assert!(!job.status.success(), "the job succeeded:\n{}", job.text());
-    assert_ne!(
-        job.status.code(),
-        Some(124),
-        "the job hung until the launch timeout:\n{}",
-        job.text()
-    );
-    assert!(
-        took < Duration::from_secs(60),
-        "the job took {took:?} to end:\n{}",
-        job.text()
-    );
+    let job = expect_job_to_fail("rank_panics_child", 4);
     assert!(
         job.text().contains("rank 1 panics on purpose"),
         "the panic's message is not in the output:\n{}",

@@ -13,7 +13,7 @@ use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Seconds a launch may take before it counts as hung.
 const LAUNCH_TIMEOUT_S: u32 = 240;
@@ -89,6 +89,38 @@ impl Job {
     pub fn text(&self) -> String {
         format!("--- stdout\n{}--- stderr\n{}", self.stdout, self.stderr)
     }
+}
+
+/// Runs the child test `test` of this test binary on `ranks` ranks (with
+/// `DLB_TEST_CHILD=1`, no output directory) and checks that the job ends
+/// with an error, as the launcher ends a job one of whose processes died,
+/// within a minute: not successfully, and not by the launch timeout (a
+/// hang). The job, for further checks.
+pub fn expect_job_to_fail(test: &str, ranks: usize) -> Job {
+    let exe = std::env::current_exe().unwrap();
+    let args = [test, "--exact", "--nocapture", "--test-threads=1"];
+    let started = Instant::now();
+    let job = mpiexec(
+        ranks,
+        &exe.to_string_lossy(),
+        &args,
+        &[("DLB_TEST_CHILD", "1")],
+    );
+    let took = started.elapsed();
+    assert!(!job.status.success(), "the job succeeded:\n{}", job.text());
+    assert_ne!(
+        job.status.code(),
+        Some(124),
+        "the job hung until the launch timeout:\n{}",
+        job.text()
+    );
+    assert!(
+        took < Duration::from_secs(60),
+        "the job took {took:?} to end:\n{}",
+        job.text()
+    );
+    eprintln!("{test}: the job ended in {took:.1?} with {:?}", job.status);
+    job
 }
 
 /// Runs `program args` on `ranks` ranks under `$DLB_MPIEXEC` (default

@@ -49,6 +49,9 @@ pub struct Builder {
     pub(crate) direct_steals: Option<DirectSteals>,
     pub(crate) trace: Option<PathBuf>,
     pub(crate) verbose: Option<bool>,
+    /// This rank's caller refused its own arguments (the Python layer): init
+    /// still takes part in its first collective, and fails on every rank.
+    pub(crate) refused: bool,
 }
 
 impl Builder {

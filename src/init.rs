@@ -155,7 +155,7 @@ impl Dlb {
             schedule,
             direct_steals,
             trace,
-        } = Options::resolve(&builder)?;
+        } = resolve_on_every_rank(&builder, &comm)?;
         agree(
             &comm,
             [
@@ -295,6 +295,29 @@ pub(crate) fn with_complements(values: &[u64]) -> Vec<u64> {
 pub(crate) fn agreed(reduced: &[u64]) -> bool {
     let (max, max_of_complements) = reduced.split_at(reduced.len() / 2);
     max.iter().zip(max_of_complements).all(|(a, b)| *a == !*b)
+}
+
+/// [`Options::resolve`], which fails on a rank whose options (a `DLB_*`
+/// variable, a builder value) are wrong, or whose caller refused its
+/// arguments (`Builder::refused`); then it fails on every rank, the others
+/// with a mismatch, instead of leaving them in init's collectives alone.
+/// Collective.
+fn resolve_on_every_rank(builder: &Builder, comm: &Comm) -> Result<Options> {
+    let options = Options::resolve(builder);
+    let mut refused = [u64::from(options.is_err() || builder.refused)];
+    comm.allreduce_max(&mut refused)?;
+    match options {
+        Err(e) => Err(e),
+        Ok(_) if builder.refused => Err(Error::invalid_argument(
+            "this rank's arguments to dlb's init were refused",
+        )),
+        Ok(_) if refused[0] != 0 => Err(Error::new(
+            ErrorKind::Mismatch,
+            "another rank's options were refused (a wrong argument or DLB_* variable there: see \
+             that rank's error)",
+        )),
+        Ok(options) => Ok(options),
+    }
 }
 
 /// Fails unless every rank passed the same `values` (one all-reduce of the

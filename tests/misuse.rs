@@ -226,3 +226,59 @@ fn a_window_that_would_crash_open_mpi_4_is_refused() {
     let launch = launch("known_crash_child", 2, &env);
     assert_eq!(launch.ranks[0], ["ok"], "{}", launch.output);
 }
+
+/// Rank 0 alone has a `DLB_*` variable that init refuses: it gets that
+/// error, the others a mismatch, and none waits in init's collectives for
+/// it (before, the others hung there). dlb works afterwards.
+#[test]
+fn bad_variable_on_one_rank_child() {
+    if !is_child() {
+        return;
+    }
+    let _mpi = dlb::Mpi::init().unwrap();
+    let world = world_rank();
+    if world == 0 {
+        std::env::set_var("DLB_VARIANT", "dynamic");
+    }
+    let err = Dlb::init().unwrap_err();
+    let mut rec = Recorder::new(world);
+    let expected = if world == 0 {
+        ErrorKind::InvalidArgument
+    } else {
+        ErrorKind::Mismatch
+    };
+    assert_eq!(err.kind(), expected, "rank {world}: {err}");
+    std::env::remove_var("DLB_VARIANT");
+    let mut dlb = Dlb::init().unwrap();
+    let got = drain(&mut dlb, 40);
+    dlb.finalize().unwrap();
+    rec.record(&[&"ok", &got]);
+}
+
+/// This process's rank in `MPI_COMM_WORLD` (before any `Dlb` exists).
+fn world_rank() -> usize {
+    let mut rank = 0;
+    // SAFETY: MPI is initialized; MPI_COMM_WORLD is valid and `rank` is a
+    // valid out-parameter.
+    let rc = unsafe { dlb::sys::MPI_Comm_rank(dlb::sys::RSMPI_COMM_WORLD, &mut rank) };
+    assert_eq!(rc, 0);
+    rank as usize
+}
+
+#[test]
+fn a_bad_variable_on_one_rank_fails_init_on_every_rank() {
+    if is_child() {
+        return;
+    }
+    let launch = launch("bad_variable_on_one_rank_child", 3, &[]);
+    let total: u64 = launch
+        .ranks
+        .iter()
+        .map(|lines| {
+            let fields: Vec<&str> = lines[0].split(' ').collect();
+            assert_eq!(fields[0], "ok", "{lines:?}");
+            fields[1].parse::<u64>().unwrap()
+        })
+        .sum();
+    assert_eq!(total, 40);
+}

@@ -60,6 +60,9 @@ def main():
     ap.add_argument("--jobs", type=int, default=20000)
     args = ap.parse_args()
     me, p = COMM.Get_rank(), COMM.Get_size()
+    if p < 2:
+        # Master-worker's master would wait for workers that do not exist.
+        sys.exit("bench.py: master-worker needs at least 2 ranks (mpirun -n 2 or more)")
 
     # Per chunk: on each rank, its time over its chunks; the mean over the
     # ranks that did any (master-worker: the workers).

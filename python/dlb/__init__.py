@@ -27,6 +27,8 @@ is done on every rank. While dlb waits for work it releases the GIL, so
 Python threads keep running. Errors are ``dlb.DlbError`` exceptions.
 """
 
+import threading
+
 from . import _dlb
 
 __version__ = _dlb.__version__
@@ -113,16 +115,41 @@ class Dlb:
 
             comm = MPI.COMM_WORLD
         _check_comm(comm)
-        self._h = _dlb.Handle(
-            comm,
-            variant=variant,
-            atomics=atomics,
-            seed=seed,
-            trace=None if trace is None else str(trace),
-            verbose=None if verbose is None else bool(verbose),
-        )
+        # A seed that is wrong on this rank still takes part in the
+        # collective init (refused there), so that every rank fails instead
+        # of the others waiting; then its own error is raised.
+        wrong = None
+        try:
+            seed = _count(seed, "seed")
+        except (TypeError, ValueError) as e:
+            wrong, seed = e, 0
+        try:
+            self.__handle = _dlb.Handle(
+                comm,
+                variant=variant,
+                atomics=atomics,
+                seed=seed,
+                trace=None if trace is None else str(trace),
+                verbose=None if verbose is None else bool(verbose),
+                refuse=wrong is not None,
+            )
+        except DlbError:
+            if wrong is not None:
+                raise wrong from None
+            raise
+        # dlb runs on one thread (MPI_THREAD_SINGLE): the one that made it.
+        self.__owner = threading.get_ident()
         # Runs started so far: a Run of an earlier setup refuses to go on.
         self._runs = 0
+
+    @property
+    def _h(self):
+        if threading.get_ident() != self.__owner:
+            raise InvalidState(
+                "this dlb.Dlb was made on another thread: use it from the thread that made it "
+                "(dlb needs only MPI_THREAD_SINGLE)"
+            )
+        return self.__handle
 
     # -- what init chose ------------------------------------------------
     @property
@@ -185,7 +212,19 @@ class Dlb:
 
     def print_statistics(self, level=1):
         """DLB's print_statistics: collective, printed on rank 0 (levels 0-4)."""
-        self._h.print_statistics(_count(level, "level"))
+        # A level that is wrong on this rank still takes part in the
+        # collective (as one no valid call passes), as in `_start`.
+        try:
+            level = _count(level, "level")
+            if level >= _REFUSED_LEVEL:
+                raise ValueError(f"level must be below {_REFUSED_LEVEL}, not {level}")
+        except (TypeError, ValueError) as e:
+            try:
+                self._h.print_statistics(_REFUSED_LEVEL)
+            except DlbError:
+                pass
+            raise e
+        self._h.print_statistics(level)
 
     def finalize(self):
         """Frees dlb's window and communicator. Collective; later calls do nothing."""
@@ -249,6 +288,9 @@ class Run:
 # A count dlb refuses (above its largest job count), for a rank whose own
 # argument was wrong: it still takes part in the collective setup.
 _TOO_MANY = 2**64 - 1
+# The level of a rank whose own level was wrong (the largest the extension
+# takes): the others fail on the mismatch, and nothing is printed.
+_REFUSED_LEVEL = 2**32 - 1
 
 
 def _count(value, name):

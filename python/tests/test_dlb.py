@@ -230,6 +230,50 @@ def test_a_bad_argument_on_one_rank_fails_every_rank(d):
     assert sorted(gathered(mine)) == list(range(12))
 
 
+def test_a_bad_init_argument_on_one_rank_fails_every_rank():
+    # Before, rank 0 raised before init's collectives and the others
+    # waited in them forever.
+    other = dlb.Mismatch if P > 1 else None
+    with pytest.raises(dlb.InvalidArgument if ME == 0 else other or dlb.InvalidArgument):
+        dlb.Dlb(COMM, variant="dynamic" if ME == 0 else "rma")
+    with pytest.raises(dlb.InvalidArgument if ME == 0 else other or dlb.InvalidArgument):
+        dlb.Dlb(COMM, atomics="gpu" if ME == 0 else None)
+    with pytest.raises(ValueError if ME == 0 else other or ValueError):
+        dlb.Dlb(COMM, seed=-1 if ME == 0 else 1)
+    with dlb.Dlb(COMM) as again:  # and dlb still works
+        mine = [j for jobs in again.setup(7).chunks(2) for j in jobs]
+        assert sorted(gathered(mine)) == list(range(7))
+
+
+def test_a_bad_level_on_one_rank_fails_every_rank(d, capsys):
+    mine = [j for jobs in d.setup(5).chunks(1) for j in jobs]
+    assert sorted(gathered(mine)) == list(range(5))
+    with pytest.raises(ValueError if ME == 0 else (dlb.Mismatch if P > 1 else ValueError)):
+        d.print_statistics(-1 if ME == 0 else 1)
+    with pytest.raises(ValueError):
+        d.print_statistics(2**40)  # on every rank: refused, nothing printed
+    assert capsys.readouterr().out == ""
+    d.print_statistics(0)  # still in step
+
+
+def test_a_dlb_is_used_from_its_own_thread_only(d):
+    got = []
+
+    def other():
+        try:
+            d.setup(3)
+        except Exception as e:  # noqa: BLE001 - the test records what it is
+            got.append(e)
+
+    t = threading.Thread(target=other)
+    t.start()
+    t.join()
+    assert len(got) == 1 and isinstance(got[0], dlb.InvalidState), got
+    assert "another thread" in str(got[0])
+    mine = [j for jobs in d.setup(4).chunks(1) for j in jobs]
+    assert sorted(gathered(mine)) == list(range(4))
+
+
 def test_a_stale_run_refuses(d):
     old = d.setup(6)
     for _ in old.chunks(2):

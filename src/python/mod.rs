@@ -113,6 +113,15 @@ impl Handle {
     ) -> PyResult<T> {
         // `f` is Send (it captures no Python object); `Detached` carries
         // the `Dlb`, and the call completes on this thread.
+        // After MPI_Finalize (mpi4py's, or the program's) any MPI call of
+        // dlb's would crash or abort the job.
+        if self.dlb.is_some() {
+            crate::mpi::ensure_initialized().map_err(|_| {
+                to_py(Error::invalid_state(
+                    "MPI is finalized: finalize dlb first (d.finalize(), or a with block)",
+                ))
+            })?;
+        }
         let state = Detached(&mut self.dlb, &mut self.run);
         py.detach(move || {
             let state = state;
@@ -168,7 +177,9 @@ impl Handle {
     /// Collective. The Python layer checks first that mpi4py runs on dlb's
     /// MPI library.
     #[new]
-    #[pyo3(signature = (comm, variant=None, atomics=None, seed=0, trace=None, verbose=None))]
+    #[pyo3(signature = (comm, variant=None, atomics=None, seed=0, trace=None, verbose=None, refuse=false))]
+    // (pyo3 takes Python's keyword arguments one by one.)
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         comm: &Bound<'_, PyAny>,
@@ -177,6 +188,7 @@ impl Handle {
         seed: u64,
         trace: Option<String>,
         verbose: Option<bool>,
+        refuse: bool,
     ) -> PyResult<Handle> {
         let mpi = py.import("mpi4py.MPI")?;
         if !comm.is_instance(&mpi.getattr("Intracomm")?)? {
@@ -186,12 +198,20 @@ impl Handle {
         }
         let fcomm: dlb_sys::RSMPI_Fint = comm.call_method0("py2f")?.extract()?;
         let mut builder = Builder::default().seed(seed);
-        if let Some(v) = variant {
-            builder = builder.variant(variant_of(v)?);
+        // A wrong name (or, with `refuse`, an argument the Python layer
+        // refused) still takes part in init's first collective, so that
+        // every rank fails instead of the others waiting; then its own
+        // error is raised.
+        let mut wrong = None;
+        match variant.map(variant_of).transpose() {
+            Ok(v) => builder.variant = v,
+            Err(e) => wrong = Some(e),
         }
-        if let Some(a) = atomics {
-            builder = builder.atomics(atomics_of(a)?);
+        match atomics.map(atomics_of).transpose() {
+            Ok(a) => builder.atomics = a,
+            Err(e) => wrong = wrong.or(Some(e)),
         }
+        builder.refused = refuse || wrong.is_some();
         if let Some(t) = trace {
             builder = builder.trace(t);
         }
@@ -206,6 +226,9 @@ impl Handle {
             // initialized; MPI_COMM_NULL is refused by `init_from_fortran`.
             OnThisThread(unsafe { builder.init_from_fortran(fcomm) })
         });
+        if let Some(e) = wrong {
+            return Err(e);
+        }
         Ok(Handle {
             dlb: Some(dlb.0.map_err(to_py)?),
             run: None,
@@ -315,9 +338,12 @@ impl Handle {
     }
 
     /// DLB's print_statistics: collective, printed on rank 0 (levels 0-4).
+    /// `u32::MAX` is the level of a rank whose level the Python layer
+    /// refused: it takes part (the others then fail on the mismatch) and
+    /// prints nothing.
     fn print_statistics(&mut self, py: Python<'_>, level: u32) -> PyResult<()> {
         let report = self.detached(py, move |dlb, _| dlb.statistics_report(level))?;
-        if let Some(text) = report {
+        if let Some(text) = report.filter(|_| level != u32::MAX) {
             // Through Python's sys.stdout, so that it interleaves with print().
             py.import("sys")?
                 .getattr("stdout")?

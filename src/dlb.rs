@@ -180,10 +180,8 @@ impl Dlb {
         quiesced.and(traced).and(windows).and(comm)
     }
 
-    /// Completes this rank's operations still in flight (takes, answers,
-    /// notices and reports started before the last run ended), then waits
-    /// until every rank did, serving theirs meanwhile: only then may the
-    /// window be freed. Once.
+    /// Gives the windows and the communicator up without an MPI call, for
+    /// a drop by a panic (see `Drop for Dlb`).
     fn abandon(&mut self) {
         self.quiesced = true;
         if let Some(protocol) = self.dispenser.protocol_mut() {
@@ -197,6 +195,10 @@ impl Dlb {
         );
     }
 
+    /// Completes this rank's operations still in flight (takes, answers,
+    /// notices and reports started before the last run ended), then waits
+    /// until every rank did, serving theirs meanwhile: only then may the
+    /// window be freed. Once.
     fn quiesce(&mut self) -> Result<()> {
         if self.quiesced || mpi::ensure_initialized().is_err() {
             return Ok(());

@@ -333,6 +333,7 @@ impl Builder {
     /// dlb was built against (rsmpi's `as_raw()` gives one).
     pub unsafe fn init_with(self, comm: ffi::MPI_Comm) -> Result<Dlb> {
         mpi::ensure_initialized()?;
+        mpi::watch_finalize()?;
         // SAFETY: forwarded from this function's contract.
         let comm = unsafe { Comm::duplicate(comm) }?;
         Dlb::new(self, comm)

@@ -17,6 +17,7 @@ impl Dlb {
     /// The number of nodes the ranks span (groups that share memory).
     /// Collective.
     pub fn node_count(&self) -> Result<usize> {
+        mpi::ensure_active()?;
         self.comm.node_count()
     }
 
@@ -31,6 +32,7 @@ impl Dlb {
     /// # Ok(()) }
     /// ```
     pub fn node_of_ranks(&self) -> Result<Vec<usize>> {
+        mpi::ensure_active()?;
         Ok(self.comm.node_map(self.ranks_per_node)?.0)
     }
 
@@ -39,6 +41,7 @@ impl Dlb {
     /// "within a node: CPU atomics on a shared window; across nodes: MPI
     /// atomics on an 'allocate' window (Open MPI osc = 'sm,pt2pt')".
     pub fn level_description(&self) -> Result<Option<String>> {
+        mpi::ensure_active()?;
         let (Some(path), Some(flavor)) = (self.path, self.flavor) else {
             return Ok(None);
         };
@@ -83,6 +86,7 @@ impl Dlb {
     /// the static variant. Collective. Call it outside runs (its atomics,
     /// an add of zero and a compare-and-swap of 0 for 0, change nothing).
     pub fn probe_passive_progress(&self, busy: Duration) -> Result<Option<Duration>> {
+        mpi::ensure_active()?;
         let Some(atomics) = self.dispenser.atomics() else {
             return Ok(None);
         };

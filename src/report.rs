@@ -45,6 +45,7 @@ impl Dlb {
     /// What `print_statistics` prints, on rank 0; `None` on other ranks and
     /// for level 0. Collective at every level (see `print_statistics`).
     pub fn statistics_report(&self, level: u32) -> Result<Option<String>> {
+        crate::mpi::ensure_active()?;
         let mut mine = pack_statistics(&self.statistics()).to_vec();
         mine.push(u64::from(level));
         let all = self.comm.allgather(&mine)?;

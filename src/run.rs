@@ -102,6 +102,7 @@ impl Dlb {
         mapping: &M,
         maxjobs: u64,
     ) -> Result<Option<Range<u64>>> {
+        crate::mpi::ensure_active()?;
         self.dispenser.next(mapping, maxjobs)
     }
 
@@ -110,6 +111,7 @@ impl Dlb {
     /// rank takes part even when its own arguments are invalid, so all ranks
     /// fail together instead of some waiting forever.
     fn begin<M: Mapping>(&mut self, mapping: Option<M>, invalid: impl Fn() -> String) -> Result<M> {
+        crate::mpi::ensure_active()?;
         let fingerprint = mapping.as_ref().map_or([0; 3], Mapping::fingerprint);
         // One all-reduce: the flags, then the fingerprint and its
         // complements (`agreed`). It sleeps after a short spin, so that on

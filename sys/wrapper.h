@@ -8,7 +8,8 @@
  * - Handles that are link-time globals in Open MPI and cast macros in MPICH
  *   (MPI_NO_OP, MPI_REPLACE) are exported as `extern const`, defined in
  *   sys/src/shim.c, which is compiled with the same MPI's mpicc; so is
- *   dlb_mpi_comm_world(), for MPIs whose MPI_COMM_WORLD is no constant.
+ *   dlb_mpi_comm_world() and dlb_mpi_comm_self(), for MPIs whose
+ *   MPI_COMM_WORLD and MPI_COMM_SELF are no constants.
  * - Integer constants whose name and type differ between MPIs are normalized
  *   to `int` in an enum: bindgen evaluates them, so no C code is needed.
  * - The probe values at the end let the Rust side check at compile time that
@@ -28,6 +29,9 @@ extern const MPI_Datatype DLB_MPI_CHAR;
  * mpi-sys's RSMPI_COMM_WORLD (a constant initialized from it) cannot be
  * built there as it is (see ci/smpi.d/smpicc). */
 MPI_Comm dlb_mpi_comm_world(void);
+/* MPI_COMM_SELF, read at run time for the same reason (a function call in
+ * SMPI). */
+MPI_Comm dlb_mpi_comm_self(void);
 
 /* A monotonic clock in nanoseconds, and a sleep. dlb uses them only when
  * built against SimGrid's SMPI: shim.c is compiled with smpicc there, whose

@@ -282,3 +282,73 @@ fn a_bad_variable_on_one_rank_fails_init_on_every_rank() {
         .sum();
     assert_eq!(total, 40);
 }
+
+/// MPI is finalized under a live `Dlb`, in the middle of a run (the
+/// program's `MPI_Finalize`, rsmpi's universe dropped, the `Mpi` guard
+/// dropped first): every later call is `InvalidState`, where before
+/// `give_more` crashed the process (shared-memory atomics) or made the MPI
+/// abort the job.
+#[test]
+fn calls_after_mpi_finalize_child() {
+    if !is_child() {
+        return;
+    }
+    let mpi = dlb::Mpi::init().unwrap();
+    let mut dlb = Dlb::init().unwrap();
+    let mut rec = Recorder::new(dlb.rank());
+    let jobs = 10 * dlb.size() as u64;
+    {
+        let mut run = dlb.setup(jobs).unwrap();
+        // Every rank has jobs of its own: nobody waits for another here.
+        assert!(run.give_more(1).unwrap().is_some());
+        drop(mpi); // MPI_Finalize, collective, with the run unfinished
+        let err = run.give_more(1).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidState, "{err}");
+        assert!(err.to_string().contains("MPI is finalized"), "{err}");
+    }
+    for err in [
+        dlb.setup(3).map(|_| ()).unwrap_err(),
+        dlb.setup_rr(3).map(|_| ()).unwrap_err(),
+        dlb.setup_color(&[1, 2]).map(|_| ()).unwrap_err(),
+        dlb.print_statistics(1).unwrap_err(),
+        dlb.node_count().map(|_| ()).unwrap_err(),
+    ] {
+        assert_eq!(err.kind(), ErrorKind::InvalidState, "{err}");
+        assert!(err.to_string().contains("MPI is finalized"), "{err}");
+    }
+    // Nothing is left to free after MPI_Finalize: finalize has no error.
+    dlb.finalize().unwrap();
+    rec.record(&[&"ok"]);
+}
+
+#[test]
+fn calls_after_mpi_finalize_are_errors() {
+    if is_child() {
+        return;
+    }
+    // MPICH (4.0, over UCX) aborts in MPI_Finalize itself when a window
+    // is still alive, before dlb is called again: its MPI-atomics windows
+    // cannot be left to MPI_Finalize (its shared windows can).
+    let paths: &[&str] = if dlb::sys::DLB_MPI_IS_MPICH == 1 {
+        &["shm"]
+    } else {
+        &["shm", "mpi"]
+    };
+    for ranks in [1, 3] {
+        for &atomics in paths {
+            let launch = launch(
+                "calls_after_mpi_finalize_child",
+                ranks,
+                &[("DLB_ATOMICS", atomics)],
+            );
+            for lines in &launch.ranks {
+                assert_eq!(
+                    lines,
+                    &["ok"],
+                    "{ranks} ranks, {atomics}: {}",
+                    launch.output
+                );
+            }
+        }
+    }
+}

@@ -130,12 +130,14 @@ fn guard(f: impl FnOnce() -> Result<c_int>) -> c_int {
 }
 
 /// Runs `f` on the initialized state, while MPI is (after `MPI_Finalize`
-/// any MPI call of dlb's would make the MPI abort the job).
+/// any MPI call of dlb's would make the MPI abort the job). The check is
+/// one load of a flag that `MPI_Finalize` raises (`ensure_active`), cheap
+/// enough for `dlb_give_more`.
 fn with_state<T>(f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
     if STATE.with(|s| s.borrow().is_some()) {
-        crate::mpi::ensure_initialized().map_err(|_| {
+        crate::mpi::ensure_active().map_err(|_| {
             Error::invalid_state(
-                "MPI is already finalized: call dlb_finalize before MPI_Finalize, and dlb after neither",
+                "MPI is finalized: call dlb_finalize before MPI_Finalize, and dlb after neither",
             )
         })?;
     }

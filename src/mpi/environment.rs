@@ -5,7 +5,9 @@
 use crate::error::ErrorKind;
 use crate::error::{Error, Result};
 use dlb_sys as ffi;
-use std::ffi::{c_char, c_int, CStr};
+use std::ffi::{c_char, c_int, c_void, CStr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 /// Turns an MPI return code into a `Result`, with the text of
 /// `MPI_Error_string` (MPI-4.0 §9.4). Every raw call goes through here.
@@ -56,6 +58,87 @@ pub(crate) fn is_finalized() -> Result<bool> {
     // SAFETY: MPI_Finalized may be called at any time; `flag` is valid.
     check("MPI_Finalized", unsafe { ffi::MPI_Finalized(&mut flag) })?;
     Ok(flag != 0)
+}
+
+/// Set when `MPI_Finalize` begins, by the delete callback of dlb's
+/// attribute on `MPI_COMM_SELF`: MPI_Finalize deletes that communicator's
+/// attributes first thing, while MPI still works ("Allowing User Functions
+/// at Process Termination", MPI-3.1 §8.7.1).
+static FINALIZING: AtomicBool = AtomicBool::new(false);
+
+/// Whether the attribute is set (once per process: MPI starts only once).
+static WATCHING: Mutex<bool> = Mutex::new(false);
+
+/// Makes [`ensure_active`] see `MPI_Finalize`: sets an attribute on
+/// `MPI_COMM_SELF` whose delete callback raises [`FINALIZING`]. Once per
+/// process; called by every init, while MPI is initialized and not
+/// finalized.
+pub(crate) fn watch_finalize() -> Result<()> {
+    let mut watching = WATCHING.lock().unwrap_or_else(|e| e.into_inner());
+    if *watching {
+        return Ok(());
+    }
+    let mut keyval: c_int = 0;
+    // SAFETY: both callbacks have the signatures MPI-3.1 §6.7.2 gives them
+    // and never unwind; `keyval` is a valid out-parameter; the extra state
+    // is never read.
+    check("MPI_Comm_create_keyval", unsafe {
+        ffi::MPI_Comm_create_keyval(
+            Some(not_copied),
+            Some(on_finalize),
+            &mut keyval,
+            std::ptr::null_mut(),
+        )
+    })?;
+    // SAFETY: MPI is initialized and not finalized (the caller's contract),
+    // so MPI_COMM_SELF (read by dlb-sys's shim: on SMPI it is no constant)
+    // is valid; `keyval` was just created for communicators; the attribute
+    // value is never dereferenced.
+    check("MPI_Comm_set_attr", unsafe {
+        ffi::MPI_Comm_set_attr(ffi::dlb_mpi_comm_self(), keyval, std::ptr::null_mut())
+    })?;
+    *watching = true;
+    Ok(())
+}
+
+/// The attribute's copy callback: a duplicate of `MPI_COMM_SELF` does not
+/// carry it (what `MPI_COMM_NULL_COPY_FN` does; MPICH defines that one as a
+/// null pointer, Open MPI as a function, so dlb writes its own).
+unsafe extern "C" fn not_copied(
+    _comm: ffi::MPI_Comm,
+    _keyval: c_int,
+    _extra: *mut c_void,
+    _value_in: *mut c_void,
+    _value_out: *mut c_void,
+    flag: *mut c_int,
+) -> c_int {
+    // SAFETY: MPI passes a valid pointer to the flag it reads back.
+    unsafe { *flag = 0 };
+    ffi::DLB_MPI_SUCCESS
+}
+
+/// The attribute's delete callback: `MPI_Finalize` has begun, and dlb
+/// makes no MPI call from now on.
+unsafe extern "C" fn on_finalize(
+    _comm: ffi::MPI_Comm,
+    _keyval: c_int,
+    _value: *mut c_void,
+    _extra: *mut c_void,
+) -> c_int {
+    FINALIZING.store(true, Ordering::Release);
+    ffi::DLB_MPI_SUCCESS
+}
+
+/// Fails once `MPI_Finalize` has begun: any MPI call of dlb's would then
+/// make the MPI abort the job, and its shared-memory windows are unmapped.
+/// One load, for `give_more`'s path; [`watch_finalize`] arms it at init.
+pub(crate) fn ensure_active() -> Result<()> {
+    if FINALIZING.load(Ordering::Acquire) {
+        return Err(Error::invalid_state(
+            "MPI is finalized: dlb cannot be used after MPI_Finalize (finalize dlb first)",
+        ));
+    }
+    Ok(())
 }
 
 /// Ends the whole job: `MPI_Abort` on `MPI_COMM_WORLD` with error code 3

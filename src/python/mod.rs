@@ -116,7 +116,7 @@ impl Handle {
         // After MPI_Finalize (mpi4py's, or the program's) any MPI call of
         // dlb's would crash or abort the job.
         if self.dlb.is_some() {
-            crate::mpi::ensure_initialized().map_err(|_| {
+            crate::mpi::ensure_active().map_err(|_| {
                 to_py(Error::invalid_state(
                     "MPI is finalized: finalize dlb first (d.finalize(), or a with block)",
                 ))

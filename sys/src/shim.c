@@ -10,6 +10,7 @@ const MPI_Op DLB_MPI_REPLACE = MPI_REPLACE;
 const MPI_Datatype DLB_MPI_CHAR = MPI_CHAR;
 
 MPI_Comm dlb_mpi_comm_world(void) { return MPI_COMM_WORLD; }
+MPI_Comm dlb_mpi_comm_self(void) { return MPI_COMM_SELF; }
 
 uint64_t dlb_mpi_clock_ns(void) {
     struct timespec ts;

@@ -45,21 +45,38 @@ impl Dlb {
     /// What `print_statistics` prints, on rank 0; `None` on other ranks and
     /// for level 0. Collective at every level (see `print_statistics`).
     pub fn statistics_report(&self, level: u32) -> Result<Option<String>> {
+        self.gather_report(Some(level))
+    }
+
+    /// The collective of `statistics_report` for a rank whose level its
+    /// caller refused (a negative level in C, a wrong one in Python): it
+    /// takes part with a level that no valid call passes, so that the other
+    /// ranks fail with a mismatch instead of waiting for it, and gets no
+    /// report. Errors as `statistics_report`'s (a mismatch unless every
+    /// rank's level was refused).
+    pub(crate) fn refuse_statistics(&self) -> Result<()> {
+        self.gather_report(None).map(|_| ())
+    }
+
+    /// Gathers every rank's figures and level (`None`: refused, sent as
+    /// `u64::MAX`, above every `u32`) and renders the report on rank 0.
+    fn gather_report(&self, level: Option<u32>) -> Result<Option<String>> {
         crate::mpi::ensure_active()?;
+        let sent = level.map_or(u64::MAX, u64::from);
         let mut mine = pack_statistics(&self.statistics()).to_vec();
-        mine.push(u64::from(level));
+        mine.push(sent);
         let all = self.comm.allgather(&mine)?;
         let per_rank: Vec<&[u64]> = all.chunks(mine.len()).collect();
         let levels: Vec<u64> = per_rank.iter().map(|v| v[v.len() - 1]).collect();
-        if levels.iter().any(|&l| l != u64::from(level)) {
+        if levels.iter().any(|&l| l != sent) {
             return Err(Error::new(
                 ErrorKind::Mismatch,
                 format!("print_statistics: the ranks passed different levels {levels:?}"),
             ));
         }
-        if level == 0 || self.rank() != 0 {
+        let Some(level) = level.filter(|&l| l != 0 && self.rank() == 0) else {
             return Ok(None);
-        }
+        };
         let per_rank = per_rank.iter().map(|v| unpack_statistics(v)).collect();
         let header = format!(
             "variant {}, atomics {}, {} ranks",

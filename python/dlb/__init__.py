@@ -216,11 +216,11 @@ class Dlb:
         # collective (as one no valid call passes), as in `_start`.
         try:
             level = _count(level, "level")
-            if level >= _REFUSED_LEVEL:
-                raise ValueError(f"level must be below {_REFUSED_LEVEL}, not {level}")
+            if level >= 2**32:
+                raise ValueError(f"level must be below 2**32, not {level}")
         except (TypeError, ValueError) as e:
             try:
-                self._h.print_statistics(_REFUSED_LEVEL)
+                self._h.print_statistics(None)  # refused: takes part, prints nothing
             except DlbError:
                 pass
             raise e
@@ -263,14 +263,14 @@ class Run:
         collective: a rank that stops iterating early leaves the others
         waiting for its jobs."""
         maxjobs = _count(maxjobs, "maxjobs")
-        give_more = self._dlb._h.give_more
         interface = self._interface
         while True:
             if self._dlb._runs != self._number:
                 raise InvalidState(
                     "this run is over: a later setup started another (iterate that one)"
                 )
-            chunk = give_more(maxjobs)
+            # `_h` at every step: a generator may be resumed on another thread.
+            chunk = self._dlb._h.give_more(maxjobs)
             if chunk is None:
                 return
             color, start, stop, step = chunk
@@ -288,9 +288,6 @@ class Run:
 # A count dlb refuses (above its largest job count), for a rank whose own
 # argument was wrong: it still takes part in the collective setup.
 _TOO_MANY = 2**64 - 1
-# The level of a rank whose own level was wrong (the largest the extension
-# takes): the others fail on the mismatch, and nothing is printed.
-_REFUSED_LEVEL = 2**32 - 1
 
 
 def _count(value, name):

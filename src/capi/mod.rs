@@ -410,12 +410,13 @@ pub unsafe extern "C" fn dlb_give_more_rr(maxjobs: DlbInt, jobs: *mut DlbInt) ->
 #[no_mangle]
 pub extern "C" fn dlb_print_statistics(level: c_int) -> c_int {
     guard(|| {
-        let valid = u32::try_from(level).ok();
-        let report = with_state(|st| st.dlb.statistics_report(valid.unwrap_or(u32::MAX)));
-        if valid.is_none() {
+        let Ok(level) = u32::try_from(level) else {
+            // This rank's own error comes first; the collective's (a
+            // mismatch, or MPI finalized) is dropped.
+            let _joined = with_state(|st| st.dlb.refuse_statistics());
             return Err(Error::invalid_argument("level must not be negative"));
-        }
-        if let Some(report) = report? {
+        };
+        if let Some(report) = with_state(|st| st.dlb.statistics_report(level))? {
             print!("{report}");
         }
         Ok(0)

@@ -338,12 +338,16 @@ impl Handle {
     }
 
     /// DLB's print_statistics: collective, printed on rank 0 (levels 0-4).
-    /// `u32::MAX` is the level of a rank whose level the Python layer
-    /// refused: it takes part (the others then fail on the mismatch) and
-    /// prints nothing.
-    fn print_statistics(&mut self, py: Python<'_>, level: u32) -> PyResult<()> {
-        let report = self.detached(py, move |dlb, _| dlb.statistics_report(level))?;
-        if let Some(text) = report.filter(|_| level != u32::MAX) {
+    /// `None` is the level of a rank whose level the Python layer refused:
+    /// it takes part (the others then fail on the mismatch) and prints
+    /// nothing.
+    #[pyo3(signature = (level))]
+    fn print_statistics(&mut self, py: Python<'_>, level: Option<u32>) -> PyResult<()> {
+        let report = self.detached(py, move |dlb, _| match level {
+            Some(level) => dlb.statistics_report(level),
+            None => dlb.refuse_statistics().map(|()| None),
+        })?;
+        if let Some(text) = report {
             // Through Python's sys.stdout, so that it interleaves with print().
             py.import("sys")?
                 .getattr("stdout")?

@@ -156,19 +156,6 @@ impl Dlb {
             direct_steals,
             trace,
         } = resolve_on_every_rank(&builder, &comm)?;
-        agree(
-            &comm,
-            [
-                variant as u64,
-                asked_path.map_or(9, |p| p as u64),
-                asked_window.map_or(9, |w| w as u64),
-                ranks_per_node.map_or(0, |k| k as u64),
-                timeout.map_or(0, |t| t.as_millis() as u64),
-                direct_steals as u64,
-                tree_fan_out.map_or(0, |k| k as u64),
-                u64::from(trace.is_some()),
-            ],
-        )?;
         let (rank, size) = (comm.rank(), comm.size());
         let max_units = builder.max_units.unwrap_or(MAX_UNITS);
         let (protocol, path, flavor) = match variant {
@@ -301,39 +288,48 @@ pub(crate) fn agreed(reduced: &[u64]) -> bool {
 /// variable, a builder value) are wrong, or whose caller refused its
 /// arguments (`Builder::refused`); then it fails on every rank, the others
 /// with a mismatch, instead of leaving them in init's collectives alone.
-/// Collective.
+/// Also fails unless every rank chose the same options. Collective: one
+/// all-reduce, of the refused flag and of the options with their
+/// complements ([`with_complements`]).
 fn resolve_on_every_rank(builder: &Builder, comm: &Comm) -> Result<Options> {
     let options = Options::resolve(builder);
-    let mut refused = [u64::from(options.is_err() || builder.refused)];
-    comm.allreduce_max(&mut refused)?;
-    match options {
-        Err(e) => Err(e),
-        Ok(_) if builder.refused => Err(Error::invalid_argument(
+    let refused = options.is_err() || builder.refused;
+    let chosen = options.as_ref().map_or([0; 8], |o| {
+        [
+            o.variant as u64,
+            o.asked_path.map_or(9, |p| p as u64),
+            o.asked_window.map_or(9, |w| w as u64),
+            o.ranks_per_node.map_or(0, |k| k as u64),
+            o.timeout.map_or(0, |t| t.as_millis() as u64),
+            o.direct_steals as u64,
+            o.tree_fan_out.map_or(0, |k| k as u64),
+            u64::from(o.trace.is_some()),
+        ]
+    });
+    let mut words = vec![u64::from(refused)];
+    words.extend(with_complements(&chosen));
+    comm.allreduce_max(&mut words)?;
+    let options = options?;
+    if builder.refused {
+        return Err(Error::invalid_argument(
             "this rank's arguments to dlb's init were refused",
-        )),
-        Ok(_) if refused[0] != 0 => Err(Error::new(
+        ));
+    }
+    if words[0] != 0 {
+        return Err(Error::new(
             ErrorKind::Mismatch,
             "another rank's options were refused (a wrong argument or DLB_* variable there: see \
              that rank's error)",
-        )),
-        Ok(options) => Ok(options),
+        ));
     }
-}
-
-/// Fails unless every rank passed the same `values` (one all-reduce of the
-/// values and their complements).
-pub(crate) fn agree<const N: usize>(comm: &Comm, values: [u64; N]) -> Result<()> {
-    let mut both = with_complements(&values);
-    comm.allreduce_max(&mut both)?;
-    if agreed(&both) {
-        Ok(())
-    } else {
-        Err(Error::new(
+    if !agreed(&words[1..]) {
+        return Err(Error::new(
             ErrorKind::Mismatch,
             "ranks chose different variants, atomics, windows, timeouts, direct steals, tree fan-outs \
              or tracing (DLB_TRACE)",
-        ))
+        ));
     }
+    Ok(options)
 }
 
 /// Refuses a window that would crash this MPI on its first

@@ -225,9 +225,7 @@ impl Comm {
         self.raw = null;
         check("MPI_Comm_free", rc)
     }
-}
 
-impl Comm {
     /// Gives the duplicate up without an MPI call (`MPI_Comm_free` is
     /// collective), for a rank that leaves by a panic (see
     /// `Window::abandon`).

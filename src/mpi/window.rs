@@ -1038,9 +1038,7 @@ impl Window {
         }
         first
     }
-}
 
-impl Window {
     /// Gives the window up without an MPI call (`free` is collective): its
     /// handle, memory and progress hook are left to `MPI_Finalize`, or to
     /// the process's end. For a rank that leaves by a panic, which the

@@ -274,6 +274,31 @@ def test_a_dlb_is_used_from_its_own_thread_only(d):
     assert sorted(gathered(mine)) == list(range(4))
 
 
+def test_a_run_is_iterated_from_its_own_thread_only(d):
+    # A generator made on this thread and resumed on another: before, it
+    # reached the extension from there (pyo3's PanicException).
+    jobs = 4 * COMM.Get_size()
+    run = d.setup(jobs)
+    chunks = run.chunks(1)
+    mine = list(next(chunks))  # every rank has jobs of its own
+    got = []
+
+    def other():
+        try:
+            next(chunks)
+        except Exception as e:  # noqa: BLE001 - the test records what it is
+            got.append(e)
+
+    t = threading.Thread(target=other)
+    t.start()
+    t.join()
+    assert len(got) == 1 and isinstance(got[0], dlb.InvalidState), got
+    assert "another thread" in str(got[0])
+    # That generator is finished; the run goes on with a new one.
+    mine += [j for ids in run.chunks(1) for j in ids]
+    assert sorted(gathered(mine)) == list(range(jobs))
+
+
 def test_a_stale_run_refuses(d):
     old = d.setup(6)
     for _ in old.chunks(2):

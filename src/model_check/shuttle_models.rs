@@ -431,6 +431,11 @@ fn finds_every_seeded_bug() {
             Random,
             case(4, 1, Model::Plain, &one).looks(),
         ),
+        (
+            Bug::DoneNodeForwards,
+            Random,
+            case(4, 2, Model::Plain, &one),
+        ),
     ];
     for (bug, scheduler, case) in bugs {
         let case = case.bug(bug);

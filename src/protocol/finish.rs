@@ -81,6 +81,9 @@ impl<A: Atomics> Protocol<A> {
     /// in the node tree (rank 0's for node 0 and its children); whether it
     /// did.
     fn forward(&mut self) -> Result<bool> {
+        if self.on_done_node() && !self.has_bug(Bug::DoneNodeForwards) {
+            return Ok(false); // rank 0 reads this node's counts in place
+        }
         let leader = self.leader();
         let mut seen = self.atomics.load(leader, Slot::Unsent)?;
         if seen == 0 || !self.count_target_waits()? {
@@ -115,7 +118,8 @@ impl<A: Atomics> Protocol<A> {
             return Ok(());
         }
         // A hint first: only this rank takes counts out of the word.
-        if self.atomics.peek(Slot::Done)? == 0 {
+        let peeked = self.atomics.peek(Slot::Done)?;
+        if peeked == 0 || !self.settled(Slot::Done, peeked) {
             return Ok(());
         }
         if !self.count_target_waits()? {
@@ -131,6 +135,13 @@ impl<A: Atomics> Protocol<A> {
         }
         self.took(Path::Carry);
         self.send(self.count_target(), held)
+    }
+
+    /// Whether this rank shares rank 0's node: that node's counts stay in
+    /// its `Unsent` word, where rank 0 reads them (see `watch_done`).
+    fn on_done_node(&self) -> bool {
+        let topology = self.atomics.topology();
+        topology.node_of(self.me()) == topology.node_of(DONE_RANK)
     }
 
     /// Where this rank's node sends its counts: the leader of its parent
@@ -204,25 +215,46 @@ impl<A: Atomics> Protocol<A> {
     }
 
     /// Across nodes, rank 0 (which holds `Done[0]`, and is idle once every
-    /// job is done) reads `Done[0]` while idle; when it reaches the run's
-    /// total, it tells its own node and the leaders of its children in the
-    /// node tree (see `wait_for_notices`).
+    /// job is done) reads `Done[0]` and its own node's count in `Unsent[0]`
+    /// while idle; when together they reach the run's total, it tells its
+    /// own node and the leaders of its children in the node tree (see
+    /// `wait_for_notices`), then moves its node's count into `Done[0]` (see
+    /// `fold_own_node`).
     fn watch_done(&mut self) -> Result<()> {
         let watches = self.multi_node() || self.has_bug(Bug::FinishCountsRunTwice);
         if self.me() != DONE_RANK || self.finished || !watches {
             return Ok(());
         }
-        // A hint first: `Done` only grows within a run, so a count below
-        // the total (less one, for the seeded bug) cannot end it yet.
+        let multi = self.multi_node();
+        // Hints first: `Done` and `Unsent[0]` only grow within a run, so a
+        // count below the total (less one, for the seeded bug) cannot end
+        // it yet.
         let slack = u64::from(self.has_bug(Bug::FinishOneEarly));
-        let hint = self.atomics.peek(Slot::Done)?.wrapping_sub(self.done_base);
-        if hint.saturating_add(slack) < self.total {
+        let peeked = self.atomics.peek(Slot::Done)?;
+        let own_peeked = if multi {
+            self.atomics.peek(Slot::Unsent)?
+        } else {
+            0
+        };
+        let hint = peeked.wrapping_sub(self.done_base).wrapping_add(own_peeked);
+        if hint.saturating_add(slack) < self.total
+            || !self.settled(Slot::Done, peeked.wrapping_add(own_peeked))
+        {
             return Ok(());
         }
+        // Rank 0's node does not forward (`forward`): its reports stay in
+        // `Unsent[0]`, whose count never leaves it during the run, and
+        // `Done` only grows. So the two reads count no job twice.
+        let own = if multi {
+            self.atomics.load(DONE_RANK, Slot::Unsent)?
+        } else {
+            0
+        };
         let done = self
             .atomics
             .load(DONE_RANK, Slot::Done)?
-            .wrapping_sub(self.done_base);
+            .wrapping_sub(self.done_base)
+            .wrapping_add(own);
         self.check_count(done)?;
         let early = self.has_bug(Bug::FinishOneEarly) && done + 1 == self.total;
         if self.total == 0 || !(done == self.total || early) {
@@ -235,7 +267,31 @@ impl<A: Atomics> Protocol<A> {
         self.took(Path::FinishAcrossNodes);
         self.tell_node()?;
         self.finished = true;
-        self.wait_for_notices(notices)
+        self.wait_for_notices(notices)?;
+        self.fold_own_node(own)
+    }
+
+    /// At the end of a run, rank 0 moves its node's count (`own`, read in
+    /// `Unsent[0]`) into `Done[0]`, so that `Done[0]` grows by exactly the
+    /// run's total, as every rank's `done_base` assumes. Nothing else
+    /// changes `Unsent[0]` by then: every job of the run was reported, and
+    /// the next run's reports come after `setup`, which waits for this
+    /// rank. The add completes before this rank answers "no more", so
+    /// before any count of the next run can reach `Done[0]`; it comes after
+    /// the notices, so that the ranks told wait for no more than before.
+    fn fold_own_node(&mut self, own: u64) -> Result<()> {
+        if own == 0 {
+            return Ok(());
+        }
+        let seen = self
+            .atomics
+            .compare_and_swap(DONE_RANK, Slot::Unsent, own, 0)?;
+        if seen != own {
+            return Err(Error::internal(format!(
+                "rank 0's node count changed after the run ended: {own} jobs, then {seen}"
+            )));
+        }
+        self.atomics.fetch_add(DONE_RANK, Slot::Done, own).map(drop)
     }
 
     /// Starts adding 1 to `Told` of the leader of each child of this
@@ -301,7 +357,8 @@ impl<A: Atomics> Protocol<A> {
             return Ok(());
         }
         // A hint first: `Told` only grows.
-        if self.atomics.peek(Slot::Told)? <= self.told_relayed {
+        let peeked = self.atomics.peek(Slot::Told)?;
+        if peeked <= self.told_relayed || !self.settled(Slot::Told, peeked) {
             return Ok(());
         }
         let told = self.atomics.load(self.me(), Slot::Told)?;

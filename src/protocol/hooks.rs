@@ -59,6 +59,12 @@ pub(crate) enum Bug {
     /// knocker's `Gift` word forgets those units instead of stashing them:
     /// they are lost, and the run never ends.
     GiftDropsDisplaced,
+    /// Rank 0's node forwards its counts to `Done[0]` as the other nodes
+    /// do, while rank 0 also reads them in its node's `Unsent` word: a
+    /// count that moves between rank 0's two reads is counted twice (a
+    /// run ends before its jobs are done), or rank 0 finds its node's count
+    /// gone from `Unsent` when it moves it into `Done[0]`.
+    DoneNodeForwards,
 }
 
 /// Paths through the protocol that a model checker's schedules must reach:

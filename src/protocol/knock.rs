@@ -296,7 +296,11 @@ impl<A: Atomics> Protocol<A> {
     /// While idle: takes the units in `Gift[me]`, if any, into the stash
     /// (a peek first; a swap takes them).
     pub(super) fn receive_gift(&mut self) -> Result<()> {
-        if !self.knocks_now() || !self.multi_node() || self.atomics.peek(Slot::Gift)? == EMPTY {
+        if !self.knocks_now() || !self.multi_node() {
+            return Ok(());
+        }
+        let peeked = self.atomics.peek(Slot::Gift)?;
+        if peeked == EMPTY || !self.settled(Slot::Gift, peeked) {
             return Ok(());
         }
         let me = self.me();

@@ -19,7 +19,8 @@
 //! - `Finished[r]`: how many runs have been declared finished to `r`.
 //!   Accessed only by fetch-and-add; idle ranks sleep on it (a futex).
 //! - `Unsent[l]` (node leaders, across nodes): jobs completed on `l`'s node
-//!   and not yet sent up the node tree. CAS only.
+//!   and not yet sent up the node tree (on rank 0's node: all of the run's,
+//!   which rank 0 reads there). CAS only.
 //! - `Hunter[l]` (node leaders, across nodes): the rank that hunts on other
 //!   nodes for the node, plus one, or 0. CAS only.
 //! - `Idle[l]` (node leaders, across nodes, on nodes of several ranks):
@@ -40,7 +41,8 @@
 //!   finished to `l`'s node by its parent's leader in the node tree (below).
 //!   Fetch-and-add only.
 //! - `Done[0]` (rank 0): jobs reported completed, summed over all runs,
-//!   wrapping. Fetch-and-add only.
+//!   wrapping (across nodes, rank 0's own node's jobs of a run are added
+//!   at its end, see "Watch"). Fetch-and-add only.
 //! - `Done[l]` (the leaders of the other nodes): jobs completed in the
 //!   subtree below `l`'s node (its children, their children, ...) that
 //!   reached `l` and that `l` has not carried on to its parent. Fetch-and-add
@@ -112,7 +114,11 @@
 //! model; where a window is not unified, a peek is the atomic). The atomic
 //! then decides. On Open MPI 4.1's osc/ucx this matters: every atomic there
 //! takes a lock on the target's window, also on one's own, and waits behind
-//! remote holders whose operations wait for the target.
+//! remote holders whose operations wait for the target. There the atomic
+//! also waits until the peek has shown the same value for a moment
+//! (`settle`), so that the remote holder's unlock is served first: rank 0's
+//! read of `Done`, a leader's of `Told` and `Done`, and a knocker's of its
+//! `Gift`.
 //!
 //! # Operations
 //!
@@ -178,7 +184,11 @@
 //! - **Report** (a rank that ran out of work): on one node, start an add of
 //!   its `unreported` count to `Done[0]`; across nodes, add it to
 //!   `Unsent[l]` of its leader by CAS (shared memory).
-//! - **Forward** (across nodes): CAS `Unsent[l]` from its value `u > 0` to
+//! - **Forward** (across nodes, on every node but rank 0's, whose counts
+//!   rank 0 reads in its `Unsent` word, see "Watch"; until 2026-12-07 that
+//!   node forwarded too, and so made atomics on rank 0's window, rank 0's
+//!   own among them, beside the other nodes' forwards: see `settle`): CAS
+//!   `Unsent[l]` from its value `u > 0` to
 //!   0 and start an add of `u` to `Done[p]` of the leader `p` of the node's
 //!   parent in the node tree (rank 0 for node 0 and its children). Made by
 //!   a rank that has just
@@ -219,13 +229,17 @@
 //!   run's count to the run's job total `N`): add 1 to `Finished[r]` of every
 //!   rank (and wake it).
 //! - **Watch**, across nodes (rank 0, which holds `Done[0]`, while idle):
-//!   read `Done[0]`; when it reaches `N`, start an add of 1 to `Told[l]` of
+//!   read its node's `Unsent[0]` and `Done[0]`; when their sum reaches
+//!   `N`, start an add of 1 to `Told[l]` of
 //!   the leader `l` of each child of node 0 in the node tree, add 1 to
 //!   `Finished[r]` of every node-mate (and wake it); it answers "no more"
 //!   once those adds completed, or after 1 ms at most (MPI promises
 //!   progress on an operation only while its maker is in MPI, and rank 0
 //!   may compute outside MPI for long after; a leader that has not reached
-//!   the run's first `give_more` would make the wait long). Notices and
+//!   the run's first `give_more` would make the wait long). Then it
+//!   moves its node's count into `Done[0]` (a CAS of `Unsent[0]` to 0,
+//!   which nothing else changes by then, and an add), so that `Done[0]`
+//!   grows by `N` per run, as every rank's `base` assumes. Notices and
 //!   counts of a finished run still in flight complete later, unread.
 //! - **Relay** (a leader, while idle): when `Told[me]` grew, start an add
 //!   of 1 to `Told` of the leader of each of its node's children in the
@@ -595,10 +609,14 @@
 //!    `Done[0]` at the start of the run (a CAS moves counts between `Unsent`
 //!    and a rank without loss or copy, like units, and a carry takes its
 //!    count out of one word before it adds it to the next). Every term is
-//!    at least 0, so `Done[0] - base <= N`, with equality exactly when every
-//!    job of the run was completed and every count of the run arrived at
-//!    rank 0: then no other word holds a count of the run, and the leaders'
-//!    `Done` words are 0 when the next run begins.
+//!    at least 0, so `Done[0] - base + Unsent[0] <= N` across nodes, with
+//!    equality exactly when every job of the run was completed and every
+//!    count of the run arrived at rank 0 or sits in its node's `Unsent[0]`:
+//!    then no other word holds a count of the run, and the leaders' `Done`
+//!    words are 0 when the next run begins. During a run no count leaves
+//!    `Unsent[0]` (rank 0's node does not forward) and `Done[0]` only
+//!    grows, so rank 0's two reads, one after the other, never count a job
+//!    twice: their sum is at most the sum at the later read.
 //!
 //! # Why every job is handed out exactly once
 //!
@@ -662,12 +680,13 @@
 //! # Why every rank terminates, and only when all jobs are done
 //!
 //! *Safety:* a rank answers "no more" only after it saw its `Finished` word
-//! reach the run's number; that happens only after some rank saw `Done[0]`
-//! at `N` (invariant 4), and a job is reported only after the rank that ran it
+//! reach the run's number; that happens only after a rank saw `Done[0]` at
+//! `N` (one node), or rank 0 saw `Done[0] - base + Unsent[0]` at `N`
+//! (invariant 4), and a job is reported only after the rank that ran it
 //! asked for more, i.e. after it completed.
 //! An empty read (even a stale one) leads only to the idle state, and a
 //! lost race (`Retry`) not even there; neither is ever mistaken for the
-//! end, which only `Done[0]` decides.
+//! end, which only the counts decide.
 //!
 //! *Liveness:* while some job is unfinished, some rank holds it and is
 //! working, and calls `give_more` again when it is done. When all jobs are
@@ -675,7 +694,8 @@
 //! completed (a rank reports before idling). On one node, rank 0 serves the
 //! reports, the last one reaches `N` (every report carries at least one job,
 //! so exactly one does), and its rank tells everyone. Across nodes, every
-//! node is dry then, and each node's `Unsent` is forwarded: by the rank
+//! node is dry then; rank 0's node's count is in `Unsent[0]` already, and
+//! each other node's `Unsent` is forwarded: by the rank
 //! whose report came last on its node, in its first idle round (every rank
 //! is counted into `Idle[l]` before it idles, after its report, and a rank
 //! that began without units from the start, so when the last report is
@@ -707,7 +727,9 @@
 //! period out). The counts climb the node tree, a hop per leader's round
 //! (or per millisecond while such a late rank stays away), and all of them
 //! reach rank 0,
-//! which is idle too, and sees `Done[0]` reach `N` while it polls. It
+//! which is idle too, and sees `Done[0] - base + Unsent[0]` reach `N`
+//! while it polls (where atomics lock, once the peeks showed it for a
+//! moment: see `settle`). It
 //! tells its node, and its children in the node tree through their
 //! leaders, and each leader its children: a leader is still idle and
 //! serving when its parent's add to `Told` arrives, because it and its
@@ -724,7 +746,8 @@
 //!
 //! Each rank reports once per idle period (not once per chunk); each
 //! leader's `Done` word receives the forwards and carries of at most `K`
-//! child nodes (rank 0's also its own node's forwards), mostly once each
+//! child nodes (rank 0's also one add of its own node's count per run),
+//! mostly once each
 //! node is idle; `Told` words are touched once per run per node; offer,
 //! inbox, knock and gift words only while some node is dry: the hot words
 //! stay cold.
@@ -734,6 +757,7 @@ mod finish;
 mod hooks;
 mod idle;
 mod knock;
+mod settle;
 mod topology;
 mod watchdog;
 mod word;
@@ -917,6 +941,9 @@ pub(crate) struct Protocol<A: Atomics> {
     finish_target: u64,
     /// The last value read from `Finished[me]`, to sleep on.
     finished_seen: u64,
+    /// New values that peeks showed in this rank's own words (see
+    /// `settle`).
+    settling: settle::Settling,
     finished: bool,
     rng: Rng,
     counters: Counters,
@@ -977,6 +1004,7 @@ impl<A: Atomics> Protocol<A> {
             unreported: 0,
             finish_target: 0,
             finished_seen: 0,
+            settling: settle::Settling::default(),
             finished: true,
             rng,
             counters: Counters::default(),

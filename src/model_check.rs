@@ -72,7 +72,7 @@
 //!
 //! The tests named `finds_*` switch on each deliberate bug (`Bug`) and
 //! assert that the checker reports a violation, so a checker that cannot
-//! fail would fail them. Shuttle finds all thirteen; loom the six that end in a
+//! fail would fail them. Shuttle finds all fifteen; loom the six that end in a
 //! panic rather than a deadlock (loom aborts the process on a deadlock,
 //! which the test cannot catch): `StealIgnoresCas`, `FinishOneEarly`,
 //! `StealCasesEmpty` (2 ranks), `FinishCountsRunTwice` (2 runs),

@@ -30,7 +30,8 @@ impl<A: Atomics> Protocol<A> {
     /// `Done`; across nodes, adds them to the node's `Unsent` count in
     /// shared memory, which `forward` sends up the node tree once the node
     /// is dry (on some stacks a started operation on a busy rank blocks, so
-    /// only ranks with nothing else to do make it).
+    /// only ranks with nothing else to do make it), and which rank 0 reads
+    /// on its own node.
     pub(super) fn report(&mut self) -> Result<()> {
         if self.unreported == 0 || self.finished {
             return Ok(());
@@ -78,8 +79,8 @@ impl<A: Atomics> Protocol<A> {
 
     /// Across nodes, on a rank whose node is dry: takes the node's `Unsent`
     /// count and starts adding it to the `Done` word of its parent's leader
-    /// in the node tree (rank 0's for node 0 and its children); whether it
-    /// did.
+    /// in the node tree (rank 0's for the children of node 0; rank 0's own
+    /// node sends nothing: rank 0 reads its count); whether it did.
     fn forward(&mut self) -> Result<bool> {
         if self.on_done_node() && !self.has_bug(Bug::DoneNodeForwards) {
             return Ok(false); // rank 0 reads this node's counts in place
@@ -126,6 +127,7 @@ impl<A: Atomics> Protocol<A> {
             return Ok(());
         }
         let held = self.atomics.load(self.me(), Slot::Done)?;
+        self.unsettle(Slot::Done);
         if held == 0 {
             return Ok(());
         }
@@ -139,14 +141,15 @@ impl<A: Atomics> Protocol<A> {
 
     /// Whether this rank shares rank 0's node: that node's counts stay in
     /// its `Unsent` word, where rank 0 reads them (see `watch_done`).
-    fn on_done_node(&self) -> bool {
+    pub(super) fn on_done_node(&self) -> bool {
         let topology = self.atomics.topology();
         topology.node_of(self.me()) == topology.node_of(DONE_RANK)
     }
 
     /// Where this rank's node sends its counts: the leader of its parent
-    /// in the node tree, whose `Done` word they go to (rank 0 for node 0
-    /// and its children).
+    /// in the node tree, whose `Done` word they go to (rank 0 for the
+    /// children of node 0; node 0's own counts stay where rank 0 reads
+    /// them, see `watch_done`).
     pub(super) fn count_target(&self) -> usize {
         let topology = self.atomics.topology();
         let node = topology.node_of(self.me());
@@ -255,6 +258,7 @@ impl<A: Atomics> Protocol<A> {
             .load(DONE_RANK, Slot::Done)?
             .wrapping_sub(self.done_base)
             .wrapping_add(own);
+        self.unsettle(Slot::Done);
         self.check_count(done)?;
         let early = self.has_bug(Bug::FinishOneEarly) && done + 1 == self.total;
         if self.total == 0 || !(done == self.total || early) {
@@ -267,8 +271,9 @@ impl<A: Atomics> Protocol<A> {
         self.took(Path::FinishAcrossNodes);
         self.tell_node()?;
         self.finished = true;
-        self.wait_for_notices(notices)?;
-        self.fold_own_node(own)
+        // Before the wait, which may fail: the next run counts on it.
+        self.fold_own_node(own)?;
+        self.wait_for_notices(notices)
     }
 
     /// At the end of a run, rank 0 moves its node's count (`own`, read in
@@ -278,7 +283,7 @@ impl<A: Atomics> Protocol<A> {
     /// the next run's reports come after `setup`, which waits for this
     /// rank. The add completes before this rank answers "no more", so
     /// before any count of the next run can reach `Done[0]`; it comes after
-    /// the notices, so that the ranks told wait for no more than before.
+    /// the notices started, so that the ranks told wait no longer.
     fn fold_own_node(&mut self, own: u64) -> Result<()> {
         if own == 0 {
             return Ok(());
@@ -362,6 +367,7 @@ impl<A: Atomics> Protocol<A> {
             return Ok(());
         }
         let told = self.atomics.load(self.me(), Slot::Told)?;
+        self.unsettle(Slot::Told);
         let mut notices = Vec::new();
         while self.told_relayed < told {
             self.took(Path::Relay);

@@ -12,7 +12,11 @@
 //! forward, a carry per level above it, rank 0's watch and a relay per
 //! level (node-mates on shared memory are woken). That is 3 on up to 17
 //! nodes and 7 on up to 4,369, so the end comes at most about 5% (11%) of
-//! the wait late, and at most about 12 ms (28 ms). On software
+//! the wait late, and at most about 12 ms (28 ms). (Where atomics lock,
+//! rank 0 and the leaders on that path also let each new value settle
+//! before they act on it, see the protocol's `settle`: an extra sleep
+//! each, but one capped at the 50 µs of settling, not a long wait's.) On
+//! software
 //! RMA, where each wake-up makes several MPI calls, an idle rank then uses
 //! under 5% of a core (`benches/idle_cpu.rs`).
 

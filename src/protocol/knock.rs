@@ -305,6 +305,7 @@ impl<A: Atomics> Protocol<A> {
         }
         let me = self.me();
         let gift = self.atomics.swap(me, Slot::Gift, EMPTY)?;
+        self.unsettle(Slot::Gift);
         if gift == EMPTY {
             return Ok(());
         }

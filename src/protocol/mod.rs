@@ -77,7 +77,8 @@
 //! The *node tree* ([`Topology::tree_children`]) has node 0 (rank 0's) at
 //! its root and `K` = 16 children per node (`TREE_FAN_OUT`; 1 under the
 //! model checkers: a chain): node `n` > 0 has parent `(n - 1) / K`. Counts
-//! of completed jobs climb it to `Done[0]`, "finished" descends it to the
+//! of completed jobs climb it to `Done[0]` (rank 0's own node's stay in its
+//! `Unsent[0]`, which rank 0 reads), "finished" descends it to the
 //! leaders, so that rank 0 neither serves one add per node at the end of a
 //! run nor starts one notice per node (the simulator, `crate::simulate`,
 //! measured both as what grew with the number of nodes), and every node is
@@ -190,7 +191,7 @@
 //!   own among them, beside the other nodes' forwards: see `settle`): CAS
 //!   `Unsent[l]` from its value `u > 0` to
 //!   0 and start an add of `u` to `Done[p]` of the leader `p` of the node's
-//!   parent in the node tree (rank 0 for node 0 and its children). Made by
+//!   parent in the node tree (rank 0 for the children of node 0). Made by
 //!   a rank that has just
 //!   reported, in its first idle round, when it finds every rank of its
 //!   node idle (`Idle[l]` at the node's size, which a rank alone on its
@@ -666,8 +667,9 @@
 //! every rank has left the previous run), and only then does a rank install
 //! its new range. Reports, carries and notices may still be in flight when a
 //! rank leaves a run; they took effect before the run ended (`Finished`
-//! grows only after `Done[0]` reached `N`, which only the run's last count
-//! to arrive makes it reach, and notices are what makes `Finished` grow),
+//! grows only after the run's counts reached `N` at rank 0, which only the
+//! run's last count to arrive makes them reach, and notices are what makes
+//! `Finished` grow),
 //! and their answers are never read. Takes may be unanswered too: their marks are
 //! answered `NONE` by whoever removes them, because an owner answers with
 //! units only a mark of the run it is in (16 bits of the run number: a mark
@@ -716,8 +718,8 @@
 //! node's count waits for the first of them): once a node is dry
 //! its ranks all loop, `Hunter[l]` is 0 or held by one of them, and a rank
 //! that may hunt takes it (a node of several ranks has one besides the
-//! leader, who hunts only when alone). No rank leaves before `Done[0]`
-//! reaches `N`, so every leader that has come to its first `give_more` is
+//! leader, who hunts only when alone). No rank leaves before the run's
+//! counts reach `N` at rank 0, so every leader that has come to its first `give_more` is
 //! idle and serving (one that has not holds back its subtree's counts and
 //! notices until it comes), and carries what reaches its `Done` word on to
 //! its parent: in each round once every rank of its node is counted in
@@ -1367,10 +1369,12 @@ impl<A: Atomics> Protocol<A> {
             if MODEL_CHECKING {
                 sweep.nothing_found(&self.atomics);
             } else {
-                // Sleep on our Finished word: the finisher wakes us.
+                // Sleep on our Finished word: the finisher wakes us. Not
+                // past the moment a value settles (see `settle`).
                 let (atomics, seen) = (&self.atomics, self.finished_seen);
+                let cap = self.settle_wait().unwrap_or(Duration::MAX);
                 backoff.idle_for(started.elapsed());
-                backoff.snooze_with(|d| atomics.wait(Slot::Finished, seen, d));
+                backoff.snooze_with(|d| atomics.wait(Slot::Finished, seen, d.min(cap)));
             }
         };
         self.leave_idle(hunting)?;
@@ -1441,12 +1445,16 @@ impl<A: Atomics> Protocol<A> {
     }
 
     /// Whether this rank keeps its node's `Idle` count: across nodes, on a
-    /// node of several ranks (alone, a rank is always its node's last), and
-    /// never under a model checker, whose schedules stay smaller with the
+    /// node of several ranks (alone, a rank is always its node's last) other
+    /// than rank 0's (which sends no counts: rank 0 reads them), and never
+    /// under a model checker, whose schedules stay smaller with the
     /// node's hunter as the main forwarder (with first-round forwards on
     /// nodes of two, and ranks that see a look through: see "Forward").
     fn counts_idle(&self) -> bool {
-        self.multi_node() && self.atomics.topology().mates().len() > 1 && !MODEL_CHECKING
+        self.multi_node()
+            && self.atomics.topology().mates().len() > 1
+            && !MODEL_CHECKING
+            && !self.on_done_node()
     }
 
     /// Across nodes, counts this rank among its node's idle ranks

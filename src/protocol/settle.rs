@@ -41,8 +41,9 @@ impl<A: Atomics> Protocol<A> {
     /// Whether this rank may make its atomic on its own word `slot`, in
     /// which a peek just showed `value`: at once where atomics do not lock
     /// (and under a model checker); else once peeks have shown `value`
-    /// there for [`SETTLE`]. A `true` forgets the word's value, so that the
-    /// next change settles anew.
+    /// there for [`SETTLE`]. Stays true while the peeks show `value`, until
+    /// the atomic was made (`unsettle`): a caller may still hold the atomic
+    /// back for reasons of its own (a carry waits for a look at its target).
     pub(super) fn settled(&mut self, slot: Slot, value: u64) -> bool {
         if MODEL_CHECKING || self.look_mode != Looks::First {
             return true;
@@ -50,13 +51,7 @@ impl<A: Atomics> Protocol<A> {
         let now = Instant::now();
         let seen = &mut self.settling.seen;
         match seen.iter().position(|&(s, _, _)| s == slot) {
-            Some(i) if seen[i].1 == value => {
-                if now.duration_since(seen[i].2) < SETTLE {
-                    return false;
-                }
-                seen.swap_remove(i);
-                true
-            }
+            Some(i) if seen[i].1 == value => now.duration_since(seen[i].2) >= SETTLE,
             Some(i) => {
                 seen[i] = (slot, value, now);
                 false
@@ -66,5 +61,25 @@ impl<A: Atomics> Protocol<A> {
                 false
             }
         }
+    }
+
+    /// This rank made its atomic on `slot`: the next new value there
+    /// settles anew.
+    pub(super) fn unsettle(&mut self, slot: Slot) {
+        self.settling.seen.retain(|&(s, _, _)| s != slot);
+    }
+
+    /// How long until the first value still settling has settled, if any:
+    /// an idle rank sleeps no longer than that, so that settling costs
+    /// [`SETTLE`] and not a round of a long idle period (up to 4 ms).
+    pub(super) fn settle_wait(&self) -> Option<Duration> {
+        let now = Instant::now();
+        self.settling
+            .seen
+            .iter()
+            .map(|&(_, _, at)| at + SETTLE)
+            .filter(|&due| due > now)
+            .map(|due| due.duration_since(now))
+            .min()
     }
 }

@@ -92,6 +92,8 @@ struct Modes {
     looks: Looks,
     /// What a slow rank sleeps per chunk.
     slow_chunk: std::time::Duration,
+    /// Children per node of the node tree (`None`: the library's).
+    fan_out: Option<usize>,
 }
 
 impl Default for Modes {
@@ -100,6 +102,7 @@ impl Default for Modes {
             direct: false,
             looks: Looks::Off,
             slow_chunk: std::time::Duration::from_micros(50),
+            fan_out: None,
         }
     }
 }
@@ -128,6 +131,9 @@ fn hammer_views(
                 let mut proto = Protocol::new(atomics, 42);
                 proto.set_direct_steals(modes.direct);
                 proto.set_looks(modes.looks);
+                if let Some(k) = modes.fan_out {
+                    proto.set_tree_fan_out(k);
+                }
                 let mut per_run = Vec::new();
                 let (mut stolen, mut remote) = (0, 0);
                 for run in 0..runs {
@@ -257,6 +263,52 @@ fn a_dry_node_gets_gifts_from_a_slow_node_where_looks_come_first() {
     };
     let (_, _, (_, gifts)) = hammer_views(views, 2000, 2, 2, modes, |r| r < 2);
     assert!(gifts > 0, "no gift brought units with noisy knock peeks");
+}
+
+#[test]
+fn a_value_settles_once_peeks_showed_it_for_a_while() {
+    let mut proto = Protocol::new(LocalAtomics::nodes(2, 1).remove(0), 1);
+    assert!(
+        proto.settled(Slot::Done, 5),
+        "at once where atomics take no lock"
+    );
+    assert_eq!(proto.settle_wait(), None);
+    proto.set_looks(Looks::First);
+    assert!(!proto.settled(Slot::Done, 5), "not at once where they do");
+    assert!(proto
+        .settle_wait()
+        .is_some_and(|d| d > std::time::Duration::ZERO && d <= settle::SETTLE));
+    crate::clock::sleep(settle::SETTLE);
+    assert!(!proto.settled(Slot::Done, 6), "a new value settles anew");
+    assert!(!proto.settled(Slot::Told, 1), "each word on its own");
+    crate::clock::sleep(settle::SETTLE);
+    assert!(proto.settled(Slot::Done, 6));
+    assert!(
+        proto.settled(Slot::Done, 6),
+        "settled until the atomic is made"
+    );
+    assert_eq!(proto.settle_wait(), None, "nothing left to wait for");
+    proto.unsettle(Slot::Done);
+    assert!(!proto.settled(Slot::Done, 6), "after the atomic, anew");
+    assert!(proto.settled(Slot::Told, 1), "the other word is untouched");
+}
+
+#[test]
+fn runs_end_in_a_deep_node_tree_where_atomics_lock() {
+    // Where atomics lock, counts and notices settle before a leader or
+    // rank 0 acts on them (`settle`): in a chain of nodes every count is
+    // carried by the leaders in between, and every notice relayed. A slow
+    // rank on the last node holds the end.
+    for &(p, per_node) in &[(4, 1), (6, 2)] {
+        let modes = Modes {
+            looks: Looks::First,
+            fan_out: Some(1),
+            slow_chunk: std::time::Duration::from_millis(2),
+            ..Modes::default()
+        };
+        let views = LocalAtomics::nodes(p, per_node);
+        hammer_views(views, 40 * p as u64, 1, 2, modes, move |r| r == p - 1);
+    }
 }
 
 #[test]

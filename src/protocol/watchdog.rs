@@ -272,9 +272,14 @@ impl<A: Atomics> Protocol<A> {
         );
         let done = match w.done.value {
             Some((d, _)) => format!(
-                "{} of {} jobs of this run counted at rank 0",
+                "{} of {} jobs of this run counted at rank 0{}",
                 d.wrapping_sub(self.done_base),
-                self.total
+                self.total,
+                if self.multi_node() {
+                    " from other nodes (rank 0's own node's wait in its shared memory until the end)"
+                } else {
+                    ""
+                }
             ),
             None if self.heartbeats_published() => {
                 "rank 0's done counter not read (starts wait for their target on this MPI)"

@@ -256,12 +256,13 @@ def test_a_bad_level_on_one_rank_fails_every_rank(d, capsys):
     d.print_statistics(0)  # still in step
 
 
-def test_a_dlb_is_used_from_its_own_thread_only(d):
+def assert_refused_on_another_thread(action):
+    """Runs `action` on a new thread: it must raise InvalidState, saying so."""
     got = []
 
     def other():
         try:
-            d.setup(3)
+            action()
         except Exception as e:  # noqa: BLE001 - the test records what it is
             got.append(e)
 
@@ -270,6 +271,10 @@ def test_a_dlb_is_used_from_its_own_thread_only(d):
     t.join()
     assert len(got) == 1 and isinstance(got[0], dlb.InvalidState), got
     assert "another thread" in str(got[0])
+
+
+def test_a_dlb_is_used_from_its_own_thread_only(d):
+    assert_refused_on_another_thread(lambda: d.setup(3))
     mine = [j for jobs in d.setup(4).chunks(1) for j in jobs]
     assert sorted(gathered(mine)) == list(range(4))
 
@@ -281,19 +286,7 @@ def test_a_run_is_iterated_from_its_own_thread_only(d):
     run = d.setup(jobs)
     chunks = run.chunks(1)
     mine = list(next(chunks))  # every rank has jobs of its own
-    got = []
-
-    def other():
-        try:
-            next(chunks)
-        except Exception as e:  # noqa: BLE001 - the test records what it is
-            got.append(e)
-
-    t = threading.Thread(target=other)
-    t.start()
-    t.join()
-    assert len(got) == 1 and isinstance(got[0], dlb.InvalidState), got
-    assert "another thread" in str(got[0])
+    assert_refused_on_another_thread(lambda: next(chunks))
     # That generator is finished; the run goes on with a new one.
     mine += [j for ids in run.chunks(1) for j in ids]
     assert sorted(gathered(mine)) == list(range(jobs))

@@ -233,15 +233,15 @@
 //!   read its node's `Unsent[0]` and `Done[0]`; when their sum reaches
 //!   `N`, start an add of 1 to `Told[l]` of
 //!   the leader `l` of each child of node 0 in the node tree, add 1 to
-//!   `Finished[r]` of every node-mate (and wake it); it answers "no more"
-//!   once those adds completed, or after 1 ms at most (MPI promises
-//!   progress on an operation only while its maker is in MPI, and rank 0
-//!   may compute outside MPI for long after; a leader that has not reached
-//!   the run's first `give_more` would make the wait long). Then it
-//!   moves its node's count into `Done[0]` (a CAS of `Unsent[0]` to 0,
-//!   which nothing else changes by then, and an add), so that `Done[0]`
-//!   grows by `N` per run, as every rank's `base` assumes. Notices and
-//!   counts of a finished run still in flight complete later, unread.
+//!   `Finished[r]` of every node-mate (and wake it), and move its node's
+//!   count into `Done[0]` (a CAS of `Unsent[0]` to 0, which nothing else
+//!   changes by then, and an add), so that `Done[0]` grows by `N` per run,
+//!   as every rank's `base` assumes; it answers "no more" once the adds to
+//!   `Told` completed, or after 1 ms at most (MPI promises progress on an
+//!   operation only while its maker is in MPI, and rank 0 may compute
+//!   outside MPI for long after; a leader that has not reached the run's
+//!   first `give_more` would make the wait long). Notices and counts of a
+//!   finished run still in flight complete later, unread.
 //! - **Relay** (a leader, while idle): when `Told[me]` grew, start an add
 //!   of 1 to `Told` of the leader of each of its node's children in the
 //!   node tree, add 1 to `Finished[r]` of every node-mate (and wake it),

@@ -276,7 +276,7 @@ impl<A: Atomics> Protocol<A> {
                 d.wrapping_sub(self.done_base),
                 self.total,
                 if self.multi_node() {
-                    " from other nodes (rank 0's own node's wait in its shared memory until the end)"
+                    " from other nodes (rank 0's own node's jobs wait in its shared memory until the end)"
                 } else {
                     ""
                 }

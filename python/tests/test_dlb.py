@@ -285,7 +285,11 @@ def test_a_run_is_iterated_from_its_own_thread_only(d):
     jobs = 4 * COMM.Get_size()
     run = d.setup(jobs)
     chunks = run.chunks(1)
-    mine = list(next(chunks))  # every rank has jobs of its own
+    # Every rank takes one of its own 4 jobs before any rank goes on (the
+    # barrier): without it a fast rank could steal a slow rank's jobs, and
+    # the slow rank's first chunk would be "no more" instead.
+    mine = list(next(chunks))
+    COMM.Barrier()
     assert_refused_on_another_thread(lambda: next(chunks))
     # That generator is finished; the run goes on with a new one.
     mine += [j for ids in run.chunks(1) for j in ids]

@@ -8,7 +8,11 @@
 //! - with the `simulate` feature, on a thread that runs a rank of
 //!   [`crate::simulate`], that simulator's virtual time (elsewhere in the
 //!   same build, real time).
+//!
+//! Real sleeps of idle ranks across nodes are made precise for the time a
+//! rank waits for work ([`PreciseSleeps`], the thread's timer slack).
 
+pub(crate) use crate::mpi::PreciseSleeps;
 #[cfg(not(any(dlb_smpi, feature = "simulate")))]
 pub(crate) use std::time::Instant;
 

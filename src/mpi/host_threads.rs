@@ -20,8 +20,9 @@
 //! an older kernel, a CPU set that excludes the CPU) the simulation runs
 //! the same, in virtual time, just slower in wall time.
 //!
-//! This is the only `unsafe` outside the MPI wrappers proper; it sits in
-//! this layer because it is the layer that talks to the system.
+//! This and `timer_slack` are the only `unsafe` outside the MPI wrappers
+//! proper; they sit in this layer because it is the layer that talks to
+//! the system.
 
 /// The CPU the calling thread runs on now, if the OS says.
 pub(crate) fn current_cpu() -> Option<usize> {

@@ -12,6 +12,7 @@ mod environment;
 pub(crate) mod host_threads;
 #[cfg(dlb_smpi)]
 pub(crate) mod simulated;
+mod timer_slack;
 mod tool;
 mod window;
 
@@ -21,6 +22,7 @@ pub(crate) use comm::Comm;
 pub use environment::library_version;
 pub use environment::Mpi;
 pub(crate) use environment::{abort, ensure_active, ensure_initialized, watch_finalize};
+pub(crate) use timer_slack::PreciseSleeps;
 pub(crate) use tool::cvar_string;
 pub use window::WindowFlavor;
 pub(crate) use window::{RmaOp, RmaRequest, Window};

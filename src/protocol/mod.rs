@@ -1289,6 +1289,10 @@ impl<A: Atomics> Protocol<A> {
         self.first_knock = true;
         let topology = self.atomics.topology();
         let mut backoff = Backoff::for_role(topology.multi_node(), topology.is_leader());
+        // Across nodes the end of a run passes through idle ranks' short
+        // sleeps: not 50 µs late each (`crate::mpi::PreciseSleeps`).
+        let _precise =
+            (topology.multi_node() && !MODEL_CHECKING).then(crate::clock::PreciseSleeps::begin);
         let mut victim = None;
         let mut sweep = Sweep::new(self.atomics.topology().mates(), self.me());
         let mut hunting = false;

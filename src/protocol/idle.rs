@@ -11,14 +11,18 @@
 //! the depth of the node tree (the protocol's module doc): a hunter's
 //! forward, a carry per level above it, rank 0's watch and a relay per
 //! level (node-mates on shared memory are woken). That is 3 on up to 17
-//! nodes and 7 on up to 4,369, so the end comes at most about 5% (11%) of
-//! the wait late, and at most about 12 ms (28 ms). (Where atomics lock,
+//! nodes and 7 on up to 4,369: these rounds make the end at most about 5%
+//! (11%) of the wait late, at most about 12 ms (28 ms). (Where atomics lock,
 //! rank 0 and the leaders on that path also let each new value settle
 //! before they act on it, see the protocol's `settle`: an extra sleep
-//! each, but one capped at the 50 µs of settling, not a long wait's.) On
-//! software
-//! RMA, where each wake-up makes several MPI calls, an idle rank then uses
-//! under 5% of a core (`benches/idle_cpu.rs`).
+//! each, but one capped at the 50 µs of settling, not a long wait's.)
+//! That count leaves out the targets: on software RMA an operation also
+//! waits for its target's next round (a look, the add, a notice), so more
+//! long sleeps lie on the path. Measured on osc/ucx 2 × 4 (the termination
+//! benchmark with `--hold 3000`, 5 samples): the end came 17-21 ms (p50;
+//! at most 23 ms) after a 3 s job, 0.6-0.7% of it. On software RMA, where
+//! each wake-up makes several MPI calls, an idle rank then uses under 5% of
+//! a core (`benches/idle_cpu.rs`).
 //!
 //! Across nodes these sleeps are precise: while a rank waits for work its
 //! thread's timer slack is 1 µs, not Linux's 50 µs (`crate::mpi::PreciseSleeps`),

@@ -20,9 +20,9 @@
 //! an older kernel, a CPU set that excludes the CPU) the simulation runs
 //! the same, in virtual time, just slower in wall time.
 //!
-//! This and `timer_slack` are the only `unsafe` outside the MPI wrappers
-//! proper; they sit in this layer because it is the layer that talks to
-//! the system.
+//! Like `timer_slack`, it sits in this layer, beside the MPI wrappers,
+//! because it is the layer that talks to the system (and may hold
+//! `unsafe`).
 
 /// The CPU the calling thread runs on now, if the OS says.
 pub(crate) fn current_cpu() -> Option<usize> {

@@ -15,9 +15,9 @@
 //!
 //! Elsewhere (another OS, SMPI's virtual time) nothing changes.
 //!
-//! This and `host_threads` are the only `unsafe` outside the MPI wrappers
-//! proper; they sit in this layer because it is the layer that talks to
-//! the system.
+//! Like `host_threads`, it sits in this layer, beside the MPI wrappers,
+//! because it is the layer that talks to the system (and may hold
+//! `unsafe`).
 
 /// The slack while idle: small against the shortest sleep (8 µs), large
 /// enough that the kernel may still merge timers that expire together.
@@ -73,18 +73,16 @@ impl Drop for PreciseSleeps {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, target_os = "linux", not(dlb_smpi)))]
 mod tests {
     use super::*;
 
-    #[cfg(all(target_os = "linux", not(dlb_smpi)))]
     fn slack() -> libc::c_int {
         // SAFETY: as in `PreciseSleeps::begin`.
         unsafe { libc::prctl(libc::PR_GET_TIMERSLACK, 0, 0, 0, 0) }
     }
 
     #[test]
-    #[cfg(all(target_os = "linux", not(dlb_smpi)))]
     fn lowers_the_slack_while_held_and_restores_it() {
         // A thread of its own: the slack is per thread.
         std::thread::spawn(|| {

@@ -269,13 +269,23 @@ impl<A: Atomics> Protocol<A> {
         // ms on 2 x 4 simulated nodes, traced).
         self.took(Path::FinishAcrossNodes);
         self.tell_node()?;
-        let mut notices = Vec::new();
-        if !self.has_bug(Bug::FinishTellsOwnNodeOnly) {
-            self.tell_children(&mut notices)?;
-        }
+        // The run is over for this rank from here: should a notice or the
+        // fold fail, a later call must not tell its node a second time
+        // (its `Finished` words would run one run ahead).
         self.finished = true;
-        // Before the wait, which may fail: the next run counts on it.
-        self.fold_own_node(own)?;
+        let mut notices = Vec::new();
+        let started = if self.has_bug(Bug::FinishTellsOwnNodeOnly) {
+            Ok(())
+        } else {
+            self.tell_children(&mut notices)
+        };
+        // Before the wait, which may fail, and also after a notice that
+        // failed: the next run counts on it.
+        let folded = self.fold_own_node(own);
+        if let Err(e) = started.and(folded) {
+            self.in_flight.extend(notices);
+            return Err(e);
+        }
         self.wait_for_notices(notices)
     }
 
@@ -355,8 +365,8 @@ impl<A: Atomics> Protocol<A> {
 
     /// A leader passes counts from its children in the node tree on to its
     /// parent (see `carry`), and a finish told by its parent on to its
-    /// children's leaders and to its node; on `Done`'s rank, also watches
-    /// `Done` (see `watch_done`).
+    /// node and then to its children's leaders; on `Done`'s rank, also
+    /// watches `Done` (see `watch_done`).
     pub(super) fn relay(&mut self) -> Result<()> {
         self.watch_done()?;
         self.carry()?;
@@ -376,9 +386,16 @@ impl<A: Atomics> Protocol<A> {
             self.took(Path::Relay);
             self.told_relayed += 1;
             // Its own node first, as in `watch_done`.
-            self.tell_node()?;
-            if !self.has_bug(Bug::RelayTellsOwnNodeOnly) {
-                self.tell_children(&mut notices)?;
+            let told = self.tell_node();
+            let started = match told {
+                Ok(()) if !self.has_bug(Bug::RelayTellsOwnNodeOnly) => {
+                    self.tell_children(&mut notices)
+                }
+                other => other,
+            };
+            if let Err(e) = started {
+                self.in_flight.extend(notices);
+                return Err(e);
             }
         }
         if !notices.is_empty() {

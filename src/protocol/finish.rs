@@ -274,11 +274,7 @@ impl<A: Atomics> Protocol<A> {
         // (its `Finished` words would run one run ahead).
         self.finished = true;
         let mut notices = Vec::new();
-        let started = if self.has_bug(Bug::FinishTellsOwnNodeOnly) {
-            Ok(())
-        } else {
-            self.tell_children(&mut notices)
-        };
+        let started = self.tell_children(Bug::FinishTellsOwnNodeOnly, &mut notices);
         // Before the wait, which may fail, and also after a notice that
         // failed: the next run counts on it.
         let folded = self.fold_own_node(own);
@@ -313,8 +309,12 @@ impl<A: Atomics> Protocol<A> {
     }
 
     /// Starts adding 1 to `Told` of the leader of each child of this
-    /// rank's node in the node tree (see [`TREE_FAN_OUT`]).
-    fn tell_children(&mut self, notices: &mut Vec<Pending>) -> Result<()> {
+    /// rank's node in the node tree (see [`TREE_FAN_OUT`]); nothing under
+    /// the seeded `bug` that skips them.
+    fn tell_children(&mut self, bug: Bug, notices: &mut Vec<Pending>) -> Result<()> {
+        if self.has_bug(bug) {
+            return Ok(());
+        }
         let topology = self.atomics.topology();
         let node = topology.node_of(self.me());
         let leaders: Vec<usize> = topology
@@ -386,14 +386,10 @@ impl<A: Atomics> Protocol<A> {
             self.took(Path::Relay);
             self.told_relayed += 1;
             // Its own node first, as in `watch_done`.
-            let told = self.tell_node();
-            let started = match told {
-                Ok(()) if !self.has_bug(Bug::RelayTellsOwnNodeOnly) => {
-                    self.tell_children(&mut notices)
-                }
-                other => other,
-            };
-            if let Err(e) = started {
+            let told = self
+                .tell_node()
+                .and_then(|()| self.tell_children(Bug::RelayTellsOwnNodeOnly, &mut notices));
+            if let Err(e) = told {
                 self.in_flight.extend(notices);
                 return Err(e);
             }

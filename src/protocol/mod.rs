@@ -1291,7 +1291,7 @@ impl<A: Atomics> Protocol<A> {
         let topology = self.atomics.topology();
         let mut backoff = Backoff::for_role(topology.multi_node(), topology.is_leader());
         // Across nodes the end of a run passes through idle ranks' short
-        // sleeps: not 50 µs late each (`crate::mpi::PreciseSleeps`).
+        // sleeps: not 50 µs late each (`crate::clock::PreciseSleeps`).
         let _precise =
             (topology.multi_node() && !MODEL_CHECKING).then(crate::clock::PreciseSleeps::begin);
         let mut victim = None;

@@ -17,8 +17,10 @@
 //!   2^63 - 2^31 jobs followed by 4, 3 and 2 jobs, and 3 jobs followed by
 //!   2^32 + 7); 3 ranks on one node, 0 to 6 jobs (12 cases), alternating
 //!   victim seeds 2 and 8; 2 nodes of one rank, 1, 3, 5 and 6 jobs under
-//!   each mapping, 8 and 2^32 + 7 jobs plain, and the same nodes with direct
-//!   steals (1, 3, 5 and 6 jobs, and 3 then 4 in two runs). The victim seed is a choice only with 3 ranks on a node (with 2
+//!   each mapping, 8 and 2^32 + 7 jobs plain, and 1 and 3 jobs plain
+//!   ending through the node tree, and the same nodes with direct steals
+//!   (1, 3, 5 and 6 jobs, 3 then 4 in two runs, and 3 through the tree).
+//!   The victim seed is a choice only with 3 ranks on a node (with 2
 //!   there is one victim). At bound 2 no thief loses two CASes in a row
 //!   (that takes three switches), so the *steal race* (an owner claiming 5
 //!   or 8 units one at a time while one node-mate makes a steal attempt) runs
@@ -50,7 +52,10 @@
 //!
 //! Across nodes, operations on another node's words are queued at their
 //! target and take effect only when it calls `progress` (software RMA at its
-//! worst), and a rank that left never serves again. The node tree that
+//! worst), and a rank that left never serves again. Runs across two nodes
+//! end flat (the protocol's "Flat end": each leader decides for its node),
+//! unless a model asks for the node tree (`Case::tree`, as for the seeded
+//! bugs of rank 0's watch and notices). The node tree that
 //! carries counts up to rank 0 and "finished" down to the nodes' leaders
 //! is a chain there (one child per node), so the models of 3 and 5 nodes
 //! pass both over two and four hops.
@@ -72,7 +77,8 @@
 //!
 //! The tests named `finds_*` switch on each deliberate bug (`Bug`) and
 //! assert that the checker reports a violation, so a checker that cannot
-//! fail would fail them. Shuttle finds all fifteen; loom the six that end in a
+//! fail would fail them. Shuttle finds all seventeen (two of the flat end:
+//! `KeptBeforeUnsent`, `FlatSkipsFlush`); loom the six that end in a
 //! panic rather than a deadlock (loom aborts the process on a deadlock,
 //! which the test cannot catch): `StealIgnoresCas`, `FinishOneEarly`,
 //! `StealCasesEmpty` (2 ranks), `FinishCountsRunTwice` (2 runs),
@@ -210,6 +216,9 @@ struct Case {
     direct: bool,
     /// When hunters look before they take (see the protocol's "Looks").
     looks: Looks,
+    /// Whether runs across two nodes end through the node tree, not flat
+    /// (see the protocol's "Flat end").
+    tree: bool,
 }
 
 impl Case {
@@ -224,7 +233,15 @@ impl Case {
             bug: None,
             direct: false,
             looks: Looks::Off,
+            tree: false,
         }
+    }
+
+    /// The same where runs across two nodes end through the node tree,
+    /// as on more nodes (rank 0 watches, notices, relays), not flat.
+    fn tree(mut self) -> Case {
+        self.tree = true;
+        self
     }
 
     /// The same with direct steals.
@@ -301,6 +318,9 @@ impl fmt::Display for Case {
         if self.direct {
             write!(f, ", direct steals")?;
         }
+        if self.tree {
+            write!(f, ", ends through the tree")?;
+        }
         match self.looks {
             Looks::Off => {}
             Looks::WhenIdleLong => write!(f, ", looks before takes once idle long")?,
@@ -361,6 +381,7 @@ where
         Arc::new((0..runs.len()).map(|_| AtomicU64::new(0)).collect());
     let barrier = Arc::new(Barrier::new(p));
     let (seed, bug, direct, looks) = (case.seed.draw(), case.bug, case.direct, case.looks);
+    let tree = case.tree;
     // Chunk sizes: a seed drawn per schedule (shuttle) also picks the
     // schedule; fixed seeds (loom's models) keep fixed chunks.
     let schedule = if matches!(case.seed, Seed::Fixed(_)) {
@@ -384,6 +405,7 @@ where
                 let mut protocol = Protocol::new(atomics, seed).with_bug(bug);
                 protocol.set_direct_steals(direct);
                 protocol.set_looks(looks);
+                protocol.set_flat_end(!tree);
                 // One chunk per claim: claiming ahead depends on the real
                 // clock, which the checkers do not control (replays must be
                 // deterministic); the protocol sees the same claims of one

@@ -92,7 +92,9 @@ pub(crate) enum Slot {
     /// Runs declared finished to this node by a rank on another node (used
     /// on node leaders only). Add only.
     Told,
-    /// Jobs completed over all runs (used on rank 0 only). Add only.
+    /// Jobs completed over all runs (used on rank 0 only; across two
+    /// nodes on both leaders, see the protocol's "Flat end"; below rank 0
+    /// in the node tree, counts passing through). Add only.
     Done,
     /// The rank's heartbeat, written only when a hang timeout is set (see
     /// `protocol::watchdog`): twice the beats so far, plus one while the
@@ -118,6 +120,10 @@ pub(crate) enum Slot {
     /// Units given to this rank by a rank on another node that it knocked
     /// on: empty (0) or a nonempty range word. Swap only.
     Gift,
+    /// Jobs completed on this node in the current run (used on node
+    /// leaders only, where a run across two nodes ends flat: see the
+    /// protocol's "Flat end"). CAS only.
+    Kept,
     /// Scratch word for benchmarks' raw compare-and-swap (feature `bench`
     /// only: a user's window holds only the protocol's words). CAS only.
     #[cfg(feature = "bench")]
@@ -160,7 +166,7 @@ pub(crate) enum Update {
 }
 
 impl Slot {
-    const COUNT: usize = if cfg!(feature = "bench") { 18 } else { 16 };
+    const COUNT: usize = if cfg!(feature = "bench") { 19 } else { 17 };
     /// The inbox words, in order.
     pub(crate) const INBOX: [Slot; 4] = [Slot::Inbox0, Slot::Inbox1, Slot::Inbox2, Slot::Inbox3];
 
@@ -172,7 +178,7 @@ impl Slot {
     /// The operation every access to this slot uses.
     pub(crate) const fn op(self) -> Op {
         match self {
-            Slot::Range | Slot::Unsent | Slot::Hunter => Op::CompareAndSwap,
+            Slot::Range | Slot::Unsent | Slot::Hunter | Slot::Kept => Op::CompareAndSwap,
             Slot::Finished | Slot::Idle | Slot::Told | Slot::Done | Slot::Heartbeat => Op::FetchAdd,
             Slot::Offer
             | Slot::Inbox0
@@ -192,7 +198,12 @@ impl Slot {
     /// Which ranks access this slot.
     pub(crate) const fn level(self) -> Level {
         match self {
-            Slot::Range | Slot::Finished | Slot::Unsent | Slot::Hunter | Slot::Idle => Level::Node,
+            Slot::Range
+            | Slot::Finished
+            | Slot::Unsent
+            | Slot::Hunter
+            | Slot::Idle
+            | Slot::Kept => Level::Node,
             Slot::Offer
             | Slot::Inbox0
             | Slot::Inbox1
@@ -212,7 +223,7 @@ impl Slot {
 
 // The slot count covers every slot, and the window no more.
 #[cfg(not(feature = "bench"))]
-static_assertions::const_assert_eq!(Slot::COUNT, Slot::Gift as usize + 1);
+static_assertions::const_assert_eq!(Slot::COUNT, Slot::Kept as usize + 1);
 #[cfg(feature = "bench")]
 static_assertions::const_assert_eq!(Slot::COUNT, Slot::BenchAdd as usize + 1);
 
@@ -494,6 +505,7 @@ mod tests {
             Slot::Waiting,
             Slot::Knock,
             Slot::Gift,
+            Slot::Kept,
             #[cfg(feature = "bench")]
             Slot::BenchCas,
             #[cfg(feature = "bench")]

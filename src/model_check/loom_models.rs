@@ -248,6 +248,9 @@ fn two_nodes_of_one_bounded_interleavings() {
     let required = [
         Event::RemoteSteal,
         Event::Path(Path::Install),
+        Event::Path(Path::FlatFinish),
+        Event::Path(Path::FlatFlush),
+        Event::Path(Path::FinishAwaitsForwards),
         Event::Path(Path::FinishAcrossNodes),
         Event::Path(Path::Relay),
     ];
@@ -267,6 +270,13 @@ fn two_nodes_of_one_bounded_interleavings() {
         let coarse = Run::coarse(COARSE_MIN, 2, 4);
         let case = Case::new(2, Model::Plain, &[coarse]).in_nodes_of(1);
         check_moving(case, Some(Event::RemoteSteal));
+        // Ended through the node tree, as on more nodes.
+        for (jobs, maxjobs) in [(1, 1), (3, 1)] {
+            let case = Case::new(2, Model::Plain, &[Run::new(jobs, maxjobs)])
+                .in_nodes_of(1)
+                .tree();
+            check_moving(case, (jobs >= 3).then_some(Event::RemoteSteal));
+        }
     });
 }
 
@@ -279,6 +289,7 @@ fn two_nodes_of_one_direct_steals_bounded_interleavings() {
     let required = [
         Event::RemoteSteal,
         Event::Path(Path::Install),
+        Event::Path(Path::FlatFinish),
         Event::Path(Path::FinishAcrossNodes),
         Event::Path(Path::Relay),
     ];
@@ -292,6 +303,11 @@ fn two_nodes_of_one_direct_steals_bounded_interleavings() {
         let case = Case::new(2, Model::Plain, &[Run::new(3, 1), Run::new(4, 1)])
             .in_nodes_of(1)
             .direct();
+        check_moving(case, Some(Event::RemoteSteal));
+        let case = Case::new(2, Model::Plain, &[Run::new(3, 1)])
+            .in_nodes_of(1)
+            .direct()
+            .tree();
         check_moving(case, Some(Event::RemoteSteal));
     });
 }

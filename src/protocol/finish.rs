@@ -1,6 +1,7 @@
 //! Termination (see the module doc of [`super`]): reports, forwards and
 //! carries up the node tree to `Done[0]`, rank 0's watch and notices, the
-//! leaders' relay down the tree, and the finish check.
+//! leaders' relay down the tree, the flat end across two nodes (each
+//! leader watches, see "Flat end"), and the finish check.
 
 use super::{await_ops, Bug, Path, Protocol, DONE_RANK};
 use crate::atomics::primitive::MODEL_CHECKING;
@@ -31,7 +32,8 @@ impl<A: Atomics> Protocol<A> {
     /// shared memory, which `forward` sends up the node tree once the node
     /// is dry (on some stacks a started operation on a busy rank blocks, so
     /// only ranks with nothing else to do make it), and which rank 0 reads
-    /// on its own node.
+    /// on its own node; in a flat end, to the node's `Unsent` (sent to the
+    /// other node's leader) and then its `Kept` (read by its own leader).
     pub(super) fn report(&mut self) -> Result<()> {
         if self.unreported == 0 || self.finished {
             return Ok(());
@@ -42,15 +44,31 @@ impl<A: Atomics> Protocol<A> {
             return self.send(DONE_RANK, mine);
         }
         let leader = self.leader();
-        let mut seen = self.atomics.load(leader, Slot::Unsent)?;
+        if !self.flat {
+            return self.add_node_count(leader, Slot::Unsent, mine);
+        }
+        // A flat end: `Unsent` first, `Kept` last, so that a leader that
+        // sees the count in `Kept` finds it in `Unsent` or sent (see "Flat
+        // end"; both are sequentially consistent atomics).
+        let order = if self.has_bug(Bug::KeptBeforeUnsent) {
+            [Slot::Kept, Slot::Unsent]
+        } else {
+            [Slot::Unsent, Slot::Kept]
+        };
+        for slot in order {
+            self.add_node_count(leader, slot, mine)?;
+        }
+        Ok(())
+    }
+
+    /// Adds `jobs` to the node-level count `slot` (CAS only) of `leader`.
+    fn add_node_count(&mut self, leader: usize, slot: Slot, jobs: u64) -> Result<()> {
+        let mut seen = self.atomics.load(leader, slot)?;
         loop {
-            let now = self.atomics.compare_and_swap(
-                leader,
-                Slot::Unsent,
-                seen,
-                seen.wrapping_add(mine),
-            )?;
-            if now == seen || self.has_bug(Bug::ReportLostOnRace) {
+            let now = self
+                .atomics
+                .compare_and_swap(leader, slot, seen, seen.wrapping_add(jobs))?;
+            if now == seen || slot == Slot::Unsent && self.has_bug(Bug::ReportLostOnRace) {
                 return Ok(());
             }
             seen = now;
@@ -80,9 +98,10 @@ impl<A: Atomics> Protocol<A> {
     /// Across nodes, on a rank whose node is dry: takes the node's `Unsent`
     /// count and starts adding it to the `Done` word of its parent's leader
     /// in the node tree (rank 0's for the children of node 0; rank 0's own
-    /// node sends nothing: rank 0 reads its count); whether it did.
+    /// node sends nothing: rank 0 reads its count), or, in a flat end, of
+    /// the other node's leader; whether it did.
     fn forward(&mut self) -> Result<bool> {
-        if self.on_done_node() && !self.has_bug(Bug::DoneNodeForwards) {
+        if !self.flat && self.on_done_node() && !self.has_bug(Bug::DoneNodeForwards) {
             return Ok(false); // rank 0 reads this node's counts in place
         }
         let leader = self.leader();
@@ -112,7 +131,7 @@ impl<A: Atomics> Protocol<A> {
     /// rank's hands.
     fn carry(&mut self) -> Result<()> {
         let topology = self.atomics.topology();
-        if !topology.multi_node() || !topology.is_leader() || self.me() == DONE_RANK {
+        if self.flat || !topology.multi_node() || !topology.is_leader() || self.me() == DONE_RANK {
             return Ok(());
         }
         if !self.may_send_counts()? {
@@ -149,19 +168,32 @@ impl<A: Atomics> Protocol<A> {
     /// Where this rank's node sends its counts: the leader of its parent
     /// in the node tree, whose `Done` word they go to (rank 0 for the
     /// children of node 0; node 0's own counts stay where rank 0 reads
-    /// them, see `watch_done`).
+    /// them, see `watch_done`); in a flat end, the other node's leader.
     pub(super) fn count_target(&self) -> usize {
         let topology = self.atomics.topology();
         let node = topology.node_of(self.me());
+        if self.flat {
+            return topology.leader_of(1 - node);
+        }
         topology
             .tree_parent(node, self.tree_fan_out)
             .map_or(DONE_RANK, |parent| topology.leader_of(parent))
     }
 
     /// Sets the children per node of the node tree (a testing aid, the same
-    /// on every rank; at least 1).
+    /// on every rank; at least 1). Runs across two nodes then end through
+    /// the tree too, not flat.
     pub(crate) fn set_tree_fan_out(&mut self, fan_out: usize) {
         self.tree_fan_out = fan_out.max(1);
+        self.flat = false;
+    }
+
+    /// Whether runs end flat (see "Flat end"; the same on every rank,
+    /// before the first run): only across exactly two nodes, where it is
+    /// the default.
+    #[cfg(all(test, any(dlb_loom, dlb_shuttle)))]
+    pub(crate) fn set_flat_end(&mut self, on: bool) {
+        self.flat = on && self.atomics.topology().nodes() == 2;
     }
 
     /// Starts adding `jobs` to `Done` of `target`.
@@ -179,10 +211,12 @@ impl<A: Atomics> Protocol<A> {
 
     /// Completed reports, forwards and carries. On one node, the one that
     /// completes the run makes its rank the finisher. Across nodes, rank 0
-    /// watches `Done` instead (see `watch_done`), and completions only check
-    /// the count: a leader's `Done` word below rank 0 holds counts of the
-    /// current run only (a run ends only once all of its counts reached
-    /// rank 0).
+    /// (in a flat end, each leader) watches `Done` instead (see
+    /// `watch_done`), and completions only check the count: a leader's
+    /// `Done` word below rank 0 holds counts of the current run only (a run
+    /// ends only once all of its counts reached rank 0); in a flat end
+    /// both leaders' `Done` words grow by the run's total per run, as
+    /// rank 0's does.
     pub(super) fn poll_reports(&mut self) -> Result<()> {
         let mut i = 0;
         while i < self.reports.len() {
@@ -191,7 +225,7 @@ impl<A: Atomics> Protocol<A> {
                 continue;
             };
             let (target, mine, _) = self.reports.swap_remove(i);
-            if target != DONE_RANK {
+            if target != DONE_RANK && !self.flat {
                 self.check_count(before.wrapping_add(mine))?;
                 continue;
             }
@@ -222,40 +256,59 @@ impl<A: Atomics> Protocol<A> {
     /// while idle; when together they reach the run's total, it tells its
     /// own node and the leaders of its children in the node tree (see
     /// `wait_for_notices`), then moves its node's count into `Done[0]` (see
-    /// `fold_own_node`).
+    /// `fold_own_node`). In a flat end each leader watches its own `Done`
+    /// and its node's `Kept` so, and tells only its own node (see
+    /// `end_flat`).
     fn watch_done(&mut self) -> Result<()> {
-        let watches = self.multi_node() || self.has_bug(Bug::FinishCountsRunTwice);
-        if self.me() != DONE_RANK || self.finished || !watches {
+        let multi = self.multi_node();
+        let watches = if self.flat {
+            self.atomics.topology().is_leader()
+        } else {
+            self.me() == DONE_RANK && (multi || self.has_bug(Bug::FinishCountsRunTwice))
+        };
+        if self.finished || !watches {
             return Ok(());
         }
-        let multi = self.multi_node();
-        // Hints first: `Done` and `Unsent[0]` only grow within a run, so a
-        // count below the total (less one, for the seeded bug) cannot end
-        // it yet.
+        // The node's own count: in `Unsent[0]` on rank 0's node in the
+        // tree (that node forwards nothing), in `Kept` in a flat end.
+        let own_slot = if self.flat { Slot::Kept } else { Slot::Unsent };
+        // Hints first: `Done` and the own count only grow within a run, so
+        // a count below the total (less one, for the seeded bug) cannot
+        // end it yet.
         let slack = u64::from(self.has_bug(Bug::FinishOneEarly));
         let peeked = self.atomics.peek(Slot::Done)?;
         let own_peeked = if multi {
-            self.atomics.peek(Slot::Unsent)?
+            self.atomics.peek(own_slot)?
         } else {
             0
         };
+        // In a flat end `Done` settles in every round, and alone: the last
+        // report usually lands in `Kept` (shared memory, no lock on the
+        // window) long after the other node's counts settled in `Done`, and
+        // the leader then decides in the round that sees it, not one
+        // `SETTLE` later.
+        let done_settled = self.flat && self.settled(Slot::Done, peeked);
         let hint = peeked.wrapping_sub(self.done_base).wrapping_add(own_peeked);
-        if hint.saturating_add(slack) < self.total
-            || !self.settled(Slot::Done, peeked.wrapping_add(own_peeked))
-        {
+        if hint.saturating_add(slack) < self.total {
             return Ok(());
         }
-        // Rank 0's node does not forward (`forward`): its reports stay in
-        // `Unsent[0]`, whose count never leaves it during the run, and
-        // `Done` only grows. So the two reads count no job twice.
+        let settled =
+            done_settled || !self.flat && self.settled(Slot::Done, peeked.wrapping_add(own_peeked));
+        if !settled {
+            return Ok(());
+        }
+        // Rank 0's node does not forward in the tree (`forward`): its
+        // reports stay in `Unsent[0]`, whose count never leaves it during
+        // the run; `Kept` only grows in a run too, and `Done` only grows.
+        // So the two reads count no job twice.
         let own = if multi {
-            self.atomics.load(DONE_RANK, Slot::Unsent)?
+            self.atomics.load(self.me(), own_slot)?
         } else {
             0
         };
         let done = self
             .atomics
-            .load(DONE_RANK, Slot::Done)?
+            .load(self.me(), Slot::Done)?
             .wrapping_sub(self.done_base)
             .wrapping_add(own);
         self.unsettle(Slot::Done);
@@ -267,17 +320,24 @@ impl<A: Atomics> Protocol<A> {
         // Its own node first: shared memory, at once, where starting a
         // notice may wait for its target (Open MPI 4.1's osc/ucx: 0.3-1.5
         // ms on 2 x 4 simulated nodes, traced).
-        self.took(Path::FinishAcrossNodes);
+        self.took(if self.flat {
+            Path::FlatFinish
+        } else {
+            Path::FinishAcrossNodes
+        });
         self.tell_node()?;
         // The run is over for this rank from here: should a notice or the
         // fold fail, a later call must not tell its node a second time
         // (its `Finished` words would run one run ahead).
         self.finished = true;
+        if self.flat {
+            return self.end_flat(own);
+        }
         let mut notices = Vec::new();
         let started = self.tell_children(Bug::FinishTellsOwnNodeOnly, &mut notices);
         // Before the wait, which may fail, and also after a notice that
         // failed: the next run counts on it.
-        let folded = self.fold_own_node(own);
+        let folded = self.fold_own_node(Slot::Unsent, own);
         if let Err(e) = started.and(folded) {
             self.in_flight.extend(notices);
             return Err(e);
@@ -285,27 +345,62 @@ impl<A: Atomics> Protocol<A> {
         self.wait_for_notices(notices)
     }
 
-    /// At the end of a run, rank 0 moves its node's count (`own`, read in
-    /// `Unsent[0]`) into `Done[0]`, so that `Done[0]` grows by exactly the
-    /// run's total, as every rank's `done_base` assumes. Nothing else
-    /// changes `Unsent[0]` by then: every job of the run was reported, and
-    /// the next run's reports come after `setup`, which waits for this
-    /// rank. The add completes before this rank answers "no more", so
-    /// before any count of the next run can reach `Done[0]`; it comes after
-    /// the notices started, so that the ranks told wait no longer.
-    fn fold_own_node(&mut self, own: u64) -> Result<()> {
+    /// A leader whose run ended flat, once it told its node: starts adding
+    /// what its node's `Unsent` still holds to the other leader's `Done`
+    /// (reports no forward took: their ranks may have heard "no more"
+    /// already, and send nothing more), then folds its node's count
+    /// (`own`, read in `Kept`) into its own `Done`. The flush is a forward:
+    /// it is awaited before this rank answers "no more" (see `find_work`).
+    fn end_flat(&mut self, own: u64) -> Result<()> {
+        let flushed = if self.has_bug(Bug::FlatSkipsFlush) {
+            Ok(())
+        } else {
+            self.flush()
+        };
+        let folded = self.fold_own_node(Slot::Kept, own);
+        flushed.and(folded)
+    }
+
+    /// Takes this leader's `Unsent` count and starts adding it to the other
+    /// leader's `Done` (see `end_flat`), without a look first: that leader
+    /// needs exactly this count to end its run, so it waits in `give_more`
+    /// (or has not reached its first one yet).
+    fn flush(&mut self) -> Result<()> {
+        let me = self.me();
+        let mut seen = self.atomics.load(me, Slot::Unsent)?;
+        while seen != 0 {
+            let now = self.atomics.compare_and_swap(me, Slot::Unsent, seen, 0)?;
+            if now == seen {
+                self.took(Path::FlatFlush);
+                return self.send(self.count_target(), seen);
+            }
+            seen = now;
+        }
+        Ok(())
+    }
+
+    /// At the end of a run, the deciding leader (rank 0 in the tree) moves
+    /// its node's count (`own`, read in `slot`: `Unsent[0]` in the tree,
+    /// `Kept` in a flat end) into its `Done`, so that `Done` grows by
+    /// exactly the run's total, as every rank's `done_base` assumes.
+    /// Nothing else changes `slot` by then: every job of the run was
+    /// reported, and the next run's reports come after `setup`, which
+    /// waits for this rank. The add completes before this rank answers "no
+    /// more", so before any count of the next run can reach its `Done`; it
+    /// comes after the notices (or the flush) started, so that the ranks
+    /// told wait no longer.
+    fn fold_own_node(&mut self, slot: Slot, own: u64) -> Result<()> {
         if own == 0 {
             return Ok(());
         }
-        let seen = self
-            .atomics
-            .compare_and_swap(DONE_RANK, Slot::Unsent, own, 0)?;
+        let me = self.me();
+        let seen = self.atomics.compare_and_swap(me, slot, own, 0)?;
         if seen != own {
             return Err(Error::internal(format!(
-                "rank 0's node count changed after the run ended: {own} jobs, then {seen}"
+                "the node count of rank {me} changed after the run ended: {own} jobs, then {seen}"
             )));
         }
-        self.atomics.fetch_add(DONE_RANK, Slot::Done, own).map(drop)
+        self.atomics.fetch_add(me, Slot::Done, own).map(drop)
     }
 
     /// Starts adding 1 to `Told` of the leader of each child of this
@@ -365,13 +460,13 @@ impl<A: Atomics> Protocol<A> {
 
     /// A leader passes counts from its children in the node tree on to its
     /// parent (see `carry`), and a finish told by its parent on to its
-    /// node and then to its children's leaders; on `Done`'s rank, also
-    /// watches `Done` (see `watch_done`).
+    /// node and then to its children's leaders; on `Done`'s rank (in a
+    /// flat end, on every leader), also watches `Done` (see `watch_done`).
     pub(super) fn relay(&mut self) -> Result<()> {
         self.watch_done()?;
         self.carry()?;
         let topology = self.atomics.topology();
-        if !topology.multi_node() || !topology.is_leader() {
+        if self.flat || !topology.multi_node() || !topology.is_leader() {
             return Ok(());
         }
         // A hint first: `Told` only grows.
@@ -402,14 +497,16 @@ impl<A: Atomics> Protocol<A> {
 
     /// Whether this run is over, reading `Finished[me]` if not known yet.
     /// Reports still in flight when it is are nobody's business any more:
-    /// they complete later, unread.
+    /// they complete later, unread; but not in a flat end, where the other
+    /// node's leader may still need a forward of this rank's (see
+    /// `find_work`).
     pub(crate) fn is_finished(&mut self) -> Result<bool> {
         if !self.finished {
             let seen = self.atomics.load(self.me(), Slot::Finished)?;
             self.finished_seen = seen;
             self.finished = seen >= self.finish_target;
         }
-        if self.finished {
+        if self.finished && !self.flat {
             let reports = std::mem::take(&mut self.reports);
             self.in_flight
                 .extend(reports.into_iter().map(|(_, _, p)| p));

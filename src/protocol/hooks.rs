@@ -65,6 +65,15 @@ pub(crate) enum Bug {
     /// run ends before its jobs are done), or rank 0 finds its node's count
     /// gone from `Unsent` when it moves it into `Done[0]`.
     DoneNodeForwards,
+    /// In a flat end, a report adds its count to the node's `Kept` before
+    /// `Unsent`: a leader that sees the count in `Kept` may end the run and
+    /// flush `Unsent` without it, and its reporter, told "no more", never
+    /// forwards it: the other node never ends.
+    KeptBeforeUnsent,
+    /// In a flat end, the deciding leader tells its node and folds, but
+    /// does not flush what its node's `Unsent` holds: reports no forward
+    /// took never reach the other node, which never ends.
+    FlatSkipsFlush,
 }
 
 /// Paths through the protocol that a model checker's schedules must reach:
@@ -86,8 +95,8 @@ pub(crate) enum Path {
     /// On one node, the finisher's report reaches the run's total and it
     /// tells every rank.
     Finish,
-    /// Across nodes, rank 0 sees `Done` reach the total and tells its node
-    /// and the leaders of its children in the node tree.
+    /// Across nodes (in the node tree), rank 0 sees `Done` reach the total
+    /// and tells its node and the leaders of its children in the node tree.
     FinishAcrossNodes,
     /// A leader relays a finish told by another node.
     Relay,
@@ -119,11 +128,20 @@ pub(crate) enum Path {
     /// A gift's swap took an earlier gift out of the knocker's `Gift`
     /// word (its giver stashes those units).
     GiftDisplaced,
+    /// In a flat end, a leader sees its `Done` and its node's `Kept` reach
+    /// the total and tells its node.
+    FlatFinish,
+    /// ... and sends what its node's `Unsent` still held to the other
+    /// leader.
+    FlatFlush,
+    /// In a flat end, a rank told "no more" waits for its forwards (or its
+    /// flush) to complete before it answers.
+    FinishAwaitsForwards,
 }
 
 #[cfg(test)]
 impl Path {
-    pub(crate) const ALL: [Path; 18] = [
+    pub(crate) const ALL: [Path; 21] = [
         Path::PredictedCas,
         Path::PredictedCasWon,
         Path::Retry,
@@ -142,6 +160,9 @@ impl Path {
         Path::ForwardSeesLookThrough,
         Path::Gift,
         Path::GiftDisplaced,
+        Path::FlatFinish,
+        Path::FlatFlush,
+        Path::FinishAwaitsForwards,
     ];
 
     /// This path's index in [`Path::ALL`].

@@ -6,8 +6,10 @@
 //! atomics, which on software RMA complete only when the target rank enters
 //! MPI. Operations on other nodes' words are started and polled, never
 //! waited for, with one bounded exception (the notices that end a run, from
-//! rank 0 and from relaying leaders, below), and one opt-in for passive RMA
-//! (direct steals, below), which waits for them.
+//! rank 0 and from relaying leaders, below), one unbounded wait whose
+//! target needs what it waits for (a rank told "no more" in a flat end
+//! polls its forwards until they completed, see "Flat end"), and one
+//! opt-in for passive RMA (direct steals, below), which waits for them.
 //!
 //! # State
 //!
@@ -20,9 +22,12 @@
 //!   Accessed only by fetch-and-add; idle ranks sleep on it (a futex).
 //! - `Unsent[l]` (node leaders, across nodes): jobs completed on `l`'s node
 //!   and not yet sent up the node tree (on rank 0's node: all of the run's,
-//!   which rank 0 reads there). CAS only.
+//!   which rank 0 reads there), or, in a flat end, to the other node's
+//!   leader. CAS only.
 //! - `Hunter[l]` (node leaders, across nodes): the rank that hunts on other
 //!   nodes for the node, plus one, or 0. CAS only.
+//! - `Kept[l]` (node leaders, in a flat end only, see "Flat end"): jobs
+//!   completed on `l`'s node in the current run. CAS only.
 //! - `Idle[l]` (node leaders, across nodes, on nodes of several ranks):
 //!   how many of the node's ranks are idle: counted in after their report
 //!   (or at the start of a run they begin without units), out when they
@@ -46,7 +51,9 @@
 //! - `Done[l]` (the leaders of the other nodes): jobs completed in the
 //!   subtree below `l`'s node (its children, their children, ...) that
 //!   reached `l` and that `l` has not carried on to its parent. Fetch-and-add
-//!   only (`l` subtracts by adding the negation).
+//!   only (`l` subtracts by adding the negation). In a flat end, like
+//!   `Done[0]`: the other node's jobs, summed over all runs, and `l`'s own
+//!   node's, added at the end of each run.
 //! - `Waiting[r]`: 1 while `r` waits in `give_more` for work; else 2
 //!   while `r` has no units to give (its own range is empty, or, while
 //!   its claims do not shrink, holds at most two claims like its last: it
@@ -96,7 +103,8 @@
 //!
 //! Only a rank itself makes blocking operations on its own cross-node words;
 //! it reaches other ranks' cross-node words only by *started* operations
-//! (`MPI_Rget_accumulate`), which it polls and never waits for. (Open MPI
+//! (`MPI_Rget_accumulate`), which it polls and never waits for (but see
+//! the exceptions above). (Open MPI
 //! 4.1's osc/ucx blocks inside `MPI_Rget_accumulate` until the target serves
 //! it; there the rule does not hold: a hunter's take waits for the busy
 //! victim's next `give_more`, and an answer for the idle hunter's next
@@ -186,7 +194,8 @@
 //!   its `unreported` count to `Done[0]`; across nodes, add it to
 //!   `Unsent[l]` of its leader by CAS (shared memory).
 //! - **Forward** (across nodes, on every node but rank 0's, whose counts
-//!   rank 0 reads in its `Unsent` word, see "Watch"; until 2026-12-07 that
+//!   rank 0 reads in its `Unsent` word, see "Watch"; in a flat end on both
+//!   nodes, to the other node's leader, see "Flat end"; until 2026-12-07 that
 //!   node forwarded too, and so made atomics on rank 0's window, rank 0's
 //!   own among them, beside the other nodes' forwards: see `settle`): CAS
 //!   `Unsent[l]` from its value `u > 0` to
@@ -229,7 +238,8 @@
 //! - **Finish**, on one node (the *finisher*, whose report brought this
 //!   run's count to the run's job total `N`): add 1 to `Finished[r]` of every
 //!   rank (and wake it).
-//! - **Watch**, across nodes (rank 0, which holds `Done[0]`, while idle):
+//! - **Watch**, across nodes through the tree (rank 0, which holds
+//!   `Done[0]`, while idle; for a flat end see "Flat end"):
 //!   read its node's `Unsent[0]` and `Done[0]`; when their sum reaches
 //!   `N`, add 1 to `Finished[r]` of every node-mate (and wake it), then
 //!   start an add of 1 to `Told[l]` of the leader `l` of each child of
@@ -273,6 +283,96 @@
 //!
 //! On one node there are no cross-node operations: no offers, no takes, no
 //! leaders to tell, and `Done[0]` is a node-level word in all but name.
+//!
+//! # Flat end (two nodes)
+//!
+//! Across exactly two nodes (the default there; `DLB_TREE_FAN_OUT`, a
+//! testing aid, keeps the tree) a run ends *flat*: each node's counts go
+//! to the other node's leader, and each leader decides for its own node.
+//! Through the tree the end of a run crosses the network twice, a forward
+//! to rank 0 and rank 0's notice back; on software RMA each crossing
+//! waits for an idle rank's rounds (on Open MPI 4.1's osc/ucx a lock, an
+//! operation and an unlock: 0.3-0.7 ms each, traced on 2 × 4 simulated
+//! nodes). Flat, the node-mates of the leader that decides first are told
+//! at once, in shared memory (that leader itself waits for its flush,
+//! below), and the other node after one crossing. Measured on osc/ucx,
+//! 2 × 4 simulated nodes, five alternating pairs of 40 runs each: the
+//! median time from the last job's report until every rank heard "no
+//! more" was 0.73-0.81 ms flat against 1.21-1.27 ms through the tree.
+//!
+//! - **Report:** add the count to `Unsent[l]` and then to `Kept[l]` of
+//!   the node's leader `l` (CAS, shared memory; `Unsent` first, see
+//!   below).
+//! - **Forward:** as above, on both nodes (rank 0's too), to `Done[o]`
+//!   of the other node's leader `o`; `Idle` is kept on both.
+//! - **Watch** (each leader, while idle): read `Kept[me]` and then
+//!   `Done[me]`; when `Kept[me] + Done[me] - base` reaches `N`: add 1 to
+//!   `Finished[r]` of every node-mate (and wake it), then *flush*: CAS
+//!   `Unsent[me]` from its value `u > 0` to 0 and start an add of `u` to
+//!   `Done[o]` (no look first: `o` needs exactly this count, so it waits
+//!   in `give_more`, or has not reached its first one of the run, below);
+//!   then *fold*: CAS `Kept[me]` from the value read to 0 and add it to
+//!   `Done[me]`, so that `Done[me]` grows by `N` per run, as every rank's
+//!   `base` assumes (the other node's counts and its own). There is no
+//!   carry, no `Told` and no notice. Where atomics lock (`settle`), the
+//!   leader settles `Done` alone and in every round: `Kept` is written
+//!   only by its node's ranks, and the last report usually lands there
+//!   long after the other node's counts settled in `Done`.
+//! - **Finish check:** as above; but a rank that finds the run over waits
+//!   for its forwards (and the leader for its flush) to complete before it
+//!   answers "no more", polling in idle rounds (the hang watchdog still
+//!   runs): it may have taken a count that the other leader needs, and MPI
+//!   promises progress on an operation only while its maker is inside MPI
+//!   (osc/pt2pt keeps a short operation at its origin until its next call;
+//!   osc/ucx's start returns only once served). This is the one wait for
+//!   a started operation without a bound.
+//!
+//! *Counting* (invariant 4 for each leader `l`, `o` the other): jobs
+//! completed = `Kept[l]` + `Done[l] - base` + `Unsent[o]` + the forwards
+//! from `o`'s node to `l` in flight + the counts a forwarder on `o`'s node
+//! took out of `Unsent[o]` and has not started to send + the `unreported`
+//! counts of both nodes + the reports on `l`'s node between their two adds
+//! (in `Unsent[l]`, not yet in `Kept[l]`); `Kept[l]` counts the reports
+//! made on `l`'s node whose second add is done. Every term is at least 0,
+//! so `Kept[l] + Done[l] - base <= N`, with equality exactly when every
+//! job of the run was completed and reported, and every count of `o`'s
+//! node arrived at `l`. During a run `Kept[l]` and `Done[l]` only grow (the
+//! fold comes after the decision, and nobody sends `l` a count of the run
+//! once it has all of them), so the watch's two reads count no job twice.
+//! *Why `Unsent` first:* a count that `l` sees in `Kept` was added to
+//! `Unsent` before (both are sequentially consistent atomics on shared
+//! memory, or MPI atomics complete on return, one after the other), so
+//! once `l` decided, every count of its node is sent, in flight, in a
+//! forwarder's hands (its CAS and its start follow each other with no
+//! finish check between), or in `Unsent[l]`, where the flush takes it;
+//! reported the other way round, a count could reach `Kept` only after the
+//! flush, and its reporter, told "no more", would never send it (the model
+//! checkers find that: `KeptBeforeUnsent`). A forward and the flush take
+//! `Unsent` with a CAS: one of them sends each count. At most one flush
+//! per run sends anything: a leader that flushes `u > 0` decided without
+//! those counts' reaching `o`, so `o` has not decided; and once `l`
+//! decided, all of `o`'s counts are in `Done[l]`, so `o`'s flush finds
+//! `Unsent[o]` at 0 (two flushes never wait for each other either).
+//! *No early end:* a leader tells its node only at `N`, and only its own
+//! leader tells a node. *Termination:* once all jobs are done, each node's
+//! counts are forwarded as through the tree (the node's last reporter, its
+//! hunter), the leader that decides first flushes what is left, and every
+//! started forward completes, because its maker polls it before answering
+//! and its target is in the run until it arrives (it cannot have decided
+//! without it). So each leader reaches `N`. *A late leader* (one whose
+//! units thieves took before its first `give_more` of the run, and which
+//! computes outside MPI meanwhile) holds back its node's end, as it holds
+//! back its relay in the tree, and here also the ranks of the other node
+//! whose forwards or flush go to it: on stacks whose starts return at
+//! once they wait in `may_answer` until it comes, where through the tree
+//! rank 0 waited at most 1 ms for its notice; on osc/ucx the flush's start
+//! waits for it, as rank 0's notice did (rank 0 tells its own node first
+//! either way). *Next run:* a leader folds before it answers, and every
+//! rank's counts reached their target before that rank answered, so each
+//! `Done[l]` holds `base + N`, and `Kept` and `Unsent` hold 0, when `setup`
+//! (collective: no rank leaves it before every rank answered) lets the
+//! next run's counts in. Each `Finished` word grows by one per run, from
+//! its own leader only.
 //!
 //! # Direct steals across nodes (opt-in, for passive RMA)
 //!
@@ -618,7 +718,8 @@
 //!    words are 0 when the next run begins. During a run no count leaves
 //!    `Unsent[0]` (rank 0's node does not forward) and `Done[0]` only
 //!    grows, so rank 0's two reads, one after the other, never count a job
-//!    twice: their sum is at most the sum at the later read.
+//!    twice: their sum is at most the sum at the later read. (This is the
+//!    node tree's form; a flat end's, per leader, is under "Flat end".)
 //!
 //! # Why every job is handed out exactly once
 //!
@@ -668,7 +769,8 @@
 //! every rank has left the previous run), and only then does a rank install
 //! its new range. Reports, carries and notices may still be in flight when a
 //! rank leaves a run; they took effect before the run ended (`Finished`
-//! grows only after the run's counts reached `N` at rank 0, which only the
+//! grows only after the run's counts reached `N` at rank 0 (in a flat end,
+//! at the node's leader), which only the
 //! run's last count to arrive makes them reach, and notices are what makes
 //! `Finished` grow),
 //! and their answers are never read. Takes may be unanswered too: their marks are
@@ -681,6 +783,10 @@
 //! answered, so a late answer never lands on a later take's inbox.
 //!
 //! # Why every rank terminates, and only when all jobs are done
+//!
+//! What follows is the argument for one node and for the node tree; a
+//! flat end's, which differs only in who decides and how counts travel,
+//! is under "Flat end".
 //!
 //! *Safety:* a rank answers "no more" only after it saw its `Finished` word
 //! reach the run's number; that happens only after a rank saw `Done[0]` at
@@ -919,6 +1025,9 @@ pub(crate) struct Protocol<A: Atomics> {
     in_flight: Vec<Pending>,
     /// Children per node in the node tree (see `finish::TREE_FAN_OUT`).
     tree_fan_out: usize,
+    /// Whether runs end flat: across exactly two nodes, unless the node
+    /// tree was asked for (see "Flat end").
+    flat: bool,
     /// `Told[me]` increments already relayed to the node (leaders).
     told_relayed: u64,
     /// Whether this rank is counted in its node's `Idle` word.
@@ -971,6 +1080,7 @@ impl<A: Atomics> Protocol<A> {
     /// A protocol endpoint over freshly zeroed words (no run yet).
     pub(crate) fn new(atomics: A, seed: u64) -> Protocol<A> {
         let rng = Rng::new(seed ^ (atomics.rank() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let flat = atomics.topology().nodes() == 2;
         Protocol {
             atomics,
             own: RangeWord::default(),
@@ -996,6 +1106,7 @@ impl<A: Atomics> Protocol<A> {
             reports: Vec::new(),
             in_flight: Vec::new(),
             tree_fan_out: finish::TREE_FAN_OUT,
+            flat,
             told_relayed: 0,
             idle_counted: false,
             partial_send_at: None,
@@ -1311,7 +1422,10 @@ impl<A: Atomics> Protocol<A> {
                 break Some(self.keep(loot, &want, How::Remote)?);
             }
             if self.is_finished()? {
-                break None;
+                if self.may_answer(&mut backoff, &mut sweep) {
+                    break None;
+                }
+                continue;
             }
             if self.multi_node() {
                 // Not once finished: the hunter may have left, and on some
@@ -1371,19 +1485,46 @@ impl<A: Atomics> Protocol<A> {
                     self.hunted_while_idle = true;
                 }
             }
-            if MODEL_CHECKING {
-                sweep.nothing_found(&self.atomics);
-            } else {
-                // Sleep on our Finished word: the finisher wakes us. Not
-                // past the moment a value settles (see `settle`).
-                let (atomics, seen) = (&self.atomics, self.finished_seen);
-                let cap = self.settle_wait().unwrap_or(Duration::MAX);
-                backoff.idle_for(started.elapsed());
-                backoff.snooze_with(|d| atomics.wait(Slot::Finished, seen, d.min(cap)));
-            }
+            self.snooze(&mut backoff, &mut sweep, started.elapsed());
         };
         self.leave_idle(hunting)?;
         Ok(found)
+    }
+
+    /// The end of an idle round that found nothing, `idle` into the idle
+    /// period.
+    fn snooze(&self, backoff: &mut Backoff, sweep: &mut Sweep, idle: Duration) {
+        if MODEL_CHECKING {
+            sweep.nothing_found(&self.atomics);
+        } else {
+            // Sleep on our Finished word: the finisher wakes us. Not past
+            // the moment a value settles (see `settle`).
+            let (atomics, seen) = (&self.atomics, self.finished_seen);
+            let cap = self.settle_wait().unwrap_or(Duration::MAX);
+            backoff.idle_for(idle);
+            backoff.snooze_with(|d| atomics.wait(Slot::Finished, seen, d.min(cap)));
+        }
+    }
+
+    /// Once the run is over: whether this rank may answer "no more" now.
+    /// Not in a flat end while its forwards (or, on the leader, its flush)
+    /// are in flight: they carry counts that the other node's leader needs
+    /// to end its run, and MPI promises their progress only while this
+    /// rank is in MPI (osc/pt2pt keeps a short operation at its origin
+    /// until its next call). That leader waits for them in `give_more`, so
+    /// they complete; meanwhile this rank backs off for a round, and its
+    /// rounds go on serving and polling, its watchdog included.
+    fn may_answer(&mut self, backoff: &mut Backoff, sweep: &mut Sweep) -> bool {
+        if self.reports.is_empty() {
+            return true;
+        }
+        self.took(Path::FinishAwaitsForwards);
+        if MODEL_CHECKING {
+            sweep.nothing_found(&self.atomics);
+        } else {
+            backoff.snooze_with(crate::clock::sleep);
+        }
+        false
     }
 
     /// [`Protocol::find_work`]'s end, with work or without: says so in
@@ -1451,7 +1592,8 @@ impl<A: Atomics> Protocol<A> {
 
     /// Whether this rank keeps its node's `Idle` count: across nodes, on a
     /// node of several ranks (alone, a rank is always its node's last) other
-    /// than rank 0's (which sends no counts: rank 0 reads them), and never
+    /// than rank 0's (which sends no counts: rank 0 reads them; in a flat
+    /// end it sends them like the other node), and never
     /// under a model checker, whose schedules stay smaller with the
     /// node's hunter as the main forwarder (with first-round forwards on
     /// nodes of two, and ranks that see a look through: see "Forward").
@@ -1459,7 +1601,7 @@ impl<A: Atomics> Protocol<A> {
         self.multi_node()
             && self.atomics.topology().mates().len() > 1
             && !MODEL_CHECKING
-            && !self.on_done_node()
+            && (self.flat || !self.on_done_node())
     }
 
     /// Across nodes, counts this rank among its node's idle ranks

@@ -32,7 +32,8 @@
 //! (direct steals; a window whose memory model is not unified) the reads
 //! stay atomics. The protocol's own starts on another node's words come
 //! after looks that found their target in `give_more` (counts) or go to a
-//! rank that is in the run and has not been told (gifts, notices); one
+//! rank that is in the run and has not been told (gifts, notices, a flat
+//! end's flush); one
 //! that reaches a rank which went silent just after it served the look
 //! waits inside MPI with that rank, and then that waiting rank's watchdog
 //! cannot fire (the others' still do).

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// Slots per rank in the simulated memory (at least `Slot::COUNT`).
-const SLOTS: usize = 18;
+const SLOTS: usize = 19;
 const _: () = assert!(WORDS_PER_RANK * 8 / crate::atomics::CACHE_LINE <= SLOTS);
 
 /// "Not known yet" in a ticket's `ready_at`.

@@ -242,7 +242,7 @@ fn the_node_tree_keeps_rank_0_cold_and_the_end_short() {
     // large as the node count, as before the tree), rank 0 serves every
     // node's counts and starts a notice per node at the end; with the
     // default tree it serves 16 children's. (Measured: termination 3.2 ms
-    // flat, 0.29 ms in the tree; rank 0 received 555 and 234 operations.)
+    // star, 0.29 ms in the tree; rank 0 received 555 and 234 operations.)
     // A deeper tree (fan-out 2) must still end every rank and hand out
     // every job once.
     let base = scenario(512, 2, CrossModel::SwRma, Workload::Uniform, 20);
@@ -256,20 +256,20 @@ fn the_node_tree_keeps_rank_0_cold_and_the_end_short() {
         )
         .unwrap()
     };
-    let flat = with_fan_out(256);
+    let star = with_fan_out(256);
     let tree = run(Strategy::Dlb, &base).unwrap();
-    assert_eq!(flat.hottest_rank, 0, "{flat:?}");
+    assert_eq!(star.hottest_rank, 0, "{star:?}");
     assert!(
-        tree.termination_ns * 3 < flat.termination_ns,
-        "termination: tree {} µs, flat {} µs",
+        tree.termination_ns * 3 < star.termination_ns,
+        "termination: tree {} µs, star {} µs",
         tree.termination_ns / 1000,
-        flat.termination_ns / 1000
+        star.termination_ns / 1000
     );
     assert!(
-        tree.hottest_rank_ops * 2 < flat.hottest_rank_ops,
-        "hottest rank's operations: tree {}, flat {}",
+        tree.hottest_rank_ops * 2 < star.hottest_rank_ops,
+        "hottest rank's operations: tree {}, star {}",
         tree.hottest_rank_ops,
-        flat.hottest_rank_ops
+        star.hottest_rank_ops
     );
     let binary = with_fan_out(2);
     assert!(binary.makespan_ns >= binary.bound_ns, "{binary:?}");

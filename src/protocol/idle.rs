@@ -12,7 +12,9 @@
 //! forward, a carry per level above it, rank 0's watch and a relay per
 //! level (node-mates on shared memory are woken). That is 3 on up to 17
 //! nodes and 7 on up to 4,369: these rounds make the end at most about 5%
-//! (11%) of the wait late, at most about 12 ms (28 ms). (Where atomics lock,
+//! (11%) of the wait late, at most about 12 ms (28 ms). Across exactly two
+//! nodes the run ends flat (the protocol's "Flat end"): a forward and the
+//! other leader's watch, 2 rounds. (Where atomics lock,
 //! rank 0 and the leaders on that path also let each new value settle
 //! before they act on it, see the protocol's `settle`: an extra sleep
 //! each, but one capped at the 50 µs of settling, not a long wait's.)
@@ -20,7 +22,8 @@
 //! waits for its target's next round (a look, the add, a notice), so more
 //! long sleeps lie on the path. Measured on osc/ucx 2 × 4 (the termination
 //! benchmark with `--hold 3000`, 5 samples): the end came 17-21 ms (p50;
-//! at most 23 ms) after a 3 s job, 0.6-0.7% of it. On software RMA, where
+//! at most 23 ms) after a 3 s job, 0.6-0.7% of it, through the tree; 5.4
+//! ms (5.8 at most) with the flat end. On software RMA, where
 //! each wake-up makes several MPI calls, an idle rank then uses under 5% of
 //! a core (`benches/idle_cpu.rs`).
 //!

@@ -104,22 +104,33 @@ impl<A: Atomics> Protocol<A> {
         if !self.flat && self.on_done_node() && !self.has_bug(Bug::DoneNodeForwards) {
             return Ok(false); // rank 0 reads this node's counts in place
         }
-        let leader = self.leader();
-        let mut seen = self.atomics.load(leader, Slot::Unsent)?;
+        let seen = self.atomics.load(self.leader(), Slot::Unsent)?;
         if seen == 0 || !self.count_target_waits()? {
             return Ok(false);
         }
+        let taken = self.take_unsent(seen)?;
+        if taken == 0 {
+            return Ok(false);
+        }
+        self.send(self.count_target(), taken)?;
+        Ok(true)
+    }
+
+    /// Takes the node's `Unsent` count, first expected to hold `seen`: CASes
+    /// it to 0 until a CAS wins or finds it at 0; what it took (0 if
+    /// nothing), which the caller then sends.
+    fn take_unsent(&self, mut seen: u64) -> Result<u64> {
+        let leader = self.leader();
         while seen != 0 {
             let now = self
                 .atomics
                 .compare_and_swap(leader, Slot::Unsent, seen, 0)?;
             if now == seen {
-                self.send(self.count_target(), seen)?;
-                return Ok(true);
+                return Ok(seen);
             }
             seen = now;
         }
-        Ok(false)
+        Ok(0)
     }
 
     /// A leader of a node other than rank 0's, while idle: carries the
@@ -292,8 +303,11 @@ impl<A: Atomics> Protocol<A> {
         if hint.saturating_add(slack) < self.total {
             return Ok(());
         }
-        let settled =
-            done_settled || !self.flat && self.settled(Slot::Done, peeked.wrapping_add(own_peeked));
+        let settled = if self.flat {
+            done_settled
+        } else {
+            self.settled(Slot::Done, peeked.wrapping_add(own_peeked))
+        };
         if !settled {
             return Ok(());
         }
@@ -366,17 +380,13 @@ impl<A: Atomics> Protocol<A> {
     /// needs exactly this count to end its run, so it waits in `give_more`
     /// (or has not reached its first one yet).
     fn flush(&mut self) -> Result<()> {
-        let me = self.me();
-        let mut seen = self.atomics.load(me, Slot::Unsent)?;
-        while seen != 0 {
-            let now = self.atomics.compare_and_swap(me, Slot::Unsent, seen, 0)?;
-            if now == seen {
-                self.took(Path::FlatFlush);
-                return self.send(self.count_target(), seen);
-            }
-            seen = now;
+        let seen = self.atomics.load(self.me(), Slot::Unsent)?;
+        let taken = self.take_unsent(seen)?;
+        if taken == 0 {
+            return Ok(());
         }
-        Ok(())
+        self.took(Path::FlatFlush);
+        self.send(self.count_target(), taken)
     }
 
     /// At the end of a run, the deciding leader (rank 0 in the tree) moves

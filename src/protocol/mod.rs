@@ -1522,6 +1522,9 @@ impl<A: Atomics> Protocol<A> {
         if MODEL_CHECKING {
             sweep.nothing_found(&self.atomics);
         } else {
+            // A plain sleep, not `snooze`'s wait on `Finished`: a leader
+            // that told its node never read that word, so `finished_seen`
+            // is stale and the wait would return at once.
             backoff.snooze_with(crate::clock::sleep);
         }
         false

@@ -37,9 +37,11 @@ impl Dlb {
     }
 
     /// How the RMA variant reaches the words of ranks on the same node and
-    /// on other nodes, in words (`None` for the static variant), e.g.
-    /// "within a node: CPU atomics on a shared window; across nodes: MPI
-    /// atomics on an 'allocate' window (Open MPI osc = 'sm,pt2pt')".
+    /// on other nodes, and across nodes how a run ends, in words (`None`
+    /// for the static variant), e.g. "within a node: CPU atomics on a
+    /// shared window; across nodes: MPI atomics on an 'allocate' window
+    /// (Open MPI osc = 'sm,pt2pt'); a run ends flat: each node's leader
+    /// counts the other node's jobs".
     pub fn level_description(&self) -> Result<Option<String>> {
         mpi::ensure_active()?;
         let (Some(path), Some(flavor)) = (self.path, self.flavor) else {
@@ -50,6 +52,10 @@ impl Dlb {
             None => String::new(),
         };
         let mpi_atomics = format!("MPI atomics on a '{}' window{osc}", flavor.name());
+        let end = self
+            .dispenser
+            .end_description()
+            .map_or_else(String::new, |end| format!("; {end}"));
         Ok(Some(match path {
             AtomicsPath::Shm => "one node: CPU atomics on a shared window".to_owned(),
             AtomicsPath::Mpi
@@ -58,15 +64,17 @@ impl Dlb {
                     .atomics()
                     .is_some_and(|a| a.topology().mates().len() == 1 && a.size() > 1) =>
             {
-                format!("every rank on its own (units move by request and answer): {mpi_atomics}")
+                format!(
+                    "every rank on its own (units move by request and answer): {mpi_atomics}{end}"
+                )
             }
-            AtomicsPath::Mpi => format!("within a node and across nodes: {mpi_atomics}"),
+            AtomicsPath::Mpi => format!("within a node and across nodes: {mpi_atomics}{end}"),
             AtomicsPath::Hybrid if self.dispenser.direct_steals() => format!(
                 "within a node: CPU atomics on a shared window, but range words on MPI atomics \
-                 (direct steals); across nodes: {mpi_atomics}"
+                 (direct steals); across nodes: {mpi_atomics}{end}"
             ),
             AtomicsPath::Hybrid => format!(
-                "within a node: CPU atomics on a shared window; across nodes: {mpi_atomics}"
+                "within a node: CPU atomics on a shared window; across nodes: {mpi_atomics}{end}"
             ),
         }))
     }

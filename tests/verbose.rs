@@ -79,6 +79,7 @@ fn verbose_names_what_the_environment_set() {
         for part in [
             "atomics hybrid (set by DLB_ATOMICS)",
             "within a node: CPU atomics on a shared window; across nodes: MPI atomics",
+            "a run ends flat: each node's leader counts the other node's jobs",
             "claim ahead up to 4 chunks (set by DLB_CLAIM_AHEAD)",
             "schedule guided (set by DLB_SCHEDULE)",
         ] {
@@ -88,6 +89,11 @@ fn verbose_names_what_the_environment_set() {
     let env = [("DLB_RANKS_PER_NODE", "1")];
     for line in lines(2, &env) {
         let part = "atomics hybrid (default: the ranks span 2 nodes (simulated nodes of 1 ranks)";
+        assert!(line.contains(part), "'{part}' missing: {line}");
+    }
+    let env = [("DLB_RANKS_PER_NODE", "1"), ("DLB_TREE_FAN_OUT", "1")];
+    for line in lines(2, &env) {
+        let part = "a run ends through a tree of the 2 nodes (fan-out 1)";
         assert!(line.contains(part), "'{part}' missing: {line}");
     }
     for line in lines(2, &[("DLB_DIRECT_STEALS", "1")]) {

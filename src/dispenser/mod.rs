@@ -171,6 +171,12 @@ impl<A: Atomics> Dispenser<A> {
         self.protocol.as_ref().is_some_and(Protocol::direct_steals)
     }
 
+    /// How a run of the RMA variant ends across nodes (`None` on one node
+    /// and for the static variant).
+    pub(crate) fn end_description(&self) -> Option<String> {
+        self.protocol.as_ref().and_then(Protocol::end_description)
+    }
+
     /// The atomics of the RMA variant.
     pub(crate) fn atomics(&self) -> Option<&A> {
         self.protocol.as_ref().map(Protocol::atomics)

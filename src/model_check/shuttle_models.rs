@@ -279,13 +279,16 @@ fn pct_schedules_across_nodes() {
 
 /// Direct steals across nodes (passive atomics): idle ranks of a dry node
 /// steal from other nodes' ranges with a read and a compare-and-swap, no
-/// marks; two runs each, random schedules.
+/// marks; two runs each, random schedules. Three and five nodes end
+/// through the node tree, two nodes of three ranks end flat (each leader
+/// decides for its own node while the other node's ranks steal from it).
 #[test]
 fn random_schedules_of_direct_steals_across_nodes() {
     let n = iterations(ITERATIONS) / 4;
     let cases = vec![
         case(6, 2, Model::Plain, &[Run::new(600, 3), Run::new(400, 3)]).direct(),
         case(5, 1, Model::Rr, &[Run::new(300, 2), Run::new(200, 2)]).direct(),
+        case(6, 3, Model::Plain, &[Run::new(500, 3), Run::new(300, 3)]).direct(),
     ];
     let required = [
         EVERYWHERE[0],
@@ -296,6 +299,9 @@ fn random_schedules_of_direct_steals_across_nodes() {
         Event::Path(Path::Carry),
         Event::Path(Path::PredictedCas),
         Event::Path(Path::Retry),
+        Event::Path(Path::FlatFinish),
+        Event::Path(Path::FlatFlush),
+        Event::Path(Path::FinishAwaitsForwards),
     ];
     let what = "direct steals across nodes";
     explore(what, Scheduler::Random, cases, n, &STEAL, &required);
@@ -447,6 +453,13 @@ fn finds_every_seeded_bug() {
         // not in 8,000.
         (Bug::KeptBeforeUnsent, Pct, case(4, 2, Model::Plain, &one)),
         (Bug::FlatSkipsFlush, Random, case(4, 2, Model::Plain, &one)),
+        // The same with direct steals, where the other node's ranks take
+        // units from the leader's node until its end.
+        (
+            Bug::FlatSkipsFlush,
+            Random,
+            case(6, 3, Model::Plain, &one).direct(),
+        ),
     ];
     for (bug, scheduler, case) in bugs {
         let case = case.bug(bug);

@@ -199,6 +199,22 @@ impl<A: Atomics> Protocol<A> {
         self.flat = false;
     }
 
+    /// How a run ends across nodes, in words (`None` on one node), for
+    /// the diagnostics.
+    pub(crate) fn end_description(&self) -> Option<String> {
+        let nodes = self.atomics.topology().nodes();
+        if nodes < 2 {
+            None
+        } else if self.flat {
+            Some("a run ends flat: each node's leader counts the other node's jobs".to_owned())
+        } else {
+            Some(format!(
+                "a run ends through a tree of the {nodes} nodes (fan-out {})",
+                self.tree_fan_out
+            ))
+        }
+    }
+
     /// Whether runs end flat (see "Flat end"; the same on every rank,
     /// before the first run): only across exactly two nodes, where it is
     /// the default.

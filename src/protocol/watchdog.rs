@@ -276,7 +276,10 @@ impl<A: Atomics> Protocol<A> {
                 "{} of {} jobs of this run counted at rank 0{}",
                 d.wrapping_sub(self.done_base),
                 self.total,
-                if self.multi_node() {
+                if self.flat {
+                    " from node 1 (a run across two nodes ends flat: node 0's jobs are counted \
+                     at node 1's leader)"
+                } else if self.multi_node() {
                     " from other nodes (rank 0's own node's jobs wait in its shared memory until the end)"
                 } else {
                     ""

@@ -5,8 +5,10 @@
 //!
 //! Workloads: uniform random, ramp (cost grows with the job ID), heavy-tailed
 //! (Pareto), the seed example's 1 to 8 units, and one heavy block on rank 0.
-//! Strategies, in the same run: dlb rma, dlb static, master-worker (rank 0
-//! sends one job per message), and one global atomic counter.
+//! Strategies, in the same run: dlb rma, dlb rma with the round-robin
+//! start (`setup_rr`: rank `r` begins with IDs `r, r + P, ...`, for costs
+//! that follow the job ID), dlb static, master-worker (rank 0 sends one job
+//! per message), and one global atomic counter.
 //!
 //! The random workloads run several draws (5 with `--quick`, else 10), each
 //! strategy on the same costs, one row per draw (field `draw`); the table
@@ -20,11 +22,20 @@
 
 mod common;
 
-use common::sleep::{costs_of_draw, timed_run, STRATEGIES};
+use common::sleep::{costs_of_draw, timed_run};
 use common::{json, Row};
 use dlb::{Dlb, Variant};
 
 const WORKLOADS: [&str; 5] = ["uniform", "ramp", "pareto", "seed_1_8", "heavy_block"];
+/// The strategies, in table order (`common::sleep::STRATEGIES` with the
+/// round-robin start after dlb rma).
+const STRATEGIES: [&str; 5] = [
+    "dlb_rma",
+    "dlb_rr",
+    "dlb_static",
+    "master_worker",
+    "global_counter",
+];
 
 fn main() -> dlb::Result<()> {
     let o = common::options();

@@ -41,8 +41,10 @@ pub fn work(cost_ms: f64, m: &mut Measured) {
     m.longest = m.longest.max(took);
 }
 
-/// Runs every job of `cost` once under `strategy`, `give_more(1)` or one
-/// job per message / per fetch-and-add. `rma` and `stat` are the rma and
+/// Runs every job of `cost` once under `strategy` (one of [`STRATEGIES`],
+/// or `dlb_rr`: dlb rma started with `setup_rr`, rank `r` beginning with
+/// IDs `r, r + P, ...`), `give_more(1)` or one job per message / per
+/// fetch-and-add. `rma` and `stat` are the rma and
 /// static variants (the baselines use `rma`'s window and atomics path).
 pub fn run_strategy(
     strategy: &str,
@@ -58,6 +60,12 @@ pub fn run_strategy(
             let mut run = dlb.setup(jobs)?;
             while let Some(r) = run.give_more(1)? {
                 r.for_each(|id| work(cost[id as usize], m));
+            }
+        }
+        "dlb_rr" => {
+            let mut run = rma.setup_rr(jobs)?;
+            while let Some(ids) = run.give_more(1)? {
+                ids.iter().for_each(|id| work(cost[id as usize], m));
             }
         }
         "master_worker" => master_worker(rma, jobs, |id| work(cost[id as usize], m))?,

@@ -35,10 +35,11 @@
 //!   300 to 2500 jobs per run
 //!   (8 configurations, two of them with a run in coarse units: 2^63 - 1
 //!   and 2^32 + 7 jobs), and 4 to 8 ranks in nodes of 1 to 4 with 200 to
-//!   1200 jobs per run (6 configurations, one with a run of 2^63 - 2^31
-//!   jobs); three runs in a row across nodes (3 configurations); direct
-//!   steals across nodes, 6 ranks in nodes of 2 and 5 in nodes of 1, two
-//!   runs each (random schedules, N/4); where looks come first (the
+//!   1200 jobs per run (7 configurations, one with a run of 2^63 - 2^31
+//!   jobs, one of two nodes of unequal size, 3 and 2 ranks); three runs in
+//!   a row across nodes (3 configurations); direct steals across nodes, 6
+//!   ranks in nodes of 2 and of 3 and 5 in nodes of 1, two runs each
+//!   (random schedules, N/4); where looks come first (the
 //!   protocol's "Looks": idle ranks knock, owners push gifts, counts wait
 //!   for looks; "Knocks"; peeks of knocks now and then stale or torn), 4
 //!   ranks in nodes of 2 and 5 in nodes of 1,

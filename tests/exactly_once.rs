@@ -465,13 +465,23 @@ fn rma_with_direct_steals() {
 
 /// The node-aware path on one machine: blocks of ranks act as nodes
 /// (`DLB_RANKS_PER_NODE`), with shared memory within each and MPI atomics
-/// between them.
+/// between them; among them two nodes of unequal size (3 ranks as 2 + 1,
+/// 5 as 3 + 2), which end flat.
 #[test]
 fn rma_node_aware_on_simulated_nodes() {
     if is_child() {
         return;
     }
-    for (ranks, per_node) in [(2, 1), (3, 1), (4, 2), (5, 2), (8, 4), (8, 2)] {
+    for (ranks, per_node) in [
+        (2, 1),
+        (3, 1),
+        (4, 2),
+        (5, 2),
+        (8, 4),
+        (8, 2),
+        (3, 2),
+        (5, 3),
+    ] {
         let per_node = per_node.to_string();
         scenario(
             ranks,

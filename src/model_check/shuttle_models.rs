@@ -145,6 +145,9 @@ fn across_nodes() -> Vec<Case> {
             Model::Plain,
             &[Run::new(200, 2), Run::coarse(COARSE_FULL, 4, 16)],
         ),
+        // Nodes of unequal size, as a job of 5 ranks on nodes of 3 cores
+        // gets them: a flat end between a node of 3 and one of 2.
+        case(5, 3, Model::Plain, &[Run::new(500, 3), Run::new(300, 3)]),
     ]
 }
 

@@ -55,11 +55,29 @@ pub struct Dlb {
 /// share that moment (they may wait in `give_more` for this rank's jobs),
 /// so a collective would hang the job where the panic should end it. Its
 /// windows and communicator are then left to `MPI_Finalize` or to the
-/// process's end.
+/// process's end. The same holds for a `Dlb` of the RMA variant dropped
+/// while its run is unfinished on this rank (an error returned from the
+/// loop before `give_more` answered "no more"): the other ranks wait for
+/// the jobs it was handed, so it makes no MPI call either, and the
+/// [`crate::Mpi`] guard then skips `MPI_Finalize`, which would wait for
+/// them too: the process ends and the launcher ends the job.
 impl Drop for Dlb {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            self.abandon();
+            self.abandon("a panic unwound through dlb");
+            return;
+        }
+        if self.leaves_a_run_unfinished() {
+            let guarded = mpi::skip_finalize();
+            self.abandon(if guarded {
+                "dropped with its run unfinished (before give_more answered 'no more': an error \
+                 returned from the loop?), while the other ranks wait for the jobs it was handed"
+            } else {
+                "dropped with its run unfinished (before give_more answered 'no more': an error \
+                 returned from the loop?), while the other ranks wait for the jobs it was handed; \
+                 MPI was not started by dlb::Mpi, so end this process (std::process::exit) \
+                 before MPI_Finalize, which would wait for them"
+            });
             return;
         }
         if let Err(e) = self.quiesce() {
@@ -181,18 +199,30 @@ impl Dlb {
     }
 
     /// Gives the windows and the communicator up without an MPI call, for
-    /// a drop by a panic (see `Drop for Dlb`).
-    fn abandon(&mut self) {
+    /// a drop by a panic or in the middle of a run (see `Drop for Dlb`),
+    /// saying why.
+    fn abandon(&mut self, why: &str) {
         self.quiesced = true;
         if let Some(protocol) = self.dispenser.protocol_mut() {
             protocol.atomics_mut().abandon();
         }
         self.comm.abandon();
         eprintln!(
-            "dlb: rank {}: a panic unwound through dlb; it leaves its windows to MPI_Finalize \
-             without a collective cleanup",
+            "dlb: rank {}: {why}; it leaves its windows to MPI_Finalize without a collective \
+             cleanup",
             self.rank()
         );
+    }
+
+    /// Whether this `Dlb`, not yet finalized, leaves a run of the RMA
+    /// variant unfinished on this rank while other ranks may wait for it
+    /// (the static variant's ranks wait for nobody in a run).
+    fn leaves_a_run_unfinished(&mut self) -> bool {
+        !self.quiesced
+            && self.size() > 1
+            && self.dispenser.is_open()
+            && self.dispenser.protocol_mut().is_some()
+            && mpi::ensure_active().is_ok()
     }
 
     /// Completes this rank's operations still in flight (takes, answers,

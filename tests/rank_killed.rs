@@ -4,7 +4,10 @@
 //! launcher (Open MPI's mpirun, MPICH's Hydra) tears the job down when one
 //! of its processes dies. So does a rank that panics: the unwinding drops
 //! its `Dlb` and `Mpi` without collectives (before, they waited for the
-//! other ranks, which waited for its jobs, until the launch timeout).
+//! other ranks, which waited for its jobs, until the launch timeout). And
+//! so does a rank that returns an error from the middle of a run (`?` in
+//! the loop): its `Dlb`, dropped with the run unfinished, and its `Mpi`
+//! leave without collectives too.
 
 mod common;
 
@@ -78,4 +81,51 @@ fn a_panicking_rank_ends_the_job_with_an_error() {
         "the panic's message is not in the output:\n{}",
         job.text()
     );
+}
+
+/// Rank 1 returns an error from the middle of its loop after 20 chunks,
+/// holding jobs, as `?` does; the others go on.
+fn rank_1_returns_an_error() -> Result<(), Box<dyn std::error::Error>> {
+    let _mpi = dlb::Mpi::init()?;
+    let mut dlb = dlb::Dlb::init()?;
+    let me = dlb.rank();
+    let mut run = dlb.setup(1_000_000)?;
+    let mut chunks = 0;
+    while let Some(_ids) = run.give_more(1)? {
+        chunks += 1;
+        if me == 1 && chunks == 20 {
+            return Err("rank 1 returns an error on purpose, holding jobs".into());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    panic!("rank {me} was told 'no more' although rank 1 left holding jobs");
+}
+
+#[test]
+fn rank_errs_child() -> Result<(), Box<dyn std::error::Error>> {
+    if !is_child() {
+        return Ok(());
+    }
+    rank_1_returns_an_error()
+}
+
+/// A rank that returns an error from the middle of a run ends the job with
+/// an error, the error's message printed, instead of waiting on the way
+/// out for the ranks that wait for its jobs.
+#[test]
+fn a_rank_returning_an_error_mid_run_ends_the_job() {
+    if is_child() {
+        return;
+    }
+    let job = expect_job_to_fail("rank_errs_child", 4);
+    let text = job.text();
+    for part in [
+        "rank 1 returns an error on purpose",
+        "rank 1: dropped with its run unfinished",
+    ] {
+        assert!(
+            text.contains(part),
+            "'{part}' is not in the output:\n{text}"
+        );
+    }
 }

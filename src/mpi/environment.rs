@@ -223,6 +223,7 @@ impl Mpi {
                 &mut provided,
             )
         })?;
+        GUARDED.store(true, Ordering::SeqCst);
         Ok(Mpi { _private: () })
     }
 
@@ -232,7 +233,24 @@ impl Mpi {
     }
 }
 
-/// Finalizes MPI, except when a panic unwinds through the guard:
+/// Set when a `Dlb` was dropped with its run unfinished on this rank
+/// ([`skip_finalize`]).
+static SKIP_FINALIZE: AtomicBool = AtomicBool::new(false);
+
+/// Whether an [`Mpi`] guard started MPI in this process.
+static GUARDED: AtomicBool = AtomicBool::new(false);
+
+/// Makes the [`Mpi`] guard leave without `MPI_Finalize`: a `Dlb` was
+/// dropped in the middle of a run, so other ranks wait for this one's jobs
+/// and would never reach `MPI_Finalize`, which waits for them. Whether
+/// such a guard started MPI (else the program's own `MPI_Finalize` waits).
+pub(crate) fn skip_finalize() -> bool {
+    SKIP_FINALIZE.store(true, Ordering::SeqCst);
+    GUARDED.load(Ordering::SeqCst)
+}
+
+/// Finalizes MPI, except when a panic unwinds through the guard or a `Dlb`
+/// was dropped with its run unfinished ([`skip_finalize`]):
 /// `MPI_Finalize` waits for the other ranks (Open MPI's does), which may be
 /// waiting for this one, so the process leaves without it and the launcher
 /// ends the job, as for a rank that crashed.
@@ -240,6 +258,13 @@ impl Drop for Mpi {
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!("dlb: a panic unwound through dlb::Mpi; MPI_Finalize is skipped");
+            return;
+        }
+        if SKIP_FINALIZE.load(Ordering::SeqCst) {
+            eprintln!(
+                "dlb: MPI_Finalize is skipped: a Dlb was dropped with its run unfinished (see \
+                 above); the launcher ends the job"
+            );
             return;
         }
         // A second finalize (the program called MPI_Finalize itself) would be

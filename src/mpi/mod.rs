@@ -21,7 +21,9 @@ pub(crate) use comm::comm_from_fortran;
 pub(crate) use comm::Comm;
 pub use environment::library_version;
 pub use environment::Mpi;
-pub(crate) use environment::{abort, ensure_active, ensure_initialized, watch_finalize};
+pub(crate) use environment::{
+    abort, ensure_active, ensure_initialized, skip_finalize, watch_finalize,
+};
 pub(crate) use timer_slack::PreciseSleeps;
 pub(crate) use tool::cvar_string;
 pub use window::WindowFlavor;

@@ -250,7 +250,7 @@ pub(crate) fn skip_finalize() -> bool {
 }
 
 /// Finalizes MPI, except when a panic unwinds through the guard or a `Dlb`
-/// was dropped with its run unfinished ([`skip_finalize`]):
+/// was dropped with its run unfinished on this rank:
 /// `MPI_Finalize` waits for the other ranks (Open MPI's does), which may be
 /// waiting for this one, so the process leaves without it and the launcher
 /// ends the job, as for a rank that crashed.

@@ -65,19 +65,28 @@ impl Drop for Dlb {
     fn drop(&mut self) {
         if std::thread::panicking() {
             self.abandon("a panic unwound through dlb");
+            if self.size() > 1 && mpi::guarded() {
+                mpi::end_job_at_exit(false);
+            }
             return;
         }
         if self.leaves_a_run_unfinished() {
-            let guarded = mpi::skip_finalize();
-            self.abandon(if guarded {
+            self.abandon(
                 "dropped with its run unfinished (before give_more answered 'no more': an error \
-                 returned from the loop?), while the other ranks wait for the jobs it was handed"
+                 returned from the loop?), while the other ranks wait for the jobs it was handed",
+            );
+            if mpi::guarded() {
+                mpi::end_job_at_exit(true);
             } else {
-                "dropped with its run unfinished (before give_more answered 'no more': an error \
-                 returned from the loop?), while the other ranks wait for the jobs it was handed; \
-                 MPI was not started by dlb::Mpi, so end this process (std::process::exit) \
-                 before MPI_Finalize, which would wait for them"
-            });
+                // The program's own MPI_Finalize would wait for the others
+                // before any exit: end the job now.
+                eprintln!(
+                    "dlb: rank {}: ending the job (MPI_Abort): MPI was not started by dlb::Mpi, \
+                     and its MPI_Finalize would wait for ranks that wait for this one",
+                    self.rank()
+                );
+                mpi::abort_with(1);
+            }
             return;
         }
         if let Err(e) = self.quiesce() {

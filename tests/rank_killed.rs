@@ -7,7 +7,9 @@
 //! other ranks, which waited for its jobs, until the launch timeout). And
 //! so does a rank that returns an error from the middle of a run (`?` in
 //! the loop): its `Dlb`, dropped with the run unfinished, and its `Mpi`
-//! leave without collectives too.
+//! leave without collectives too. Both then end the job with `MPI_Abort`
+//! at the process's exit (across nodes MPICH's Hydra let the other ranks
+//! run on after a process exited without `MPI_Finalize`).
 
 mod common;
 

@@ -145,10 +145,16 @@ pub(crate) fn ensure_active() -> Result<()> {
 /// (§9.5); exits the process should MPI return. dlb calls it only when its
 /// hang watchdog found a hang (and printed why).
 pub(crate) fn abort() -> ! {
-    // SAFETY: called only while MPI is initialized (from a running dlb);
-    // MPI_COMM_WORLD is a valid predefined communicator.
-    unsafe { ffi::MPI_Abort(ffi::dlb_mpi_comm_world(), 3) };
-    std::process::exit(3)
+    abort_with(3)
+}
+
+/// Ends the whole job with `code` (see [`abort`]); called only while MPI is
+/// up, by a running dlb that printed why.
+pub(crate) fn abort_with(code: c_int) -> ! {
+    // SAFETY: called only while MPI is initialized and not finalized (from
+    // a running dlb); MPI_COMM_WORLD is a valid predefined communicator.
+    unsafe { ffi::MPI_Abort(ffi::dlb_mpi_comm_world(), code) };
+    std::process::exit(code)
 }
 
 /// Fails with a clear message unless MPI is initialized and not finalized.
@@ -234,26 +240,62 @@ impl Mpi {
 }
 
 /// Set when a `Dlb` was dropped with its run unfinished on this rank
-/// ([`skip_finalize`]).
+/// ([`end_job_at_exit`]).
 static SKIP_FINALIZE: AtomicBool = AtomicBool::new(false);
 
 /// Whether an [`Mpi`] guard started MPI in this process.
 static GUARDED: AtomicBool = AtomicBool::new(false);
 
-/// Makes the [`Mpi`] guard leave without `MPI_Finalize`: a `Dlb` was
-/// dropped in the middle of a run, so other ranks wait for this one's jobs
-/// and would never reach `MPI_Finalize`, which waits for them. Whether
-/// such a guard started MPI (else the program's own `MPI_Finalize` waits).
-pub(crate) fn skip_finalize() -> bool {
-    SKIP_FINALIZE.store(true, Ordering::SeqCst);
+/// Whether MPI was started by an [`Mpi`] guard, which then finalizes it.
+pub(crate) fn guarded() -> bool {
     GUARDED.load(Ordering::SeqCst)
+}
+
+/// Arranges for this rank to end the whole job when its process exits: a
+/// `Dlb` left a run (by a panic, or dropped with the run unfinished) while
+/// other ranks may wait for its jobs. For an unfinished run the [`Mpi`]
+/// guard also skips `MPI_Finalize`, which would wait for them (a panic
+/// skips it anyway). At the process's exit, after the program's own panic
+/// or error message, `MPI_Abort` then ends the job, under any launcher:
+/// some (MPICH's Hydra across nodes) let the other ranks run on after a
+/// process exits without `MPI_Finalize`. Only where a guard started MPI
+/// ([`guarded`]); elsewhere the program's `MPI_Finalize` would come first.
+pub(crate) fn end_job_at_exit(skip_finalize: bool) {
+    if skip_finalize {
+        SKIP_FINALIZE.store(true, Ordering::SeqCst);
+    }
+    static REGISTERED: std::sync::Once = std::sync::Once::new();
+    REGISTERED.call_once(|| {
+        // SAFETY: `abort_at_exit` is an `extern "C" fn()` that never
+        // unwinds; atexit only stores the pointer. A refusal (no room)
+        // leaves the launcher to end the job, as before.
+        if unsafe { libc::atexit(abort_at_exit) } != 0 {
+            eprintln!("dlb: could not register the job's end at exit (atexit)");
+        }
+    });
+}
+
+/// Ends the job at the process's exit (registered by [`end_job_at_exit`]),
+/// unless MPI is no longer up.
+extern "C" fn abort_at_exit() {
+    if matches!(is_initialized(), Ok(true)) && matches!(is_finalized(), Ok(false)) {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "dlb: ending the job (MPI_Abort): this rank left a run that other ranks wait for \
+             (see above)"
+        );
+        // SAFETY: MPI is initialized and not finalized (checked above);
+        // MPI_COMM_WORLD is a valid predefined communicator.
+        unsafe { ffi::MPI_Abort(ffi::dlb_mpi_comm_world(), 1) };
+    }
 }
 
 /// Finalizes MPI, except when a panic unwinds through the guard or a `Dlb`
 /// was dropped with its run unfinished on this rank:
 /// `MPI_Finalize` waits for the other ranks (Open MPI's does), which may be
-/// waiting for this one, so the process leaves without it and the launcher
-/// ends the job, as for a rank that crashed.
+/// waiting for this one, so the process leaves without it and, at its
+/// exit, ends the job with `MPI_Abort`.
 impl Drop for Mpi {
     fn drop(&mut self) {
         if std::thread::panicking() {
@@ -263,7 +305,7 @@ impl Drop for Mpi {
         if SKIP_FINALIZE.load(Ordering::SeqCst) {
             eprintln!(
                 "dlb: MPI_Finalize is skipped: a Dlb was dropped with its run unfinished (see \
-                 above); the launcher ends the job"
+                 above)"
             );
             return;
         }

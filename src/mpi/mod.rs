@@ -22,7 +22,7 @@ pub(crate) use comm::Comm;
 pub use environment::library_version;
 pub use environment::Mpi;
 pub(crate) use environment::{
-    abort, ensure_active, ensure_initialized, skip_finalize, watch_finalize,
+    abort, abort_with, end_job_at_exit, ensure_active, ensure_initialized, guarded, watch_finalize,
 };
 pub(crate) use timer_slack::PreciseSleeps;
 pub(crate) use tool::cvar_string;

@@ -49,44 +49,52 @@ pub struct Dlb {
     pub(crate) comm: Comm,
 }
 
-/// Dropped on every rank alike (the end of a scope, `finalize`), a `Dlb`
-/// frees its windows and communicator, collectively. Dropped by a panic
-/// that unwinds through it, it makes no MPI call: the other ranks do not
-/// share that moment (they may wait in `give_more` for this rank's jobs),
-/// so a collective would hang the job where the panic should end it. Its
-/// windows and communicator are then left to `MPI_Finalize` or to the
-/// process's end. The same holds for a `Dlb` of the RMA variant dropped
-/// while its run is unfinished on this rank (an error returned from the
-/// loop before `give_more` answered "no more"): the other ranks wait for
-/// the jobs it was handed, so it makes no MPI call either, and the
-/// [`crate::Mpi`] guard then skips `MPI_Finalize`, which would wait for
-/// them too: the process ends and the launcher ends the job.
+/// How long a rank whose `Dlb` is dropped while it holds jobs of an
+/// unfinished run waits for the other ranks to drop theirs too (see `Drop
+/// for Dlb`).
+const LEAVE_WAIT: Duration = Duration::from_secs(10);
+
+/// Dropped on every rank alike (the end of a scope), a `Dlb` frees its
+/// windows and communicator, collectively, as `finalize` does.
+///
+/// Dropped by a panic that unwinds through it, it makes no MPI call: the
+/// other ranks do not share that moment (they may wait in `give_more` for
+/// this rank's jobs), so a collective would hang the job where the panic
+/// should end it. Its windows and communicator are then left to
+/// `MPI_Finalize` or to the process's end.
+///
+/// Dropped while this rank holds jobs of an unfinished run of the RMA
+/// variant (jobs it was handed and did not report: `?` returned an error
+/// from the loop before `give_more` answered "no more"), it waits up to 10
+/// seconds for the other ranks' cleanup: if every rank left the run alike,
+/// they all come and it ends collectively as above. Otherwise the others
+/// wait for this rank's jobs and never come: it says so and leaves without
+/// MPI calls, like a panic.
+///
+/// In both cases, where a [`crate::Mpi`] guard started MPI, the guard then
+/// skips `MPI_Finalize` (which would wait for the others) and, at the
+/// process's exit, after the panic's or `main`'s error message,
+/// `MPI_Abort` ends the job: launchers do not all end a job when one of
+/// its processes exits without `MPI_Finalize`. Where MPI was started
+/// otherwise, a `Dlb` left with jobs of an unfinished run ends the job with
+/// `MPI_Abort` at once (the program's `MPI_Finalize` would wait first).
 impl Drop for Dlb {
     fn drop(&mut self) {
+        let holds_jobs = self.holds_jobs_of_open_run();
         if std::thread::panicking() {
             self.abandon("a panic unwound through dlb");
-            if self.size() > 1 && mpi::guarded() {
+            if holds_jobs && mpi::guarded() {
                 mpi::end_job_at_exit(false);
             }
             return;
         }
-        if self.leaves_a_run_unfinished() {
-            self.abandon(
-                "dropped with its run unfinished (before give_more answered 'no more': an error \
-                 returned from the loop?), while the other ranks wait for the jobs it was handed",
-            );
-            if mpi::guarded() {
-                mpi::end_job_at_exit(true);
-            } else {
-                // The program's own MPI_Finalize would wait for the others
-                // before any exit: end the job now.
-                eprintln!(
-                    "dlb: rank {}: ending the job (MPI_Abort): MPI was not started by dlb::Mpi, \
-                     and its MPI_Finalize would wait for ranks that wait for this one",
-                    self.rank()
-                );
-                mpi::abort_with(1);
+        if holds_jobs {
+            // Every rank left this run alike, or the others wait in
+            // give_more for this rank's jobs.
+            if self.quiesce_within(Some(LEAVE_WAIT)).is_ok() {
+                return;
             }
+            self.leave_the_job();
             return;
         }
         if let Err(e) = self.quiesce() {
@@ -208,8 +216,8 @@ impl Dlb {
     }
 
     /// Gives the windows and the communicator up without an MPI call, for
-    /// a drop by a panic or in the middle of a run (see `Drop for Dlb`),
-    /// saying why.
+    /// a drop by a panic or with jobs of an unfinished run (see `Drop for
+    /// Dlb`), saying why.
     fn abandon(&mut self, why: &str) {
         self.quiesced = true;
         if let Some(protocol) = self.dispenser.protocol_mut() {
@@ -223,15 +231,37 @@ impl Dlb {
         );
     }
 
-    /// Whether this `Dlb`, not yet finalized, leaves a run of the RMA
-    /// variant unfinished on this rank while other ranks may wait for it
-    /// (the static variant's ranks wait for nobody in a run).
-    fn leaves_a_run_unfinished(&mut self) -> bool {
+    /// Whether this rank, its `Dlb` not finalized and MPI up, holds jobs of
+    /// an unfinished run of the RMA variant that other ranks wait for (the
+    /// static variant's ranks wait for nobody in a run).
+    fn holds_jobs_of_open_run(&self) -> bool {
         !self.quiesced
             && self.size() > 1
-            && self.dispenser.is_open()
-            && self.dispenser.protocol_mut().is_some()
+            && self.dispenser.holds_jobs_of_open_run()
             && mpi::ensure_active().is_ok()
+    }
+
+    /// Leaves a run whose other ranks wait for this one's jobs (see `Drop
+    /// for Dlb`): no more MPI calls here, and the job ends.
+    fn leave_the_job(&mut self) {
+        self.abandon(&format!(
+            "dropped with jobs of an unfinished run (before give_more answered 'no more': an \
+             error returned from the loop?), and the other ranks did not leave the run within \
+             {} s: they wait for those jobs",
+            LEAVE_WAIT.as_secs()
+        ));
+        if mpi::guarded() {
+            mpi::end_job_at_exit(true);
+        } else {
+            // The program's own MPI_Finalize would wait for the others
+            // before any exit: end the job now.
+            eprintln!(
+                "dlb: rank {}: ending the job (MPI_Abort): MPI was not started by dlb::Mpi, and \
+                 its MPI_Finalize would wait for ranks that wait for this one",
+                self.rank()
+            );
+            mpi::abort_with(1);
+        }
     }
 
     /// Completes this rank's operations still in flight (takes, answers,
@@ -239,6 +269,12 @@ impl Dlb {
     /// until every rank did, serving theirs meanwhile: only then may the
     /// window be freed. Once.
     fn quiesce(&mut self) -> Result<()> {
+        self.quiesce_within(None)
+    }
+
+    /// [`Dlb::quiesce`], failing after `limit` if given (the barrier's
+    /// request then stays pending: only for a rank that leaves the job).
+    fn quiesce_within(&mut self, limit: Option<Duration>) -> Result<()> {
         if self.quiesced || mpi::ensure_initialized().is_err() {
             return Ok(());
         }
@@ -246,10 +282,21 @@ impl Dlb {
         let Some(protocol) = self.dispenser.protocol_mut() else {
             return Ok(());
         };
+        let began = crate::clock::Instant::now();
+        let in_time = || match limit {
+            Some(limit) if began.elapsed() > limit => Err(crate::error::Error::invalid_state(
+                "the other ranks did not come to the cleanup in time",
+            )),
+            _ => Ok(()),
+        };
         while protocol.ops_in_flight() {
             protocol.poll_outside_run()?;
+            in_time()?;
             crate::clock::sleep(Duration::from_micros(20));
         }
-        self.comm.barrier_serving(|| protocol.atomics().progress())
+        self.comm.barrier_serving(|| {
+            protocol.atomics().progress()?;
+            in_time()
+        })
     }
 }

@@ -7,9 +7,12 @@
 //! other ranks, which waited for its jobs, until the launch timeout). And
 //! so does a rank that returns an error from the middle of a run (`?` in
 //! the loop): its `Dlb`, dropped with the run unfinished, and its `Mpi`
-//! leave without collectives too. Both then end the job with `MPI_Abort`
-//! at the process's exit (across nodes MPICH's Hydra let the other ranks
-//! run on after a process exited without `MPI_Finalize`).
+//! leave without collectives too, once the others did not come to the
+//! cleanup within 10 s. Both then end the job with `MPI_Abort` at the
+//! process's exit (across nodes MPICH's Hydra let the other ranks run on
+//! after a process exited without `MPI_Finalize`). And a run that every
+//! rank leaves alike, each holding jobs, still ends collectively, without
+//! an abort.
 
 mod common;
 
@@ -78,10 +81,12 @@ fn a_panicking_rank_ends_the_job_with_an_error() {
         return;
     }
     let job = expect_job_to_fail("rank_panics_child", 4);
+    let text = job.text();
+    // (Not dlb's own lines, printed just before MPI_Abort: a launcher may
+    // lose the last output of a job it tears down.)
     assert!(
-        job.text().contains("rank 1 panics on purpose"),
-        "the panic's message is not in the output:\n{}",
-        job.text()
+        text.contains("rank 1 panics on purpose"),
+        "the panic's message is not in the output:\n{text}"
     );
 }
 
@@ -121,13 +126,48 @@ fn a_rank_returning_an_error_mid_run_ends_the_job() {
     }
     let job = expect_job_to_fail("rank_errs_child", 4);
     let text = job.text();
+    // (Not dlb's line printed just before MPI_Abort: a launcher may lose
+    // the last output of a job it tears down.)
     for part in [
         "rank 1 returns an error on purpose",
-        "rank 1: dropped with its run unfinished",
+        "rank 1: dropped with jobs of an unfinished run",
     ] {
         assert!(
             text.contains(part),
             "'{part}' is not in the output:\n{text}"
         );
     }
+}
+
+/// Every rank leaves the run alike after 5 chunks, holding jobs, and drops
+/// its `Dlb` and `Mpi`: they all come to the cleanup, which ends the job
+/// normally.
+#[test]
+fn all_leave_child() {
+    let Some((_mpi, mut dlb, mut rec)) = common::start_child() else {
+        return;
+    };
+    let me = dlb.rank();
+    {
+        let mut run = dlb.setup(1_000_000).unwrap();
+        for _ in 0..5 {
+            assert!(run.give_more(1).unwrap().is_some());
+            // Ranks leave up to 0.3 s apart.
+            std::thread::sleep(Duration::from_millis(100 * me as u64));
+        }
+    }
+    drop(dlb);
+    rec.record(&[&"left"]);
+}
+
+#[test]
+fn a_run_that_every_rank_leaves_alike_ends_the_job_normally() {
+    if is_child() {
+        return;
+    }
+    let launch = common::launch("all_leave_child", 4, &[]);
+    for (rank, records) in launch.ranks.iter().enumerate() {
+        assert_eq!(records, &["left"], "rank {rank}:\n{}", launch.output);
+    }
+    assert!(!launch.output.contains("MPI_Abort"), "{}", launch.output);
 }

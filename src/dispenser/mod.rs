@@ -143,6 +143,17 @@ impl<A: Atomics> Dispenser<A> {
         self.open
     }
 
+    /// Whether an unfinished run of the RMA variant cannot end without this
+    /// rank: it handed out jobs it has not reported, or holds positions
+    /// (claimed ahead, the unit remainder) or received units that no other
+    /// rank can hand out.
+    pub(crate) fn holds_jobs_of_open_run(&self) -> bool {
+        self.open
+            && self.protocol.as_ref().is_some_and(|p| {
+                self.handed > 0 || !self.pending.is_empty() || p.holds_received_units()
+            })
+    }
+
     /// Protocol counters of this run (zero for the static variant).
     pub(crate) fn counters(&self) -> Counters {
         self.protocol

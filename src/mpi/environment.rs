@@ -151,6 +151,7 @@ pub(crate) fn abort() -> ! {
 /// Ends the whole job with `code` (see [`abort`]); called only while MPI is
 /// up, by a running dlb that printed why.
 pub(crate) fn abort_with(code: c_int) -> ! {
+    ABORTING.store(true, Ordering::SeqCst);
     // SAFETY: called only while MPI is initialized and not finalized (from
     // a running dlb); MPI_COMM_WORLD is a valid predefined communicator.
     unsafe { ffi::MPI_Abort(ffi::dlb_mpi_comm_world(), code) };
@@ -243,6 +244,10 @@ impl Mpi {
 /// ([`end_job_at_exit`]).
 static SKIP_FINALIZE: AtomicBool = AtomicBool::new(false);
 
+/// Set by [`abort_with`]: an `exit` inside `MPI_Abort` must not abort
+/// again at exit.
+static ABORTING: AtomicBool = AtomicBool::new(false);
+
 /// Whether an [`Mpi`] guard started MPI in this process.
 static GUARDED: AtomicBool = AtomicBool::new(false);
 
@@ -276,15 +281,25 @@ pub(crate) fn end_job_at_exit(skip_finalize: bool) {
 }
 
 /// Ends the job at the process's exit (registered by [`end_job_at_exit`]),
-/// unless MPI is no longer up.
+/// unless MPI is no longer up or dlb aborts already. (`exit` may run on
+/// another thread than the one that started MPI, as under libtest; MPI_Abort
+/// is meant to work from any state, and did in `tests/rank_killed.rs` on
+/// both MPIs.)
 extern "C" fn abort_at_exit() {
-    if matches!(is_initialized(), Ok(true)) && matches!(is_finalized(), Ok(false)) {
+    if !ABORTING.swap(true, Ordering::SeqCst)
+        && matches!(is_initialized(), Ok(true))
+        && matches!(is_finalized(), Ok(false))
+    {
         use std::io::Write as _;
+        let _ = std::io::stdout().flush();
         let _ = writeln!(
             std::io::stderr(),
             "dlb: ending the job (MPI_Abort): this rank left a run that other ranks wait for \
              (see above)"
         );
+        // A moment for the launcher to pass the output on (the program's
+        // error message, just printed) before MPI_Abort tears the job down.
+        std::thread::sleep(std::time::Duration::from_millis(200));
         // SAFETY: MPI is initialized and not finalized (checked above);
         // MPI_COMM_WORLD is a valid predefined communicator.
         unsafe { ffi::MPI_Abort(ffi::dlb_mpi_comm_world(), 1) };

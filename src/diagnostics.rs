@@ -52,11 +52,7 @@ impl Dlb {
             None => String::new(),
         };
         let mpi_atomics = format!("MPI atomics on a '{}' window{osc}", flavor.name());
-        let end = self
-            .dispenser
-            .end_description()
-            .map_or_else(String::new, |end| format!("; {end}"));
-        Ok(Some(match path {
+        let levels = match path {
             AtomicsPath::Shm => "one node: CPU atomics on a shared window".to_owned(),
             AtomicsPath::Mpi
                 if self
@@ -64,18 +60,21 @@ impl Dlb {
                     .atomics()
                     .is_some_and(|a| a.topology().mates().len() == 1 && a.size() > 1) =>
             {
-                format!(
-                    "every rank on its own (units move by request and answer): {mpi_atomics}{end}"
-                )
+                format!("every rank on its own (units move by request and answer): {mpi_atomics}")
             }
-            AtomicsPath::Mpi => format!("within a node and across nodes: {mpi_atomics}{end}"),
+            AtomicsPath::Mpi => format!("within a node and across nodes: {mpi_atomics}"),
             AtomicsPath::Hybrid if self.dispenser.direct_steals() => format!(
                 "within a node: CPU atomics on a shared window, but range words on MPI atomics \
-                 (direct steals); across nodes: {mpi_atomics}{end}"
+                 (direct steals); across nodes: {mpi_atomics}"
             ),
             AtomicsPath::Hybrid => format!(
-                "within a node: CPU atomics on a shared window; across nodes: {mpi_atomics}{end}"
+                "within a node: CPU atomics on a shared window; across nodes: {mpi_atomics}"
             ),
+        };
+        // Across nodes, how a run ends (nothing on one node, as on `shm`).
+        Ok(Some(match self.dispenser.end_description() {
+            Some(end) => format!("{levels}; {end}"),
+            None => levels,
         }))
     }
 

@@ -18,6 +18,13 @@ mod common;
 use common::{is_child, launch, nanos, start_child};
 use std::time::Duration;
 
+/// Every rank a node of its own, and the node tree a chain.
+const CHAIN: &[(&str, &str)] = &[
+    ("DLB_ATOMICS", "hybrid"),
+    ("DLB_RANKS_PER_NODE", "1"),
+    ("DLB_TREE_FAN_OUT", "1"),
+];
+
 /// How long the chosen rank computes after "no more".
 const AWAY: Duration = Duration::from_millis(1500);
 /// Runs, each with another rank away.
@@ -53,12 +60,7 @@ fn a_rank_away_after_no_more_delays_nobody() {
     if is_child() {
         return;
     }
-    let chain: &[(&str, &str)] = &[
-        ("DLB_ATOMICS", "hybrid"),
-        ("DLB_RANKS_PER_NODE", "1"),
-        ("DLB_TREE_FAN_OUT", "1"),
-    ];
-    for (ranks, env) in [(2, &[][..]), (4, &[]), (8, &[]), (4, chain)] {
+    for (ranks, env) in [(2, &[][..]), (4, &[]), (8, &[]), (4, CHAIN)] {
         let launch = launch("away_child", ranks, env);
         for run in 0..RUNS {
             let mut away = None;
@@ -143,12 +145,7 @@ fn a_late_leader_holds_the_end_back_only_until_it_comes() {
         return;
     }
     let two_nodes: &[(&str, &str)] = &[("DLB_ATOMICS", "hybrid"), ("DLB_RANKS_PER_NODE", "2")];
-    let chain: &[(&str, &str)] = &[
-        ("DLB_ATOMICS", "hybrid"),
-        ("DLB_RANKS_PER_NODE", "1"),
-        ("DLB_TREE_FAN_OUT", "1"),
-    ];
-    for (ranks, env) in [(4, &[][..]), (4, two_nodes), (6, two_nodes), (4, chain)] {
+    for (ranks, env) in [(4, &[][..]), (4, two_nodes), (6, two_nodes), (4, CHAIN)] {
         let launch = launch("late_child", ranks, env);
         for run in 0..2 {
             let fields: Vec<Vec<&str>> = launch

@@ -18,8 +18,9 @@
 # $MN_STATE/slurm/created) before or as it is made; mn_down undoes exactly
 # those lines, newest first, and nothing else. $MN_STATE/owner says who
 # brought the nodes up: `manual` (ci/multinode up) or the PID and start time
-# of the ci/multinode that tears them down when it exits; a state whose owner
-# process is gone is stale, and the next run removes it.
+# of the ci/multinode or ci/soak that tears them down when it exits; a state
+# whose owner process is gone, or a manual one whose holders are gone, is
+# stale, and the next run removes it.
 
 MN_STATE=${DLB_MULTINODE_STATE:-/run/dlb-multinode}
 MN_NET=${DLB_MULTINODE_NET:-10.231.47}
@@ -73,14 +74,21 @@ mn_holder() {
     echo "$pid"
 }
 
-# mn_state: `none`, `stale` (left by a run that is gone), `manual` or `run`
-# (brought up by a live ci/multinode).
+# mn_state: `none`, `stale`, `manual` or `run` (brought up by a live
+# process: a ci/multinode or a ci/soak). Stale is a state left by a run that
+# is gone, or a `manual` one whose nodes are not all up: a machine that ends
+# every process of a session (a CI runner, a reboot that keeps /run) leaves
+# the state without its holders, and a run that took those nodes for live
+# failed on its first job (node 'n1' is not up).
 mn_state() {
-    local owner pid start
+    local owner pid start i
     [ -d "$MN_STATE" ] || { echo none; return; }
     owner=$(cat "$MN_STATE/owner" 2>/dev/null || true)
     if [ "$owner" = manual ]; then
-        echo manual
+        for i in $(seq 1 "$(mn_nodes_up)"); do
+            mn_holder "n$i" >/dev/null || { echo stale; return; }
+        done
+        (($(mn_nodes_up) > 0)) && echo manual || echo stale
         return
     fi
     read -r pid start <<<"$owner"

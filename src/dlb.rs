@@ -49,9 +49,8 @@ pub struct Dlb {
     pub(crate) comm: Comm,
 }
 
-/// How long a rank whose `Dlb` is dropped while it holds jobs of an
-/// unfinished run waits for the other ranks to drop theirs too (see `Drop
-/// for Dlb`).
+/// How long a rank whose `Dlb` is dropped inside an unfinished run waits
+/// for the other ranks to drop theirs too (see `Drop for Dlb`).
 const LEAVE_WAIT: Duration = Duration::from_secs(10);
 
 /// Dropped on every rank alike (the end of a scope), a `Dlb` frees its
@@ -63,34 +62,36 @@ const LEAVE_WAIT: Duration = Duration::from_secs(10);
 /// should end it. Its windows and communicator are then left to
 /// `MPI_Finalize` or to the process's end.
 ///
-/// Dropped while this rank holds jobs of an unfinished run of the RMA
-/// variant (jobs it was handed and did not report: `?` returned an error
-/// from the loop before `give_more` answered "no more"), it waits up to 10
-/// seconds for the other ranks' cleanup: if every rank left the run alike,
-/// they all come and it ends collectively as above. Otherwise the others
-/// wait for this rank's jobs and never come: it says so and leaves without
-/// MPI calls, like a panic.
+/// Dropped inside an unfinished run of the RMA variant (set up, and
+/// `give_more` has not answered "no more": `?` returned an error from the
+/// loop, or between `setup` and the loop), it waits up to 10 seconds for
+/// the other ranks' cleanup: if every rank left the run alike, they all
+/// come and it ends collectively as above. Otherwise they never come: they
+/// wait in `give_more` for this rank's jobs (those it was handed and did
+/// not report, and units only it can hand out), or compute the run without
+/// it and then wait for it in a later collective. It says so and leaves
+/// without MPI calls, like a panic.
 ///
 /// In both cases, where a [`crate::Mpi`] guard started MPI, the guard then
 /// skips `MPI_Finalize` (which would wait for the others) and, at the
 /// process's exit, after the panic's or `main`'s error message,
 /// `MPI_Abort` ends the job: launchers do not all end a job when one of
 /// its processes exits without `MPI_Finalize`. Where MPI was started
-/// otherwise, a `Dlb` left with jobs of an unfinished run ends the job with
+/// otherwise, a `Dlb` left inside an unfinished run ends the job with
 /// `MPI_Abort` at once (the program's `MPI_Finalize` would wait first).
 impl Drop for Dlb {
     fn drop(&mut self) {
-        let holds_jobs = self.holds_jobs_of_open_run();
+        let in_run = self.in_open_run();
         if std::thread::panicking() {
             self.abandon("a panic unwound through dlb");
-            if holds_jobs && mpi::guarded() {
+            if in_run && mpi::guarded() {
                 mpi::end_job_at_exit(false);
             }
             return;
         }
-        if holds_jobs {
-            // Every rank left this run alike, or the others wait in
-            // give_more for this rank's jobs.
+        if in_run {
+            // Every rank left this run alike, or the others wait for this
+            // rank: in give_more for its jobs, or in a later collective.
             if self.quiesce_within(Some(LEAVE_WAIT)).is_ok() {
                 return;
             }
@@ -216,8 +217,8 @@ impl Dlb {
     }
 
     /// Gives the windows and the communicator up without an MPI call, for
-    /// a drop by a panic or with jobs of an unfinished run (see `Drop for
-    /// Dlb`), saying why.
+    /// a drop by a panic or inside an unfinished run (see `Drop for Dlb`),
+    /// saying why.
     fn abandon(&mut self, why: &str) {
         self.quiesced = true;
         if let Some(protocol) = self.dispenser.protocol_mut() {
@@ -231,13 +232,13 @@ impl Dlb {
         );
     }
 
-    /// Whether this rank, its `Dlb` not finalized and MPI up, holds jobs of
-    /// an unfinished run of the RMA variant that other ranks wait for (the
-    /// static variant's ranks wait for nobody in a run).
-    fn holds_jobs_of_open_run(&self) -> bool {
+    /// Whether this rank, its `Dlb` not finalized and MPI up, is inside an
+    /// unfinished run of the RMA variant, which other ranks wait for (see
+    /// `Dispenser::in_open_run`).
+    fn in_open_run(&self) -> bool {
         !self.quiesced
             && self.size() > 1
-            && self.dispenser.holds_jobs_of_open_run()
+            && self.dispenser.in_open_run()
             && mpi::ensure_active().is_ok()
     }
 
@@ -245,9 +246,10 @@ impl Dlb {
     /// for Dlb`): no more MPI calls here, and the job ends.
     fn leave_the_job(&mut self) {
         self.abandon(&format!(
-            "dropped with jobs of an unfinished run (before give_more answered 'no more': an \
-             error returned from the loop?), and the other ranks did not leave the run within \
-             {} s: they wait for those jobs",
+            "dropped in an unfinished run (before give_more answered 'no more': an error \
+             returned from the loop, or between setup and the loop?), and the other ranks did \
+             not leave the run within {} s: they wait for this rank's jobs, or will wait for it \
+             in a collective",
             LEAVE_WAIT.as_secs()
         ));
         if mpi::guarded() {

@@ -6,7 +6,8 @@
 //! its `Dlb` and `Mpi` without collectives (before, they waited for the
 //! other ranks, which waited for its jobs, until the launch timeout). And
 //! so does a rank that returns an error from the middle of a run (`?` in
-//! the loop): its `Dlb`, dropped with the run unfinished, and its `Mpi`
+//! the loop, or between `setup` and the loop): its `Dlb`, dropped with the
+//! run unfinished, and its `Mpi`
 //! leave without collectives too, once the others did not come to the
 //! cleanup within 10 s. Both then end the job with `MPI_Abort` at the
 //! process's exit (across nodes MPICH's Hydra let the other ranks run on
@@ -130,7 +131,56 @@ fn a_rank_returning_an_error_mid_run_ends_the_job() {
     // the last output of a job it tears down.)
     for part in [
         "rank 1 returns an error on purpose",
-        "rank 1: dropped with jobs of an unfinished run",
+        "rank 1: dropped in an unfinished run",
+    ] {
+        assert!(
+            text.contains(part),
+            "'{part}' is not in the output:\n{text}"
+        );
+    }
+}
+
+/// Rank 1 returns an error after `setup`, before its first `give_more`:
+/// it holds no job handed out, only its own range, which on one node its
+/// node-mates steal; the others go on with their jobs (far more than the
+/// test allows).
+fn rank_1_errs_before_its_first_give_more() -> Result<(), Box<dyn std::error::Error>> {
+    let _mpi = dlb::Mpi::init()?;
+    let mut dlb = dlb::Dlb::init()?;
+    let me = dlb.rank();
+    let mut run = dlb.setup(1_000_000)?;
+    if me == 1 {
+        return Err("rank 1 returns an error on purpose, before its first give_more".into());
+    }
+    while let Some(_ids) = run.give_more(1)? {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    panic!("rank {me} was told 'no more' although rank 1 left its range to the others");
+}
+
+#[test]
+fn rank_errs_early_child() -> Result<(), Box<dyn std::error::Error>> {
+    if !is_child() {
+        return Ok(());
+    }
+    rank_1_errs_before_its_first_give_more()
+}
+
+/// A rank that returns an error between `setup` and its first `give_more`
+/// ends the job too: before, holding no job handed out, it waited in its
+/// cleanup for the others, which had the whole run to compute (and, across
+/// nodes on a node of its own, waited for its range, which only its answers
+/// hand out).
+#[test]
+fn a_rank_returning_an_error_before_its_first_give_more_ends_the_job() {
+    if is_child() {
+        return;
+    }
+    let job = expect_job_to_fail("rank_errs_early_child", 4);
+    let text = job.text();
+    for part in [
+        "rank 1 returns an error on purpose, before its first give_more",
+        "rank 1: dropped in an unfinished run",
     ] {
         assert!(
             text.contains(part),

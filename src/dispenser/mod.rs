@@ -143,15 +143,16 @@ impl<A: Atomics> Dispenser<A> {
         self.open
     }
 
-    /// Whether an unfinished run of the RMA variant cannot end without this
-    /// rank: it handed out jobs it has not reported, or holds positions
-    /// (claimed ahead, the unit remainder) or received units that no other
-    /// rank can hand out.
-    pub(crate) fn holds_jobs_of_open_run(&self) -> bool {
-        self.open
-            && self.protocol.as_ref().is_some_and(|p| {
-                self.handed > 0 || !self.pending.is_empty() || p.holds_received_units()
-            })
+    /// Whether this rank is inside an unfinished run of the RMA variant
+    /// (set up, not yet told "no more"). The others then wait for it: for
+    /// the jobs it handed out and has not reported, for positions and units
+    /// only it can hand out (claimed ahead, the unit remainder, units
+    /// received from other ranks, and, on a node of its own across nodes,
+    /// its own range, which only its answers give away), or, where the run
+    /// can end without it, in their cleanup or next run's setup for a rank
+    /// that will not come. The static variant's ranks wait for nobody.
+    pub(crate) fn in_open_run(&self) -> bool {
+        self.open && self.protocol.is_some()
     }
 
     /// Protocol counters of this run (zero for the static variant).

@@ -1157,12 +1157,6 @@ impl<A: Atomics> Protocol<A> {
         self.direct = on && self.multi_node();
     }
 
-    /// Whether this rank holds units from other ranks that it has not
-    /// installed in its own range yet (nobody else can hand them out).
-    pub(crate) fn holds_received_units(&self) -> bool {
-        !self.stash.is_empty()
-    }
-
     /// Whether idle ranks steal directly from other nodes' ranges (asked
     /// for, and the ranks span several nodes).
     pub(crate) fn direct_steals(&self) -> bool {

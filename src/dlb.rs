@@ -77,15 +77,24 @@ const LEAVE_WAIT: Duration = Duration::from_secs(10);
 /// process's exit, after the panic's or `main`'s error message,
 /// `MPI_Abort` ends the job: launchers do not all end a job when one of
 /// its processes exits without `MPI_Finalize`. Where MPI was started
-/// otherwise, a `Dlb` left inside an unfinished run ends the job with
-/// `MPI_Abort` at once (the program's `MPI_Finalize` would wait first).
+/// otherwise (rsmpi's universe, the program's own `MPI_Init`), a `Dlb`
+/// left inside an unfinished run, by a panic or after those 10 seconds,
+/// ends the job with `MPI_Abort` at once: the program's `MPI_Finalize`
+/// would wait first (a panic's message is printed before it unwinds).
 impl Drop for Dlb {
     fn drop(&mut self) {
         let in_run = self.in_open_run();
         if std::thread::panicking() {
             self.abandon("a panic unwound through dlb");
-            if in_run && mpi::guarded() {
-                mpi::end_job_at_exit(false);
+            if in_run {
+                if mpi::guarded() {
+                    mpi::end_job_at_exit(false);
+                } else {
+                    // The panic's message is out (the hook runs before
+                    // unwinding); the program's MPI_Finalize, on the way
+                    // out, would wait for ranks that wait for this one.
+                    self.end_the_job_now();
+                }
             }
             return;
         }
@@ -257,13 +266,19 @@ impl Dlb {
         } else {
             // The program's own MPI_Finalize would wait for the others
             // before any exit: end the job now.
-            eprintln!(
-                "dlb: rank {}: ending the job (MPI_Abort): MPI was not started by dlb::Mpi, and \
-                 its MPI_Finalize would wait for ranks that wait for this one",
-                self.rank()
-            );
-            mpi::abort_with(1);
+            self.end_the_job_now();
         }
+    }
+
+    /// Ends the job with `MPI_Abort` at once, for a rank that leaves a run
+    /// where MPI was not started by `dlb::Mpi`, saying why.
+    fn end_the_job_now(&self) -> ! {
+        eprintln!(
+            "dlb: rank {}: ending the job (MPI_Abort): MPI was not started by dlb::Mpi, and its \
+             MPI_Finalize would wait for ranks that wait for this one",
+            self.rank()
+        );
+        mpi::abort_with(1)
     }
 
     /// Completes this rank's operations still in flight (takes, answers,

@@ -104,3 +104,41 @@ fn a_communicator_of_a_finalized_mpi_is_refused() {
         "{line}"
     );
 }
+
+#[test]
+fn rsmpi_panics_child() {
+    if !is_child() {
+        return;
+    }
+    let universe = mpi::initialize().unwrap();
+    let world = universe.world();
+    let mut dlb = dlb::Dlb::builder().init_on(&world).unwrap();
+    let me = dlb.rank();
+    let mut run = dlb.setup(1_000_000).unwrap();
+    let mut chunks = 0;
+    while let Some(_ids) = run.give_more(1).unwrap() {
+        chunks += 1;
+        if me == 1 && chunks == 20 {
+            panic!("rank 1 panics on purpose under rsmpi, holding jobs");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    panic!("rank {me} was told 'no more' although rank 1 left holding jobs");
+}
+
+/// A rank that panics in the middle of a run on rsmpi's universe (MPI not
+/// started by `dlb::Mpi`) ends the job: its `Dlb` calls `MPI_Abort` on
+/// the way out, after the panic's message, where the universe's
+/// `MPI_Finalize` would wait for the ranks that wait for its jobs.
+#[test]
+fn a_panicking_rank_on_rsmpi_ends_the_job() {
+    if is_child() {
+        return;
+    }
+    let job = common::expect_job_to_fail("rsmpi_panics_child", 4);
+    let text = job.text();
+    assert!(
+        text.contains("rank 1 panics on purpose under rsmpi"),
+        "the panic's message is not in the output:\n{text}"
+    );
+}

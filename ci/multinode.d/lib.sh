@@ -96,12 +96,15 @@ mn_state() {
 }
 
 # mn_up K OWNER: makes the bridge and nodes n1..nK; OWNER is `manual` or
-# `run` (this ci/multinode process, $$). Call mn_down on failure.
+# `run` (this ci/multinode or ci/soak process, $$). Call mn_down on failure.
+# The owner is this process while the nodes come up (a run started
+# meanwhile finds the state live and refuses) and `manual` only once all
+# are up.
 mn_up() {
     local k=$1 i
     mkdir -p "$MN_STATE/node" "$MN_STATE/shared"
     chmod 1777 "$MN_STATE/shared"
-    if [ "$2" = manual ]; then echo manual; else echo "$$ $(mn_starttime $$)"; fi >"$MN_STATE/owner"
+    echo "$$ $(mn_starttime $$)" >"$MN_STATE/owner"
     : >"$MN_STATE/created"
     if ip link show "$MN_BRIDGE" >/dev/null 2>&1; then
         mn_die "a network interface $MN_BRIDGE exists and is not recorded as ours; set DLB_MULTINODE_BRIDGE"
@@ -117,6 +120,7 @@ mn_up() {
         mn_node_up "n$i"
     done
     echo "$k" >"$MN_STATE/nodes"
+    [ "$2" != manual ] || echo manual >"$MN_STATE/owner"
 }
 
 # mn_node_up NODE: the holder (namespaces, hostname, tmpfs mounts), then its

@@ -251,8 +251,8 @@ impl Dlb {
             && mpi::ensure_active().is_ok()
     }
 
-    /// Leaves a run whose other ranks wait for this one's jobs (see `Drop
-    /// for Dlb`): no more MPI calls here, and the job ends.
+    /// Leaves a run whose other ranks did not come to the cleanup (see
+    /// `Drop for Dlb`): no more MPI calls here, and the job ends.
     fn leave_the_job(&mut self) {
         self.abandon(&format!(
             "dropped in an unfinished run (before give_more answered 'no more': an error \

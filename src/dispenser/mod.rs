@@ -150,9 +150,10 @@ impl<A: Atomics> Dispenser<A> {
     /// received from other ranks, and, on a node of its own across nodes,
     /// its own range, which only its answers give away), or, where the run
     /// can end without it, in their cleanup or next run's setup for a rank
-    /// that will not come. The static variant's ranks wait for nobody.
+    /// that will not come. The static variant's ranks wait for nobody, nor
+    /// do those of a run without jobs (each hears "no more" at once).
     pub(crate) fn in_open_run(&self) -> bool {
-        self.open && self.protocol.is_some()
+        self.open && self.protocol.is_some() && self.plan.jobs > 0
     }
 
     /// Protocol counters of this run (zero for the static variant).
@@ -581,6 +582,43 @@ mod tests {
         assert_eq!(sizes.iter().sum::<u64>(), 51);
         assert_eq!(&sizes[..4], &[13, 13, 7, 7], "batches of 2");
         assert_eq!(stolen, 76..83, "sized from the loot, not the old batch");
+    }
+
+    #[test]
+    fn a_rank_is_in_an_open_run_from_setup_until_no_more_unless_nobody_waits() {
+        let mut group = LocalAtomics::group(2);
+        let (a1, a0) = (group.pop().unwrap(), group.pop().unwrap());
+        let mut d0 = Dispenser::new(Some(Protocol::new(a0, 1)), 0, 2, MAX_UNITS).pace(false, 1);
+        let mut d1 = Dispenser::new(Some(Protocol::new(a1, 1)), 1, 2, MAX_UNITS).pace(false, 1);
+        assert!(!d0.in_open_run(), "before any setup");
+        // A run without jobs: each rank hears "no more" at once, so nobody
+        // waits for a rank that never asks.
+        d0.begin(0).unwrap();
+        d1.begin(0).unwrap();
+        assert!(!d0.in_open_run() && !d1.in_open_run(), "a run of 0 jobs");
+        let m = Contiguous::new(0);
+        assert_eq!(
+            (d0.next(&m, 1).unwrap(), d1.next(&m, 1).unwrap()),
+            (None, None)
+        );
+        // A run with jobs: in it from setup on, before the first give_more
+        // (its own range holds units), until "no more".
+        d0.begin(4).unwrap();
+        d1.begin(4).unwrap();
+        assert!(
+            d0.in_open_run() && d1.in_open_run(),
+            "set up, nothing asked yet"
+        );
+        let m = Contiguous::new(4);
+        while d0.next(&m, 1).unwrap().is_some() {
+            assert!(d0.in_open_run(), "holding a chunk");
+        }
+        assert!(!d0.in_open_run(), "told no more");
+        assert!(d1.in_open_run(), "rank 1 never asked");
+        // The static variant's ranks wait for nobody.
+        let mut s = Dispenser::<LocalAtomics>::new(None, 0, 2, MAX_UNITS).pace(false, 1);
+        s.begin(4).unwrap();
+        assert!(!s.in_open_run(), "static variant");
     }
 
     #[test]

@@ -257,8 +257,8 @@ pub(crate) fn guarded() -> bool {
 }
 
 /// Arranges for this rank to end the whole job when its process exits: a
-/// `Dlb` left a run (by a panic, or dropped with the run unfinished) while
-/// other ranks may wait for its jobs. For an unfinished run the [`Mpi`]
+/// `Dlb` left an unfinished run (by a panic, or dropped and not joined by
+/// the others' cleanup within 10 s) while other ranks may wait for it. For an unfinished run the [`Mpi`]
 /// guard also skips `MPI_Finalize`, which would wait for them (a panic
 /// skips it anyway). At the process's exit, after the program's own panic
 /// or error message, `MPI_Abort` then ends the job, under any launcher:
@@ -307,7 +307,8 @@ extern "C" fn abort_at_exit() {
 }
 
 /// Finalizes MPI, except when a panic unwinds through the guard or a `Dlb`
-/// was dropped with its run unfinished on this rank:
+/// dropped inside an unfinished run left it (the other ranks did not come
+/// to its cleanup within 10 s):
 /// `MPI_Finalize` waits for the other ranks (Open MPI's does), which may be
 /// waiting for this one, so the process leaves without it and, at its
 /// exit, ends the job with `MPI_Abort`.

@@ -20,24 +20,12 @@ mod common;
 use common::{expect_job_to_fail, is_child};
 use std::time::Duration;
 
-/// Every rank runs jobs of 1 ms from a run of 10^6 (far longer than the
-/// test allows, so a job that does not end fails it); rank 1 leaves by
-/// `leave` after 20 chunks, holding jobs. Reaching the end of the run means
-/// the departed rank's jobs were never waited for.
+/// [`common::rank_1_leaves_mid_run`] on the world, MPI started by
+/// `dlb::Mpi`.
 fn rank_1_leaves(leave: impl Fn()) {
     let _mpi = dlb::Mpi::init().unwrap();
     let mut dlb = dlb::Dlb::init().unwrap();
-    let me = dlb.rank();
-    let mut run = dlb.setup(1_000_000).unwrap();
-    let mut chunks = 0;
-    while let Some(_ids) = run.give_more(1).unwrap() {
-        chunks += 1;
-        if me == 1 && chunks == 20 {
-            leave();
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    panic!("rank {me} was told 'no more' although rank 1 left holding jobs");
+    common::rank_1_leaves_mid_run(&mut dlb, leave);
 }
 
 #[test]

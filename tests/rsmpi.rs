@@ -113,17 +113,9 @@ fn rsmpi_panics_child() {
     let universe = mpi::initialize().unwrap();
     let world = universe.world();
     let mut dlb = dlb::Dlb::builder().init_on(&world).unwrap();
-    let me = dlb.rank();
-    let mut run = dlb.setup(1_000_000).unwrap();
-    let mut chunks = 0;
-    while let Some(_ids) = run.give_more(1).unwrap() {
-        chunks += 1;
-        if me == 1 && chunks == 20 {
-            panic!("rank 1 panics on purpose under rsmpi, holding jobs");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
-    panic!("rank {me} was told 'no more' although rank 1 left holding jobs");
+    common::rank_1_leaves_mid_run(&mut dlb, || {
+        panic!("rank 1 panics on purpose under rsmpi, holding jobs")
+    });
 }
 
 /// A rank that panics in the middle of a run on rsmpi's universe (MPI not

@@ -187,3 +187,22 @@ pub fn nanos() -> u128 {
         .unwrap()
         .as_nanos()
 }
+
+/// A run that rank 1 leaves: every rank runs jobs of 1 ms from a run of
+/// 10^6 on `dlb` (far longer than a test allows, so a job that does not
+/// end fails it), and rank 1 calls `leave` after 20 chunks, holding jobs.
+/// Reaching the end of the run means the departed rank's jobs were never
+/// waited for: it panics then.
+pub fn rank_1_leaves_mid_run(dlb: &mut dlb::Dlb, leave: impl Fn()) {
+    let me = dlb.rank();
+    let mut run = dlb.setup(1_000_000).unwrap();
+    let mut chunks = 0;
+    while let Some(_ids) = run.give_more(1).unwrap() {
+        chunks += 1;
+        if me == 1 && chunks == 20 {
+            leave();
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    panic!("rank {me} was told 'no more' although rank 1 left holding jobs");
+}

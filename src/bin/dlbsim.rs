@@ -367,6 +367,10 @@ fn json_row(
         "steals": o.steals,
         "steal_attempts": o.steal_attempts,
         "termination_s": o.termination_ns as f64 / 1e9,
+        // Rank time spent looking for jobs while some were left (dlb and
+        // the lock steals; not measured for the other baselines).
+        "waited_with_work_s": (strategy.is_dlb() || strategy == Strategy::LockSteal)
+            .then_some(o.waited_with_work_ns as f64 / 1e9),
         "cross_ops": o.cross_ops,
         "shm_ops": o.shm_ops,
         "wall_s": wall,

@@ -39,6 +39,12 @@ pub(super) struct RankOut {
     pub(super) chunks: Vec<Range<u64>>,
     /// When its last chunk's jobs were done (ns).
     pub(super) last_job_done: u64,
+    /// When its last chunk was handed out (ns).
+    pub(super) last_handout: u64,
+    /// Time spent in the `give_more` calls that handed out a chunk (ns).
+    pub(super) waited: u64,
+    /// When it entered the `give_more` that answered "no more" (ns).
+    pub(super) last_call: u64,
     /// When it heard "no more" (ns).
     pub(super) told_at: u64,
     pub(super) steals: u64,
@@ -176,6 +182,13 @@ pub(super) fn run_ranks(sc: &Scenario, body: RankBody) -> Result<Outcome> {
     super::check_exactly_once(&mut chunks, sc.jobs)?;
     let makespan = outs.iter().map(|o| o.told_at).max().unwrap_or(0);
     let last_job = outs.iter().map(|o| o.last_job_done).max().unwrap_or(0);
+    // A rank's calls up to its own last chunk all ended before the run's
+    // last chunk; of its last call, the part before that chunk counts.
+    let last_handout = outs.iter().map(|o| o.last_handout).max().unwrap_or(0);
+    let waited_with_work = outs
+        .iter()
+        .map(|o| o.waited + last_handout.saturating_sub(o.last_call))
+        .sum();
     let (hottest_rank, hottest_rank_ops) = world.hottest();
     Ok(Outcome {
         makespan_ns: makespan,
@@ -189,6 +202,7 @@ pub(super) fn run_ranks(sc: &Scenario, body: RankBody) -> Result<Outcome> {
         hottest_rank,
         hottest_rank_ops,
         told_ns: outs.iter().map(|o| o.told_at).collect(),
+        waited_with_work_ns: waited_with_work,
     })
 }
 
@@ -237,8 +251,11 @@ fn one_rank(
         if kernel.now() > limit {
             return Err(no_end(rank, limit));
         }
+        let entered = kernel.now();
         match d.next(&mapping, sc.maxjobs)? {
             Some(chunk) => {
+                out.last_handout = kernel.now();
+                out.waited += out.last_handout - entered;
                 let cost: u64 = chunk.clone().map(|i| sc.cost(i)).sum();
                 kernel.advance(rank, kernel.now() + cost)?;
                 out.last_job_done = kernel.now();
@@ -255,6 +272,7 @@ fn one_rank(
                     )));
                 }
                 out.told_at = kernel.now();
+                out.last_call = entered;
                 break;
             }
         }

@@ -173,17 +173,22 @@ fn one_rank(
     r.pause(START_BARRIER)?;
     let mut out = RankOut::default();
     let mut unreported = 0;
+    // When this rank last began to look for jobs.
+    let mut looking = r.now();
     loop {
         if r.now() > limit {
             return Err(no_end(me, limit));
         }
         if let Some(jobs) = r.claim(sc.maxjobs.max(1))? {
+            out.last_handout = r.now();
+            out.waited += out.last_handout - looking;
             let cost: u64 = jobs.clone().map(|i| sc.cost(i)).sum();
             r.pause(Duration::from_nanos(cost))?;
             out.last_job_done = r.now();
             shared.completed.fetch_add(jobs.end - jobs.start, Relaxed);
             unreported += jobs.end - jobs.start;
             out.chunks.push(jobs);
+            looking = r.now();
             continue;
         }
         if unreported > 0 {
@@ -215,6 +220,7 @@ fn one_rank(
         )));
     }
     out.told_at = r.now();
+    out.last_call = looking;
     shared.told.fetch_add(1, Relaxed);
     // Serve the others' operations (software RMA) until every rank stopped.
     while shared.told.load(Relaxed) < sc.ranks {

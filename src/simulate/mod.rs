@@ -263,6 +263,16 @@ pub struct Outcome {
     pub hottest_rank_ops: u64,
     /// When each rank heard "no more" (dlb).
     pub told_ns: Vec<u64>,
+    /// Time that ranks spent looking for jobs (in `give_more`) before the
+    /// run's last chunk was handed out, summed over ranks: time they waited
+    /// while jobs were still to be handed out. Measured for dlb and the
+    /// lock steals (0 for the other baselines). Near 0, the claims' own
+    /// atomics, for a schedule that never leaves a rank idle while a job is
+    /// left; on jobs of independent, identically distributed costs every
+    /// such schedule that does not know the costs ahead is as balanced on
+    /// average as any other (whenever a rank runs dry it starts a job of the
+    /// same distribution), one global counter among them.
+    pub waited_with_work_ns: u64,
 }
 
 impl Outcome {

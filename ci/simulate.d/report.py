@@ -15,6 +15,13 @@
   report.py has-real REAL.jsonl RANKS PER_NODE MPI JOBS
       exit status 0 if REAL holds such rows (of JOBS jobs; validate-real
       takes the job count from SIM's rows).
+  report.py balance BALANCE.jsonl
+      per (workload, ranks) of dlbsim's rows with draws: each strategy's
+      mean makespan / bound over the draws, and dlb's paired difference
+      from the best baseline (the one with the lowest mean), with its 95%
+      interval (mean +- 1.96 standard errors of the per-draw differences),
+      and the share of the ranks' time that dlb spent looking for jobs
+      while some were left (waited_with_work_s).
   report.py plot SCALING.jsonl OUT.svg
       draws efficiency (bound / makespan) against ranks, one line per
       strategy, one panel per cross-node model and workload.
@@ -195,6 +202,49 @@ def plot(path, svg_path):
     print(f"report.py: wrote {svg_path} ({len(panels)} panels)")
 
 
+def balance(path):
+    ratio = {}  # (workload, ranks) -> strategy -> draw -> makespan / bound
+    waited = {}  # (workload, ranks) -> [share of dlb's rank time]
+    for r in rows(path):
+        point = (r["workload"], r["ranks"])
+        ratio.setdefault(point, {}).setdefault(r["strategy"], {})[r["draw"]] = (
+            r["makespan_s"] / r["bound_s"]
+        )
+        if r["strategy"] == "dlb":
+            waited.setdefault(point, []).append(
+                r["waited_with_work_s"] / (r["makespan_s"] * r["ranks"])
+            )
+    baselines = ["static", "master_worker", "global_counter"]
+    print(
+        f"  {'workload':<18}{'ranks':>6}{'draws':>7}{'dlb':>8}"
+        + "".join(f"{b:>16}" for b in baselines)
+        + "   dlb - best (95% interval)   best           waited"
+    )
+    within = total = 0
+    for (workload, ranks), by in sorted(ratio.items()):
+        if "dlb" not in by or not all(b in by for b in baselines):
+            continue
+        draws = sorted(by["dlb"])
+        mean = {s: sum(by[s][d] for d in draws) / len(draws) for s in ["dlb"] + baselines}
+        best = min(baselines, key=lambda b: mean[b])
+        diff = [by["dlb"][d] - by[best][d] for d in draws]
+        m = sum(diff) / len(diff)
+        half = 0.0
+        if len(diff) > 1:
+            sd = math.sqrt(sum((x - m) ** 2 for x in diff) / (len(diff) - 1))
+            half = 1.96 * sd / math.sqrt(len(diff))
+        share = sum(waited[(workload, ranks)]) / len(waited[(workload, ranks)])
+        total += 1
+        within += m <= 0.02
+        interval = f"({m - half:+.3f} to {m + half:+.3f})" if len(diff) > 1 else "(one run)"
+        print(
+            f"  {workload:<18}{ranks:>6}{len(draws):>7}{mean['dlb']:>8.3f}"
+            + "".join(f"{mean[b]:>16.3f}" for b in baselines)
+            + f"   {m:+.3f} {interval:<20} {best:<15}{100 * share:5.2f}%"
+        )
+    print(f"  dlb within 0.02 of the best baseline on average in {within} of {total} points")
+
+
 def has_smpi(path, workload, ranks):
     have = {(r["workload"], r["ranks"]) for r in rows(path) if r.get("strategy") == "dlb"}
     sys.exit(0 if all((workload, int(p)) in have for p in ranks.split(",")) else 1)
@@ -209,6 +259,8 @@ if __name__ == "__main__":
         validate_real(*sys.argv[2:])
     elif len(sys.argv) == 7 and sys.argv[1] == "has-real":
         has_real(*sys.argv[2:])
+    elif len(sys.argv) == 3 and sys.argv[1] == "balance":
+        balance(sys.argv[2])
     elif len(sys.argv) == 4 and sys.argv[1] == "plot":
         plot(*sys.argv[2:])
     else:

@@ -64,7 +64,8 @@ const LEAVE_WAIT: Duration = Duration::from_secs(10);
 ///
 /// Dropped inside an unfinished run of the RMA variant (set up, and
 /// `give_more` has not answered "no more": `?` returned an error from the
-/// loop, or between `setup` and the loop), it waits up to 10 seconds for
+/// loop, or between `setup` and the loop, or from a `setup` that failed on
+/// this rank after the others began the run), it waits up to 10 seconds for
 /// the other ranks' cleanup: if every rank left the run alike, they all
 /// come and it ends collectively as above. Otherwise they never come: they
 /// wait in `give_more` for this rank's jobs (those it was handed and did

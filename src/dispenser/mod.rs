@@ -52,6 +52,10 @@ pub(crate) struct Dispenser<A: Atomics> {
     handed: u64,
     /// A run was set up and has not yet answered "no more" here.
     open: bool,
+    /// The last `begin` of the RMA variant failed (an MPI error, or a
+    /// broken invariant) after the collective that starts a run: the
+    /// others began it and wait for this rank as for one inside it.
+    failed_begin: bool,
     timeline: Timeline,
     /// Every call timed (else every visit to the protocol).
     per_call_timing: bool,
@@ -91,6 +95,7 @@ impl<A: Atomics> Dispenser<A> {
             pending: 0..0,
             handed: 0,
             open: false,
+            failed_begin: false,
             timeline: Timeline::new(true),
             per_call_timing,
             ahead: Ahead::new(DEFAULT_CLAIM_AHEAD),
@@ -150,10 +155,11 @@ impl<A: Atomics> Dispenser<A> {
     /// received from other ranks, and, on a node of its own across nodes,
     /// its own range, which only its answers give away), or, where the run
     /// can end without it, in their cleanup or next run's setup for a rank
-    /// that will not come. The static variant's ranks wait for nobody, nor
+    /// that will not come. So does a rank whose `begin` failed after the
+    /// others began the run. The static variant's ranks wait for nobody, nor
     /// do those of a run without jobs (each hears "no more" at once).
     pub(crate) fn in_open_run(&self) -> bool {
-        self.open && self.protocol.is_some() && self.plan.jobs > 0
+        (self.open || self.failed_begin) && self.protocol.is_some() && self.plan.jobs > 0
     }
 
     /// Protocol counters of this run (zero for the static variant).
@@ -215,13 +221,22 @@ impl<A: Atomics> Dispenser<A> {
     /// separates runs (see the protocol's module doc).
     pub(crate) fn begin(&mut self, jobs: u64) -> Result<()> {
         self.handed = 0;
+        self.failed_begin = false;
         match &mut self.protocol {
             None => self.pending = block(jobs, self.size, self.rank),
             Some(protocol) => {
                 self.plan = UnitPlan::new(jobs, self.max_units);
                 let last = self.rank + 1 == self.size;
                 self.pending = if last { self.plan.remainder() } else { 0..0 };
-                protocol.begin_run(block(self.plan.units, self.size, self.rank), jobs)?;
+                let units = block(self.plan.units, self.size, self.rank);
+                if let Err(e) = protocol.begin_run(units, jobs) {
+                    // The others began the run and wait for this rank (see
+                    // `in_open_run`); nothing is handed out here from a run
+                    // that half began.
+                    self.failed_begin = true;
+                    self.pending = 0..0;
+                    return Err(e);
+                }
             }
         }
         self.open = true;
@@ -615,6 +630,14 @@ mod tests {
         }
         assert!(!d0.in_open_run(), "told no more");
         assert!(d1.in_open_run(), "rank 1 never asked");
+        // A rank whose begin fails after the others began: they wait for
+        // it (here the failure is a report left over from the last run).
+        while d1.next(&m, 1).unwrap().is_some() {}
+        d0.begin(4).unwrap();
+        d1.protocol_mut().unwrap().complete(1);
+        assert!(d1.begin(4).is_err());
+        assert!(d1.in_open_run(), "its begin failed");
+        assert_eq!(d1.next(&m, 1).unwrap(), None, "nothing from a failed begin");
         // The static variant's ranks wait for nobody.
         let mut s = Dispenser::<LocalAtomics>::new(None, 0, 2, MAX_UNITS).pace(false, 1);
         s.begin(4).unwrap();

@@ -81,18 +81,51 @@ mn_holder() {
 # the state without its holders, and a run that took those nodes for live
 # failed on its first job (node 'n1' is not up).
 mn_state() {
-    local owner pid start i
+    local owner pid start i nodes
     [ -d "$MN_STATE" ] || { echo none; return; }
     owner=$(cat "$MN_STATE/owner" 2>/dev/null || true)
     if [ "$owner" = manual ]; then
-        for i in $(seq 1 "$(mn_nodes_up)"); do
+        nodes=$(mn_nodes_up)
+        for i in $(seq 1 "$nodes"); do
             mn_holder "n$i" >/dev/null || { echo stale; return; }
         done
-        (($(mn_nodes_up) > 0)) && echo manual || echo stale
+        ((nodes > 0)) && echo manual || echo stale
         return
     fi
     read -r pid start <<<"$owner"
     if [ -n "$owner" ] && [ "$(mn_starttime "$pid")" = "$start" ]; then echo run; else echo stale; fi
+}
+
+# mn_claim K FEW: whether this process brings nodes up. Returns 1 when the
+# live nodes of a `ci/multinode up` session serve (K of them at least), to
+# be reused. Dies when a running ci/multinode or ci/soak owns the nodes.
+# Else removes what is there and returns 0: a killed run's stale state, and
+# manual nodes fewer than K when FEW is `replace` (with FEW `refuse` it dies
+# then). The caller then arranges for the removal of what it makes
+# (mn_cleanup_on_exit) and brings the nodes up (mn_up K run).
+mn_claim() {
+    case $(mn_state) in
+    manual)
+        (($(mn_nodes_up) >= $1)) && return 1
+        [ "$2" = replace ] || mn_die "the nodes of 'ci/multinode up' are fewer than $1"
+        mn_say "replacing the $(mn_nodes_up) nodes of 'ci/multinode up' (this run needs $1)"
+        mn_down
+        ;;
+    run) mn_die "another ci/multinode or ci/soak is using the nodes in $MN_STATE (owner $(cat "$MN_STATE/owner"))" ;;
+    stale)
+        mn_say "removing what an earlier run left in $MN_STATE"
+        mn_down
+        ;;
+    esac
+    return 0
+}
+
+# mn_cleanup_on_exit COMMAND: runs COMMAND however this process exits: at
+# its end, on an error, or on SIGINT or SIGTERM (exit status 130 or 143).
+mn_cleanup_on_exit() {
+    trap "$1" EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
 }
 
 # mn_up K OWNER: makes the bridge and nodes n1..nK; OWNER is `manual` or

@@ -258,13 +258,14 @@ pub(crate) fn guarded() -> bool {
 
 /// Arranges for this rank to end the whole job when its process exits: a
 /// `Dlb` left an unfinished run (by a panic, or dropped and not joined by
-/// the others' cleanup within 10 s) while other ranks may wait for it. For an unfinished run the [`Mpi`]
-/// guard also skips `MPI_Finalize`, which would wait for them (a panic
-/// skips it anyway). At the process's exit, after the program's own panic
-/// or error message, `MPI_Abort` then ends the job, under any launcher:
-/// some (MPICH's Hydra across nodes) let the other ranks run on after a
-/// process exits without `MPI_Finalize`. Only where a guard started MPI
-/// ([`guarded`]); elsewhere the program's `MPI_Finalize` would come first.
+/// the others' cleanup within 10 s) while other ranks may wait for it. For
+/// an unfinished run the [`Mpi`] guard also skips `MPI_Finalize`, which
+/// would wait for them (a panic skips it anyway). At the process's exit,
+/// after the program's own panic or error message, `MPI_Abort` then ends
+/// the job, under any launcher: some (MPICH's Hydra across nodes) let the
+/// other ranks run on after a process exits without `MPI_Finalize`. Only
+/// where a guard started MPI ([`guarded`]); elsewhere the program's
+/// `MPI_Finalize` would come first.
 pub(crate) fn end_job_at_exit(skip_finalize: bool) {
     if skip_finalize {
         SKIP_FINALIZE.store(true, Ordering::SeqCst);

@@ -257,7 +257,8 @@ impl Dlb {
     fn leave_the_job(&mut self) {
         self.abandon(&format!(
             "dropped in an unfinished run (before give_more answered 'no more': an error \
-             returned from the loop, or between setup and the loop?), and the other ranks did \
+             returned from the loop, or between setup and the loop, or from a setup that \
+             failed here?), and the other ranks did \
              not leave the run within {} s: they wait for this rank's jobs, or will wait for it \
              in a collective",
             LEAVE_WAIT.as_secs()

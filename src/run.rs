@@ -123,6 +123,9 @@ impl Dlb {
             u64::from(self.dispenser.is_open()),
         ];
         words.extend(with_complements(&fingerprint));
+        // An error of this rank's after the all-reduce, when the others go
+        // on to begin the run (`Dispenser::fail_begin`).
+        let mut late = Ok(());
         match self.dispenser.protocol_mut().filter(|p| p.watching()) {
             None => self.comm.allreduce_max_serving(&mut words, || Ok(()))?,
             // The hang watchdog watches the wait for the others here too.
@@ -130,7 +133,7 @@ impl Dlb {
                 protocol.wait_begins("in setup for the other ranks")?;
                 self.comm
                     .allreduce_max_serving(&mut words, || protocol.watch())?;
-                protocol.wait_ends()?;
+                late = protocol.wait_ends();
             }
         }
         let (flags, fingerprints) = words.split_at(2);
@@ -154,6 +157,10 @@ impl Dlb {
                 ErrorKind::Mismatch,
                 "ranks called setup with different interfaces, job counts or colors",
             ));
+        }
+        if let Err(e) = late {
+            self.dispenser.fail_begin(mapping.jobs());
+            return Err(e);
         }
         self.dispenser.begin(mapping.jobs())?;
         Ok(mapping)

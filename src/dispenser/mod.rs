@@ -143,9 +143,21 @@ impl<A: Atomics> Dispenser<A> {
         self
     }
 
-    /// Whether a run is unfinished on this rank.
+    /// Whether a run is unfinished on this rank (also one whose `begin`
+    /// failed here: the others began it).
     pub(crate) fn is_open(&self) -> bool {
-        self.open
+        self.open || self.failed_begin
+    }
+
+    /// Records that this rank's part of starting a run of `jobs` positions
+    /// failed after the collective that starts it, so that the others
+    /// began it without this rank: it counts as inside the run for
+    /// [`Dispenser::in_open_run`], and [`Dispenser::next`] fails.
+    pub(crate) fn fail_begin(&mut self, jobs: u64) {
+        self.plan = UnitPlan::new(jobs, self.max_units);
+        self.pending = 0..0;
+        self.open = false;
+        self.failed_begin = true;
     }
 
     /// Whether this rank is inside an unfinished run of the RMA variant
@@ -230,11 +242,9 @@ impl<A: Atomics> Dispenser<A> {
                 self.pending = if last { self.plan.remainder() } else { 0..0 };
                 let units = block(self.plan.units, self.size, self.rank);
                 if let Err(e) = protocol.begin_run(units, jobs) {
-                    // The others began the run and wait for this rank (see
-                    // `in_open_run`); nothing is handed out here from a run
-                    // that half began.
-                    self.failed_begin = true;
-                    self.pending = 0..0;
+                    // The others began the run and wait for this rank;
+                    // nothing is handed out here from a run half begun.
+                    self.fail_begin(jobs);
                     return Err(e);
                 }
             }
@@ -263,6 +273,15 @@ impl<A: Atomics> Dispenser<A> {
     ) -> Result<Option<Range<u64>>> {
         if maxjobs == 0 {
             return Err(Error::invalid_argument("maxjobs must be at least 1"));
+        }
+        if self.failed_begin {
+            // Not "no more": the others began this run and wait for this
+            // rank, and a program that went on would hang in its next
+            // collective.
+            return Err(Error::invalid_state(
+                "setup failed on this rank after the other ranks began the run, which cannot \
+                 end without it: end the job (dropping dlb does after 10 s)",
+            ));
         }
         if !self.open {
             return Ok(None);
@@ -637,7 +656,9 @@ mod tests {
         d1.protocol_mut().unwrap().complete(1);
         assert!(d1.begin(4).is_err());
         assert!(d1.in_open_run(), "its begin failed");
-        assert_eq!(d1.next(&m, 1).unwrap(), None, "nothing from a failed begin");
+        assert!(d1.is_open(), "the next setup fails everywhere");
+        let e = d1.next(&m, 1).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidState, "{e}");
         // The static variant's ranks wait for nobody.
         let mut s = Dispenser::<LocalAtomics>::new(None, 0, 2, MAX_UNITS).pace(false, 1);
         s.begin(4).unwrap();

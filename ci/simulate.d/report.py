@@ -29,6 +29,10 @@
 import json
 import math
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from paired import interval  # noqa: E402
 
 
 def rows(path):
@@ -203,13 +207,13 @@ def plot(path, svg_path):
 
 
 def balance(path):
-    ratio = {}  # (workload, ranks) -> strategy -> draw -> makespan / bound
+    # (workload, ranks) -> strategy -> draw -> [makespan / bound, one per seed]
+    ratio = {}
     waited = {}  # (workload, ranks) -> [share of dlb's rank time]
     for r in rows(path):
         point = (r["workload"], r["ranks"])
-        ratio.setdefault(point, {}).setdefault(r["strategy"], {})[r["draw"]] = (
-            r["makespan_s"] / r["bound_s"]
-        )
+        by_draw = ratio.setdefault(point, {}).setdefault(r["strategy"], {})
+        by_draw.setdefault(r["draw"], []).append(r["makespan_s"] / r["bound_s"])
         if r["strategy"] == "dlb":
             waited.setdefault(point, []).append(
                 r["waited_with_work_s"] / (r["makespan_s"] * r["ranks"])
@@ -224,23 +228,22 @@ def balance(path):
     for (workload, ranks), by in sorted(ratio.items()):
         if "dlb" not in by or not all(b in by for b in baselines):
             continue
-        draws = sorted(by["dlb"])
-        mean = {s: sum(by[s][d] for d in draws) / len(draws) for s in ["dlb"] + baselines}
+        # Draws that every strategy ran; dlb's seeds averaged per draw.
+        draws = sorted(set.intersection(*(set(by[s]) for s in ["dlb"] + baselines)))
+        if not draws:
+            continue
+        run = {s: {d: sum(by[s][d]) / len(by[s][d]) for d in draws} for s in ["dlb"] + baselines}
+        mean = {s: sum(run[s].values()) / len(draws) for s in run}
         best = min(baselines, key=lambda b: mean[b])
-        diff = [by["dlb"][d] - by[best][d] for d in draws]
-        m = sum(diff) / len(diff)
-        half = 0.0
-        if len(diff) > 1:
-            sd = math.sqrt(sum((x - m) ** 2 for x in diff) / (len(diff) - 1))
-            half = 1.96 * sd / math.sqrt(len(diff))
+        m, half = interval([run["dlb"][d] - run[best][d] for d in draws])
         share = sum(waited[(workload, ranks)]) / len(waited[(workload, ranks)])
         total += 1
         within += m <= 0.02
-        interval = f"({m - half:+.3f} to {m + half:+.3f})" if len(diff) > 1 else "(one run)"
+        shown = "(one run)" if half is None else f"({m - half:+.3f} to {m + half:+.3f})"
         print(
             f"  {workload:<18}{ranks:>6}{len(draws):>7}{mean['dlb']:>8.3f}"
             + "".join(f"{mean[b]:>16.3f}" for b in baselines)
-            + f"   {m:+.3f} {interval:<20} {best:<15}{100 * share:5.2f}%"
+            + f"   {m:+.3f} {shown:<20} {best:<15}{100 * share:5.2f}%"
         )
     print(f"  dlb within 0.02 of the best baseline on average in {within} of {total} points")
 

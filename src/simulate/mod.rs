@@ -268,10 +268,10 @@ pub struct Outcome {
     /// while jobs were still to be handed out. Measured for dlb and the
     /// lock steals (0 for the other baselines). Near 0, the claims' own
     /// atomics, for a schedule that never leaves a rank idle while a job is
-    /// left; on jobs of independent, identically distributed costs every
-    /// such schedule that does not know the costs ahead is as balanced on
-    /// average as any other (whenever a rank runs dry it starts a job of the
-    /// same distribution), one global counter among them.
+    /// left. On jobs of independent, identically distributed costs, handed
+    /// out one at a time, such schedules (one global counter among them)
+    /// balance alike on average, up to their per-call costs and their ends:
+    /// whenever a rank runs dry it starts a job of the same distribution.
     pub waited_with_work_ns: u64,
 }
 

@@ -19,7 +19,8 @@
       per (workload, ranks) of dlbsim's rows with draws: each strategy's
       mean makespan / bound over the draws, and dlb's paired difference
       from the best baseline (the one with the lowest mean), with its 95%
-      interval (mean +- 1.96 standard errors of the per-draw differences),
+      interval (mean +- Student's t times the standard error of the per-draw
+      differences, ci/paired.py),
       and the share of the ranks' time that dlb spent looking for jobs
       while some were left (waited_with_work_s).
   report.py plot SCALING.jsonl OUT.svg

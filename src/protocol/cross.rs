@@ -3,7 +3,8 @@
 //! hunter's takes.
 
 use super::{
-    await_ops, Bug, Path, Protocol, RangeWord, Steal, Take, REMOTE_STEAL_TRIES, REMOTE_TAKES,
+    await_ops, Bug, Path, Protocol, RangeWord, Steal, Take, LEADER_REMOTE_STEAL_TRIES,
+    REMOTE_STEAL_TRIES, REMOTE_TAKES,
 };
 use crate::atomics::primitive::MODEL_CHECKING;
 use crate::atomics::{Atomics, Pending, Slot, Update};
@@ -697,17 +698,28 @@ impl<A: Atomics> Protocol<A> {
     }
 
     /// With direct steals, once the node is dry: up to
-    /// `REMOTE_STEAL_TRIES` steal attempts on random ranks of other nodes,
-    /// each a read and a compare-and-swap of the victim's `Range` word, as
-    /// on a node-mate's; the units of the first that succeeds.
+    /// `REMOTE_STEAL_TRIES` steal attempts (`LEADER_REMOTE_STEAL_TRIES` on
+    /// a leader) on random ranks of other nodes, each a read and a
+    /// compare-and-swap of the victim's `Range` word, as on a node-mate's;
+    /// the units of the first that succeeds. Between attempts a load of
+    /// `Finished[me]` stops them once the run is over.
     pub(super) fn steal_remote(&mut self) -> Result<Option<std::ops::Range<u64>>> {
         let began = Instant::now();
         if self.take_pause.holds(began) {
             return Ok(None);
         }
         let mut lost = false;
-        let tries = REMOTE_STEAL_TRIES.min(self.atomics.topology().remote_count());
-        for _ in 0..tries {
+        let topology = self.atomics.topology();
+        let per_round = if topology.is_leader() {
+            LEADER_REMOTE_STEAL_TRIES
+        } else {
+            REMOTE_STEAL_TRIES
+        };
+        let tries = per_round.min(topology.remote_count());
+        for i in 0..tries {
+            if i > 0 && self.is_finished()? {
+                return Ok(None);
+            }
             let victim = self.random_remote();
             match self.steal(victim)? {
                 Steal::Success(loot) => {

@@ -23,6 +23,15 @@
       differences, ci/paired.py),
       and the share of the ranks' time that dlb spent looking for jobs
       while some were left (waited_with_work_s).
+  report.py ahead DRAWS.jsonl
+      per (model, workload, ranks) of dlbsim's rows with draws: each
+      strategy's mean efficiency (bound / makespan) over the draws, and, for
+      dlb and dlb_direct, the paired difference from the best baseline (the
+      one with the highest mean) with its 95% interval and the draws on
+      which it was ahead: whether dlb is ahead of a baseline on the average
+      of its job costs, not on one draw (one draw of 100 uniform jobs per
+      rank moves a global counter's efficiency by about 0.001, as much as
+      it differs from dlb's).
   report.py plot SCALING.jsonl OUT.svg
       draws efficiency (bound / makespan) against ranks, one line per
       strategy, one panel per cross-node model and workload.
@@ -249,6 +258,46 @@ def balance(path):
     print(f"  dlb within 0.02 of the best baseline on average in {within} of {total} points")
 
 
+def ahead(path):
+    # (model, workload, ranks) -> strategy -> draw -> [efficiency, one per seed]
+    eff = {}
+    for r in rows(path):
+        point = (r["model"], r["workload"], r["ranks"])
+        by_draw = eff.setdefault(point, {}).setdefault(r["strategy"], {})
+        by_draw.setdefault(r["draw"], []).append(r["bound_s"] / r["makespan_s"])
+    baselines = ["static", "master_worker", "global_counter"]
+    variants = ["dlb", "dlb_direct"]
+    print(
+        f"  {'model':<9}{'workload':<16}{'ranks':>6}{'draws':>7}"
+        + "".join(f"{s:>15}" for s in variants + baselines)
+    )
+    lines = []
+    for (model, workload, ranks), by in sorted(eff.items()):
+        mine = [v for v in variants if v in by]
+        if not mine or not all(b in by for b in baselines):
+            continue
+        draws = sorted(set.intersection(*(set(by[s]) for s in mine + baselines)))
+        if not draws:
+            continue
+        run = {s: {d: sum(by[s][d]) / len(by[s][d]) for d in draws} for s in mine + baselines}
+        mean = {s: sum(run[s].values()) / len(draws) for s in run}
+        print(
+            f"  {model:<9}{workload:<16}{ranks:>6}{len(draws):>7}"
+            + "".join(f"{mean[s]:>15.4f}" if s in mean else f"{'':>15}" for s in variants + baselines)
+        )
+        best = max(baselines, key=lambda b: mean[b])
+        for v in mine:
+            diffs = [run[v][d] - run[best][d] for d in draws]
+            m, half = interval(diffs)
+            shown = "(one draw)" if half is None else f"({m - half:+.4f} to {m + half:+.4f})"
+            wins = sum(x > 0 for x in diffs)
+            lines.append(
+                f"  {model} {workload} {ranks}: {v} - {best} {m:+.4f} {shown},"
+                f" ahead on {wins} of {len(draws)} draws"
+            )
+    print("\n".join(lines))
+
+
 def has_smpi(path, workload, ranks):
     have = {(r["workload"], r["ranks"]) for r in rows(path) if r.get("strategy") == "dlb"}
     sys.exit(0 if all((workload, int(p)) in have for p in ranks.split(",")) else 1)
@@ -263,6 +312,8 @@ if __name__ == "__main__":
         validate_real(*sys.argv[2:])
     elif len(sys.argv) == 7 and sys.argv[1] == "has-real":
         has_real(*sys.argv[2:])
+    elif len(sys.argv) == 3 and sys.argv[1] == "ahead":
+        ahead(sys.argv[2])
     elif len(sys.argv) == 3 and sys.argv[1] == "balance":
         balance(sys.argv[2])
     elif len(sys.argv) == 4 and sys.argv[1] == "plot":

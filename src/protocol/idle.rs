@@ -59,8 +59,10 @@ pub(crate) const MAX_SLEEP_OF_LEADERS: Duration = Duration::from_micros(32);
 /// The same with direct steals, which are for passive RMA: a leader's
 /// round there waits for nobody, and the end of a run waits for the
 /// leaders' rounds (in the simulator's `hw_rdma` model, uniform jobs at 64
-/// and 256 ranks: 32 and 51 µs from the last job to the last "no more",
-/// against 63 and 115 µs with 32 µs).
+/// and 256 ranks, 10 seeds: 32 and 51 µs from the last job to the last "no
+/// more", against 63 and 115 µs with 32 µs and the rest of direct steals'
+/// rounds as they are now, and 56 and 91 µs before those rounds made 8
+/// remote attempts; see the protocol's "Direct steals across nodes").
 pub(crate) const MAX_SLEEP_OF_LEADERS_PASSIVE: Duration = Duration::from_micros(8);
 /// The longest sleep of a long idle period (see the module doc).
 pub(crate) const LONG_IDLE_MAX_SLEEP: Duration = Duration::from_millis(4);

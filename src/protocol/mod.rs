@@ -265,9 +265,10 @@
 //! install the stash, check
 //! for the end, answer a mark on its offer, try to steal from a random
 //! node-mate (one not yet found empty in this idle period while there is
-//! one; where node-mates' words are on shared memory, it tries the next
-//! such one at once instead of backing off after an empty one: a sweep of
-//! the node costs a load and a round of the polls above per node-mate),
+//! one; where node-mates' words are on shared memory, or with direct
+//! steals, it tries the next such one at once instead of backing off after
+//! an empty one: a sweep of the node costs a load, or a round trip, and a
+//! round of the polls above per node-mate),
 //! and, once every node-mate was
 //! found empty (or it has none)
 //! or, in its first round, all of its node was idle: forward the node's
@@ -392,39 +393,44 @@
 //! would otherwise hunt: its sweep found the node dry, or in its first
 //! round the node was idle): the same look and CAS as a steal from a
 //! node-mate, blocking. A leader, whose rounds serve the end of a run,
-//! makes `LEADER_REMOTE_STEAL_TRIES` (2), and between attempts a load of
-//! `Finished[me]` stops them once the run is over. A steal's look at its
-//! victim's word is a *glance* ([`crate::atomics::Atomics::glance`]: an
-//! `MPI_Get` on MPI windows), not an atomic: where an MPI implements each
-//! atomic with a lock on the target's window (Open MPI 4.1's osc/ucx; SimGrid's SMPI, whose
+//! makes `LEADER_REMOTE_STEAL_TRIES` (2); on other ranks a load of
+//! `Finished[me]` between attempts stops them once their leader told them
+//! the run is over (a leader's own word grows only in its rounds' relay, so
+//! there the load never stops one). A steal's look at its victim's word is
+//! a *glance* ([`crate::atomics::Atomics::glance`]: an `MPI_Get` on MPI
+//! windows), not an atomic: where an MPI implements each atomic with a lock
+//! on the target's window (Open MPI 4.1's osc/ucx; SimGrid's SMPI, whose
 //! compare-and-swap dlb locks), thieves' atomic reads queued the owners'
-//! claims behind them (on SMPI, 64 ranks, uniform / ramp / block jobs:
-//! 1.13 / 1.17 / 1.36 times the bound with reads that were
-//! compare-and-swaps, 1.08 / 1.10 / 1.16-1.17 with glances). After a round that
-//! found every victim empty and whose attempts were slow (over 25 µs
-//! each, ten hardware round trips: they queued at their targets) a thief
-//! pauses its remote steals as a hunter pauses its takes (64 µs, doubling
-//! to 1 ms, until it gets units), while on lock-free hardware atomics the
-//! thieves' attempts cost owners nothing (in the simulator's `hw_rdma`
-//! model a pause after every all-empty round cost 0.2 to 0.3 points). An
-//! idle rank sweeps its node-mates in one round, as on shared memory (a
+//! claims behind them (on SMPI, 64 ranks, uniform / ramp / block jobs: 1.13
+//! / 1.17 / 1.36 times the bound with reads that were compare-and-swaps,
+//! 1.08 / 1.10 / 1.16-1.17 with glances). After a round that found every
+//! victim empty and whose attempts were slow (over 25 µs each, ten hardware
+//! round trips: they queued at their targets) a thief pauses its remote
+//! steals as a hunter pauses its takes (64 µs, doubling to 1 ms, until it
+//! gets units), while on lock-free hardware atomics the thieves' attempts
+//! cost owners nothing (in the simulator's `hw_rdma` model a pause after
+//! every all-empty round cost 0.2 to 0.3 points). An idle rank's first
+//! sweep of its node-mates in an idle period (and each after a lost race)
+//! goes from one to the next without backing off, as on shared memory (a
 //! glance at one is a round trip that waits for nobody), and a leader's
 //! backoff sleeps at most 8 µs instead of 32 µs
-//! (`idle::MAX_SLEEP_OF_LEADERS_PASSIVE`). Measured in the simulator
-//! (`hw_rdma`, nodes of 8 ranks, 100 uniform jobs of 1 ms mean per rank,
-//! 10 seeds; 2026-12-07), against one node-mate per round, 2 attempts per
-//! round on every rank and 32 µs: efficiency 0.9910 / 0.9889 at 64 / 256
-//! ranks (from 0.9889 / 0.9873), block jobs 0.993 / 0.976 (from 0.974 /
-//! 0.966), the end of a run 32 / 51 µs (from 56 / 91 µs); over 10 draws
-//! of `bench:uniform`'s costs, ahead of one global counter by 0.0017 /
-//! 0.0010 / 0.0031 at 64 / 256 / 1024 ranks (behind or level before).
-//! (On `sw_rma`, where direct steals do not belong, the same change cost
+//! (`idle::MAX_SLEEP_OF_LEADERS_PASSIVE`; where every rank is a node of its
+//! own, every idle rank is a leader, so every one wakes that often in the
+//! first 32 ms of an idle period: direct steals are for clusters with RDMA
+//! atomics, rarely oversubscribed). Measured in the simulator (`hw_rdma`,
+//! nodes of 8 ranks, 100 uniform jobs of 1 ms mean per rank, 10 seeds;
+//! 2026-12-07), against one node-mate per round, 2 attempts per round on
+//! every rank and 32 µs: efficiency 0.9910 / 0.9889 at 64 / 256 ranks (from
+//! 0.9889 / 0.9873), block jobs 0.993 / 0.976 (from 0.974 / 0.966), the end
+//! of a run 32 / 51 µs (from 56 / 91 µs); over 10 draws of
+//! `bench:uniform`'s costs, ahead of one global counter by 0.0017 / 0.0010
+//! / 0.0031 at 64 / 256 / 1024 ranks (behind or level before). (On
+//! `sw_rma`, where direct steals do not belong, the same change cost
 //! uniform jobs at 64 ranks 0.004: 0.939 against 0.943.) Nothing else
-//! changes: no
-//! marks are made (offers stay `EMPTY`, so answers never happen), and
-//! counts, the node tree and the notices are as above. A rank robbed of
-//! all its units before its first `give_more` may now be robbed from
-//! another node too; that delays its node's count as described under
+//! changes: no marks are made (offers stay `EMPTY`, so answers never
+//! happen), and counts, the node tree and the notices are as above. A rank
+//! robbed of all its units before its first `give_more` may now be robbed
+//! from another node too; that delays its node's count as described under
 //! "Forward", nothing more.
 //!
 //! *Exactly once and no ABA* hold as for node-mates: the argument below
@@ -1471,6 +1477,11 @@ impl<A: Atomics> Protocol<A> {
                         // sweep before backing off, so that the last
                         // node-mate with work is found at once, not after
                         // sleeps of up to a millisecond.
+                        // (Also in the first round of a rank that found
+                        // its node all idle, before it forwards: skipping
+                        // the sweep there ended runs 3-10 µs sooner in the
+                        // simulator, but left block jobs at 64 ranks at
+                        // 0.987 against 0.990 over 30 seeds.)
                         let cheap = self.atomics.node_words_passive() || self.direct;
                         if cheap && !sweep.node_dry() {
                             continue;

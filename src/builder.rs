@@ -191,9 +191,11 @@ impl Builder {
     /// `DLB_DIRECT_STEALS=probe`). Where the ranks span several nodes, init
     /// then times two MPI atomics of rank 0 (an add, and a compare-and-swap
     /// as steals make) on a rank of another node, 10 ms into that rank's
-    /// 20 ms asleep outside MPI (about 25 ms of init); both under 5 ms means
-    /// hardware (or shared-memory) atomics, or a progress thread, and turns
-    /// them on; anything longer means software RMA and leaves them off.
+    /// 20 ms asleep outside MPI (about 25 ms of init); both under 5 ms, with
+    /// the target still asleep when they completed (a read of a word it set
+    /// before its sleep says so), means hardware (or shared-memory) atomics,
+    /// or a progress thread, and turns them on; anything longer means
+    /// software RMA and leaves them off.
     /// Every rank follows rank 0's measurement.
     /// [`Dlb::direct_steals`](crate::Dlb::direct_steals) says what it chose,
     /// and `DLB_VERBOSE=1` the time it measured. On one node nothing is

@@ -101,6 +101,6 @@ impl Dlb {
             return Ok(None);
         }
         let target = passive_probe::probe_target(atomics.topology());
-        passive_probe::time_atomic(&self.comm, atomics, target, busy).map(Some)
+        passive_probe::time_atomic(&self.comm, atomics, target, busy).map(|(took, _)| Some(took))
     }
 }

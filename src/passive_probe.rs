@@ -12,7 +12,11 @@
 //! a network may do one in hardware and the other in software). With
 //! hardware RDMA atomics (or shared memory) they take microseconds; with
 //! software RMA one completes only when the sleeper enters MPI again, after
-//! most of its sleep. The answer is rank 0's, so every rank decides alike.
+//! most of its sleep. Then rank 0 reads the sleeper's `Waiting` word, which
+//! it set to [`PROBE_ASLEEP`] for its sleep: a read that finds it still
+//! asleep proves that the atomics did not wait for it (speed alone does not:
+//! a rank 0 that left the barrier late starts late). The answer is rank
+//! 0's, so every rank decides alike.
 //!
 //! Also here: [`probe_starts`], whether *starting* an atomic on another
 //! node waits for its target (Open MPI 4.1's osc/ucx over software RMA),
@@ -41,12 +45,19 @@ pub(crate) struct PassiveProbe {
     pub(crate) target: usize,
     /// How long rank 0's atomic on it took.
     pub(crate) took: Duration,
+    /// Whether a look at the target's `Waiting` word, started once the
+    /// atomics had completed, read [`PROBE_ASLEEP`]: the target still
+    /// slept, so they completed without it.
+    pub(crate) asleep: bool,
 }
 
 impl PassiveProbe {
-    /// Whether the atomic completed without its target.
+    /// Whether the atomic completed without its target: quickly, and while
+    /// it slept. Speed alone is not proof: a rank 0 that left the barrier
+    /// before the sleep late (descheduled on a loaded machine) starts its
+    /// atomics late, and they may find the target awake and in MPI again.
     pub(crate) fn passive(&self) -> bool {
-        self.took < PASSIVE_BELOW
+        self.took < PASSIVE_BELOW && self.asleep
     }
 }
 
@@ -60,8 +71,12 @@ pub(crate) fn probe(
     topology: &Topology,
 ) -> Result<PassiveProbe> {
     let target = probe_target(topology);
-    let took = time_atomic(comm, atomics, target, PROBE_BUSY)?;
-    Ok(PassiveProbe { target, took })
+    let (took, asleep) = time_atomic(comm, atomics, target, PROBE_BUSY)?;
+    Ok(PassiveProbe {
+        target,
+        took,
+        asleep,
+    })
 }
 
 /// A time that says rank 0's atomics failed.
@@ -72,14 +87,17 @@ const FAILED: u64 = u64::MAX;
 /// word: MPI atomics on the `mpi` and `hybrid` paths) and a
 /// compare-and-swap that changes nothing on its `Range` word in the MPI
 /// window ([`WindowAtomics::mpi_range_cas`]); returns the longer time on
-/// every rank. Collective; an error on every rank if rank 0's atomics
-/// failed.
+/// every rank, and whether a look at `target`'s `Waiting` word, started
+/// once both had completed, read [`PROBE_ASLEEP`] within `busy` (the
+/// target still slept then; true without a look where the window's memory
+/// model is not unified and the target's store cannot reach it).
+/// Collective; an error on every rank if rank 0's atomics failed.
 pub(crate) fn time_atomic(
     comm: &Comm,
     atomics: &WindowAtomics,
     target: usize,
     busy: Duration,
-) -> Result<Duration> {
+) -> Result<(Duration, bool)> {
     let both = || -> Result<()> {
         atomics.load(target, Slot::Told)?;
         atomics.mpi_range_cas(target).map(drop)
@@ -91,11 +109,31 @@ pub(crate) fn time_atomic(
     let warm = if comm.rank() == 0 { both() } else { Ok(()) };
     let measure = || {
         let start = clock::Instant::now();
-        both().map(|()| [start.elapsed().as_nanos() as u64, 0])
+        both()?;
+        let took = start.elapsed();
+        // Where the target's store cannot reach its window (a memory model
+        // that is not unified, where peeks are atomics), a look reads 0
+        // whatever it does: there the time alone decides, as before.
+        if !atomics.peeks_are_loads(Slot::Waiting) {
+            return Ok([took.as_nanos() as u64, 1]);
+        }
+        let look_start = clock::Instant::now();
+        let mut look = atomics.start_look(target, Slot::Waiting)?;
+        let mut asleep = false;
+        while look_start.elapsed() < busy {
+            if let Some(seen) = look.poll()? {
+                asleep = seen == PROBE_ASLEEP;
+                break;
+            }
+        }
+        // Completed before the window may be freed (the target serves it
+        // once awake, in the reduction that follows).
+        await_ops(atomics, &mut vec![look], None)?;
+        Ok([took.as_nanos() as u64, u64::from(asleep)])
     };
-    let [took, _] = while_target_sleeps(comm, atomics, target, busy, warm, measure)
+    let [took, asleep] = while_target_sleeps(comm, atomics, target, busy, warm, measure)
         .map_err(|e| on_rank0(e, "the probe of MPI atomics across nodes"))?;
-    Ok(Duration::from_nanos(took))
+    Ok((Duration::from_nanos(took), asleep == 1))
 }
 
 /// Rank 0's (or the probed rank's) error, or the error of the other ranks
@@ -291,6 +329,7 @@ mod tests {
         let at = |ms: f64| PassiveProbe {
             target: 1,
             took: Duration::from_secs_f64(ms / 1000.0),
+            asleep: true,
         };
         // Hardware RDMA (microseconds), a loaded machine (a millisecond).
         assert!(at(0.003).passive());
@@ -301,7 +340,15 @@ mod tests {
         // A failed atomic (never seen: its error ends init on every rank).
         assert!(!PassiveProbe {
             target: 1,
-            took: Duration::from_nanos(FAILED)
+            took: Duration::from_nanos(FAILED),
+            asleep: true,
+        }
+        .passive());
+        // Quick, but the target was awake (a late rank 0 on a loaded
+        // machine, on software RMA).
+        assert!(!PassiveProbe {
+            asleep: false,
+            ..at(0.5)
         }
         .passive());
     }

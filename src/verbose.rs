@@ -7,7 +7,7 @@
 use crate::config::{Schedule, Variant};
 use crate::dlb::Dlb;
 use crate::mpi;
-use crate::passive_probe::{PassiveProbe, StartProbe, PROBE_BUSY, START_PROBE_BUSY};
+use crate::passive_probe::{PassiveProbe, StartProbe, PASSIVE_BELOW, PROBE_BUSY, START_PROBE_BUSY};
 use crate::protocol::{Looks, LOOKS_AFTER_IDLE};
 
 /// Where a choice came from.
@@ -125,6 +125,8 @@ impl Dlb {
                 probe.took.as_secs_f64() * 1e3,
                 if probe.passive() {
                     "passive"
+                } else if probe.took < PASSIVE_BELOW {
+                    "but the target was awake by then: not taken as passive"
                 } else {
                     "they waited for their target (software RMA)"
                 },

@@ -128,11 +128,12 @@ fn verbose_names_what_the_environment_set() {
         let on = line.contains("direct steals: on (");
         assert_ne!(on, line.contains("direct steals: off ("), "{line}");
         assert_eq!(on, line.contains(" ms: passive)"), "{line}");
-        assert_eq!(
-            !on,
-            line.contains(" ms: they waited for their target (software RMA))"),
-            "{line}"
-        );
+        // Off: they waited, or were quick only because the target was
+        // awake already (a late rank 0 on a loaded machine).
+        let waited = line.contains(" ms: they waited for their target (software RMA))");
+        let awake = line.contains(" ms: but the target was awake by then: not taken as passive)");
+        assert_eq!(!on, waited || awake, "{line}");
+        assert!(!(waited && awake), "{line}");
         assert_eq!(
             on,
             line.contains("but range words on MPI atomics (direct steals)"),

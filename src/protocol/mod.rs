@@ -393,7 +393,11 @@
 //! would otherwise hunt: its sweep found the node dry, or in its first
 //! round the node was idle): the same look and CAS as a steal from a
 //! node-mate, blocking. A leader, whose rounds serve the end of a run,
-//! makes `LEADER_REMOTE_STEAL_TRIES` (2); on other ranks a load of
+//! makes `LEADER_REMOTE_STEAL_TRIES` (2), and so does every rank in its
+//! first such round and after a round whose attempts took 4 µs or more
+//! each (`FAST_REMOTE_STEAL`: atomics under a lock at their target, as on
+//! SMPI, where 8 attempts per round took uniform jobs at 64 ranks from
+//! 1.08 to 1.92 times the bound). On ranks other than leaders a load of
 //! `Finished[me]` between attempts stops them once their leader told them
 //! the run is over (a leader's own word grows only in its rounds' relay, so
 //! there the load never stops one). A steal's look at its victim's word is
@@ -925,11 +929,14 @@ const PARTIAL_SEND_EVERY: Duration = Duration::from_millis(1);
 pub(crate) const REMOTE_TAKES: usize = 3;
 /// Steal attempts an idle rank of a dry node makes per round on random
 /// ranks of other nodes, with direct steals (see "Direct steals across
-/// nodes"): at the end of a run few ranks hold units, and on passive RMA
-/// each attempt costs its victim nothing.
+/// nodes"), where its last round's attempts were fast: at the end of a run
+/// few ranks hold units, and on lock-free hardware atomics each attempt
+/// costs its victim nothing.
 const REMOTE_STEAL_TRIES: usize = 8;
-/// The same for a node's leader, whose rounds serve the end of a run: its
-/// round stays short.
+/// The same for a node's leader, whose rounds serve the end of a run (its
+/// round stays short), and for every rank whose last round's attempts
+/// were slow (atomics under a lock at their target, as on SMPI: there more
+/// attempts queued owners' claims behind thieves).
 const LEADER_REMOTE_STEAL_TRIES: usize = 2;
 
 /// The outcome of one steal attempt.
@@ -1070,6 +1077,9 @@ pub(crate) struct Protocol<A: Atomics> {
     takes_failed_at: Option<u64>,
     /// The hunter's pause after takes came back empty-handed.
     take_pause: cross::TakePause,
+    /// Whether this rank's last round of direct steals on other nodes took
+    /// under `cross::FAST_REMOTE_STEAL` per attempt (see `steal_remote`).
+    fast_remote_steals: bool,
     /// `Done` at the start of the current run (wrapping).
     done_base: u64,
     /// Jobs in the current run.
@@ -1140,6 +1150,7 @@ impl<A: Atomics> Protocol<A> {
             next_offer_check: None,
             takes_failed_at: None,
             take_pause: cross::TakePause::default(),
+            fast_remote_steals: MODEL_CHECKING,
             done_base: 0,
             total: 0,
             unreported: 0,

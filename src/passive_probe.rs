@@ -23,7 +23,7 @@
 //! which init runs on every multi-node job and which turns on the
 //! protocol's looks (see its module doc, "Looks").
 
-use crate::atomics::{Atomics, Slot, Update, WindowAtomics};
+use crate::atomics::{Atomics, Pending, Slot, Update, WindowAtomics};
 use crate::clock;
 use crate::error::{Error, ErrorKind, Result};
 use crate::mpi::Comm;
@@ -117,15 +117,7 @@ pub(crate) fn time_atomic(
         if !atomics.peeks_are_loads(Slot::Waiting) {
             return Ok([took.as_nanos() as u64, 1]);
         }
-        let look_start = clock::Instant::now();
-        let mut look = atomics.start_look(target, Slot::Waiting)?;
-        let mut asleep = false;
-        while look_start.elapsed() < busy {
-            if let Some(seen) = look.poll()? {
-                asleep = seen == PROBE_ASLEEP;
-                break;
-            }
-        }
+        let (asleep, look) = look_asleep(atomics, target, busy)?;
         // Completed before the window may be freed (the target serves it
         // once awake, in the reduction that follows).
         await_ops(atomics, &mut vec![look], None)?;
@@ -253,15 +245,7 @@ pub(crate) fn probe_starts<A: Atomics>(
         let mut pending = atomics.start(target, Slot::Told, Update::Read)?;
         let took = start.elapsed();
         let done = pending.poll()?.is_some();
-        let look_start = clock::Instant::now();
-        let mut look = atomics.start_look(target, Slot::Waiting)?;
-        let mut passive = false;
-        while look_start.elapsed() < START_BLOCKED {
-            if let Some(seen) = look.poll()? {
-                passive = seen == PROBE_ASLEEP;
-                break;
-            }
-        }
+        let (passive, look) = look_asleep(atomics, target, START_BLOCKED)?;
         // Completed before the window may be freed.
         await_ops(atomics, &mut vec![pending, look], None)?;
         Ok([
@@ -278,6 +262,25 @@ pub(crate) fn probe_starts<A: Atomics>(
         done: seen & 1 != 0,
         passive: seen & 2 != 0,
     })
+}
+
+/// Starts a look at `target`'s `Waiting` word and polls it for up to
+/// `within`: whether it read [`PROBE_ASLEEP`] (the target still slept when
+/// it was served), and the look, which must complete before the window may
+/// be freed.
+fn look_asleep<A: Atomics>(
+    atomics: &A,
+    target: usize,
+    within: Duration,
+) -> Result<(bool, Pending)> {
+    let start = clock::Instant::now();
+    let mut look = atomics.start_look(target, Slot::Waiting)?;
+    while start.elapsed() < within {
+        if let Some(seen) = look.poll()? {
+            return Ok((seen == PROBE_ASLEEP, look));
+        }
+    }
+    Ok((false, look))
 }
 
 /// The rank whose words are probed: the lowest rank on another node than

@@ -424,11 +424,11 @@
 //! atomics, rarely oversubscribed). Measured in the simulator (`hw_rdma`,
 //! nodes of 8 ranks, 100 uniform jobs of 1 ms mean per rank, 10 seeds;
 //! 2026-12-07), against one node-mate per round, 2 attempts per round on
-//! every rank and 32 µs: efficiency 0.9910 / 0.9889 at 64 / 256 ranks (from
-//! 0.9889 / 0.9873), block jobs 0.993 / 0.976 (from 0.974 / 0.966), the end
-//! of a run 32 / 51 µs (from 56 / 91 µs); over 10 draws of
-//! `bench:uniform`'s costs, ahead of one global counter by 0.0017 / 0.0010
-//! / 0.0031 at 64 / 256 / 1024 ranks (behind or level before). (On
+//! every rank and 32 µs: efficiency 0.9910 / 0.9890 at 64 / 256 ranks (from
+//! 0.9889 / 0.9873), block jobs 0.990 / 0.976 (from 0.974 / 0.966), the end
+//! of a run 33 / 47 µs (from 56 / 91 µs); over 10 draws of
+//! `bench:uniform`'s costs, ahead of one global counter by 0.0013 / 0.0013
+//! at 64 / 256 ranks (+0.0002 / -0.0006 before). (On
 //! `sw_rma`, where direct steals do not belong, the same change cost
 //! uniform jobs at 64 ranks 0.004: 0.939 against 0.943.) Nothing else
 //! changes: no marks are made (offers stay `EMPTY`, so answers never

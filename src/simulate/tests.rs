@@ -403,8 +403,8 @@ fn direct_steals_are_ahead_of_a_global_counter_on_average_on_hardware_rdma() {
     // nodes of 8 ranks: the counter is a greedy schedule whose claims cost
     // a round trip each (2.5 µs); dlb's claims stay on the rank, so it is
     // ahead if its idle ranks find the last units about as fast and its
-    // end is short. Over 10 draws (measured 2026-12-07): +0.0017 at 64
-    // ranks and +0.0010 at 256; +0.0002 and -0.0006 when a dry node's idle
+    // end is short. Over 10 draws (measured 2026-12-07): +0.0013 at 64
+    // ranks and +0.0013 at 256; +0.0002 and -0.0006 when a dry node's idle
     // ranks swept one node-mate per round, made 2 remote attempts per
     // round and leaders slept up to 32 µs. (Deterministic; a change in how
     // dlb draws its victims moves each mean by up to about 0.0004, the

@@ -239,11 +239,10 @@ def balance(path):
         if "dlb" not in by or not all(b in by for b in baselines):
             continue
         # Draws that every strategy ran; dlb's seeds averaged per draw.
-        draws = sorted(set.intersection(*(set(by[s]) for s in ["dlb"] + baselines)))
-        if not draws:
+        paired = per_draw(by, ["dlb"] + baselines)
+        if paired is None:
             continue
-        run = {s: {d: sum(by[s][d]) / len(by[s][d]) for d in draws} for s in ["dlb"] + baselines}
-        mean = {s: sum(run[s].values()) / len(draws) for s in run}
+        draws, run, mean = paired
         best = min(baselines, key=lambda b: mean[b])
         m, half = interval([run["dlb"][d] - run[best][d] for d in draws])
         share = sum(waited[(workload, ranks)]) / len(waited[(workload, ranks)])
@@ -276,11 +275,10 @@ def ahead(path):
         mine = [v for v in variants if v in by]
         if not mine or not all(b in by for b in baselines):
             continue
-        draws = sorted(set.intersection(*(set(by[s]) for s in mine + baselines)))
-        if not draws:
+        paired = per_draw(by, mine + baselines)
+        if paired is None:
             continue
-        run = {s: {d: sum(by[s][d]) / len(by[s][d]) for d in draws} for s in mine + baselines}
-        mean = {s: sum(run[s].values()) / len(draws) for s in run}
+        draws, run, mean = paired
         print(
             f"  {model:<9}{workload:<16}{ranks:>6}{len(draws):>7}"
             + "".join(f"{mean[s]:>15.4f}" if s in mean else f"{'':>15}" for s in variants + baselines)
@@ -296,6 +294,18 @@ def ahead(path):
                 f" ahead on {wins} of {len(draws)} draws"
             )
     print("\n".join(lines))
+
+
+def per_draw(by, strategies):
+    """The draws that every one of strategies ran, each strategy's value per
+    such draw (its seeds averaged) and its mean over them; None without such
+    draws. by: strategy -> draw -> [value, one per seed]."""
+    draws = sorted(set.intersection(*(set(by[s]) for s in strategies)))
+    if not draws:
+        return None
+    run = {s: {d: sum(by[s][d]) / len(by[s][d]) for d in draws} for s in strategies}
+    mean = {s: sum(run[s].values()) / len(draws) for s in run}
+    return draws, run, mean
 
 
 def has_smpi(path, workload, ranks):

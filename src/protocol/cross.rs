@@ -727,12 +727,10 @@ impl<A: Atomics> Protocol<A> {
             REMOTE_STEAL_TRIES
         };
         let tries = per_round.min(topology.remote_count());
-        let mut made = 0;
         for i in 0..tries {
             if i > 0 && self.is_finished()? {
                 return Ok(None);
             }
-            made += 1;
             let victim = self.random_remote();
             match self.steal(victim)? {
                 Steal::Success(loot) => {
@@ -747,12 +745,13 @@ impl<A: Atomics> Protocol<A> {
                 Steal::Empty => {}
             }
         }
-        // Pause only where attempts are slow: operations that queue at
-        // their targets (a lock per atomic, or software RMA) delay owners.
+        // Every attempt was made (the others return). Pause only where
+        // attempts are slow: operations that queue at their targets (a lock
+        // per atomic, or software RMA) delay owners.
         let now = Instant::now();
         let took = now.duration_since(began);
         if !MODEL_CHECKING {
-            self.fast_remote_steals = took < FAST_REMOTE_STEAL * made;
+            self.fast_remote_steals = took < FAST_REMOTE_STEAL * tries as u32;
         }
         let slow = took > SLOW_REMOTE_STEAL * tries as u32;
         if !lost && slow && !MODEL_CHECKING {

@@ -54,6 +54,7 @@ impl Dlb {
     /// ranks fail with a mismatch instead of waiting for it, and gets no
     /// report. Errors as `statistics_report`'s (a mismatch unless every
     /// rank's level was refused).
+    #[cfg(any(feature = "capi", feature = "python"))]
     pub(crate) fn refuse_statistics(&self) -> Result<()> {
         self.gather_report(None).map(|_| ())
     }

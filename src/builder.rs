@@ -23,7 +23,7 @@ use std::time::Duration;
 /// | [`claim_ahead`](Builder::claim_ahead) | `DLB_CLAIM_AHEAD=<n>` | 32 |
 /// | [`per_call_timing`](Builder::per_call_timing) | `DLB_PER_CALL_TIMING=1\|0` | 0 |
 /// | [`schedule`](Builder::schedule) | `DLB_SCHEDULE=fixed\|guided\|factoring` | `fixed` |
-/// | [`direct_steals`](Builder::direct_steals), [`direct_steals_if_passive`](Builder::direct_steals_if_passive) | `DLB_DIRECT_STEALS=1\|0\|probe` | 0 |
+/// | [`direct_steals`](Builder::direct_steals), [`direct_steals_if_passive`](Builder::direct_steals_if_passive) | `DLB_DIRECT_STEALS=1\|0\|probe` | `probe` across real nodes; 0 on simulated nodes (`DLB_RANKS_PER_NODE`) and on SimGrid's SMPI |
 /// | [`trace`](Builder::trace) | `DLB_TRACE=<file>` | off |
 /// | [`verbose`](Builder::verbose) | `DLB_VERBOSE=1\|0` | 0 |
 ///
@@ -147,13 +147,15 @@ impl Builder {
     }
 
     /// Lets idle ranks steal directly from the ranges of ranks on other
-    /// nodes (also `DLB_DIRECT_STEALS=1`; off by default). For networks that
-    /// do MPI atomics in hardware (RDMA atomics, which complete without the
-    /// target's CPU: check `dlbcheck`'s "passive progress" line, or let init
-    /// measure it with [`Builder::direct_steals_if_passive`]). By
-    /// default, ranks on different nodes move work only by a hunger mark
-    /// that the owner answers in its next `give_more`, because on software
-    /// RMA an operation on a rank busy outside MPI waits for it. With direct
+    /// nodes (also `DLB_DIRECT_STEALS=1`), or never (`false`, also
+    /// `DLB_DIRECT_STEALS=0`), instead of the default, which across real
+    /// nodes lets init measure whether they suit the network
+    /// ([`Builder::direct_steals_if_passive`]). For networks that do MPI
+    /// atomics in hardware (RDMA atomics, which complete without the
+    /// target's CPU: check `dlbcheck`'s "passive progress" line). Without
+    /// them, ranks on different nodes move work only by a hunger mark that
+    /// the owner answers in its next `give_more`, because on software RMA
+    /// an operation on a rank busy outside MPI waits for it. With direct
     /// steals every rank's range word takes MPI atomics, also from its owner
     /// and its node-mates (the other words stay where they are; on the `mpi`
     /// path node-mates then steal from each other directly too), and the
@@ -199,8 +201,16 @@ impl Builder {
     /// Every rank follows rank 0's measurement.
     /// [`Dlb::direct_steals`](crate::Dlb::direct_steals) says what it chose,
     /// and `DLB_VERBOSE=1` the time it measured. On one node nothing is
-    /// probed and nothing changes. Not yet the default: how direct steals
-    /// do on real RDMA hardware is not measured (BENCHMARKS.md).
+    /// probed and nothing changes.
+    ///
+    /// This is the default across real nodes. Where nothing is set, and
+    /// dlb's nodes are simulated (`DLB_RANKS_PER_NODE`: blocks of one
+    /// machine, whose probe would measure its shared memory) or the MPI is
+    /// SimGrid's SMPI (where at 256 ranks the probe costs about a minute of
+    /// SMPI's wall time), direct steals stay off; this option probes there
+    /// too. Direct steals are measured in simulation (SMPI, and dlb's
+    /// virtual-time simulator) and across software-RMA nodes, where the
+    /// probe leaves them off; not yet on real RDMA hardware (BENCHMARKS.md).
     ///
     /// ```no_run
     /// let _mpi = dlb::Mpi::init()?;

@@ -231,6 +231,26 @@ pub(crate) enum DirectSteals {
     /// On where init's probe finds MPI atomics across nodes passive (see
     /// `passive_probe`).
     IfPassive,
+    /// Nothing asked for: `IfPassive` where dlb's nodes are the real ones
+    /// (no `DLB_RANKS_PER_NODE`, whose blocks of one machine would measure
+    /// its shared memory) and not on SimGrid's SMPI (where at 256 ranks the
+    /// probe's serving collectives cost about a minute of SMPI's wall
+    /// time); `Off` there.
+    Default,
+}
+
+impl DirectSteals {
+    /// Whether init probes MPI atomics across nodes for this choice, where
+    /// the ranks span several of dlb's nodes (`multi_node`), these are
+    /// blocks of `DLB_RANKS_PER_NODE` (`simulated`) and the MPI is SMPI
+    /// (`smpi`).
+    pub(crate) fn probes(self, multi_node: bool, simulated: bool, smpi: bool) -> bool {
+        match self {
+            DirectSteals::IfPassive => multi_node,
+            DirectSteals::Default => multi_node && !simulated && !smpi,
+            DirectSteals::On | DirectSteals::Off => false,
+        }
+    }
 }
 
 /// `DLB_DIRECT_STEALS=1|0|probe` (see `Builder::direct_steals` and
@@ -463,6 +483,23 @@ mod tests {
         );
         std::env::remove_var("DLB_DIRECT_STEALS");
         assert_eq!(direct_steals_from_env().unwrap(), None);
+    }
+
+    #[test]
+    fn by_default_only_real_nodes_are_probed() {
+        use DirectSteals::*;
+        // (multi_node, simulated, smpi)
+        let cases = [
+            (false, false, false),
+            (true, false, false),
+            (true, true, false),
+            (true, false, true),
+        ];
+        let probed = |d: DirectSteals| cases.map(|(m, s, p)| d.probes(m, s, p));
+        assert_eq!(probed(Default), [false, true, false, false]);
+        assert_eq!(probed(IfPassive), [false, true, true, true]);
+        assert_eq!(probed(On), [false; 4]);
+        assert_eq!(probed(Off), [false; 4]);
     }
 
     #[test]

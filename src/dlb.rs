@@ -153,8 +153,9 @@ impl Dlb {
 
     /// Whether idle ranks steal directly from other nodes' ranges (see
     /// [`Builder::direct_steals`]): asked for, or found passive by
-    /// [`Builder::direct_steals_if_passive`]'s probe, and the ranks span
-    /// several nodes. The same on every rank.
+    /// [`Builder::direct_steals_if_passive`]'s probe (which init runs by
+    /// default across real nodes), and the ranks span several nodes. The
+    /// same on every rank.
     ///
     /// ```no_run
     /// let _mpi = dlb::Mpi::init()?;

@@ -68,7 +68,7 @@ impl Options {
             "DLB_DIRECT_STEALS",
             config::direct_steals_from_env,
         )?;
-        let direct_steals = direct_steals.unwrap_or(DirectSteals::Off);
+        let direct_steals = direct_steals.unwrap_or(DirectSteals::Default);
         let trace = builder.trace.clone().or_else(trace::path_from_env);
         let schedule = schedule.unwrap_or_default();
         Ok(Options {
@@ -156,6 +156,7 @@ impl Dlb {
             direct_steals,
             trace,
         } = resolve_on_every_rank(&builder, &comm)?;
+        let direct_steals_asked = direct_steals;
         let (rank, size) = (comm.rank(), comm.size());
         let max_units = builder.max_units.unwrap_or(MAX_UNITS);
         let (protocol, path, flavor) = match variant {
@@ -176,6 +177,10 @@ impl Dlb {
                 (reasons.atomics_why, reasons.window_why) = why;
                 if let Some((_, measured)) = &mut reasons.direct_steals {
                     *measured = probe;
+                }
+                // By default, a line only where the probe ran.
+                if direct_steals_asked == DirectSteals::Default && probe.is_none() {
+                    reasons.direct_steals = None;
                 }
                 let (path, flavor) = match &atomics {
                     WindowAtomics::Mpi(a) => (AtomicsPath::Mpi, a.flavor()),
@@ -442,7 +447,7 @@ fn open_windows(
     // Direct steals are steals across nodes: on one node nothing changes,
     // and nothing is probed. The probe needs the windows: they open without
     // direct steals, which it turns on if it finds their atomics passive.
-    let probing = direct == DirectSteals::IfPassive && !one_node;
+    let probing = direct.probes(!one_node, ranks_per_node.is_some(), cfg!(dlb_smpi));
     let direct = direct == DirectSteals::On && !one_node;
     // Whether all ranks share one real node (simulated nodes may).
     let real_one_node = match ranks_per_node {

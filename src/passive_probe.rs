@@ -1,6 +1,7 @@
 //! Whether MPI atomics across nodes complete while their target computes
 //! outside MPI: the probe behind `DLB_DIRECT_STEALS=probe`
-//! (`Builder::direct_steals_if_passive`), which turns direct steals on
+//! (`Builder::direct_steals_if_passive`; by default across real nodes),
+//! which turns direct steals on
 //! where they are safe and fast (see the protocol's module doc, "Direct
 //! steals across nodes"), and the same measurement for
 //! `Dlb::probe_passive_progress` (dlbcheck's "passive progress" line).

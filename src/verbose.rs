@@ -43,8 +43,9 @@ pub(crate) struct Reasons {
     /// Why the default window is what it is (empty when asked).
     pub(crate) window_why: String,
     pub(crate) claim_ahead: (u64, Source),
-    /// Where direct steals were asked for, on or if passive (`None`: off),
-    /// and what init's probe measured if it ran.
+    /// Where direct steals were asked for, on or if passive, or where the
+    /// default probed for them (`None`: off, asked for or by default), and
+    /// what init's probe measured if it ran.
     pub(crate) direct_steals: Option<(Source, Option<PassiveProbe>)>,
     pub(crate) schedule: (Schedule, Source),
     /// Across nodes without direct steals: init's probe of started
@@ -110,7 +111,8 @@ impl Dlb {
         )
     }
 
-    /// What direct steals are, and why (`None` where not asked for).
+    /// What direct steals are, and why (`None` where neither asked for nor
+    /// probed by default).
     fn direct_steals_part(&self, r: &Reasons) -> Option<String> {
         let on = self.dispenser.direct_steals();
         match r.direct_steals {

@@ -209,6 +209,50 @@ fn verbose_names_what_the_environment_set() {
     }
 }
 
+/// Direct steals by default: init probes whether MPI atomics wait for a
+/// target busy outside MPI only across real nodes. On one machine, also in
+/// blocks of `DLB_RANKS_PER_NODE` (which would measure its shared memory),
+/// it probes nothing and says nothing of them; across `ci/multinode`'s
+/// nodes (`DLB_MULTINODE_SHAPE`) every rank says what rank 0 measured, and
+/// on their software RMA it leaves direct steals off.
+#[test]
+fn direct_steals_are_probed_by_default_across_real_nodes_only() {
+    if is_child() {
+        return;
+    }
+    let across_real_nodes = std::env::var_os("DLB_MULTINODE_SHAPE").is_some();
+    for line in lines(4, &[("DLB_RANKS_PER_NODE", "1")]) {
+        assert!(line.contains("simulated nodes of 1 ranks"), "{line}");
+        assert!(!line.contains("direct steals"), "probed: {line}");
+    }
+    let probed = lines(4, &[]);
+    for line in &probed {
+        if !across_real_nodes {
+            assert!(line.contains("atomics shm"), "{line}");
+            assert!(!line.contains("direct steals"), "probed: {line}");
+            continue;
+        }
+        for part in [
+            "direct steals: off (default: MPI atomics (an add, a compare-and-swap) on rank ",
+            ", asleep outside MPI for 20 ms, took up to ",
+        ] {
+            assert!(line.contains(part), "'{part}' missing: {line}");
+        }
+        // Off: they waited, or were quick only because the target was
+        // awake already (a late rank 0 on a loaded machine).
+        let waited = line.contains(" ms: they waited for their target (software RMA))");
+        let awake = line.contains(" ms: but the target was awake by then: not taken as passive)");
+        assert!(waited || awake, "{line}");
+        assert!(!line.contains("(direct steals)"), "{line}");
+    }
+    // What rank 0 measured, on every rank.
+    let measured = |l: &String| l.split("took up to ").nth(1).map(str::to_owned);
+    assert!(
+        probed.iter().all(|l| measured(l) == measured(&probed[0])),
+        "ranks differ: {probed:#?}"
+    );
+}
+
 #[test]
 fn quiet_by_default() {
     if is_child() {

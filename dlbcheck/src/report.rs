@@ -134,9 +134,10 @@ impl Report {
             Some(t) if t < PASSIVE_LIMIT => {
                 let hint = match &s.levels {
                     Some(levels) if !levels.starts_with("one node") => {
-                        "; across nodes, DLB_DIRECT_STEALS=1 lets idle ranks steal from other \
-                         nodes' ranges directly (DLB_DIRECT_STEALS=probe: where init measures \
-                         this too)"
+                        "; across real nodes dlb's init makes a stricter test of its own (under \
+                         5 ms, the rank still asleep) and, if it passes, lets idle ranks steal \
+                         from other nodes' ranges directly (direct steals; DLB_VERBOSE=1 says \
+                         what it chose, DLB_DIRECT_STEALS=1 asks for them)"
                     }
                     _ => "",
                 };

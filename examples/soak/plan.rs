@@ -95,11 +95,21 @@ pub struct Cycle {
     pub claim_ahead: Option<u64>,
     pub per_call_timing: bool,
     pub schedule: Schedule,
-    /// Direct steals (on any path; they act only across nodes): on, off,
-    /// or `None`: as init's probe finds (`DLB_DIRECT_STEALS=probe`).
-    pub direct_steals: Option<bool>,
+    /// Direct steals (on any path; they act only across nodes).
+    pub direct_steals: DirectSteals,
     pub seed: u64,
     pub runs: u64,
+}
+
+/// How a cycle asks for direct steals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DirectSteals {
+    /// Nothing asked: init probes across real nodes.
+    Default,
+    On,
+    Off,
+    /// As init's probe finds, on any nodes (`DLB_DIRECT_STEALS=probe`).
+    Probe,
 }
 
 impl Cycle {
@@ -119,7 +129,7 @@ impl Cycle {
                 claim_ahead: None,
                 per_call_timing: false,
                 schedule: Schedule::Fixed,
-                direct_steals: Some(false),
+                direct_steals: DirectSteals::Default,
                 seed,
                 runs,
             };
@@ -154,10 +164,15 @@ impl Cycle {
             Schedule::Guided,
             Schedule::Factoring,
         ][rng.below(4) as usize];
-        let direct_steals = [Some(true), Some(true), None, Some(false)]
-            .get(rng.below(8) as usize)
-            .copied()
-            .unwrap_or(Some(false));
+        let direct_steals = [
+            DirectSteals::On,
+            DirectSteals::On,
+            DirectSteals::Probe,
+            DirectSteals::Off,
+        ]
+        .get(rng.below(8) as usize)
+        .copied()
+        .unwrap_or(DirectSteals::Default);
         Cycle {
             variant,
             atomics,
@@ -194,8 +209,10 @@ impl Cycle {
             .per_call_timing(self.per_call_timing)
             .schedule(self.schedule);
         match self.direct_steals {
-            Some(on) => b.direct_steals(on),
-            None => b.direct_steals_if_passive(),
+            DirectSteals::Default => b,
+            DirectSteals::On => b.direct_steals(true),
+            DirectSteals::Off => b.direct_steals(false),
+            DirectSteals::Probe => b.direct_steals_if_passive(),
         }
     }
 }

@@ -9,7 +9,7 @@
 //! rank 0 and from relaying leaders, below), one unbounded wait whose
 //! target needs what it waits for (a rank told "no more" in a flat end
 //! polls its forwards until they completed, see "Flat end"), and one
-//! opt-in for passive RMA (direct steals, below), which waits for them.
+//! choice for passive RMA (direct steals, below), which waits for them.
 //!
 //! # State
 //!
@@ -376,7 +376,7 @@
 //! next run's counts in. Each `Finished` word grows by one per run, from
 //! its own leader only.
 //!
-//! # Direct steals across nodes (opt-in, for passive RMA)
+//! # Direct steals across nodes (for passive RMA)
 //!
 //! Marks exist because on software RMA an operation on a rank busy outside
 //! MPI waits for it. Where MPI atomics complete without the target's CPU
@@ -446,12 +446,13 @@
 //! `give_more`, but a rank told "no more" that computes outside MPI would
 //! hold a thief there until it comes back; nor can the hang watchdog run
 //! in a thief that waits inside such an operation. That is why direct
-//! steals are opt-in, for stacks where `dlbcheck` reports passive
-//! progress, or where init's probe (`DLB_DIRECT_STEALS=probe`,
-//! `crate::passive_probe`) measures it: an atomic on a rank asleep outside
-//! MPI that completes long before the rank wakes. The model
-//! checkers run them with blocking operations that complete at once (the
-//! passive case).
+//! steals go on only where init's probe (`crate::passive_probe`; by
+//! default across real nodes, and wherever `DLB_DIRECT_STEALS=probe`)
+//! measures passive progress: an atomic on a rank asleep outside MPI that
+//! completes long before the rank wakes. Otherwise only when asked for
+//! (`DLB_DIRECT_STEALS=1`, for stacks where `dlbcheck` reports passive
+//! progress). The model checkers run them with blocking operations that
+//! complete at once (the passive case).
 //!
 //! # Looks
 //!

@@ -26,12 +26,19 @@
   report.py ahead DRAWS.jsonl
       per (model, workload, ranks) of dlbsim's rows with draws: each
       strategy's mean efficiency (bound / makespan) over the draws, and, for
-      dlb and dlb_direct, the paired difference from the best baseline (the
+      dlb (as by default), dlb_marks and dlb_direct, the paired difference from the best baseline (the
       one with the highest mean) with its 95% interval and the draws on
       which it was ahead: whether dlb is ahead of a baseline on the average
       of its job costs, not on one draw (one draw of 100 uniform jobs per
       rank moves a global counter's efficiency by about 0.001, as much as
       it differs from dlb's).
+  report.py goals SCALING.jsonl
+      issue 14's scaling goals on uniform jobs, each said met, NOT met or
+      not judged (no rows for it; a report: the exit status is 0 either
+      way), per cross-node model: dlb's efficiency at 16384 ranks (at least
+      0.90 on hw_rdma, 0.80 on sw_rma), dlb ahead of every baseline at every
+      ranks >= 64 (on the rows' one draw of the costs), and its termination
+      at 16384 ranks at most twice that at 1024.
   report.py plot SCALING.jsonl OUT.svg
       draws efficiency (bound / makespan) against ranks, one line per
       strategy, one panel per cross-node model and workload.
@@ -167,8 +174,8 @@ def has_real(real_path, ranks, per_node, mpi, jobs):
     sys.exit(0 if found else 1)
 
 
-COLORS = {"dlb": "#d62728", "dlb_direct": "#ff7f0e", "static": "#7f7f7f", "global_counter": "#1f77b4",
-          "master_worker": "#2ca02c", "lock_steal": "#9467bd"}
+COLORS = {"dlb": "#d62728", "dlb_direct": "#ff7f0e", "dlb_marks": "#8c564b", "static": "#7f7f7f",
+          "global_counter": "#1f77b4", "master_worker": "#2ca02c", "lock_steal": "#9467bd"}
 
 
 def plot(path, svg_path):
@@ -265,7 +272,7 @@ def ahead(path):
         by_draw = eff.setdefault(point, {}).setdefault(r["strategy"], {})
         by_draw.setdefault(r["draw"], []).append(r["bound_s"] / r["makespan_s"])
     baselines = ["static", "master_worker", "global_counter"]
-    variants = ["dlb", "dlb_direct"]
+    variants = ["dlb", "dlb_marks", "dlb_direct"]
     print(
         f"  {'model':<9}{'workload':<16}{'ranks':>6}{'draws':>7}"
         + "".join(f"{s:>15}" for s in variants + baselines)
@@ -296,6 +303,46 @@ def ahead(path):
     print("\n".join(lines))
 
 
+GOAL_EFFICIENCY = {"hw_rdma": 0.90, "sw_rma": 0.80}
+GOAL_RANKS = 16384
+
+
+def goals(path):
+    # model -> ranks -> strategy -> row, uniform jobs only (the goals' workload)
+    points = {}
+    for r in rows(path):
+        if r["workload"] == "uniform":
+            points.setdefault(r["model"], {}).setdefault(r["ranks"], {})[r["strategy"]] = r
+    baselines = ["static", "global_counter", "master_worker", "lock_steal"]
+    said = lambda ok: "met" if ok else "NOT met"  # noqa: E731
+    for model, by_ranks in sorted(points.items()):
+        ranks = sorted(p for p in by_ranks if "dlb" in by_ranks[p])
+        eff = {p: by_ranks[p]["dlb"]["efficiency"] for p in ranks}
+        what = f"  goal {model} uniform:"
+        goal = GOAL_EFFICIENCY.get(model)
+        if goal is not None and GOAL_RANKS in eff:
+            print(f"{what} dlb's efficiency at {GOAL_RANKS} ranks {eff[GOAL_RANKS]:.4f} >= {goal}:"
+                  f" {said(eff[GOAL_RANKS] >= goal)}")
+        elif goal is not None:
+            print(f"{what} dlb's efficiency at {GOAL_RANKS} ranks: not judged (no dlb run there)")
+        big = [p for p in ranks if p >= 64]
+        behind = [f"{b} at {p} ({row['efficiency']:.4f} against {eff[p]:.4f})"
+                  for p in big for b, row in sorted(by_ranks[p].items())
+                  if b in baselines and row["efficiency"] >= eff[p]]
+        if big:
+            print(f"{what} dlb ahead of every baseline at every ranks >= 64 ({', '.join(map(str, big))}),"
+                  f" on this one draw of the costs: {said(not behind)}; behind: {', '.join(behind) or 'none'}")
+        else:
+            print(f"{what} dlb ahead of every baseline at ranks >= 64: not judged (no such ranks)")
+        if GOAL_RANKS in eff and 1024 in eff:
+            t, t1024 = (by_ranks[p]["dlb"]["termination_s"] for p in (GOAL_RANKS, 1024))
+            print(f"{what} termination at {GOAL_RANKS} ranks {1e6 * t:.0f} us <= 2 x"
+                  f" {1e6 * t1024:.0f} us at 1024: {said(t <= 2 * t1024)}")
+        else:
+            print(f"{what} termination at {GOAL_RANKS} against 1024 ranks: not judged (no dlb run at both)")
+    print("  (one draw moves the global counter by about 0.001: the draws below compare on average)")
+
+
 def per_draw(by, strategies):
     """The draws that every one of strategies ran, each strategy's value per
     such draw (its seeds averaged) and its mean over them; None without such
@@ -324,6 +371,8 @@ if __name__ == "__main__":
         has_real(*sys.argv[2:])
     elif len(sys.argv) == 3 and sys.argv[1] == "ahead":
         ahead(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "goals":
+        goals(sys.argv[2])
     elif len(sys.argv) == 3 and sys.argv[1] == "balance":
         balance(sys.argv[2])
     elif len(sys.argv) == 4 and sys.argv[1] == "plot":

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! dlbsim [--ranks 4,16,64] [--per-node 8] [--models hw_rdma,sw_rma,smpi]
-//!        [--workloads uniform] [--strategies dlb,dlb_direct,static,global_counter,master_worker,lock_steal]
+//!        [--workloads uniform] [--strategies dlb,dlb_marks,dlb_direct,static,global_counter,master_worker,lock_steal]
 //!        [--per-rank 100] [--mean-ms 1] [--maxjobs 1] [--fan-out 16] [--draws 1]
 //!        [--seeds 1] [--out FILE]
 //! ```
@@ -21,7 +21,11 @@
 //! prints each strategy's mean makespan / bound over them, as
 //! `benches/balance.rs` does.
 //!
-//! `--seeds K` runs dlb (and `dlb_direct`) K times per point and draw, with K seeds of its
+//! `dlb` is dlb as by default: with direct steals where init's probe would
+//! turn them on (`hw_rdma`), else with hunger marks; `dlb_marks` and
+//! `dlb_direct` force one or the other (`DLB_DIRECT_STEALS=0` and `1`).
+//!
+//! `--seeds K` runs dlb (and `dlb_marks`, `dlb_direct`) K times per point and draw, with K seeds of its
 //! victim choices (rows carry `seed`; the baselines make no random choices
 //! and run once), and prints each strategy's mean, standard deviation,
 //! minimum and maximum of makespan / bound over all its runs of the point.
@@ -81,7 +85,7 @@ struct Args {
 }
 
 const USAGE: &str = "usage: dlbsim [--ranks 4,16,64] [--per-node 8] [--models hw_rdma,sw_rma,smpi] \
-[--workloads uniform,ramp,block,seed,pareto,bench:NAME] [--strategies dlb,dlb_direct,static,global_counter,master_worker,lock_steal] \
+[--workloads uniform,ramp,block,seed,pareto,bench:NAME] [--strategies dlb,dlb_marks,dlb_direct,static,global_counter,master_worker,lock_steal] \
 [--per-rank 100] [--mean-ms 1] [--maxjobs 1] [--fan-out 16] [--draws 1] [--seeds 1] [--out FILE]";
 
 fn list<T>(v: &str, parse: impl Fn(&str) -> Option<T>, what: &str) -> Result<Vec<T>, String> {

@@ -80,7 +80,8 @@ pub(crate) fn sleep(d: Duration) -> bool {
     })
 }
 
-/// Runs `sc` under dlb.
+/// Runs `sc` under dlb with hunger marks across nodes
+/// (`DLB_DIRECT_STEALS=0`).
 pub(crate) fn run(sc: &Scenario) -> Result<Outcome> {
     run_ranks(sc, |w, m, r, sc, sh, l| one_rank(w, m, r, sc, sh, l, false))
 }

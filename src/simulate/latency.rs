@@ -110,6 +110,11 @@ pub struct Latency {
     /// instead of as a shared-memory atomic. Hardware model only (the
     /// software model's queue takes `oneway` and `service`).
     pub mate_rma: Option<(u64, u64)>,
+    /// Whether dlb's default turns direct steals on under these costs
+    /// (`Strategy::Dlb`): init's probe, which runs by default across real
+    /// nodes, finds MPI atomics passive on `hw_rdma`; it finds them waiting
+    /// for their target on `sw_rma`, and does not run on SMPI (`smpi`).
+    pub direct_by_default: bool,
 }
 
 impl Latency {
@@ -129,6 +134,7 @@ impl Latency {
                 blocking_start: false,
                 reads_cost_half: false,
                 mate_rma: None,
+                direct_by_default: true,
             },
             CrossModel::SwRma => Latency {
                 name: "sw_rma",
@@ -143,6 +149,7 @@ impl Latency {
                 blocking_start: false,
                 reads_cost_half: false,
                 mate_rma: None,
+                direct_by_default: false,
             },
         }
     }
@@ -158,6 +165,7 @@ impl Latency {
             reads_cost_half: true,
             shm_op: 200,
             mate_rma: Some((100, 200)),
+            direct_by_default: false,
             ..Latency::of(CrossModel::HwRdma)
         }
     }
@@ -213,5 +221,8 @@ mod tests {
         let (oneway, service) = smpi.cross_costs(true, true);
         assert_eq!(2 * oneway + service, 200);
         assert_eq!(hw.cross_costs(true, true), hw.cross_costs(false, false));
+        // Where dlb's default probe would turn direct steals on.
+        assert!(hw.direct_by_default);
+        assert!(!sw.direct_by_default && !smpi.direct_by_default);
     }
 }

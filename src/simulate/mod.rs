@@ -70,12 +70,17 @@ pub(crate) fn virtual_sleep(d: Duration) -> bool {
 /// What runs the jobs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Strategy {
-    /// dlb's RMA variant (`setup` + `give_more`).
+    /// dlb's RMA variant (`setup` + `give_more`) as by default: with direct
+    /// steals where init's probe would turn them on
+    /// ([`Latency::direct_by_default`]: on `hw_rdma`), else with marks.
     Dlb,
-    /// The same with direct steals (`DLB_DIRECT_STEALS=1`, for passive
-    /// MPI atomics): idle ranks of a dry node steal from other nodes'
-    /// ranges themselves instead of asking their owners.
+    /// dlb with direct steals (`DLB_DIRECT_STEALS=1`, for passive MPI
+    /// atomics): idle ranks of a dry node steal from other nodes' ranges
+    /// themselves instead of asking their owners.
     DlbDirect,
+    /// dlb without direct steals (`DLB_DIRECT_STEALS=0`): ranks of
+    /// different nodes move work by hunger marks that owners answer.
+    DlbMarks,
     /// A static block split.
     Static,
     /// One fetch-and-add counter on rank 0.
@@ -91,9 +96,10 @@ pub enum Strategy {
 
 impl Strategy {
     /// Every strategy.
-    pub const ALL: [Strategy; 6] = [
+    pub const ALL: [Strategy; 7] = [
         Strategy::Dlb,
         Strategy::DlbDirect,
+        Strategy::DlbMarks,
         Strategy::Static,
         Strategy::GlobalCounter,
         Strategy::MasterWorker,
@@ -105,6 +111,7 @@ impl Strategy {
         match self {
             Strategy::Dlb => "dlb",
             Strategy::DlbDirect => "dlb_direct",
+            Strategy::DlbMarks => "dlb_marks",
             Strategy::Static => "static",
             Strategy::GlobalCounter => "global_counter",
             Strategy::MasterWorker => "master_worker",
@@ -115,7 +122,10 @@ impl Strategy {
     /// Whether this is dlb (with or without direct steals), whose victim
     /// choices depend on a seed.
     pub fn is_dlb(self) -> bool {
-        matches!(self, Strategy::Dlb | Strategy::DlbDirect)
+        matches!(
+            self,
+            Strategy::Dlb | Strategy::DlbDirect | Strategy::DlbMarks
+        )
     }
 
     /// The strategy named `name`.
@@ -323,7 +333,8 @@ pub fn run(strategy: Strategy, sc: &Scenario) -> Result<Outcome> {
         ));
     }
     match strategy {
-        Strategy::Dlb => dlb_run::run(sc),
+        Strategy::Dlb if sc.latency.direct_by_default => dlb_run::run_direct(sc),
+        Strategy::Dlb | Strategy::DlbMarks => dlb_run::run(sc),
         Strategy::DlbDirect => dlb_run::run_direct(sc),
         Strategy::Static => baselines::static_split(sc),
         Strategy::GlobalCounter => baselines::global_counter(sc),

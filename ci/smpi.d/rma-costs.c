@@ -98,6 +98,14 @@ int main(int argc, char **argv) {
             printf("{\"bench\":\"smpi_rma_costs\",\"ranks\":%d,\"origins\":%d,\"mate_read_among_fops_us\":%.2f}\n",
                    size, size - 8, fop_us(win, 0, MPI_NO_OP, 50));
         MPI_Barrier(MPI_COMM_WORLD);
+        /* Rank 0's operations on its own window while the ranks of other
+           nodes add to it: in turn with theirs, or apart? */
+        if (rank >= 8)
+            fop_us(win, 0, MPI_SUM, 50);
+        if (rank == 0)
+            printf("{\"bench\":\"smpi_rma_costs\",\"ranks\":%d,\"origins\":%d,\"self_fop_among_fops_us\":%.2f}\n",
+                   size, size - 8, fop_us(win, 0, MPI_SUM, 50));
+        MPI_Barrier(MPI_COMM_WORLD);
     }
     if (rank == 0 && size > 8) {
         /* One after another, in this order (not as printf arguments, whose

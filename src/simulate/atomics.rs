@@ -190,6 +190,18 @@ impl World {
         Ok(old)
     }
 
+    /// `op` of `rank` on its own word `index` where the profile serves
+    /// those at the rank in turn with other ranks' ([`Latency::self_rma`],
+    /// `cost` each).
+    fn own_rma(&self, rank: usize, index: usize, op: Op, cost: u64) -> Result<u64> {
+        let free = &self.target_free[rank];
+        let end = self.kernel.now().max(free.load(Relaxed)) + cost;
+        free.store(end, Relaxed);
+        let old = apply(&self.words[index], op);
+        self.kernel.advance(rank, end)?;
+        Ok(old)
+    }
+
     /// Starts `op` of `origin` on word `index` of rank `target`, another
     /// node's or (`mate`, where the profile serves those at the target:
     /// [`Latency::mate_rma`]) a node-mate's. A node-mate's is not counted
@@ -274,6 +286,9 @@ impl SimAtomics {
         let mate_rma =
             mate && slot.level() == Level::Cross && self.world.latency.mate_rma.is_some();
         let mpi_range = self.direct && slot == Slot::Range;
+        if let (true, Some(cost)) = (target == me, self.world.latency.self_rma) {
+            return Ok(OpResult::Now(self.world.own_rma(me, index, op, cost)?));
+        }
         if mpi_range && target != me {
             return Ok(OpResult::Later(
                 self.world.start_rma(me, target, index, op, mate)?,

@@ -31,13 +31,19 @@
 //! rank of another node takes 12.5 µs, and half that as a read
 //! (`MPI_NO_OP`: 6.25 µs, [`Latency::reads_cost_half`]); 255 ranks adding
 //! to one rank are served one per 12.2 µs (511: 12.3 µs; 127: 11.8 µs;
-//! 63: 11.2 µs), and reading it one per 6.1 µs; an atomic on one's own
-//! window costs 0.2 µs (so [`Latency::shm_op`] is 0.2 µs: dlb runs its
-//! `mpi` path on SMPI, every rank a node of its own, and its node-level
-//! words are its own window's), on a rank of the same node 0.4 µs (a
-//! read 0.2 µs; [`Latency::mate_rma`]: served at the target in turn with
-//! the others, so a node-mate's read of a rank that 56 others add to
-//! takes 0.7 ms); and `MPI_Rget_accumulate` itself returns only after
+//! 63: 11.2 µs), and reading it one per 6.1 µs: SMPI holds the target
+//! window's mutex for the whole operation, so the target is busy for all
+//! of the 12.5 µs (`service`, with no one-way time apart: 7 node-mates at
+//! 0.4 µs among 255 origins give 12.17 µs per operation served, 6.08 µs
+//! per read); an atomic on one's own window costs 0.2 µs (so
+//! [`Latency::shm_op`] is 0.2 µs: dlb runs its `mpi` path on SMPI, every
+//! rank a node of its own, and its node-level words are its own window's)
+//! and is served in turn with other ranks' on it ([`Latency::self_rma`]:
+//! rank 0's own add took 0.70 ms while 56 ranks of other nodes added to
+//! it, 1.12 ms among 248); on a rank of the same node 0.4 µs (a read
+//! 0.2 µs; [`Latency::mate_rma`]: served at the target in turn with the
+//! others, so a node-mate's read of a rank that 56 others add to takes
+//! 0.7 ms); and `MPI_Rget_accumulate` itself returns only after
 //! the whole 12.5 µs, so a started operation blocks its maker
 //! ([`Latency::blocking_start`], as Open MPI 4.1's osc/ucx does too). A
 //! request message of master-worker costs the master 6.5 µs (from
@@ -110,6 +116,11 @@ pub struct Latency {
     /// instead of as a shared-memory atomic. Hardware model only (the
     /// software model's queue takes `oneway` and `service`).
     pub mate_rma: Option<(u64, u64)>,
+    /// Where set (SMPI 3.32), an operation on one's own words is served at
+    /// oneself in turn with other ranks' operations on them (SMPI's
+    /// per-window mutex), taking this long, instead of as a shared-memory
+    /// atomic or an MPI call that stays on the rank.
+    pub self_rma: Option<u64>,
     /// Whether dlb's default turns direct steals on under these costs
     /// (`Strategy::Dlb`): init's probe, which runs by default across real
     /// nodes, finds MPI atomics passive on `hw_rdma`; it finds them waiting
@@ -134,6 +145,7 @@ impl Latency {
                 blocking_start: false,
                 reads_cost_half: false,
                 mate_rma: None,
+                self_rma: None,
                 direct_by_default: true,
             },
             CrossModel::SwRma => Latency {
@@ -149,6 +161,7 @@ impl Latency {
                 blocking_start: false,
                 reads_cost_half: false,
                 mate_rma: None,
+                self_rma: None,
                 direct_by_default: false,
             },
         }
@@ -158,13 +171,14 @@ impl Latency {
     pub fn smpi() -> Latency {
         Latency {
             name: "smpi",
-            oneway: 250,
-            service: 12_000,
+            oneway: 0,
+            service: 12_500,
             message_cpu: 6_500,
             blocking_start: true,
             reads_cost_half: true,
             shm_op: 200,
-            mate_rma: Some((100, 200)),
+            mate_rma: Some((0, 400)),
+            self_rma: Some(200),
             direct_by_default: false,
             ..Latency::of(CrossModel::HwRdma)
         }
@@ -215,7 +229,7 @@ mod tests {
         assert_eq!(CrossModel::from_name("ib"), None);
         let smpi = Latency::smpi();
         assert_eq!(2 * smpi.oneway + smpi.service, 12_500);
-        assert_eq!(smpi.cross_costs(true, false), (125, 6_000));
+        assert_eq!(smpi.cross_costs(true, false), (0, 6_250));
         let (oneway, service) = smpi.cross_costs(false, true);
         assert_eq!(2 * oneway + service, 400);
         let (oneway, service) = smpi.cross_costs(true, true);

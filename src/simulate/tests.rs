@@ -264,6 +264,31 @@ fn smpi_serves_a_node_mates_mpi_atomic_at_the_target() {
 }
 
 #[test]
+fn smpi_serves_a_ranks_own_atomic_in_turn_with_other_ranks() {
+    // Rank 1 (another node) adds to rank 0's cross-node word at time 0,
+    // holding rank 0's window for 12.5 µs under `smpi`; rank 0's own add
+    // on it 1 µs later waits for that (SMPI's per-window mutex), then takes
+    // 0.2 µs. Under `hw_rdma` it is an MPI call that stays on the rank.
+    use crate::atomics::{Atomics, Slot};
+    let smpi = Latency::smpi();
+    let hw = Latency::of(CrossModel::HwRdma);
+    for (latency, done) in [(smpi, 12_700), (hw, 1_000 + hw.mpi_call)] {
+        let at = on_two_nodes(
+            latency,
+            |a, k| {
+                k.advance(0, 1_000).unwrap();
+                a.fetch_add(0, Slot::Told, 1).unwrap();
+                k.now()
+            },
+            |a, _| {
+                a.fetch_add(0, Slot::Told, 1).unwrap();
+            },
+        );
+        assert_eq!(at, done, "{}", latency.name);
+    }
+}
+
+#[test]
 fn a_late_rank_without_units_delays_nobody_on_other_nodes() {
     // One job, on rank 0; ranks 1-3 (rank 0's node-mates, no units) make
     // their first `give_more` only 50 ms after setup. They count as idle

@@ -23,7 +23,7 @@ use std::time::Duration;
 /// | [`claim_ahead`](Builder::claim_ahead) | `DLB_CLAIM_AHEAD=<n>` | 32 |
 /// | [`per_call_timing`](Builder::per_call_timing) | `DLB_PER_CALL_TIMING=1\|0` | 0 |
 /// | [`schedule`](Builder::schedule) | `DLB_SCHEDULE=fixed\|guided\|factoring` | `fixed` |
-/// | [`direct_steals`](Builder::direct_steals), [`direct_steals_if_passive`](Builder::direct_steals_if_passive) | `DLB_DIRECT_STEALS=1\|0\|probe` | `probe` across real nodes; 0 on simulated nodes (`DLB_RANKS_PER_NODE`) and on SimGrid's SMPI |
+/// | [`direct_steals`](Builder::direct_steals), [`direct_steals_if_passive`](Builder::direct_steals_if_passive) | `DLB_DIRECT_STEALS=1\|0\|probe` | `probe` across real nodes; 0 on simulated nodes (`DLB_RANKS_PER_NODE`); 1 on SimGrid's SMPI |
 /// | [`trace`](Builder::trace) | `DLB_TRACE=<file>` | off |
 /// | [`verbose`](Builder::verbose) | `DLB_VERBOSE=1\|0` | 0 |
 ///
@@ -203,12 +203,13 @@ impl Builder {
     /// and `DLB_VERBOSE=1` the time it measured. On one node nothing is
     /// probed and nothing changes.
     ///
-    /// This is the default across real nodes. Where nothing is set, and
+    /// This is the default across real nodes. Where nothing is set and
     /// dlb's nodes are simulated (`DLB_RANKS_PER_NODE`: blocks of one
-    /// machine, whose probe would measure its shared memory) or the MPI is
-    /// SimGrid's SMPI (where at 256 ranks the probe costs about a minute of
-    /// SMPI's wall time), direct steals stay off; this option probes there
-    /// too. Direct steals are measured in simulation (SMPI, and dlb's
+    /// machine, whose probe would measure its shared memory), direct
+    /// steals stay off; this option probes there too. On SimGrid's SMPI,
+    /// whose MPI atomics are passive (as the probe finds, at the cost of
+    /// about a minute of SMPI's wall time at 256 ranks), they are on by
+    /// default, unprobed. Direct steals are measured in simulation (SMPI, and dlb's
     /// virtual-time simulator) and across software-RMA nodes, where the
     /// probe leaves them off; not yet on real RDMA hardware (BENCHMARKS.md).
     ///

@@ -233,22 +233,35 @@ pub(crate) enum DirectSteals {
     IfPassive,
     /// Nothing asked for: `IfPassive` where dlb's nodes are the real ones
     /// (no `DLB_RANKS_PER_NODE`, whose blocks of one machine would measure
-    /// its shared memory) and not on SimGrid's SMPI (where at 256 ranks the
-    /// probe's serving collectives cost about a minute of SMPI's wall
-    /// time); `Off` there.
+    /// its shared memory), `Off` on simulated nodes; on SimGrid's SMPI,
+    /// whose atomics are passive (what the probe finds there, at the cost
+    /// of about a minute of SMPI's wall time at 256 ranks), `On`.
     Default,
 }
 
+/// What init does about direct steals (see [`DirectSteals::decide`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DirectDecision {
+    Off,
+    On,
+    /// On if init's probe finds MPI atomics across nodes passive.
+    Probe,
+}
+
 impl DirectSteals {
-    /// Whether init probes MPI atomics across nodes for this choice, where
-    /// the ranks span several of dlb's nodes (`multi_node`), these are
-    /// blocks of `DLB_RANKS_PER_NODE` (`simulated`) and the MPI is SMPI
-    /// (`smpi`).
-    pub(crate) fn probes(self, multi_node: bool, simulated: bool, smpi: bool) -> bool {
+    /// What init does for this choice, where the ranks span several of
+    /// dlb's nodes (`multi_node`), these are blocks of `DLB_RANKS_PER_NODE`
+    /// (`simulated`) and the MPI is SMPI (`smpi`). On one node nothing:
+    /// direct steals are steals across nodes.
+    pub(crate) fn decide(self, multi_node: bool, simulated: bool, smpi: bool) -> DirectDecision {
         match self {
-            DirectSteals::IfPassive => multi_node,
-            DirectSteals::Default => multi_node && !simulated && !smpi,
-            DirectSteals::On | DirectSteals::Off => false,
+            _ if !multi_node => DirectDecision::Off,
+            DirectSteals::Off => DirectDecision::Off,
+            DirectSteals::On => DirectDecision::On,
+            DirectSteals::IfPassive => DirectDecision::Probe,
+            DirectSteals::Default if simulated => DirectDecision::Off,
+            DirectSteals::Default if smpi => DirectDecision::On,
+            DirectSteals::Default => DirectDecision::Probe,
         }
     }
 }
@@ -486,20 +499,22 @@ mod tests {
     }
 
     #[test]
-    fn by_default_only_real_nodes_are_probed() {
+    fn by_default_real_nodes_are_probed_and_smpi_takes_direct_steals() {
+        use DirectDecision as D;
         use DirectSteals::*;
-        // (multi_node, simulated, smpi)
+        // (multi_node, simulated, smpi): one node, real nodes, simulated
+        // nodes, SMPI's nodes.
         let cases = [
             (false, false, false),
             (true, false, false),
             (true, true, false),
             (true, false, true),
         ];
-        let probed = |d: DirectSteals| cases.map(|(m, s, p)| d.probes(m, s, p));
-        assert_eq!(probed(Default), [false, true, false, false]);
-        assert_eq!(probed(IfPassive), [false, true, true, true]);
-        assert_eq!(probed(On), [false; 4]);
-        assert_eq!(probed(Off), [false; 4]);
+        let decided = |d: DirectSteals| cases.map(|(m, s, p)| d.decide(m, s, p));
+        assert_eq!(decided(Default), [D::Off, D::Probe, D::Off, D::On]);
+        assert_eq!(decided(IfPassive), [D::Off, D::Probe, D::Probe, D::Probe]);
+        assert_eq!(decided(On), [D::Off, D::On, D::On, D::On]);
+        assert_eq!(decided(Off), [D::Off; 4]);
     }
 
     #[test]

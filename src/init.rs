@@ -9,7 +9,7 @@ use crate::atomics::{
     Atomics, HybridAtomics, MpiAtomics, ShmAtomics, WindowAtomics, WORDS_PER_RANK,
 };
 use crate::builder::Builder;
-use crate::config::{self, AtomicsPath, DirectSteals, Variant};
+use crate::config::{self, AtomicsPath, DirectDecision, DirectSteals, Variant};
 use crate::dispenser::{Dispenser, DEFAULT_CLAIM_AHEAD};
 use crate::dlb::Dlb;
 use crate::error::{Error, ErrorKind, Result};
@@ -178,8 +178,9 @@ impl Dlb {
                 if let Some((_, measured)) = &mut reasons.direct_steals {
                     *measured = probe;
                 }
-                // By default, a line only where the probe ran.
-                if direct_steals_asked == DirectSteals::Default && probe.is_none() {
+                // By default, a line only where the probe ran or they are on.
+                if direct_steals_asked == DirectSteals::Default && probe.is_none() && !direct_steals
+                {
                     reasons.direct_steals = None;
                 }
                 let (path, flavor) = match &atomics {
@@ -447,8 +448,8 @@ fn open_windows(
     // Direct steals are steals across nodes: on one node nothing changes,
     // and nothing is probed. The probe needs the windows: they open without
     // direct steals, which it turns on if it finds their atomics passive.
-    let probing = direct.probes(!one_node, ranks_per_node.is_some(), cfg!(dlb_smpi));
-    let direct = direct == DirectSteals::On && !one_node;
+    let decision = direct.decide(!one_node, ranks_per_node.is_some(), cfg!(dlb_smpi));
+    let direct = decision == DirectDecision::On;
     // Whether all ranks share one real node (simulated nodes may).
     let real_one_node = match ranks_per_node {
         Some(_) => comm.node_count()? == 1,
@@ -513,7 +514,7 @@ fn open_windows(
             }),
         other => other,
     }?;
-    if !probing {
+    if decision != DirectDecision::Probe {
         return Ok((atomics, nodes, real_one_node, direct, None));
     }
     let probe = passive_probe::probe(comm, &atomics, &topology)?;

@@ -140,7 +140,8 @@ impl Dlb {
             Some((source, None)) => Some(format!(
                 "direct steals: idle ranks of a dry node steal from other nodes' ranges, \
                  every range word on MPI atomics ({})",
-                source.says("")
+                // By default only on SMPI (elsewhere the probe decides).
+                source.says("SimGrid's SMPI, whose MPI atomics are passive")
             )),
         }
     }

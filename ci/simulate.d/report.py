@@ -7,7 +7,8 @@
       OUT (reference "smpi", topology, ranks, workload, strategy, sim_ratio,
       reference_ratio, error = sim / reference - 1).
   report.py has-smpi SMPI.jsonl WORKLOAD RANKS,RANKS,...
-      exit status 0 if SMPI's rows hold dlb at every one of those points.
+      exit status 0 if SMPI's rows hold dlb and dlb_marks at every one of
+      those points.
   report.py validate-real SIM.jsonl REAL.jsonl OUT.jsonl RANKS PER_NODE MPI
       the same against the mean makespan / bound of real runs of
       benches/multinode.rs (Open MPI osc/pt2pt) or benches/balance.rs (one
@@ -360,8 +361,12 @@ def per_draw(by, strategies):
 
 
 def has_smpi(path, workload, ranks):
-    have = {(r["workload"], r["ranks"]) for r in rows(path) if r.get("strategy") == "dlb"}
-    sys.exit(0 if all((workload, int(p)) in have for p in ranks.split(",")) else 1)
+    # Both of dlb's rows: before dlb_marks, SMPI's "dlb" rows were of marks.
+    have = {}
+    for r in rows(path):
+        have.setdefault(r.get("strategy"), set()).add((r["workload"], r["ranks"]))
+    points = [(workload, int(p)) for p in ranks.split(",")]
+    sys.exit(0 if all(p in have.get(s, ()) for s in ("dlb", "dlb_marks") for p in points) else 1)
 
 
 if __name__ == "__main__":

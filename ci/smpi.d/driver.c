@@ -7,10 +7,12 @@
  * WORKLOAD: uniform (0.5-1.5 x mean), ramp (cost grows with the ID),
  * block (the first eighth of the IDs cost 8 x the rest), seed (the seed
  * example's 1-8 units). Strategies, in this order, each after a barrier:
- *   dlb            dlb_setup + dlb_give_more(1) (dlb's RMA variant)
- *   dlb_direct     the same with DLB_DIRECT_STEALS=1 (idle ranks of a dry
- *                  node steal from other nodes' ranges over MPI atomics),
- *                  in a dlb initialized for it before the timed run
+ *   dlb            dlb_setup + dlb_give_more(1) (dlb's RMA variant), as
+ *                  by default: on SMPI with direct steals (idle ranks of a
+ *                  dry node steal from other nodes' ranges over MPI atomics)
+ *   dlb_marks      the same with DLB_DIRECT_STEALS=0 (ranks of different
+ *                  nodes move work by hunger marks that owners answer), in
+ *                  a dlb initialized for it before the timed run
  *   static         block split, no communication
  *   global_counter one MPI_Fetch_and_op counter on rank 0
  *   master_worker  rank 0 hands out one ID per message and computes nothing
@@ -95,16 +97,17 @@ static void run_dlb(void) {
     check_dlb(rc, "dlb_give_more");
 }
 
-/* dlb with direct steals (DLB_DIRECT_STEALS=1: idle ranks of a dry node
- * steal from other nodes' ranges over MPI atomics), in a dlb of its own. */
-static void run_dlb_direct(void) { run_dlb(); }
+/* dlb without direct steals (DLB_DIRECT_STEALS=0: hunger marks across
+ * nodes), in a dlb of its own. */
+static void run_dlb_marks(void) { run_dlb(); }
 
-/* Re-initializes dlb with direct steals on or off, outside the timed run
- * (as dlb_init is for dlb: neither strategy's makespan includes its init). */
-static void reinit_dlb(int direct) {
+/* Re-initializes dlb with marks (DLB_DIRECT_STEALS=0) or as by default,
+ * outside the timed run (as dlb_init is for dlb: neither strategy's
+ * makespan includes its init). */
+static void reinit_dlb(int marks) {
     check_dlb(dlb_finalize(), "dlb_finalize");
-    if (direct)
-        setenv("DLB_DIRECT_STEALS", "1", 1);
+    if (marks)
+        setenv("DLB_DIRECT_STEALS", "0", 1);
     else
         unsetenv("DLB_DIRECT_STEALS");
     check_dlb(dlb_init(MPI_COMM_WORLD), "dlb_init");
@@ -247,7 +250,7 @@ static void run_master_worker(void) {
 }
 
 /* The strategies, in the order they run. */
-static const char *const names[] = {"dlb",           "dlb_direct",    "static",
+static const char *const names[] = {"dlb",           "dlb_marks",     "static",
                                     "global_counter", "master_worker", "lock_steal"};
 enum { STRATEGIES = sizeof names / sizeof names[0] };
 
@@ -294,21 +297,21 @@ int main(int argc, char **argv) {
     double bound = sum / size > longest ? sum / size : longest;
     check_dlb(dlb_init(MPI_COMM_WORLD), "dlb_init");
 
-    static void (*const runs[])(void) = {run_dlb,            run_dlb_direct,    run_static,
+    static void (*const runs[])(void) = {run_dlb,            run_dlb_marks,     run_static,
                                          run_global_counter, run_master_worker, run_lock_steal};
     _Static_assert(sizeof runs / sizeof runs[0] == STRATEGIES, "one run function per name");
     for (int s = 0; s < STRATEGIES; s++) {
         if (!wanted[s]) continue;
         memset(ran, 0, sizeof(int) * (size_t)njobs);
-        if (runs[s] == run_dlb_direct) reinit_dlb(1);
+        if (runs[s] == run_dlb_marks) reinit_dlb(1);
         MPI_Barrier(MPI_COMM_WORLD);
         double start = MPI_Wtime();
         runs[s]();
         double end = MPI_Wtime(), first, last;
-        if (runs[s] == run_dlb || runs[s] == run_dlb_direct) /* dlb's own view of its run */
+        if (runs[s] == run_dlb || runs[s] == run_dlb_marks) /* dlb's own view of its run */
             if (getenv("DRIVER_STATISTICS"))
                 check_dlb(dlb_print_statistics(atoi(getenv("DRIVER_STATISTICS"))), "dlb_print_statistics");
-        if (runs[s] == run_dlb_direct) reinit_dlb(0);
+        if (runs[s] == run_dlb_marks) reinit_dlb(0);
         MPI_Reduce(&start, &first, 1, MPI_DOUBLE, MPI_MIN, 0, MPI_COMM_WORLD);
         MPI_Reduce(&end, &last, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
         MPI_Reduce(ran, total_ran, (int)njobs, MPI_INT, MPI_SUM, 0, MPI_COMM_WORLD);

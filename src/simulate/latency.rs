@@ -123,8 +123,8 @@ pub struct Latency {
     pub self_rma: Option<u64>,
     /// Whether dlb's default turns direct steals on under these costs
     /// (`Strategy::Dlb`): init's probe, which runs by default across real
-    /// nodes, finds MPI atomics passive on `hw_rdma`; it finds them waiting
-    /// for their target on `sw_rma`, and does not run on SMPI (`smpi`).
+    /// nodes, finds MPI atomics passive on `hw_rdma` and waiting for their
+    /// target on `sw_rma`; on SMPI (`smpi`) they are on unprobed.
     pub direct_by_default: bool,
 }
 
@@ -179,7 +179,7 @@ impl Latency {
             shm_op: 200,
             mate_rma: Some((0, 400)),
             self_rma: Some(200),
-            direct_by_default: false,
+            direct_by_default: true,
             ..Latency::of(CrossModel::HwRdma)
         }
     }
@@ -236,7 +236,7 @@ mod tests {
         assert_eq!(2 * oneway + service, 200);
         assert_eq!(hw.cross_costs(true, true), hw.cross_costs(false, false));
         // Where dlb's default probe would turn direct steals on.
-        assert!(hw.direct_by_default);
-        assert!(!sw.direct_by_default && !smpi.direct_by_default);
+        assert!(hw.direct_by_default && Latency::smpi().direct_by_default);
+        assert!(!sw.direct_by_default);
     }
 }

@@ -6,7 +6,8 @@
  * alone (whether starting an operation blocks its maker); then every other
  * rank adds to rank 0 50 times (how fast one target serves them), then
  * reads it (MPI_NO_OP) 50 times; then rank 1 (a node-mate) reads rank 0
- * 50 times while the ranks of other nodes add to it 50 times each; then
+ * 50 times while the ranks of other nodes add to it 50 times each, and
+ * rank 0 adds to its own window 50 times while they do so again; then
  * rank 0 times a read on rank 8, and an add and a read on a node-mate
  * (rank 1). (Those last come last: made right after the 200
  * started operations, they crashed SMPI 3.32 at 256 ranks and more.) */
@@ -32,6 +33,17 @@ static double served_us(MPI_Win win, int rank, int size, MPI_Op op) {
     double mine = rank != 0 ? fop_us(win, 0, op, 50) : 0, worst = 0;
     MPI_Reduce(&mine, &worst, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
     return worst / (size - 1);
+}
+
+/* Rank `who` times 50 `op`s on rank 0 while the ranks of other nodes (8
+   and up) add to rank 0 50 times each, and prints it as `name`. */
+static void among_fops(MPI_Win win, int rank, int size, int who, MPI_Op op, const char *name) {
+    if (rank >= 8)
+        fop_us(win, 0, MPI_SUM, 50);
+    if (rank == who)
+        printf("{\"bench\":\"smpi_rma_costs\",\"ranks\":%d,\"origins\":%d,\"%s\":%.2f}\n", size, size - 8,
+               name, fop_us(win, 0, op, 50));
+    MPI_Barrier(MPI_COMM_WORLD);
 }
 
 int main(int argc, char **argv) {
@@ -89,23 +101,12 @@ int main(int argc, char **argv) {
         printf("{\"bench\":\"smpi_rma_costs\",\"ranks\":%d,\"origins\":%d,\"served_per_read_us\":%.2f}\n", size,
                size - 1, read);
     MPI_Barrier(MPI_COMM_WORLD);
-    /* A node-mate's reads of rank 0 while the ranks of other nodes add to
-       it: served in turn with theirs, or apart? */
+    /* A node-mate's reads of rank 0, and rank 0's adds on its own window,
+       while the ranks of other nodes add to it: served in turn with theirs,
+       or apart? */
     if (size > 8) {
-        if (rank >= 8)
-            fop_us(win, 0, MPI_SUM, 50);
-        if (rank == 1)
-            printf("{\"bench\":\"smpi_rma_costs\",\"ranks\":%d,\"origins\":%d,\"mate_read_among_fops_us\":%.2f}\n",
-                   size, size - 8, fop_us(win, 0, MPI_NO_OP, 50));
-        MPI_Barrier(MPI_COMM_WORLD);
-        /* Rank 0's operations on its own window while the ranks of other
-           nodes add to it: in turn with theirs, or apart? */
-        if (rank >= 8)
-            fop_us(win, 0, MPI_SUM, 50);
-        if (rank == 0)
-            printf("{\"bench\":\"smpi_rma_costs\",\"ranks\":%d,\"origins\":%d,\"self_fop_among_fops_us\":%.2f}\n",
-                   size, size - 8, fop_us(win, 0, MPI_SUM, 50));
-        MPI_Barrier(MPI_COMM_WORLD);
+        among_fops(win, rank, size, 1, MPI_NO_OP, "mate_read_among_fops_us");
+        among_fops(win, rank, size, 0, MPI_SUM, "self_fop_among_fops_us");
     }
     if (rank == 0 && size > 8) {
         /* One after another, in this order (not as printf arguments, whose

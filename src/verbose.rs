@@ -44,8 +44,8 @@ pub(crate) struct Reasons {
     pub(crate) window_why: String,
     pub(crate) claim_ahead: (u64, Source),
     /// Where direct steals were asked for, on or if passive, or where the
-    /// default probed for them (`None`: off, asked for or by default), and
-    /// what init's probe measured if it ran.
+    /// default probed for them or turned them on (SMPI) (`None`: off, asked
+    /// for or by default), and what init's probe measured if it ran.
     pub(crate) direct_steals: Option<(Source, Option<PassiveProbe>)>,
     pub(crate) schedule: (Schedule, Source),
     /// Across nodes without direct steals: init's probe of started

@@ -21,8 +21,9 @@
 //! prints each strategy's mean makespan / bound over them, as
 //! `benches/balance.rs` does.
 //!
-//! `dlb` is dlb as by default: with direct steals where init's probe would
-//! turn them on (`hw_rdma`), else with hunger marks; `dlb_marks` and
+//! `dlb` is dlb as by default: with direct steals where the library's
+//! default turns them on (`hw_rdma`, as init's probe would, and `smpi`),
+//! else (`sw_rma`) with hunger marks; `dlb_marks` and
 //! `dlb_direct` force one or the other (`DLB_DIRECT_STEALS=0` and `1`).
 //!
 //! `--seeds K` runs dlb (and `dlb_marks`, `dlb_direct`) K times per point and draw, with K seeds of its

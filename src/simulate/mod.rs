@@ -71,8 +71,10 @@ pub(crate) fn virtual_sleep(d: Duration) -> bool {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Strategy {
     /// dlb's RMA variant (`setup` + `give_more`) as by default: with direct
-    /// steals where init's probe would turn them on
-    /// ([`Latency::direct_by_default`]: on `hw_rdma`), else with marks.
+    /// steals where the library's default turns them on
+    /// ([`Latency::direct_by_default`]: on `hw_rdma`, where init's probe
+    /// finds the atomics passive, and on `smpi`, unprobed), else (`sw_rma`)
+    /// with marks.
     Dlb,
     /// dlb with direct steals (`DLB_DIRECT_STEALS=1`, for passive MPI
     /// atomics): idle ranks of a dry node steal from other nodes' ranges

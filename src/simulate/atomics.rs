@@ -181,20 +181,26 @@ impl World {
     /// A shared-memory atomic of `rank` on word `index`.
     fn shm(&self, rank: usize, index: usize, op: Op) -> Result<u64> {
         self.shm_ops.fetch_add(1, Relaxed);
-        let now = self.kernel.now();
-        let line = &self.line_free[index];
-        let end = now.max(line.load(Relaxed)) + self.latency.shm_op;
-        line.store(end, Relaxed);
-        let old = apply(&self.words[index], op);
-        self.kernel.advance(rank, end)?;
-        Ok(old)
+        self.in_turn(&self.line_free[index], rank, index, op, self.latency.shm_op)
     }
 
     /// `op` of `rank` on its own word `index` where the profile serves
     /// those at the rank in turn with other ranks' ([`Latency::self_rma`],
     /// `cost` each).
     fn own_rma(&self, rank: usize, index: usize, op: Op, cost: u64) -> Result<u64> {
-        let free = &self.target_free[rank];
+        self.in_turn(&self.target_free[rank], rank, index, op, cost)
+    }
+
+    /// `op` of `rank` on word `index`, `cost` long once `free` (when what
+    /// serves it is free again) has passed; moves `free` to its end.
+    fn in_turn(
+        &self,
+        free: &AtomicU64,
+        rank: usize,
+        index: usize,
+        op: Op,
+        cost: u64,
+    ) -> Result<u64> {
         let end = self.kernel.now().max(free.load(Relaxed)) + cost;
         free.store(end, Relaxed);
         let old = apply(&self.words[index], op);
